@@ -1,0 +1,136 @@
+//! The command line: `serve` (default), `migrate`, `user create`, `openapi`.
+
+use std::io::BufRead;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::db::{self, ConnectionManager, DbUuid};
+use crate::domain::user::{self as rules, Role};
+use crate::startup::{self, Application};
+
+#[derive(Debug, Parser)]
+#[command(name = "sidak", version, about = "Sidak: surprise-inspection backend")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage user accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Print the OpenAPI document (YAML) to standard output.
+    Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. The password is read from SIDAK_USER_PASSWORD if set, else from the
+    /// first line of standard input — never from an argument.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Defaults to the username.
+        #[arg(long)]
+        full_name: Option<String>,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| "one of admin, supervisor, inspector, viewer".to_string())
+}
+
+pub fn run(cli: Cli) -> Result<(), String> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Openapi => {
+            print!("{}", crate::openapi::yaml()?);
+            Ok(())
+        }
+        Command::Serve => {
+            let config = Config::from_env()?;
+            crate::telemetry::init(config.log_format);
+            actix_web::rt::System::new().block_on(async move {
+                let app = Application::build(config).await?;
+                app.run_until_stopped().await.map_err(|e| format!("server error: {e}"))
+            })
+        }
+        Command::Migrate => {
+            let config = Config::from_env()?;
+            crate::telemetry::init(config.log_format);
+            startup::prepare_directories(&config)?;
+            let mut conn = ConnectionManager::new(config.database_url.clone(), config.sqlite_synchronous)
+                .establish()
+                .map_err(|e| format!("cannot open the database: {e}"))?;
+            let applied = db::run_migrations(&mut conn)?;
+            eprintln!(
+                "{}: {} migration(s) applied",
+                config.database_url.redacted(),
+                applied.len()
+            );
+            Ok(())
+        }
+        Command::User {
+            command: UserCommand::Create { username, role, full_name },
+        } => {
+            let config = Config::from_env()?;
+            crate::telemetry::init(config.log_format);
+            let password = match std::env::var("SIDAK_USER_PASSWORD") {
+                Ok(p) if !p.is_empty() => p,
+                _ => {
+                    eprintln!("Password for {username} (one line on standard input):");
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .lock()
+                        .read_line(&mut line)
+                        .map_err(|e| format!("cannot read the password: {e}"))?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            let full_name = full_name.unwrap_or_else(|| username.clone());
+            let errors: Vec<String> = [
+                rules::validate_username(&username),
+                rules::validate_full_name(&full_name),
+                rules::validate_password("password", &password, &username),
+            ]
+            .into_iter()
+            .filter_map(Result::err)
+            .map(|e| format!("{} {}", e.field, e.message))
+            .collect();
+            if !errors.is_empty() {
+                return Err(errors.join("; "));
+            }
+            startup::prepare_directories(&config)?;
+            let mut conn = ConnectionManager::new(config.database_url.clone(), config.sqlite_synchronous)
+                .establish()
+                .map_err(|e| format!("cannot open the database: {e}"))?;
+            db::run_migrations(&mut conn)?;
+            let hash = crate::auth::password::hash_blocking(&password)?;
+            let row = db::users::create_audited(
+                &mut conn,
+                &db::users::NewUser {
+                    id: DbUuid(uuid::Uuid::new_v4()),
+                    username: &username,
+                    full_name: &full_name,
+                    role: role.as_str(),
+                    password_hash: &hash,
+                },
+                None,
+                None,
+                "cli",
+            )
+            .map_err(|e| e.to_string())?;
+            println!("created user {} ({}) with id {}", row.username, row.role, row.id);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! Settings, all from environment variables (documented in the README's table).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::db::{DatabaseUrl, SqliteSynchronous};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Login throttling (DESIGN.md §4). Per account: after `account_max_failures` consecutive
+/// failures the account is locked for `account_lockout`, doubling on each further lockout up
+/// to `account_max_lockout`. Per client address: `address_max_failures` failed attempts
+/// within `address_window` lock the address for the rest of the window.
+#[derive(Debug, Clone)]
+pub struct ThrottleConfig {
+    pub account_max_failures: u32,
+    pub account_lockout: Duration,
+    pub account_max_lockout: Duration,
+    pub address_max_failures: u32,
+    pub address_window: Duration,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        ThrottleConfig {
+            account_max_failures: 5,
+            account_lockout: Duration::from_secs(60),
+            account_max_lockout: Duration::from_secs(15 * 60),
+            address_max_failures: 100,
+            address_window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub environment: Environment,
+    pub bind: String,
+    pub data_dir: PathBuf,
+    pub database_url: DatabaseUrl,
+    pub db_pool_size: u32,
+    pub sqlite_synchronous: SqliteSynchronous,
+    /// `None`: generated (development only) and kept in `<data_dir>/jwt_secret`.
+    pub jwt_secret: Option<String>,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub admin_password: Option<String>,
+    pub timezone: chrono_tz::Tz,
+    pub log_format: LogFormat,
+    pub workers: usize,
+    pub hash_concurrency: usize,
+    pub throttle: ThrottleConfig,
+    pub trusted_proxies: Vec<IpAddr>,
+    pub shutdown_timeout: Duration,
+}
+
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+impl Config {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Config, String> {
+        Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Reads the settings through `get` (the environment, or a map in tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
+        let environment = match get("SIDAK_ENV").as_deref().map(str::trim) {
+            None | Some("development") | Some("dev") => Environment::Development,
+            Some("production") | Some("prod") => Environment::Production,
+            Some(other) => {
+                return Err(format!("SIDAK_ENV `{other}` is not `development` or `production`"))
+            }
+        };
+        let data_dir = PathBuf::from(get("SIDAK_DATA_DIR").unwrap_or_else(|| "data".into()));
+        let database_url = match get("DATABASE_URL") {
+            Some(url) => DatabaseUrl::parse(&url)?,
+            None => DatabaseUrl::Sqlite(data_dir.join("sidak.db")),
+        };
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let timezone_name = get("SIDAK_TIMEZONE").unwrap_or_else(|| "Asia/Jakarta".into());
+        let timezone: chrono_tz::Tz = timezone_name
+            .trim()
+            .parse()
+            .map_err(|_| format!("SIDAK_TIMEZONE `{timezone_name}` is not an IANA time zone"))?;
+        let log_format = match get("SIDAK_LOG_FORMAT").as_deref().map(str::trim) {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(format!("SIDAK_LOG_FORMAT `{other}` is not `text` or `json`")),
+        };
+        let jwt_secret = get("SIDAK_JWT_SECRET");
+        if let Some(secret) = &jwt_secret {
+            if secret.len() < MIN_JWT_SECRET_BYTES {
+                return Err(format!(
+                    "SIDAK_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes (it has {})",
+                    secret.len()
+                ));
+            }
+        } else if environment == Environment::Production {
+            return Err(format!(
+                "SIDAK_ENV=production needs SIDAK_JWT_SECRET of at least {MIN_JWT_SECRET_BYTES} bytes"
+            ));
+        }
+        let admin_password = get("SIDAK_ADMIN_PASSWORD");
+        let defaults = ThrottleConfig::default();
+        let throttle = ThrottleConfig {
+            account_max_failures: num(&get, "SIDAK_LOGIN_MAX_FAILURES", defaults.account_max_failures, 1)?,
+            account_lockout: secs(&get, "SIDAK_LOGIN_LOCKOUT_SECONDS", defaults.account_lockout)?,
+            account_max_lockout: secs(&get, "SIDAK_LOGIN_MAX_LOCKOUT_SECONDS", defaults.account_max_lockout)?,
+            address_max_failures: num(&get, "SIDAK_LOGIN_ADDRESS_MAX_FAILURES", defaults.address_max_failures, 1)?,
+            address_window: secs(&get, "SIDAK_LOGIN_ADDRESS_WINDOW_SECONDS", defaults.address_window)?,
+        };
+        let trusted_proxies = match get("SIDAK_TRUSTED_PROXIES") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse::<IpAddr>()
+                        .map_err(|_| format!("SIDAK_TRUSTED_PROXIES: `{s}` is not an IP address"))
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(Config {
+            environment,
+            bind: get("SIDAK_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            data_dir,
+            database_url,
+            db_pool_size: num(&get, "SIDAK_DB_POOL_SIZE", 10, 1)?,
+            sqlite_synchronous: match get("SIDAK_SQLITE_SYNCHRONOUS") {
+                Some(s) => SqliteSynchronous::parse(&s)?,
+                None => SqliteSynchronous::Full,
+            },
+            jwt_secret,
+            access_token_ttl: secs(&get, "SIDAK_ACCESS_TOKEN_TTL_SECONDS", Duration::from_secs(15 * 60))?,
+            refresh_token_ttl: secs(&get, "SIDAK_REFRESH_TOKEN_TTL_SECONDS", Duration::from_secs(30 * 24 * 3600))?,
+            admin_password,
+            timezone,
+            log_format,
+            workers: num(&get, "SIDAK_WORKERS", cores as u32, 1)? as usize,
+            hash_concurrency: num(&get, "SIDAK_HASH_CONCURRENCY", cores as u32, 1)? as usize,
+            throttle,
+            trusted_proxies,
+            shutdown_timeout: secs(&get, "SIDAK_SHUTDOWN_TIMEOUT_SECONDS", Duration::from_secs(30))?,
+        })
+    }
+}
+
+fn num(get: &impl Fn(&str) -> Option<String>, key: &str, default: u32, min: u32) -> Result<u32, String> {
+    match get(key) {
+        None => Ok(default),
+        Some(v) => match v.trim().parse::<u32>() {
+            Ok(n) if n >= min => Ok(n),
+            _ => Err(format!("{key} `{v}` must be a whole number ≥ {min}")),
+        },
+    }
+}
+
+fn secs(get: &impl Fn(&str) -> Option<String>, key: &str, default: Duration) -> Result<Duration, String> {
+    num(get, key, default.as_secs() as u32, 1).map(|n| Duration::from_secs(n.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.bind, "127.0.0.1:8080");
+        assert_eq!(c.database_url, DatabaseUrl::Sqlite(PathBuf::from("data/sidak.db")));
+        assert_eq!(c.timezone, chrono_tz::Asia::Jakarta);
+        assert_eq!(c.environment, Environment::Development);
+        assert_eq!(c.sqlite_synchronous, SqliteSynchronous::Full);
+    }
+
+    #[test]
+    fn production_needs_a_long_secret() {
+        assert!(cfg(&[("SIDAK_ENV", "production")]).unwrap_err().contains("SIDAK_JWT_SECRET"));
+        assert!(cfg(&[("SIDAK_ENV", "production"), ("SIDAK_JWT_SECRET", "short")]).is_err());
+        let long = "x".repeat(32);
+        assert!(cfg(&[("SIDAK_ENV", "production"), ("SIDAK_JWT_SECRET", &long)]).is_ok());
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        assert!(cfg(&[("DATABASE_URL", "mysql://x/y")]).is_err());
+        assert!(cfg(&[("SIDAK_TIMEZONE", "Mars/Olympus")]).is_err());
+        assert!(cfg(&[("SIDAK_LOG_FORMAT", "xml")]).is_err());
+        assert!(cfg(&[("SIDAK_DB_POOL_SIZE", "0")]).is_err());
+        assert!(cfg(&[("SIDAK_TRUSTED_PROXIES", "10.0.0.1, nope")]).is_err());
+        assert!(cfg(&[("SIDAK_SQLITE_SYNCHRONOUS", "sometimes")]).is_err());
+    }
+}

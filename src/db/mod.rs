@@ -1,0 +1,110 @@
+//! Database layer: one binary, two backends (DESIGN.md §2).
+//!
+//! [`DbConnection`] is a diesel `MultiConnection` over PostgreSQL and SQLite. The pool
+//! ([`ConnectionManager`]) chooses the backend from the URL scheme, applies the SQLite
+//! pragmas to every new connection, and [`write_tx`] opens write transactions with
+//! `BEGIN IMMEDIATE` on SQLite so that concurrent writers wait instead of failing.
+
+pub mod pool;
+pub mod schema;
+pub mod types;
+
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::prelude::*;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+pub use pool::{ConnectionManager, DatabaseUrl, DbPool, SqliteSynchronous};
+pub use types::DbUuid;
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A connection to either backend. SQLite is last: it accepts any path.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Pg(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+impl DbConnection {
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            DbConnection::Pg(_) => "postgres",
+            DbConnection::Sqlite(_) => "sqlite",
+        }
+    }
+}
+
+/// Runs the pending migrations of the connection's backend and returns the versions applied.
+pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, String> {
+    let applied = match conn {
+        DbConnection::Pg(c) => c
+            .run_pending_migrations(POSTGRES_MIGRATIONS)
+            .map(|v| v.iter().map(|m| m.to_string()).collect()),
+        DbConnection::Sqlite(c) => c
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map(|v| v.iter().map(|m| m.to_string()).collect()),
+    };
+    applied.map_err(|e| format!("running migrations failed: {e}"))
+}
+
+/// Runs `f` in a write transaction: `BEGIN IMMEDIATE` on SQLite (the write lock is taken
+/// up front, so a concurrent writer waits on `busy_timeout` instead of failing half-way),
+/// a plain transaction on PostgreSQL. Commits on `Ok`, rolls back on `Err`.
+pub fn write_tx<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        DbConnection::Pg(_) => conn.transaction(f),
+        DbConnection::Sqlite(inner) => {
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+            match f(conn) {
+                Ok(value) => {
+                    if let Err(commit_error) =
+                        <DbConnection as Connection>::TransactionManager::commit_transaction(conn)
+                    {
+                        let _ = <DbConnection as Connection>::TransactionManager::rollback_transaction(conn);
+                        return Err(commit_error.into());
+                    }
+                    Ok(value)
+                }
+                Err(error) => {
+                    <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)?;
+                    Err(error)
+                }
+            }
+        }
+    }
+}
+
+/// The current time as stored: UTC, truncated to microseconds (PostgreSQL's precision),
+/// so that a value read back equals the value written on both backends.
+pub fn now() -> chrono::NaiveDateTime {
+    truncate_micros(chrono::Utc::now().naive_utc())
+}
+
+pub fn truncate_micros(t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
+    use chrono::Timelike;
+    let nanos = t.nanosecond();
+    t.with_nanosecond(nanos - nanos % 1_000).unwrap_or(t)
+}
+
+pub mod audit;
+pub mod users;
+
+/// Runs `f` with a pooled connection on the blocking pool: nothing blocking ever runs on
+/// the async workers. The connection is checked out inside the closure.
+pub async fn run<T, F>(pool: &DbPool, f: F) -> Result<T, crate::error::ApiError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, crate::error::ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get()?;
+        f(&mut conn)
+    })
+    .await?
+}

@@ -1,0 +1,212 @@
+//! Our r2d2 connection manager: the backend is chosen by the URL scheme, and every new
+//! SQLite connection gets its pragmas before it is handed out.
+
+use diesel::prelude::*;
+use diesel::r2d2;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::DbConnection;
+
+pub type DbPool = r2d2::Pool<ConnectionManager>;
+pub type PooledConn = r2d2::PooledConnection<ConnectionManager>;
+
+/// Where the database lives, parsed from `DATABASE_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Postgres(String),
+    Sqlite(PathBuf),
+}
+
+impl DatabaseUrl {
+    /// `postgres://` / `postgresql://` → PostgreSQL; `sqlite://path`, `sqlite:path` or a bare
+    /// path → SQLite. Any other `scheme://` is refused rather than taken for a file name.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Err("DATABASE_URL is empty".into());
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(url.to_string()));
+        }
+        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            if path.is_empty() {
+                return Err("DATABASE_URL `sqlite://` needs a file path".into());
+            }
+            if path == ":memory:" || path.starts_with("file:") {
+                return Err("an in-memory or URI SQLite database is not supported; give a file path".into());
+            }
+            return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
+        }
+        if let Some((scheme, _)) = url.split_once("://") {
+            return Err(format!(
+                "DATABASE_URL has unsupported scheme `{scheme}://`; use postgres://, postgresql:// or sqlite://"
+            ));
+        }
+        if url.contains(':') && !url.contains('/') && !url.contains('\\') {
+            return Err(format!(
+                "DATABASE_URL `{url}` looks like a URL with an unknown scheme; use postgres://… or sqlite://path"
+            ));
+        }
+        Ok(DatabaseUrl::Sqlite(PathBuf::from(url)))
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            DatabaseUrl::Postgres(_) => "postgres",
+            DatabaseUrl::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// The URL with any password replaced, for logs.
+    pub fn redacted(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(p) => format!("sqlite://{}", p.display()),
+            DatabaseUrl::Postgres(u) => match (u.find("://"), u.rfind('@')) {
+                (Some(s), Some(at)) if at > s => {
+                    let creds = &u[s + 3..at];
+                    let user = creds.split(':').next().unwrap_or("");
+                    format!("{}{}:***{}", &u[..s + 3], user, &u[at..])
+                }
+                _ => u.clone(),
+            },
+        }
+    }
+}
+
+/// `PRAGMA synchronous` for SQLite; `FULL` unless configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqliteSynchronous {
+    Off,
+    Normal,
+    Full,
+    Extra,
+}
+
+impl SqliteSynchronous {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "OFF" => Ok(Self::Off),
+            "NORMAL" => Ok(Self::Normal),
+            "FULL" => Ok(Self::Full),
+            "EXTRA" => Ok(Self::Extra),
+            other => Err(format!("SIDAK_SQLITE_SYNCHRONOUS `{other}` is not one of OFF, NORMAL, FULL, EXTRA")),
+        }
+    }
+
+    fn as_sql(self) -> &'static str {
+        match self {
+            Self::Off => "OFF",
+            Self::Normal => "NORMAL",
+            Self::Full => "FULL",
+            Self::Extra => "EXTRA",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+    synchronous: SqliteSynchronous,
+    busy_timeout: Duration,
+}
+
+impl ConnectionManager {
+    pub fn new(url: DatabaseUrl, synchronous: SqliteSynchronous) -> Self {
+        ConnectionManager {
+            url,
+            synchronous,
+            busy_timeout: Duration::from_secs(10),
+        }
+    }
+
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    /// Opens one connection, outside any pool (command-line tools, migrations).
+    pub fn establish(&self) -> Result<DbConnection, r2d2::Error> {
+        match &self.url {
+            DatabaseUrl::Postgres(url) => diesel::PgConnection::establish(url)
+                .map(DbConnection::Pg)
+                .map_err(r2d2::Error::ConnectionError),
+            DatabaseUrl::Sqlite(path) => {
+                let path = path.to_string_lossy();
+                let mut conn = diesel::SqliteConnection::establish(&path)
+                    .map_err(r2d2::Error::ConnectionError)?;
+                // busy_timeout first: the pragmas below may themselves need the lock.
+                let pragmas = format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = {};",
+                    self.busy_timeout.as_millis(),
+                    self.synchronous.as_sql()
+                );
+                conn.batch_execute(&pragmas).map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        self.establish()
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        diesel::sql_query("SELECT 1")
+            .execute(conn)
+            .map(|_| ())
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        use diesel::connection::{Connection, TransactionManager};
+        <DbConnection as Connection>::TransactionManager::is_broken_transaction_manager(conn)
+    }
+}
+
+pub fn build_pool(manager: ConnectionManager, size: u32) -> Result<DbPool, String> {
+    r2d2::Pool::builder()
+        .max_size(size)
+        .min_idle(Some(1))
+        .connection_timeout(Duration::from_secs(10))
+        .test_on_check_out(false)
+        .build(manager)
+        .map_err(|e| format!("cannot open the database: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_schemes() {
+        assert_eq!(
+            DatabaseUrl::parse("postgres://u:p@h/db").unwrap(),
+            DatabaseUrl::Postgres("postgres://u:p@h/db".into())
+        );
+        assert!(matches!(DatabaseUrl::parse("postgresql://h/db"), Ok(DatabaseUrl::Postgres(_))));
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/x.db").unwrap(),
+            DatabaseUrl::Sqlite("data/x.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("data/x.db").unwrap(),
+            DatabaseUrl::Sqlite("data/x.db".into())
+        );
+        assert!(DatabaseUrl::parse("mysql://h/db").unwrap_err().contains("mysql"));
+        assert!(DatabaseUrl::parse("postgre://h/db").is_err());
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+        assert!(DatabaseUrl::parse("sqlite://:memory:").is_err());
+        assert!(DatabaseUrl::parse("").is_err());
+    }
+
+    #[test]
+    fn redacts_password() {
+        let u = DatabaseUrl::parse("postgres://sidak:secret@db:5432/sidak").unwrap();
+        assert_eq!(u.redacted(), "postgres://sidak:***@db:5432/sidak");
+    }
+}

@@ -1,0 +1,3 @@
+//! Domain rules with no I/O.
+
+pub mod user;

@@ -1,0 +1,201 @@
+//! Request extractors with problem+json errors: a JSON body extractor that names the field
+//! that failed, the request id, and the client address.
+
+use std::net::IpAddr;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use futures_util::future::{ready, LocalBoxFuture, Ready};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, FieldError};
+
+/// Default JSON body limit; routes that need more say so with [`JsonLimit`] app data.
+pub const DEFAULT_JSON_LIMIT: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Copy)]
+pub struct JsonLimit(pub usize);
+
+/// A JSON body. Wrong content type → 415, too large → 413, malformed → 400, well-formed
+/// but not the expected shape (unknown field, wrong type, missing field) → 422 naming the
+/// field.
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<JsonLimit>()
+            .map(|l| l.0)
+            .unwrap_or(DEFAULT_JSON_LIMIT);
+        let content_type_ok = req
+            .mime_type()
+            .ok()
+            .flatten()
+            .map(|m| m.subtype() == mime_json() || m.suffix().is_some_and(|s| s == mime_json()))
+            .unwrap_or(false);
+        let declared_len = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(ApiError::UnsupportedMediaType(
+                    "The request body must be JSON (Content-Type: application/json).".into(),
+                ));
+            }
+            if declared_len.is_some_and(|n| n > limit as u64) {
+                return Err(too_large(limit));
+            }
+            let mut body = Vec::with_capacity(declared_len.unwrap_or(0).min(limit as u64) as usize);
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("The request body could not be read: {e}")))?;
+                if body.len() + chunk.len() > limit {
+                    return Err(too_large(limit));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse_json(&body).map(Json)
+        })
+    }
+}
+
+fn mime_json() -> &'static str {
+    "json"
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::PayloadTooLarge(format!("The request body is larger than {limit} bytes."))
+}
+
+/// Parses `body` as `T`, telling malformed JSON (400) from a wrong shape (422 with the path).
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    let result: Result<T, _> = serde_path_to_error::deserialize(de);
+    match result {
+        Ok(value) => {
+            // Trailing content after the value is malformed JSON too.
+            de.end().map_err(|e| ApiError::BadRequest(format!("Malformed JSON: {e}")))?;
+            Ok(value)
+        }
+        Err(err) => {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            match inner.classify() {
+                serde_json::error::Category::Data => {
+                    let message = strip_position(&inner.to_string());
+                    let field = if path == "." {
+                        field_from_message(&message).unwrap_or_else(|| "body".into())
+                    } else {
+                        path
+                    };
+                    Err(ApiError::Validation(vec![FieldError::new(field, message)]))
+                }
+                _ => Err(ApiError::BadRequest(format!("Malformed JSON: {inner}"))),
+            }
+        }
+    }
+}
+
+/// serde's messages end in "at line L column C"; the field path says more.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// "missing field `x`" / "unknown field `x`" at the top level has the path ".".
+fn field_from_message(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(message[start..start + len].to_string())
+}
+
+/// The id of this request, as sent back in `X-Request-Id`.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+impl FromRequest for RequestId {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let id = req
+            .extensions()
+            .get::<RequestId>()
+            .cloned()
+            .unwrap_or_else(|| RequestId(uuid::Uuid::new_v4().to_string()));
+        ready(Ok(id))
+    }
+}
+
+/// The client's address: the peer, or — only when the peer is a trusted proxy — the
+/// right-most address in `X-Forwarded-For` that is not itself a trusted proxy.
+pub fn client_ip(req: &HttpRequest, trusted: &[IpAddr]) -> String {
+    let peer = req.peer_addr().map(|a| a.ip());
+    let Some(peer) = peer else {
+        return "unknown".into();
+    };
+    if !trusted.contains(&peer) {
+        return peer.to_string();
+    }
+    let forwarded: Vec<IpAddr> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+        .collect();
+    forwarded
+        .iter()
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .copied()
+        .unwrap_or(peer)
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Login {
+        username: String,
+        password: String,
+    }
+
+    fn field_of(e: ApiError) -> String {
+        match e {
+            ApiError::Validation(errs) => errs[0].field.clone(),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn classifies_errors() {
+        assert!(parse_json::<Login>(br#"{"username":"a","password":"b"}"#).is_ok());
+        assert!(matches!(parse_json::<Login>(br#"{"username":"#), Err(ApiError::BadRequest(_))));
+        assert!(matches!(parse_json::<Login>(b""), Err(ApiError::BadRequest(_))));
+        assert!(matches!(
+            parse_json::<Login>(br#"{"username":"a","password":"b"} x"#),
+            Err(ApiError::BadRequest(_))
+        ));
+        let e = parse_json::<Login>(br#"{"username":"a","password":"b","role":"admin"}"#).unwrap_err();
+        assert_eq!(field_of(e), "role");
+        let e = parse_json::<Login>(br#"{"username":5,"password":"b"}"#).unwrap_err();
+        assert_eq!(field_of(e), "username");
+        let e = parse_json::<Login>(br#"{"username":"a"}"#).unwrap_err();
+        assert_eq!(field_of(e), "password");
+    }
+}

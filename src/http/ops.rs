@@ -1,0 +1,76 @@
+//! Operations endpoints: liveness, readiness, the OpenAPI document.
+
+use actix_web::web::Data;
+use actix_web::{get, HttpResponse};
+use diesel::RunQueryDsl;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    pub status: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    #[schema(example = "ok")]
+    pub status: String,
+    /// `sqlite` or `postgres`.
+    pub database: String,
+}
+
+/// The OpenAPI document as served at `/openapi.yaml`.
+pub struct SpecYaml(pub String);
+
+/// Liveness: the process is up and serving.
+#[utoipa::path(tag = "operations", security(()), responses((status = 200, description = "Up", body = Health)))]
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Health { status: "ok".into() })
+}
+
+/// Readiness: the database answers.
+#[utoipa::path(
+    tag = "operations",
+    security(()),
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "The database does not answer", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/readyz")]
+pub async fn readyz(state: Data<AppState>) -> ApiResult<HttpResponse> {
+    let backend = db::run(&state.pool, |conn| {
+        diesel::sql_query("SELECT 1")
+            .execute(conn)
+            .map_err(|e| ApiError::ServiceUnavailable(format!("readiness query failed: {e}")))?;
+        Ok(conn.backend_name())
+    })
+    .await
+    .map_err(|e| match e {
+        ApiError::Internal(m) => ApiError::ServiceUnavailable(m),
+        other => other,
+    })?;
+    Ok(HttpResponse::Ok().json(Readiness {
+        status: "ok".into(),
+        database: backend.into(),
+    }))
+}
+
+/// This document.
+#[utoipa::path(
+    tag = "operations",
+    security(()),
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/yaml", body = String))
+)]
+#[get("/openapi.yaml")]
+pub async fn openapi_yaml(spec: Data<SpecYaml>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/yaml; charset=utf-8")
+        .body(spec.0.clone())
+}

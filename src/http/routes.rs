@@ -1,0 +1,82 @@
+//! The documented route table, used by the default service to answer `405` (with `Allow`)
+//! for a known path with the wrong method, and `404` for an unknown path.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use utoipa::openapi::OpenApi;
+
+use crate::error::generic_problem;
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Default)]
+pub struct RouteTable {
+    routes: Vec<(Vec<Option<String>>, Vec<&'static str>)>,
+}
+
+impl RouteTable {
+    pub fn from_openapi(api: &OpenApi) -> Self {
+        let routes = api
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let segments = split(path)
+                    .map(|s| (!(s.starts_with('{') && s.ends_with('}'))).then(|| s.to_string()))
+                    .collect();
+                let mut methods = Vec::new();
+                for (name, op) in [
+                    ("GET", &item.get),
+                    ("POST", &item.post),
+                    ("PUT", &item.put),
+                    ("PATCH", &item.patch),
+                    ("DELETE", &item.delete),
+                ] {
+                    if op.is_some() {
+                        methods.push(name);
+                    }
+                }
+                (segments, methods)
+            })
+            .collect();
+        RouteTable { routes }
+    }
+
+    /// The methods documented for `path`, if any documented path matches it.
+    pub fn allowed_methods(&self, path: &str) -> Option<Vec<&'static str>> {
+        let parts: Vec<&str> = split(path).collect();
+        let mut found: Vec<&'static str> = Vec::new();
+        for (segments, methods) in &self.routes {
+            let matches = segments.len() == parts.len()
+                && segments
+                    .iter()
+                    .zip(&parts)
+                    .all(|(seg, part)| seg.as_deref().is_none_or(|s| s == *part));
+            if matches {
+                found.extend(methods.iter().copied());
+            }
+        }
+        (!found.is_empty()).then(|| {
+            found.sort_unstable();
+            found.dedup();
+            found
+        })
+    }
+}
+
+fn split(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/').filter(|s| !s.is_empty())
+}
+
+/// The default service: `405` for a documented path, `404` otherwise.
+pub async fn fallback(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    match state.routes.allowed_methods(req.path()) {
+        Some(methods) => {
+            let mut resp = generic_problem(actix_web::http::StatusCode::METHOD_NOT_ALLOWED);
+            if let Ok(v) = header::HeaderValue::from_str(&methods.join(", ")) {
+                resp.headers_mut().insert(header::ALLOW, v);
+            }
+            resp
+        }
+        None => generic_problem(actix_web::http::StatusCode::NOT_FOUND),
+    }
+}

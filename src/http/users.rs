@@ -1,0 +1,303 @@
+//! User administration (admin only).
+
+use actix_web::web::{Data, Path, Query};
+use actix_web::{get, patch, post, HttpResponse};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::db::audit::{self, AuditEntry};
+use crate::db::users::{self as user_db, UserChanges, UserRow};
+use crate::db::{self, write_tx, DbUuid};
+use crate::domain::user::{self as rules, Role};
+use crate::error::{ApiError, ApiResult, FieldError, Problem};
+use crate::http::extract::{Json, RequestId};
+use crate::http::{Page, DEFAULT_LIMIT, MAX_LIMIT};
+use crate::state::AppState;
+
+/// A user account. Never includes the password hash.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct User {
+    pub id: Uuid,
+    pub username: String,
+    pub full_name: String,
+    pub role: Role,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        User {
+            id: row.id.0,
+            username: row.username,
+            full_name: row.full_name,
+            role: Role::parse(&row.role).unwrap_or(Role::Viewer),
+            active: row.active,
+            created_at: Utc.from_utc_datetime(&row.created_at),
+            updated_at: Utc.from_utc_datetime(&row.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserRequest {
+    /// 3–64 characters: letters, digits, `.`, `_`, `-`; unique ignoring letter case.
+    #[schema(example = "inspektur01")]
+    pub username: String,
+    #[schema(example = "Siti Rahmawati")]
+    pub full_name: String,
+    pub role: Role,
+    /// At least 10 characters and not the username.
+    pub password: String,
+}
+
+/// Fields to change; at least one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    pub full_name: Option<String>,
+    pub role: Option<Role>,
+    /// `false` deactivates: the user cannot log in and their refresh tokens stop working.
+    pub active: Option<bool>,
+    /// Sets a new password and revokes the user's refresh tokens.
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct UserListQuery {
+    /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    pub role: Option<Role>,
+    pub active: Option<bool>,
+}
+
+fn forbid_unless_admin(caller: &AuthUser) -> ApiResult<()> {
+    caller.require_admin()
+}
+
+fn validate_new(body: &NewUserRequest) -> ApiResult<()> {
+    let errors: Vec<FieldError> = [
+        rules::validate_username(&body.username),
+        rules::validate_full_name(&body.full_name),
+        rules::validate_password("password", &body.password, &body.username),
+    ]
+    .into_iter()
+    .filter_map(Result::err)
+    .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+fn encode_cursor(key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(json!({ "after": key }).to_string())
+}
+
+fn decode_cursor(cursor: &str) -> ApiResult<String> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .and_then(|v| v.get("after").and_then(Value::as_str).map(str::to_string))
+        .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor returned by this list"))
+}
+
+/// Create a user (admin).
+#[utoipa::path(
+    tag = "users",
+    request_body = NewUserRequest,
+    responses(
+        (status = 201, description = "Created", body = User, headers(("Location" = String))),
+        (status = 403, description = "Caller is not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Username taken (ignoring letter case)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/users")]
+pub async fn create_user(
+    state: Data<AppState>,
+    caller: AuthUser,
+    request_id: RequestId,
+    body: Json<NewUserRequest>,
+) -> ApiResult<HttpResponse> {
+    forbid_unless_admin(&caller)?;
+    let body = body.0;
+    validate_new(&body)?;
+    let hash = state.hasher.hash(body.password.clone()).await?;
+    let row = db::run(&state.pool, move |conn| {
+        user_db::create_audited(
+            conn,
+            &user_db::NewUser {
+                id: DbUuid(Uuid::new_v4()),
+                username: &body.username,
+                full_name: &body.full_name,
+                role: body.role.as_str(),
+                password_hash: &hash,
+            },
+            Some(caller.id),
+            Some(&request_id.0),
+            "api",
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/users/{}", row.id)))
+        .json(User::from(row)))
+}
+
+/// List users (admin), ordered by username, with cursor pagination.
+#[utoipa::path(
+    tag = "users",
+    params(UserListQuery),
+    responses(
+        (status = 200, description = "One page of users", body = Page<User>),
+        (status = 403, description = "Caller is not an admin", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/users")]
+pub async fn list_users(state: Data<AppState>, caller: AuthUser, query: Query<UserListQuery>) -> ApiResult<HttpResponse> {
+    forbid_unless_admin(&caller)?;
+    let query = query.into_inner();
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::invalid("limit", format!("must be between 1 and {MAX_LIMIT}")));
+    }
+    let after_key = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    let filter = user_db::ListFilter {
+        role: query.role.map(|r| r.as_str().to_string()),
+        active: query.active,
+        after_key,
+        limit,
+    };
+    let mut rows = db::run(&state.pool, move |conn| Ok(user_db::list(conn, &filter)?)).await?;
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| encode_cursor(&r.username_key))
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(Page {
+        items: rows.into_iter().map(User::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// Read a user (admin).
+#[utoipa::path(
+    tag = "users",
+    params(("id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The user", body = User),
+        (status = 403, description = "Caller is not an admin", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/users/{id}")]
+pub async fn get_user(state: Data<AppState>, caller: AuthUser, id: Path<Uuid>) -> ApiResult<HttpResponse> {
+    forbid_unless_admin(&caller)?;
+    let id = DbUuid(id.into_inner());
+    let row = db::run(&state.pool, move |conn| Ok(user_db::find(conn, id)?)).await?;
+    Ok(HttpResponse::Ok().json(User::from(row)))
+}
+
+/// Change a user's role, active flag, full name or password (admin).
+///
+/// Deactivating a user or setting their password revokes their refresh tokens at once.
+/// A change that would leave no active admin is refused with `409`.
+#[utoipa::path(
+    tag = "users",
+    params(("id" = Uuid, Path, description = "User id")),
+    request_body = UserPatch,
+    responses(
+        (status = 200, description = "The user as it now stands", body = User),
+        (status = 403, description = "Caller is not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The change would leave no active admin", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/api/v1/users/{id}")]
+pub async fn update_user(
+    state: Data<AppState>,
+    caller: AuthUser,
+    request_id: RequestId,
+    id: Path<Uuid>,
+    body: Json<UserPatch>,
+) -> ApiResult<HttpResponse> {
+    forbid_unless_admin(&caller)?;
+    let id = DbUuid(id.into_inner());
+    let patch = body.0;
+    if patch.full_name.is_none() && patch.role.is_none() && patch.active.is_none() && patch.password.is_none() {
+        return Err(ApiError::invalid("body", "names no field to change"));
+    }
+    if let Some(name) = &patch.full_name {
+        rules::validate_full_name(name).map_err(|e| ApiError::Validation(vec![e]))?;
+    }
+    let current = db::run(&state.pool, move |conn| Ok(user_db::find(conn, id)?)).await?;
+    let password_hash = match &patch.password {
+        Some(pw) => {
+            rules::validate_password("password", pw, &current.username).map_err(|e| ApiError::Validation(vec![e]))?;
+            Some(state.hasher.hash(pw.clone()).await?)
+        }
+        None => None,
+    };
+    let row = db::run(&state.pool, move |conn| {
+        write_tx(conn, |conn| {
+            let before = user_db::find(conn, id)?;
+            let changes = UserChanges {
+                full_name: patch.full_name.map(|n| n.trim().to_string()),
+                role: patch.role.map(|r| r.as_str().to_string()),
+                active: patch.active,
+                password_hash,
+            };
+            user_db::update(conn, id, &changes)?;
+            if user_db::count_active_admins(conn)? == 0 {
+                return Err(ApiError::Conflict(
+                    "This change would leave no active admin account.".into(),
+                ));
+            }
+            let after = user_db::find(conn, id)?;
+            let mut revoked = 0;
+            if changes.password_hash.is_some() || !after.active {
+                revoked = user_db::revoke_all_for_user(conn, id)?;
+            }
+            let mut diff = Map::new();
+            let mut record = |field: &str, old: Value, new: Value| {
+                if old != new {
+                    diff.insert(field.to_string(), json!({ "before": old, "after": new }));
+                }
+            };
+            record("full_name", json!(before.full_name), json!(after.full_name));
+            record("role", json!(before.role), json!(after.role));
+            record("active", json!(before.active), json!(after.active));
+            if changes.password_hash.is_some() {
+                diff.insert("password".into(), json!("changed"));
+            }
+            audit::append(
+                conn,
+                AuditEntry {
+                    actor_id: Some(caller.id),
+                    action: "user.update",
+                    entity_type: "user",
+                    entity_id: Some(id.to_string()),
+                    details: json!({ "changes": diff, "refresh_tokens_revoked": revoked }),
+                    request_id: Some(&request_id.0),
+                },
+            )?;
+            Ok(after)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(User::from(row)))
+}

@@ -1,0 +1,14 @@
+//! Sidak: the backend of the surprise-inspection (sidak) teams of Indonesian local
+//! governments. See `README.md` for running it and `openapi.yaml` for the API.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod openapi;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

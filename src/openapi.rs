@@ -1,0 +1,141 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations.
+//!
+//! [`document`] builds the same app the server runs and takes its spec, then [`finish`]
+//! adds the error responses every operation shares (401 where a token is needed, 400/413/
+//! 415/422 where a body or query is parsed, 404 where the path names a record, 500 always),
+//! so that each handler only documents the errors particular to it.
+
+use actix_web::App;
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, OpenApi as Spec, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt;
+
+use crate::error::{FieldError, Problem, PROBLEM_JSON};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Sidak API",
+        version = "1.0.0",
+        description = "Backend of the surprise-inspection (sidak) teams of Indonesian local governments: \
+inspection reports from the field, officials flagged by findings, supervisors' follow-ups, dashboards.\n\n\
+Errors are RFC 9457 `application/problem+json`; every response carries `X-Request-Id`."
+    ),
+    security(("bearer" = [])),
+    modifiers(&BearerScheme),
+    components(schemas(Problem, FieldError)),
+    tags(
+        (name = "auth", description = "Login, tokens, the caller's own account"),
+        (name = "users", description = "User administration (admin only)"),
+        (name = "operations", description = "Health, readiness, this document"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut Spec) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("Access token from `POST /api/v1/auth/login` (15 minutes by default)."))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The complete document, as served at `/openapi.yaml` and committed as `openapi.yaml`.
+pub fn document() -> Spec {
+    let (_, mut spec) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(crate::http::register)
+        .split_for_parts();
+    finish(&mut spec);
+    spec
+}
+
+pub fn yaml() -> Result<String, String> {
+    document().to_yaml().map_err(|e| format!("cannot render the OpenAPI document: {e}"))
+}
+
+const SHARED: &[(&str, &str, &str)] = &[
+    ("BadRequest", "400", "Malformed JSON, an unreadable body, or a malformed query string"),
+    ("Unauthorized", "401", "Missing, invalid or expired access token"),
+    ("NotFound", "404", "No such record, or not visible to the caller"),
+    ("PayloadTooLarge", "413", "The body is larger than this operation accepts"),
+    ("UnsupportedMediaType", "415", "The body is not of the media type this operation takes"),
+    ("ValidationFailed", "422", "The request is well-formed but a field is invalid; `errors` names each"),
+    ("InternalError", "500", "Unexpected server error; nothing internal is disclosed, the request id identifies it in the log"),
+];
+
+fn problem_response(description: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(PROBLEM_JSON, Content::new(Some(Ref::from_schema_name("Problem"))))
+        .build()
+}
+
+fn add(op: &mut Operation, name: &str) {
+    if let Some((_, status, _)) = SHARED.iter().find(|(n, _, _)| *n == name) {
+        op.responses
+            .responses
+            .entry(status.to_string())
+            .or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
+    }
+}
+
+pub fn finish(spec: &mut Spec) {
+    let components = spec.components.get_or_insert_with(Default::default);
+    for (name, _, description) in SHARED {
+        components
+            .responses
+            .insert(name.to_string(), RefOr::T(problem_response(description)));
+    }
+    for (path, item) in spec.paths.paths.iter_mut() {
+        let has_path_params = path.contains('{');
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let public = op
+                .security
+                .as_ref()
+                .is_some_and(|reqs| serde_json::to_value(reqs).ok() == Some(serde_json::json!([{}])));
+            if !public {
+                add(op, "Unauthorized");
+            }
+            if op.request_body.is_some() {
+                for name in ["BadRequest", "PayloadTooLarge", "UnsupportedMediaType", "ValidationFailed"] {
+                    add(op, name);
+                }
+            }
+            let has_query = op
+                .parameters
+                .as_ref()
+                .is_some_and(|ps| ps.iter().any(|p| p.parameter_in == ParameterIn::Query));
+            if has_query {
+                add(op, "BadRequest");
+                add(op, "ValidationFailed");
+            }
+            if has_path_params {
+                add(op, "NotFound");
+            }
+            add(op, "InternalError");
+        }
+    }
+}

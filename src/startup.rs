@@ -1,0 +1,229 @@
+//! Builds the application: data directory, JWT secret, database (migrations, first admin),
+//! and the HTTP server. Tests use [`Application::build`] with port 0.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::web::{self, Data};
+use actix_web::{App, HttpServer};
+use rand::distr::{Alphanumeric, SampleString};
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::{JwtKeys, LoginThrottle, PasswordHasher};
+use crate::config::{Config, MIN_JWT_SECRET_BYTES};
+use crate::db::pool::build_pool;
+use crate::db::{self, ConnectionManager, DatabaseUrl, DbConnection, DbUuid};
+use crate::domain::user as rules;
+use crate::error::ApiError;
+use crate::http::extract::{JsonLimit, DEFAULT_JSON_LIMIT};
+use crate::http::ops::SpecYaml;
+use crate::http::routes::{self, RouteTable};
+use crate::openapi::{self, ApiDoc};
+use crate::state::AppState;
+
+pub const ADMIN_USERNAME: &str = "admin";
+
+/// Creates the data directory (and the SQLite file's directory).
+pub fn prepare_directories(config: &Config) -> Result<(), String> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("cannot create the data directory {}: {e}", config.data_dir.display()))?;
+    if let DatabaseUrl::Sqlite(path) = &config.database_url {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create the database directory {}: {e}", parent.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The JWT secret: from the configuration, else (development) from `<data_dir>/jwt_secret`,
+/// generated on first use with file mode 0600 so that tokens survive a restart.
+pub fn jwt_secret(config: &Config) -> Result<Vec<u8>, String> {
+    if let Some(secret) = &config.jwt_secret {
+        return Ok(secret.as_bytes().to_vec());
+    }
+    let path = config.data_dir.join("jwt_secret");
+    match std::fs::read_to_string(&path) {
+        Ok(s) if s.trim().len() >= MIN_JWT_SECRET_BYTES => Ok(s.trim().as_bytes().to_vec()),
+        Ok(_) => Err(format!(
+            "{} holds fewer than {MIN_JWT_SECRET_BYTES} bytes; remove it to generate a new secret",
+            path.display()
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let secret = Alphanumeric.sample_string(&mut rand::rng(), 64);
+            write_private(&path, &secret)?;
+            tracing::info!(path = %path.display(), "generated a development JWT secret");
+            Ok(secret.into_bytes())
+        }
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+fn write_private(path: &Path, contents: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    file.write_all(contents.as_bytes())
+        .and_then(|_| file.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// On the very first start (no users at all) creates the `admin` account. Returns the
+/// password when it was generated, so the caller can show it once.
+pub fn bootstrap_admin(conn: &mut DbConnection, config: &Config) -> Result<Option<String>, String> {
+    if db::users::count(conn).map_err(|e| format!("cannot count users: {e}"))? > 0 {
+        return Ok(None);
+    }
+    let (password, generated) = match &config.admin_password {
+        Some(p) => (p.clone(), false),
+        None => (Alphanumeric.sample_string(&mut rand::rng(), 20), true),
+    };
+    rules::validate_password("SIDAK_ADMIN_PASSWORD", &password, ADMIN_USERNAME)
+        .map_err(|e| format!("{} {}", e.field, e.message))?;
+    let hash = crate::auth::password::hash_blocking(&password)?;
+    let result = db::users::create_audited(
+        conn,
+        &db::users::NewUser {
+            id: DbUuid(uuid::Uuid::new_v4()),
+            username: ADMIN_USERNAME,
+            full_name: "Administrator",
+            role: "admin",
+            password_hash: &hash,
+        },
+        None,
+        None,
+        "first-start",
+    );
+    match result {
+        Ok(_) => Ok(generated.then_some(password)),
+        // Another instance created it between our count and our insert.
+        Err(ApiError::Conflict(_)) => Ok(None),
+        Err(e) => Err(format!("cannot create the admin account: {e}")),
+    }
+}
+
+/// Everything that must happen before serving: directories, migrations, the first admin,
+/// the pool. Blocking; call it off the async workers.
+pub struct Prepared {
+    pub state: AppState,
+    /// Set only on the very first start when no `SIDAK_ADMIN_PASSWORD` was given.
+    pub generated_admin_password: Option<String>,
+}
+
+pub fn prepare(config: Config) -> Result<Prepared, String> {
+    prepare_directories(&config)?;
+    let secret = jwt_secret(&config)?;
+    let manager = ConnectionManager::new(config.database_url.clone(), config.sqlite_synchronous);
+    let mut conn = manager
+        .establish()
+        .map_err(|e| format!("cannot open the database {}: {e}", config.database_url.redacted()))?;
+    let applied = db::run_migrations(&mut conn)?;
+    for version in &applied {
+        tracing::info!(%version, "applied migration");
+    }
+    let generated_admin_password = bootstrap_admin(&mut conn, &config)?;
+    drop(conn);
+    let pool = build_pool(manager, config.db_pool_size)?;
+    let spec = openapi::document();
+    let state = AppState {
+        pool,
+        jwt: JwtKeys::new(&secret, config.access_token_ttl),
+        hasher: PasswordHasher::new(config.hash_concurrency)?,
+        throttle: LoginThrottle::new(config.throttle.clone()),
+        routes: RouteTable::from_openapi(&spec),
+        config: Arc::new(config),
+    };
+    Ok(Prepared {
+        state,
+        generated_admin_password,
+    })
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    pub generated_admin_password: Option<String>,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Application, String> {
+        let prepared = tokio::task::spawn_blocking(move || prepare(config))
+            .await
+            .map_err(|e| format!("start-up task failed: {e}"))??;
+        if let Some(password) = &prepared.generated_admin_password {
+            tracing::warn!(
+                "FIRST START: created the account `{ADMIN_USERNAME}` with the generated password `{password}`. \
+                 It is shown only this once: log in and change it (POST /api/v1/me/password)."
+            );
+        }
+        let config = prepared.state.config.clone();
+        let listener = TcpListener::bind(&config.bind).map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let server = serve(prepared.state, listener)?;
+        tracing::info!(
+            address = %config.bind, port, database = %config.database_url.redacted(),
+            "sidak is serving"
+        );
+        Ok(Application {
+            port,
+            server,
+            generated_admin_password: prepared.generated_admin_password,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Runs until SIGTERM/SIGINT; in-flight requests are finished first (graceful shutdown).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// The HTTP server on `listener`.
+pub fn serve(state: AppState, listener: TcpListener) -> Result<Server, String> {
+    let workers = state.config.workers;
+    let shutdown = state.config.shutdown_timeout.as_secs();
+    let spec = openapi::document();
+    let yaml = Data::new(SpecYaml(
+        spec.to_yaml().map_err(|e| format!("cannot render the OpenAPI document: {e}"))?,
+    ));
+    let state = Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .into_utoipa_app()
+            .openapi(ApiDoc::openapi())
+            .app_data(state.clone())
+            .app_data(yaml.clone())
+            .app_data(JsonLimit(DEFAULT_JSON_LIMIT))
+            .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
+            .app_data(web::QueryConfig::default().error_handler(|err, _| {
+                ApiError::BadRequest(format!("Invalid query string: {err}")).into()
+            }))
+            .configure(crate::http::register)
+            .into_app()
+            .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec.clone()))
+            .default_service(web::to(routes::fallback))
+            .wrap(from_fn(crate::http::middleware::around))
+    })
+    .workers(workers)
+    .shutdown_timeout(shutdown)
+    .listen(listener)
+    .map_err(|e| format!("cannot serve: {e}"))?
+    .run();
+    Ok(server)
+}

@@ -1,0 +1,292 @@
+//! Spawns the real application on port 0 against a fresh database: a new SQLite file per
+//! test, or — when `SIDAK_TEST_POSTGRES_URL` is set — a new PostgreSQL database per test,
+//! created from a migrated template and dropped afterwards.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use reqwest::{Client, Method, Response};
+use serde_json::{json, Value};
+use sidak::config::Config;
+use sidak::startup::Application;
+
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
+pub const PASSWORD: &str = "kata-sandi-uji-123";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Declares an async test `fn name(backend: Backend)` as two tests, `name::sqlite` and
+/// `name::postgres`. The PostgreSQL one is skipped (with a note) when
+/// `SIDAK_TEST_POSTGRES_URL` is not set, and fails when `SIDAK_TEST_REQUIRE_POSTGRES=1`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if $crate::helpers::postgres_enabled() {
+                        super::$name($crate::helpers::Backend::Postgres).await
+                    }
+                }
+            }
+        )*
+    };
+}
+
+pub fn postgres_enabled() -> bool {
+    let set = std::env::var("SIDAK_TEST_POSTGRES_URL").is_ok_and(|v| !v.is_empty());
+    if !set {
+        assert!(
+            std::env::var("SIDAK_TEST_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "SIDAK_TEST_REQUIRE_POSTGRES=1 but SIDAK_TEST_POSTGRES_URL is not set"
+        );
+        eprintln!("SIDAK_TEST_POSTGRES_URL not set: PostgreSQL variant skipped");
+    }
+    set
+}
+
+const TEMPLATE_DB: &str = "sidak_test_template";
+static PG_LOCK: Mutex<()> = Mutex::new(());
+static PG_TEMPLATE: OnceLock<Result<(), String>> = OnceLock::new();
+
+fn pg_url_for(db: &str) -> String {
+    let base = std::env::var("SIDAK_TEST_POSTGRES_URL").expect("SIDAK_TEST_POSTGRES_URL");
+    let (without_query, query) = match base.split_once('?') {
+        Some((b, q)) => (b.to_string(), format!("?{q}")),
+        None => (base.clone(), String::new()),
+    };
+    let prefix = match without_query.rfind('/') {
+        Some(i) if i > "postgres://".len() => &without_query[..i],
+        _ => without_query.as_str(),
+    };
+    format!("{prefix}/{db}{query}")
+}
+
+fn pg_admin() -> PgConnection {
+    PgConnection::establish(&pg_url_for("postgres")).expect("connect to PostgreSQL as admin")
+}
+
+fn create_pg_database() -> String {
+    let _guard = PG_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let template = PG_TEMPLATE.get_or_init(|| {
+        let mut admin = pg_admin();
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)"))
+            .execute(&mut admin)
+            .map_err(|e| e.to_string())?;
+        diesel::sql_query(format!("CREATE DATABASE {TEMPLATE_DB}"))
+            .execute(&mut admin)
+            .map_err(|e| e.to_string())?;
+        let mut conn = sidak::db::DbConnection::Pg(
+            PgConnection::establish(&pg_url_for(TEMPLATE_DB)).map_err(|e| e.to_string())?,
+        );
+        sidak::db::run_migrations(&mut conn)?;
+        Ok(())
+    });
+    template.as_ref().expect("migrated PostgreSQL template database");
+    let name = format!("sidak_test_{}", uuid::Uuid::new_v4().simple());
+    diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}"))
+        .execute(&mut pg_admin())
+        .expect("create a test database");
+    name
+}
+
+/// Where one test's data lives; removed when the last app using it is dropped.
+struct Storage {
+    dir: PathBuf,
+    pg_database: Option<String>,
+}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        if let Some(db) = &self.pg_database {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&mut pg_admin());
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub backend: Backend,
+    pub generated_admin_password: Option<String>,
+    storage: std::sync::Arc<Storage>,
+    settings: HashMap<String, String>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, &[]).await
+    }
+
+    /// Spawns with extra environment-style settings (e.g. throttling limits); an empty
+    /// value removes a default setting.
+    pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
+        let dir = std::env::temp_dir().join(format!("sidak-test-{}", uuid::Uuid::new_v4().simple()));
+        let (database_url, pg_database) = match backend {
+            Backend::Sqlite => (format!("sqlite://{}", dir.join("sidak.db").display()), None),
+            Backend::Postgres => {
+                let name = tokio::task::spawn_blocking(create_pg_database).await.expect("create database");
+                (pg_url_for(&name), Some(name))
+            }
+        };
+        let mut settings: HashMap<String, String> = [
+            ("SIDAK_BIND", "127.0.0.1:0".to_string()),
+            ("SIDAK_DATA_DIR", dir.display().to_string()),
+            ("DATABASE_URL", database_url),
+            ("SIDAK_JWT_SECRET", TEST_JWT_SECRET.to_string()),
+            ("SIDAK_ADMIN_PASSWORD", ADMIN_PASSWORD.to_string()),
+            ("SIDAK_WORKERS", "2".to_string()),
+            ("SIDAK_DB_POOL_SIZE", "4".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        for (k, v) in extra {
+            if v.is_empty() {
+                settings.remove(*k);
+            } else {
+                settings.insert(k.to_string(), v.to_string());
+            }
+        }
+        let storage = std::sync::Arc::new(Storage { dir, pg_database });
+        Self::start(backend, settings, storage).await
+    }
+
+    /// Another server on the same database and data directory (a restart), with settings
+    /// changed or removed (`None`).
+    pub async fn sibling(&self, changes: &[(&str, Option<&str>)]) -> TestApp {
+        let mut settings = self.settings.clone();
+        for (k, v) in changes {
+            match v {
+                Some(v) => settings.insert(k.to_string(), v.to_string()),
+                None => settings.remove(*k),
+            };
+        }
+        Self::start(self.backend, settings, self.storage.clone()).await
+    }
+
+    async fn start(backend: Backend, settings: HashMap<String, String>, storage: std::sync::Arc<Storage>) -> TestApp {
+        let config = Config::from_lookup(|k| settings.get(k).cloned()).expect("test configuration");
+        let app = Application::build(config).await.expect("application starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let generated_admin_password = app.generated_admin_password.clone();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address,
+            client: Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
+            backend,
+            generated_admin_password,
+            storage,
+            settings,
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.storage.dir.clone()
+    }
+
+    pub fn database_url(&self) -> String {
+        self.settings["DATABASE_URL"].clone()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Response {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        self.request(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        self.request(Method::PATCH, path, token, Some(body)).await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Response {
+        self.post("/api/v1/auth/login", None, &json!({"username": username, "password": password}))
+            .await
+    }
+
+    /// Logs in and returns the whole token response; panics unless 200.
+    pub async fn login_ok(&self, username: &str, password: &str) -> Value {
+        let resp = self.login(username, password).await;
+        assert_eq!(resp.status(), 200, "login of {username} failed");
+        resp.json().await.expect("token response")
+    }
+
+    pub async fn admin_token(&self) -> String {
+        token_of(&self.login_ok("admin", ADMIN_PASSWORD).await)
+    }
+
+    /// Creates a user with [`PASSWORD`] and returns its id.
+    pub async fn create_user(&self, admin: &str, username: &str, role: &str) -> String {
+        let resp = self
+            .post(
+                "/api/v1/users",
+                Some(admin),
+                &json!({"username": username, "full_name": format!("User {username}"), "role": role, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(resp.status(), 201, "creating {username}");
+        let body: Value = resp.json().await.expect("user");
+        body["id"].as_str().expect("id").to_string()
+    }
+
+    /// Creates a user of `role` and returns an access token for it.
+    pub async fn token_for_role(&self, admin: &str, role: &str) -> String {
+        if role == "admin" {
+            return admin.to_string();
+        }
+        let username = format!("{role}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        self.create_user(admin, &username, role).await;
+        token_of(&self.login_ok(&username, PASSWORD).await)
+    }
+}
+
+pub fn token_of(login: &Value) -> String {
+    login["access_token"].as_str().expect("access_token").to_string()
+}
+
+/// Asserts a problem+json response with `status`, returns the body.
+pub async fn assert_problem(resp: Response, status: u16) -> Value {
+    assert_eq!(resp.status(), status, "unexpected status");
+    assert!(resp.headers().contains_key("x-request-id"), "X-Request-Id missing");
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    assert!(ct.starts_with("application/problem+json"), "content type {ct}");
+    let body: Value = resp.json().await.expect("problem body");
+    assert_eq!(body["status"], status);
+    assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string());
+    body
+}

@@ -1,0 +1,10 @@
+//! API tests through real HTTP against a real database (SQLite, and PostgreSQL when
+//! `SIDAK_TEST_POSTGRES_URL` is set).
+
+mod helpers;
+
+mod auth;
+mod errors;
+mod ops;
+mod tokens;
+mod users;

@@ -1,0 +1,157 @@
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::both_backends;
+use crate::helpers::{Backend, TestApp};
+
+both_backends!(health_readiness_and_docs);
+
+async fn health_readiness_and_docs(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let health: Value = app.get("/healthz", None).await.json().await.unwrap();
+    assert_eq!(health["status"], "ok");
+    let ready = app.get("/readyz", None).await;
+    assert_eq!(ready.status(), 200);
+    let ready: Value = ready.json().await.unwrap();
+    let expected = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    assert_eq!(ready["database"], expected);
+
+    let spec = app.get("/openapi.yaml", None).await;
+    assert_eq!(spec.status(), 200);
+    assert!(spec.headers()["content-type"].to_str().unwrap().starts_with("application/yaml"));
+    let served = spec.text().await.unwrap();
+    assert_eq!(served, sidak::openapi::yaml().unwrap());
+
+    let docs = app.get("/docs/", None).await;
+    assert_eq!(docs.status(), 200);
+    assert!(docs.text().await.unwrap().contains("swagger"));
+
+    // The first start wrote a private JWT secret only when none was configured.
+    assert!(!app.data_dir().join("jwt_secret").exists());
+}
+
+#[tokio::test]
+async fn development_jwt_secret_is_generated_private_and_kept() {
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("SIDAK_JWT_SECRET", "")]).await;
+    let path = app.data_dir().join("jwt_secret");
+    let secret = std::fs::read_to_string(&path).unwrap();
+    assert!(secret.len() >= 32);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let token = app.admin_token().await;
+    // After a restart the same secret is used: the token still works.
+    let restarted = app.sibling(&[]).await;
+    assert_eq!(restarted.get("/api/v1/me", Some(&token)).await.status(), 200);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), secret);
+}
+
+#[test]
+fn production_refuses_to_start_without_a_secret() {
+    let err = sidak::config::Config::from_lookup(|k| (k == "SIDAK_ENV").then(|| "production".to_string())).unwrap_err();
+    assert!(err.contains("SIDAK_JWT_SECRET"), "{err}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sidak"))
+        .env("SIDAK_ENV", "production")
+        .env_remove("SIDAK_JWT_SECRET")
+        .env("SIDAK_DATA_DIR", std::env::temp_dir().join("sidak-never-created"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SIDAK_JWT_SECRET"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sidak"))
+        .env("DATABASE_URL", "mysql://localhost/sidak")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported scheme"));
+}
+
+#[test]
+fn committed_openapi_yaml_is_current() {
+    let committed = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.yaml")).unwrap();
+    let generated = sidak::openapi::yaml().unwrap();
+    assert!(
+        committed == generated,
+        "openapi.yaml is stale: run `cargo run -- openapi > openapi.yaml`"
+    );
+}
+
+/// Every `#[get("…")]`-style route attribute in `src/` must be a documented operation.
+#[test]
+fn every_registered_route_is_in_the_spec() {
+    let spec = sidak::openapi::document();
+    let documented: BTreeSet<(String, String)> = spec
+        .paths
+        .paths
+        .iter()
+        .flat_map(|(path, item)| {
+            [
+                ("get", item.get.is_some()),
+                ("post", item.post.is_some()),
+                ("put", item.put.is_some()),
+                ("patch", item.patch.is_some()),
+                ("delete", item.delete.is_some()),
+            ]
+            .into_iter()
+            .filter(|(_, present)| *present)
+            .map(move |(m, _)| (m.to_string(), path.clone()))
+        })
+        .collect();
+
+    let mut registered = BTreeSet::new();
+    let mut stack = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for line in text.lines().map(str::trim) {
+                for method in ["get", "post", "put", "patch", "delete"] {
+                    if let Some(rest) = line.strip_prefix(&format!("#[{method}(\"")) {
+                        let route = rest.split('"').next().unwrap().to_string();
+                        registered.insert((method.to_string(), route));
+                    }
+                }
+                assert!(
+                    !line.contains(".route(\"") && !line.contains("web::resource("),
+                    "{}: register routes through a documented handler, not `{line}`",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(registered.len() >= 10, "found only {registered:?}");
+    let missing: Vec<_> = registered.difference(&documented).collect();
+    assert!(missing.is_empty(), "routes missing from the spec: {missing:?}");
+}
+
+#[test]
+fn migration_trees_match() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let names = |backend: &str| -> BTreeSet<String> {
+        std::fs::read_dir(root.join(backend))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect()
+    };
+    let sqlite = names("sqlite");
+    assert!(!sqlite.is_empty());
+    assert_eq!(sqlite, names("postgres"));
+    for name in &sqlite {
+        for backend in ["sqlite", "postgres"] {
+            for file in ["up.sql", "down.sql"] {
+                assert!(root.join(backend).join(name).join(file).exists(), "{backend}/{name}/{file}");
+            }
+        }
+    }
+}
