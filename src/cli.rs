@@ -61,16 +61,19 @@ pub fn run(cli: Cli) -> Result<(), String> {
             crate::telemetry::init(config.log_format);
             actix_web::rt::System::new().block_on(async move {
                 let app = Application::build(config).await?;
-                app.run_until_stopped().await.map_err(|e| format!("server error: {e}"))
+                app.run_until_stopped()
+                    .await
+                    .map_err(|e| format!("server error: {e}"))
             })
         }
         Command::Migrate => {
             let config = Config::from_env()?;
             crate::telemetry::init(config.log_format);
             startup::prepare_directories(&config)?;
-            let mut conn = ConnectionManager::new(config.database_url.clone(), config.sqlite_synchronous)
-                .establish()
-                .map_err(|e| format!("cannot open the database: {e}"))?;
+            let mut conn =
+                ConnectionManager::new(config.database_url.clone(), config.sqlite_synchronous)
+                    .establish()
+                    .map_err(|e| format!("cannot open the database: {e}"))?;
             let applied = db::run_migrations(&mut conn)?;
             eprintln!(
                 "{}: {} migration(s) applied",
@@ -80,7 +83,12 @@ pub fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::User {
-            command: UserCommand::Create { username, role, full_name },
+            command:
+                UserCommand::Create {
+                    username,
+                    role,
+                    full_name,
+                },
         } => {
             let config = Config::from_env()?;
             crate::telemetry::init(config.log_format);
@@ -110,9 +118,10 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 return Err(errors.join("; "));
             }
             startup::prepare_directories(&config)?;
-            let mut conn = ConnectionManager::new(config.database_url.clone(), config.sqlite_synchronous)
-                .establish()
-                .map_err(|e| format!("cannot open the database: {e}"))?;
+            let mut conn =
+                ConnectionManager::new(config.database_url.clone(), config.sqlite_synchronous)
+                    .establish()
+                    .map_err(|e| format!("cannot open the database: {e}"))?;
             db::run_migrations(&mut conn)?;
             let hash = crate::auth::password::hash_blocking(&password)?;
             let row = db::users::create_audited(
@@ -129,7 +138,10 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 "cli",
             )
             .map_err(|e| e.to_string())?;
-            println!("created user {} ({}) with id {}", row.username, row.role, row.id);
+            println!(
+                "created user {} ({}) with id {}",
+                row.username, row.role, row.id
+            );
             Ok(())
         }
     }

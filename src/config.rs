@@ -79,7 +79,9 @@ impl Config {
             None | Some("development") | Some("dev") => Environment::Development,
             Some("production") | Some("prod") => Environment::Production,
             Some(other) => {
-                return Err(format!("SIDAK_ENV `{other}` is not `development` or `production`"))
+                return Err(format!(
+                    "SIDAK_ENV `{other}` is not `development` or `production`"
+                ))
             }
         };
         let data_dir = PathBuf::from(get("SIDAK_DATA_DIR").unwrap_or_else(|| "data".into()));
@@ -87,7 +89,9 @@ impl Config {
             Some(url) => DatabaseUrl::parse(&url)?,
             None => DatabaseUrl::Sqlite(data_dir.join("sidak.db")),
         };
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
         let timezone_name = get("SIDAK_TIMEZONE").unwrap_or_else(|| "Asia/Jakarta".into());
         let timezone: chrono_tz::Tz = timezone_name
             .trim()
@@ -96,7 +100,11 @@ impl Config {
         let log_format = match get("SIDAK_LOG_FORMAT").as_deref().map(str::trim) {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
-            Some(other) => return Err(format!("SIDAK_LOG_FORMAT `{other}` is not `text` or `json`")),
+            Some(other) => {
+                return Err(format!(
+                    "SIDAK_LOG_FORMAT `{other}` is not `text` or `json`"
+                ))
+            }
         };
         let jwt_secret = get("SIDAK_JWT_SECRET");
         if let Some(secret) = &jwt_secret {
@@ -114,11 +122,33 @@ impl Config {
         let admin_password = get("SIDAK_ADMIN_PASSWORD");
         let defaults = ThrottleConfig::default();
         let throttle = ThrottleConfig {
-            account_max_failures: num(&get, "SIDAK_LOGIN_MAX_FAILURES", defaults.account_max_failures, 1)?,
-            account_lockout: secs(&get, "SIDAK_LOGIN_LOCKOUT_SECONDS", defaults.account_lockout)?,
-            account_max_lockout: secs(&get, "SIDAK_LOGIN_MAX_LOCKOUT_SECONDS", defaults.account_max_lockout)?,
-            address_max_failures: num(&get, "SIDAK_LOGIN_ADDRESS_MAX_FAILURES", defaults.address_max_failures, 1)?,
-            address_window: secs(&get, "SIDAK_LOGIN_ADDRESS_WINDOW_SECONDS", defaults.address_window)?,
+            account_max_failures: num(
+                &get,
+                "SIDAK_LOGIN_MAX_FAILURES",
+                defaults.account_max_failures,
+                1,
+            )?,
+            account_lockout: secs(
+                &get,
+                "SIDAK_LOGIN_LOCKOUT_SECONDS",
+                defaults.account_lockout,
+            )?,
+            account_max_lockout: secs(
+                &get,
+                "SIDAK_LOGIN_MAX_LOCKOUT_SECONDS",
+                defaults.account_max_lockout,
+            )?,
+            address_max_failures: num(
+                &get,
+                "SIDAK_LOGIN_ADDRESS_MAX_FAILURES",
+                defaults.address_max_failures,
+                1,
+            )?,
+            address_window: secs(
+                &get,
+                "SIDAK_LOGIN_ADDRESS_WINDOW_SECONDS",
+                defaults.address_window,
+            )?,
         };
         let trusted_proxies = match get("SIDAK_TRUSTED_PROXIES") {
             None => Vec::new(),
@@ -143,8 +173,16 @@ impl Config {
                 None => SqliteSynchronous::Full,
             },
             jwt_secret,
-            access_token_ttl: secs(&get, "SIDAK_ACCESS_TOKEN_TTL_SECONDS", Duration::from_secs(15 * 60))?,
-            refresh_token_ttl: secs(&get, "SIDAK_REFRESH_TOKEN_TTL_SECONDS", Duration::from_secs(30 * 24 * 3600))?,
+            access_token_ttl: secs(
+                &get,
+                "SIDAK_ACCESS_TOKEN_TTL_SECONDS",
+                Duration::from_secs(15 * 60),
+            )?,
+            refresh_token_ttl: secs(
+                &get,
+                "SIDAK_REFRESH_TOKEN_TTL_SECONDS",
+                Duration::from_secs(30 * 24 * 3600),
+            )?,
             admin_password,
             timezone,
             log_format,
@@ -152,12 +190,21 @@ impl Config {
             hash_concurrency: num(&get, "SIDAK_HASH_CONCURRENCY", cores as u32, 1)? as usize,
             throttle,
             trusted_proxies,
-            shutdown_timeout: secs(&get, "SIDAK_SHUTDOWN_TIMEOUT_SECONDS", Duration::from_secs(30))?,
+            shutdown_timeout: secs(
+                &get,
+                "SIDAK_SHUTDOWN_TIMEOUT_SECONDS",
+                Duration::from_secs(30),
+            )?,
         })
     }
 }
 
-fn num(get: &impl Fn(&str) -> Option<String>, key: &str, default: u32, min: u32) -> Result<u32, String> {
+fn num(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: u32,
+    min: u32,
+) -> Result<u32, String> {
     match get(key) {
         None => Ok(default),
         Some(v) => match v.trim().parse::<u32>() {
@@ -167,7 +214,11 @@ fn num(get: &impl Fn(&str) -> Option<String>, key: &str, default: u32, min: u32)
     }
 }
 
-fn secs(get: &impl Fn(&str) -> Option<String>, key: &str, default: Duration) -> Result<Duration, String> {
+fn secs(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: Duration,
+) -> Result<Duration, String> {
     num(get, key, default.as_secs() as u32, 1).map(|n| Duration::from_secs(n.into()))
 }
 
@@ -177,7 +228,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config, String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -185,7 +239,10 @@ mod tests {
     fn defaults() {
         let c = cfg(&[]).unwrap();
         assert_eq!(c.bind, "127.0.0.1:8080");
-        assert_eq!(c.database_url, DatabaseUrl::Sqlite(PathBuf::from("data/sidak.db")));
+        assert_eq!(
+            c.database_url,
+            DatabaseUrl::Sqlite(PathBuf::from("data/sidak.db"))
+        );
         assert_eq!(c.timezone, chrono_tz::Asia::Jakarta);
         assert_eq!(c.environment, Environment::Development);
         assert_eq!(c.sqlite_synchronous, SqliteSynchronous::Full);
@@ -193,7 +250,9 @@ mod tests {
 
     #[test]
     fn production_needs_a_long_secret() {
-        assert!(cfg(&[("SIDAK_ENV", "production")]).unwrap_err().contains("SIDAK_JWT_SECRET"));
+        assert!(cfg(&[("SIDAK_ENV", "production")])
+            .unwrap_err()
+            .contains("SIDAK_JWT_SECRET"));
         assert!(cfg(&[("SIDAK_ENV", "production"), ("SIDAK_JWT_SECRET", "short")]).is_err());
         let long = "x".repeat(32);
         assert!(cfg(&[("SIDAK_ENV", "production"), ("SIDAK_JWT_SECRET", &long)]).is_ok());

@@ -60,7 +60,10 @@ pub enum ApiError {
     #[error("validation failed")]
     Validation(Vec<FieldError>),
     #[error("{detail}")]
-    TooManyRequests { detail: String, retry_after_secs: u64 },
+    TooManyRequests {
+        detail: String,
+        retry_after_secs: u64,
+    },
     #[error("{0}")]
     ServiceUnavailable(String),
     /// The message is logged, never returned.
@@ -109,7 +112,10 @@ pub fn problem_response(
         errors,
     };
     let json = serde_json::to_string(&body).unwrap_or_else(|_| {
-        format!(r#"{{"type":"about:blank","title":"Error","status":{},"detail":""}}"#, status.as_u16())
+        format!(
+            r#"{{"type":"about:blank","title":"Error","status":{},"detail":""}}"#,
+            status.as_u16()
+        )
     });
     HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, PROBLEM_JSON))
@@ -164,9 +170,19 @@ impl ResponseError for ApiError {
             }
             ApiError::ServiceUnavailable(cause) => {
                 tracing::warn!(cause = %cause, "service unavailable");
-                problem_response(status, self.slug(), "The service is temporarily unavailable; try again shortly.", None)
+                problem_response(
+                    status,
+                    self.slug(),
+                    "The service is temporarily unavailable; try again shortly.",
+                    None,
+                )
             }
-            ApiError::NotFound => problem_response(status, self.slug(), "The resource does not exist or is not visible to you.", None),
+            ApiError::NotFound => problem_response(
+                status,
+                self.slug(),
+                "The resource does not exist or is not visible to you.",
+                None,
+            ),
             ApiError::Validation(errors) => {
                 let detail = match errors.as_slice() {
                     [one] => format!("{}: {}", one.field, one.message),
@@ -174,9 +190,13 @@ impl ResponseError for ApiError {
                 };
                 problem_response(status, self.slug(), &detail, Some(errors.clone()))
             }
-            ApiError::TooManyRequests { detail, retry_after_secs } => {
+            ApiError::TooManyRequests {
+                detail,
+                retry_after_secs,
+            } => {
                 let mut resp = problem_response(status, self.slug(), detail, None);
-                if let Ok(v) = header::HeaderValue::from_str(&retry_after_secs.max(&1).to_string()) {
+                if let Ok(v) = header::HeaderValue::from_str(&retry_after_secs.max(&1).to_string())
+                {
                     resp.headers_mut().insert(header::RETRY_AFTER, v);
                 }
                 resp

@@ -45,7 +45,9 @@ impl Modify for BearerScheme {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some("Access token from `POST /api/v1/auth/login` (15 minutes by default)."))
+                    .description(Some(
+                        "Access token from `POST /api/v1/auth/login` (15 minutes by default).",
+                    ))
                     .build(),
             ),
         );
@@ -64,7 +66,9 @@ pub fn document() -> Spec {
 }
 
 pub fn yaml() -> Result<String, String> {
-    document().to_yaml().map_err(|e| format!("cannot render the OpenAPI document: {e}"))
+    document()
+        .to_yaml()
+        .map_err(|e| format!("cannot render the OpenAPI document: {e}"))
 }
 
 const SHARED: &[(&str, &str, &str)] = &[
@@ -80,7 +84,10 @@ const SHARED: &[(&str, &str, &str)] = &[
 fn problem_response(description: &str) -> Response {
     ResponseBuilder::new()
         .description(description)
-        .content(PROBLEM_JSON, Content::new(Some(Ref::from_schema_name("Problem"))))
+        .content(
+            PROBLEM_JSON,
+            Content::new(Some(Ref::from_schema_name("Problem"))),
+        )
         .build()
 }
 
@@ -112,15 +119,19 @@ pub fn finish(spec: &mut Spec) {
         .into_iter()
         .flatten()
         {
-            let public = op
-                .security
-                .as_ref()
-                .is_some_and(|reqs| serde_json::to_value(reqs).ok() == Some(serde_json::json!([{}])));
+            let public = op.security.as_ref().is_some_and(|reqs| {
+                serde_json::to_value(reqs).ok() == Some(serde_json::json!([{}]))
+            });
             if !public {
                 add(op, "Unauthorized");
             }
             if op.request_body.is_some() {
-                for name in ["BadRequest", "PayloadTooLarge", "UnsupportedMediaType", "ValidationFailed"] {
+                for name in [
+                    "BadRequest",
+                    "PayloadTooLarge",
+                    "UnsupportedMediaType",
+                    "ValidationFailed",
+                ] {
                     add(op, name);
                 }
             }

@@ -30,12 +30,20 @@ pub const ADMIN_USERNAME: &str = "admin";
 
 /// Creates the data directory (and the SQLite file's directory).
 pub fn prepare_directories(config: &Config) -> Result<(), String> {
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|e| format!("cannot create the data directory {}: {e}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        format!(
+            "cannot create the data directory {}: {e}",
+            config.data_dir.display()
+        )
+    })?;
     if let DatabaseUrl::Sqlite(path) = &config.database_url {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("cannot create the database directory {}: {e}", parent.display()))?;
+            std::fs::create_dir_all(parent).map_err(|e| {
+                format!(
+                    "cannot create the database directory {}: {e}",
+                    parent.display()
+                )
+            })?;
         }
     }
     Ok(())
@@ -127,9 +135,12 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
     prepare_directories(&config)?;
     let secret = jwt_secret(&config)?;
     let manager = ConnectionManager::new(config.database_url.clone(), config.sqlite_synchronous);
-    let mut conn = manager
-        .establish()
-        .map_err(|e| format!("cannot open the database {}: {e}", config.database_url.redacted()))?;
+    let mut conn = manager.establish().map_err(|e| {
+        format!(
+            "cannot open the database {}: {e}",
+            config.database_url.redacted()
+        )
+    })?;
     let applied = db::run_migrations(&mut conn)?;
     for version in &applied {
         tracing::info!(%version, "applied migration");
@@ -170,7 +181,8 @@ impl Application {
             );
         }
         let config = prepared.state.config.clone();
-        let listener = TcpListener::bind(&config.bind).map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+        let listener = TcpListener::bind(&config.bind)
+            .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let server = serve(prepared.state, listener)?;
         tracing::info!(
@@ -199,9 +211,10 @@ pub fn serve(state: AppState, listener: TcpListener) -> Result<Server, String> {
     let workers = state.config.workers;
     let shutdown = state.config.shutdown_timeout.as_secs();
     let spec = openapi::document();
-    let yaml = Data::new(SpecYaml(
-        spec.to_yaml().map_err(|e| format!("cannot render the OpenAPI document: {e}"))?,
-    ));
+    let yaml =
+        Data::new(SpecYaml(spec.to_yaml().map_err(|e| {
+            format!("cannot render the OpenAPI document: {e}")
+        })?));
     let state = Data::new(state);
     let server = HttpServer::new(move || {
         App::new()

@@ -49,7 +49,9 @@ impl AuthUser {
 fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
 }
 
 impl FromRequest for AuthUser {
@@ -79,7 +81,8 @@ impl FromRequest for AuthUser {
             if !row.active {
                 return Err(unauthorized());
             }
-            let role = Role::parse(&row.role).ok_or_else(|| ApiError::internal("stored role is unknown"))?;
+            let role = Role::parse(&row.role)
+                .ok_or_else(|| ApiError::internal("stored role is unknown"))?;
             Ok(AuthUser {
                 id: user_id,
                 username: row.username,

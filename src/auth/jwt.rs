@@ -73,12 +73,14 @@ impl JwtKeys {
     }
 
     pub fn sign(&self, claims: &Claims) -> Result<String, String> {
-        encode(&Header::new(Algorithm::HS256), claims, &self.encoding).map_err(|e| format!("signing a token failed: {e}"))
+        encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .map_err(|e| format!("signing a token failed: {e}"))
     }
 
     /// Validates signature, algorithm, issuer, audience, times and type.
     pub fn verify(&self, token: &str) -> Result<Claims, String> {
-        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| e.to_string())?;
+        let data =
+            decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| e.to_string())?;
         let claims = data.claims;
         if claims.typ != ACCESS_TYPE {
             return Err("not an access token".into());

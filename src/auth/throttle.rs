@@ -76,7 +76,8 @@ impl LoginThrottle {
             if accounts.len() > PRUNE_ABOVE {
                 let stale = self.cfg.account_max_lockout * 2;
                 accounts.retain(|_, e| {
-                    e.locked_until.is_some_and(|u| u > now) || now.duration_since(e.last_failure) < stale
+                    e.locked_until.is_some_and(|u| u > now)
+                        || now.duration_since(e.last_failure) < stale
                 });
             }
             let entry = accounts.entry(account.to_string()).or_insert(AccountEntry {
@@ -106,12 +107,15 @@ impl LoginThrottle {
         }
         if let Ok(mut addresses) = self.addresses.lock() {
             if addresses.len() > PRUNE_ABOVE {
-                addresses.retain(|_, e| now.duration_since(e.window_start) < self.cfg.address_window);
+                addresses
+                    .retain(|_, e| now.duration_since(e.window_start) < self.cfg.address_window);
             }
-            let entry = addresses.entry(address.to_string()).or_insert(AddressEntry {
-                window_start: now,
-                failures: 0,
-            });
+            let entry = addresses
+                .entry(address.to_string())
+                .or_insert(AddressEntry {
+                    window_start: now,
+                    failures: 0,
+                });
             if now.duration_since(entry.window_start) >= self.cfg.address_window {
                 *entry = AddressEntry {
                     window_start: now,

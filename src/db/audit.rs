@@ -34,7 +34,11 @@ pub fn append(conn: &mut DbConnection, entry: AuditEntry<'_>) -> QueryResult<()>
 }
 
 /// Entries about one entity, oldest first (used by tests and, later, the audit API).
-pub fn for_entity(conn: &mut DbConnection, entity_type: &str, entity_id: &str) -> QueryResult<Vec<(String, String)>> {
+pub fn for_entity(
+    conn: &mut DbConnection,
+    entity_type: &str,
+    entity_id: &str,
+) -> QueryResult<Vec<(String, String)>> {
     audit_log::table
         .filter(audit_log::entity_type.eq(entity_type))
         .filter(audit_log::entity_id.eq(entity_id))

@@ -65,7 +65,10 @@ where
                     if let Err(commit_error) =
                         <DbConnection as Connection>::TransactionManager::commit_transaction(conn)
                     {
-                        let _ = <DbConnection as Connection>::TransactionManager::rollback_transaction(conn);
+                        let _ =
+                            <DbConnection as Connection>::TransactionManager::rollback_transaction(
+                                conn,
+                            );
                         return Err(commit_error.into());
                     }
                     Ok(value)

@@ -1,6 +1,7 @@
 //! Our r2d2 connection manager: the backend is chosen by the URL scheme, and every new
 //! SQLite connection gets its pragmas before it is handed out.
 
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2;
 use std::path::PathBuf;
@@ -29,12 +30,17 @@ impl DatabaseUrl {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(DatabaseUrl::Postgres(url.to_string()));
         }
-        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
             if path.is_empty() {
                 return Err("DATABASE_URL `sqlite://` needs a file path".into());
             }
             if path == ":memory:" || path.starts_with("file:") {
-                return Err("an in-memory or URI SQLite database is not supported; give a file path".into());
+                return Err(
+                    "an in-memory or URI SQLite database is not supported; give a file path".into(),
+                );
             }
             return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
         }
@@ -90,7 +96,9 @@ impl SqliteSynchronous {
             "NORMAL" => Ok(Self::Normal),
             "FULL" => Ok(Self::Full),
             "EXTRA" => Ok(Self::Extra),
-            other => Err(format!("SIDAK_SQLITE_SYNCHRONOUS `{other}` is not one of OFF, NORMAL, FULL, EXTRA")),
+            other => Err(format!(
+                "SIDAK_SQLITE_SYNCHRONOUS `{other}` is not one of OFF, NORMAL, FULL, EXTRA"
+            )),
         }
     }
 
@@ -140,7 +148,8 @@ impl ConnectionManager {
                     self.busy_timeout.as_millis(),
                     self.synchronous.as_sql()
                 );
-                conn.batch_execute(&pragmas).map_err(r2d2::Error::QueryError)?;
+                conn.batch_execute(&pragmas)
+                    .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
         }
@@ -188,7 +197,10 @@ mod tests {
             DatabaseUrl::parse("postgres://u:p@h/db").unwrap(),
             DatabaseUrl::Postgres("postgres://u:p@h/db".into())
         );
-        assert!(matches!(DatabaseUrl::parse("postgresql://h/db"), Ok(DatabaseUrl::Postgres(_))));
+        assert!(matches!(
+            DatabaseUrl::parse("postgresql://h/db"),
+            Ok(DatabaseUrl::Postgres(_))
+        ));
         assert_eq!(
             DatabaseUrl::parse("sqlite://data/x.db").unwrap(),
             DatabaseUrl::Sqlite("data/x.db".into())
@@ -197,7 +209,9 @@ mod tests {
             DatabaseUrl::parse("data/x.db").unwrap(),
             DatabaseUrl::Sqlite("data/x.db".into())
         );
-        assert!(DatabaseUrl::parse("mysql://h/db").unwrap_err().contains("mysql"));
+        assert!(DatabaseUrl::parse("mysql://h/db")
+            .unwrap_err()
+            .contains("mysql"));
         assert!(DatabaseUrl::parse("postgre://h/db").is_err());
         assert!(DatabaseUrl::parse("sqlite://").is_err());
         assert!(DatabaseUrl::parse("sqlite://:memory:").is_err());

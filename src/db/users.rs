@@ -47,7 +47,10 @@ pub fn insert(conn: &mut DbConnection, user: &NewUser<'_>) -> QueryResult<UserRo
 }
 
 pub fn find(conn: &mut DbConnection, id: DbUuid) -> QueryResult<UserRow> {
-    users::table.find(id).select(UserRow::as_select()).first(conn)
+    users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(conn)
 }
 
 pub fn find_by_username(conn: &mut DbConnection, username: &str) -> QueryResult<Option<UserRow>> {
@@ -108,18 +111,28 @@ pub struct UserChanges {
 pub fn update(conn: &mut DbConnection, id: DbUuid, changes: &UserChanges) -> QueryResult<()> {
     let at = now();
     if let Some(v) = &changes.full_name {
-        diesel::update(users::table.find(id)).set(users::full_name.eq(v.trim())).execute(conn)?;
+        diesel::update(users::table.find(id))
+            .set(users::full_name.eq(v.trim()))
+            .execute(conn)?;
     }
     if let Some(v) = &changes.role {
-        diesel::update(users::table.find(id)).set(users::role.eq(v)).execute(conn)?;
+        diesel::update(users::table.find(id))
+            .set(users::role.eq(v))
+            .execute(conn)?;
     }
     if let Some(v) = changes.active {
-        diesel::update(users::table.find(id)).set(users::active.eq(v)).execute(conn)?;
+        diesel::update(users::table.find(id))
+            .set(users::active.eq(v))
+            .execute(conn)?;
     }
     if let Some(v) = &changes.password_hash {
-        diesel::update(users::table.find(id)).set(users::password_hash.eq(v)).execute(conn)?;
+        diesel::update(users::table.find(id))
+            .set(users::password_hash.eq(v))
+            .execute(conn)?;
     }
-    diesel::update(users::table.find(id)).set(users::updated_at.eq(at)).execute(conn)?;
+    diesel::update(users::table.find(id))
+        .set(users::updated_at.eq(at))
+        .execute(conn)?;
     Ok(())
 }
 
@@ -158,7 +171,10 @@ pub fn insert_refresh_token(
         .map(|_| ())
 }
 
-pub fn find_refresh_token(conn: &mut DbConnection, token_hash: &str) -> QueryResult<Option<RefreshTokenRow>> {
+pub fn find_refresh_token(
+    conn: &mut DbConnection,
+    token_hash: &str,
+) -> QueryResult<Option<RefreshTokenRow>> {
     refresh_tokens::table
         .filter(refresh_tokens::token_hash.eq(token_hash))
         .select(RefreshTokenRow::as_select())

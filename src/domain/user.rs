@@ -75,10 +75,16 @@ pub fn validate_full_name(full_name: &str) -> Result<(), FieldError> {
         return Err(FieldError::new("full_name", "must not be empty"));
     }
     if trimmed.chars().count() > FULL_NAME_MAX {
-        return Err(FieldError::new("full_name", format!("must be at most {FULL_NAME_MAX} characters")));
+        return Err(FieldError::new(
+            "full_name",
+            format!("must be at most {FULL_NAME_MAX} characters"),
+        ));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(FieldError::new("full_name", "must not contain control characters"));
+        return Err(FieldError::new(
+            "full_name",
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }
@@ -86,10 +92,16 @@ pub fn validate_full_name(full_name: &str) -> Result<(), FieldError> {
 /// At least 10 characters, at most 1 KiB, and not the username (in any letter case).
 pub fn validate_password(field: &str, password: &str, username: &str) -> Result<(), FieldError> {
     if password.chars().count() < PASSWORD_MIN_CHARS {
-        return Err(FieldError::new(field, format!("must be at least {PASSWORD_MIN_CHARS} characters")));
+        return Err(FieldError::new(
+            field,
+            format!("must be at least {PASSWORD_MIN_CHARS} characters"),
+        ));
     }
     if password.len() > PASSWORD_MAX_BYTES {
-        return Err(FieldError::new(field, format!("must be at most {PASSWORD_MAX_BYTES} bytes")));
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {PASSWORD_MAX_BYTES} bytes"),
+        ));
     }
     if password.trim().to_lowercase() == username_key(username) {
         return Err(FieldError::new(field, "must not be the username"));

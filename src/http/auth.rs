@@ -65,15 +65,23 @@ fn new_refresh_token(
     family: Option<DbUuid>,
 ) -> Result<String, ApiError> {
     let token = refresh::generate();
-    let ttl = chrono::Duration::from_std(state.config.refresh_token_ttl).map_err(ApiError::internal)?;
+    let ttl =
+        chrono::Duration::from_std(state.config.refresh_token_ttl).map_err(ApiError::internal)?;
     let expires_at = db::now() + ttl;
     let family = family.unwrap_or(DbUuid(Uuid::new_v4()));
     user_db::insert_refresh_token(conn, user_id, family, &refresh::hash(&token), expires_at)?;
     Ok(token)
 }
 
-fn token_response(state: &AppState, user: UserRow, refresh_token: String) -> ApiResult<HttpResponse> {
-    let (access_token, expires_in) = state.jwt.issue(user.id.0, &user.role).map_err(ApiError::Internal)?;
+fn token_response(
+    state: &AppState,
+    user: UserRow,
+    refresh_token: String,
+) -> ApiResult<HttpResponse> {
+    let (access_token, expires_in) = state
+        .jwt
+        .issue(user.id.0, &user.role)
+        .map_err(ApiError::Internal)?;
     Ok(HttpResponse::Ok().json(TokenResponse {
         access_token,
         token_type: "Bearer".into(),
@@ -120,7 +128,10 @@ pub async fn login(
     let user = if account.is_empty() || account.len() > 256 {
         None
     } else {
-        db::run(&state.pool, move |conn| Ok(user_db::find_by_username(conn, &lookup)?)).await?
+        db::run(&state.pool, move |conn| {
+            Ok(user_db::find_by_username(conn, &lookup)?)
+        })
+        .await?
     };
     let verified = if password.len() > PASSWORD_MAX_BYTES {
         false
@@ -207,7 +218,11 @@ enum RefreshOutcome {
     )
 )]
 #[post("/api/v1/auth/refresh")]
-pub async fn refresh_tokens(state: Data<AppState>, request_id: RequestId, body: Json<RefreshRequest>) -> ApiResult<HttpResponse> {
+pub async fn refresh_tokens(
+    state: Data<AppState>,
+    request_id: RequestId,
+    body: Json<RefreshRequest>,
+) -> ApiResult<HttpResponse> {
     let presented = body.0.refresh_token;
     if presented.is_empty() || presented.len() > 128 {
         return Err(ApiError::Unauthorized(BAD_REFRESH.into()));
@@ -301,7 +316,10 @@ pub async fn logout(
 #[utoipa::path(tag = "auth", responses((status = 200, description = "The caller", body = User)))]
 #[get("/api/v1/me")]
 pub async fn me(state: Data<AppState>, caller: AuthUser) -> ApiResult<HttpResponse> {
-    let row = db::run(&state.pool, move |conn| Ok(user_db::find(conn, DbUuid(caller.id))?)).await?;
+    let row = db::run(&state.pool, move |conn| {
+        Ok(user_db::find(conn, DbUuid(caller.id))?)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(User::from(row)))
 }
 
@@ -337,11 +355,15 @@ pub async fn change_password(
             retry_after_secs,
         });
     }
-    rules::validate_password("new_password", &new_password, &caller.username).map_err(|e| ApiError::Validation(vec![e]))?;
+    rules::validate_password("new_password", &new_password, &caller.username)
+        .map_err(|e| ApiError::Validation(vec![e]))?;
     let uid = DbUuid(caller.id);
     let row = db::run(&state.pool, move |conn| Ok(user_db::find(conn, uid)?)).await?;
     let ok = current_password.len() <= PASSWORD_MAX_BYTES
-        && state.hasher.verify(current_password, Some(row.password_hash)).await?;
+        && state
+            .hasher
+            .verify(current_password, Some(row.password_hash))
+            .await?;
     if !ok {
         state.throttle.record_failure(&account, &address);
         return Err(ApiError::Validation(vec![FieldError::new(

@@ -55,7 +55,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             }
             let mut body = Vec::with_capacity(declared_len.unwrap_or(0).min(limit as u64) as usize);
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("The request body could not be read: {e}")))?;
+                let chunk = chunk.map_err(|e| {
+                    ApiError::BadRequest(format!("The request body could not be read: {e}"))
+                })?;
                 if body.len() + chunk.len() > limit {
                     return Err(too_large(limit));
                 }
@@ -76,12 +78,13 @@ fn too_large(limit: usize) -> ApiError {
 
 /// Parses `body` as `T`, telling malformed JSON (400) from a wrong shape (422 with the path).
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    let result: Result<T, _> = serde_path_to_error::deserialize(de);
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
     match result {
         Ok(value) => {
             // Trailing content after the value is malformed JSON too.
-            de.end().map_err(|e| ApiError::BadRequest(format!("Malformed JSON: {e}")))?;
+            de.end()
+                .map_err(|e| ApiError::BadRequest(format!("Malformed JSON: {e}")))?;
             Ok(value)
         }
         Err(err) => {
@@ -185,13 +188,20 @@ mod tests {
     #[test]
     fn classifies_errors() {
         assert!(parse_json::<Login>(br#"{"username":"a","password":"b"}"#).is_ok());
-        assert!(matches!(parse_json::<Login>(br#"{"username":"#), Err(ApiError::BadRequest(_))));
-        assert!(matches!(parse_json::<Login>(b""), Err(ApiError::BadRequest(_))));
+        assert!(matches!(
+            parse_json::<Login>(br#"{"username":"#),
+            Err(ApiError::BadRequest(_))
+        ));
+        assert!(matches!(
+            parse_json::<Login>(b""),
+            Err(ApiError::BadRequest(_))
+        ));
         assert!(matches!(
             parse_json::<Login>(br#"{"username":"a","password":"b"} x"#),
             Err(ApiError::BadRequest(_))
         ));
-        let e = parse_json::<Login>(br#"{"username":"a","password":"b","role":"admin"}"#).unwrap_err();
+        let e =
+            parse_json::<Login>(br#"{"username":"a","password":"b","role":"admin"}"#).unwrap_err();
         assert_eq!(field_of(e), "role");
         let e = parse_json::<Login>(br#"{"username":5,"password":"b"}"#).unwrap_err();
         assert_eq!(field_of(e), "username");

@@ -24,27 +24,33 @@ fn request_id_from(req: &ServiceRequest) -> String {
         .filter(|v| {
             !v.is_empty()
                 && v.len() <= 64
-                && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         })
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-pub async fn around(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, Error> {
+pub async fn around(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
     let started = Instant::now();
     let request_id = request_id_from(&req);
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let method = req.method().clone();
     let path = req.path().to_string();
     let is_api = path.starts_with("/api/");
-    let http_req = req.request().clone();
-    let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
+    let span =
+        tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
 
-    let result = next.call(req).instrument(span.clone()).await;
-    let mut res: ServiceResponse<BoxBody> = match result {
-        Ok(res) => res.map_into_boxed_body(),
-        Err(err) => ServiceResponse::new(http_req, err.error_response()),
-    };
+    // Handlers and extractors turn their errors into responses, so an `Err` here can only
+    // come from actix itself; it renders that error as usual.
+    let mut res: ServiceResponse<BoxBody> = next
+        .call(req)
+        .instrument(span.clone())
+        .await?
+        .map_into_boxed_body();
 
     // Any error response that is not yet a problem document becomes one.
     let status = res.status();
@@ -57,10 +63,16 @@ pub async fn around(req: ServiceRequest, next: Next<impl MessageBody + 'static>)
         let kept: Vec<(HeaderName, HeaderValue)> = res
             .headers()
             .iter()
-            .filter(|(name, _)| **name == header::ALLOW || **name == header::RETRY_AFTER || **name == header::WWW_AUTHENTICATE)
+            .filter(|(name, _)| {
+                **name == header::ALLOW
+                    || **name == header::RETRY_AFTER
+                    || **name == header::WWW_AUTHENTICATE
+            })
             .map(|(n, v)| (n.clone(), v.clone()))
             .collect();
-        res = res.into_response(generic_problem(status)).map_into_boxed_body();
+        res = res
+            .into_response(generic_problem(status))
+            .map_into_boxed_body();
         for (name, value) in kept {
             res.headers_mut().insert(name, value);
         }
@@ -70,8 +82,14 @@ pub async fn around(req: ServiceRequest, next: Next<impl MessageBody + 'static>)
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         headers.insert(HeaderName::from_static(REQUEST_ID), v);
     }
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if is_api && !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

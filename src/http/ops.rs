@@ -31,7 +31,9 @@ pub struct SpecYaml(pub String);
 #[utoipa::path(tag = "operations", security(()), responses((status = 200, description = "Up", body = Health)))]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(Health { status: "ok".into() })
+    HttpResponse::Ok().json(Health {
+        status: "ok".into(),
+    })
 }
 
 /// Readiness: the database answers.

@@ -169,12 +169,19 @@ pub async fn create_user(
     )
 )]
 #[get("/api/v1/users")]
-pub async fn list_users(state: Data<AppState>, caller: AuthUser, query: Query<UserListQuery>) -> ApiResult<HttpResponse> {
+pub async fn list_users(
+    state: Data<AppState>,
+    caller: AuthUser,
+    query: Query<UserListQuery>,
+) -> ApiResult<HttpResponse> {
     forbid_unless_admin(&caller)?;
     let query = query.into_inner();
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid("limit", format!("must be between 1 and {MAX_LIMIT}")));
+        return Err(ApiError::invalid(
+            "limit",
+            format!("must be between 1 and {MAX_LIMIT}"),
+        ));
     }
     let after_key = query.cursor.as_deref().map(decode_cursor).transpose()?;
     let filter = user_db::ListFilter {
@@ -206,7 +213,11 @@ pub async fn list_users(state: Data<AppState>, caller: AuthUser, query: Query<Us
     )
 )]
 #[get("/api/v1/users/{id}")]
-pub async fn get_user(state: Data<AppState>, caller: AuthUser, id: Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn get_user(
+    state: Data<AppState>,
+    caller: AuthUser,
+    id: Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     forbid_unless_admin(&caller)?;
     let id = DbUuid(id.into_inner());
     let row = db::run(&state.pool, move |conn| Ok(user_db::find(conn, id)?)).await?;
@@ -238,7 +249,11 @@ pub async fn update_user(
     forbid_unless_admin(&caller)?;
     let id = DbUuid(id.into_inner());
     let patch = body.0;
-    if patch.full_name.is_none() && patch.role.is_none() && patch.active.is_none() && patch.password.is_none() {
+    if patch.full_name.is_none()
+        && patch.role.is_none()
+        && patch.active.is_none()
+        && patch.password.is_none()
+    {
         return Err(ApiError::invalid("body", "names no field to change"));
     }
     if let Some(name) = &patch.full_name {
@@ -247,7 +262,8 @@ pub async fn update_user(
     let current = db::run(&state.pool, move |conn| Ok(user_db::find(conn, id)?)).await?;
     let password_hash = match &patch.password {
         Some(pw) => {
-            rules::validate_password("password", pw, &current.username).map_err(|e| ApiError::Validation(vec![e]))?;
+            rules::validate_password("password", pw, &current.username)
+                .map_err(|e| ApiError::Validation(vec![e]))?;
             Some(state.hasher.hash(pw.clone()).await?)
         }
         None => None,

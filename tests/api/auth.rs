@@ -59,12 +59,22 @@ async fn deactivated_user_is_locked_out_at_once(backend: Backend) {
     let access = token_of(&session);
     assert_eq!(app.get("/api/v1/me", Some(&access)).await.status(), 200);
 
-    let resp = app.patch(&format!("/api/v1/users/{id}"), Some(&admin), &json!({"active": false})).await;
+    let resp = app
+        .patch(
+            &format!("/api/v1/users/{id}"),
+            Some(&admin),
+            &json!({"active": false}),
+        )
+        .await;
     assert_eq!(resp.status(), 200);
 
     assert_problem(app.get("/api/v1/me", Some(&access)).await, 401).await;
     let refresh = app
-        .post("/api/v1/auth/refresh", None, &json!({"refresh_token": session["refresh_token"]}))
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            &json!({"refresh_token": session["refresh_token"]}),
+        )
         .await;
     assert_problem(refresh, 401).await;
     // The right password of a deactivated account gives the same 401 as a wrong one.
@@ -74,11 +84,21 @@ async fn deactivated_user_is_locked_out_at_once(backend: Backend) {
     assert_eq!(login.text().await.unwrap(), wrong.text().await.unwrap());
 
     // Reactivated: logging in works again, the old refresh token does not.
-    let resp = app.patch(&format!("/api/v1/users/{id}"), Some(&admin), &json!({"active": true})).await;
+    let resp = app
+        .patch(
+            &format!("/api/v1/users/{id}"),
+            Some(&admin),
+            &json!({"active": true}),
+        )
+        .await;
     assert_eq!(resp.status(), 200);
     app.login_ok("petugas.satu", PASSWORD).await;
     let refresh = app
-        .post("/api/v1/auth/refresh", None, &json!({"refresh_token": session["refresh_token"]}))
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            &json!({"refresh_token": session["refresh_token"]}),
+        )
         .await;
     assert_eq!(refresh.status(), 401);
 }
@@ -86,7 +106,10 @@ async fn deactivated_user_is_locked_out_at_once(backend: Backend) {
 async fn account_throttling_kicks_in_and_releases(backend: Backend) {
     let app = TestApp::spawn_with(
         backend,
-        &[("SIDAK_LOGIN_MAX_FAILURES", "3"), ("SIDAK_LOGIN_LOCKOUT_SECONDS", "1")],
+        &[
+            ("SIDAK_LOGIN_MAX_FAILURES", "3"),
+            ("SIDAK_LOGIN_LOCKOUT_SECONDS", "1"),
+        ],
     )
     .await;
     for _ in 0..3 {
@@ -95,11 +118,18 @@ async fn account_throttling_kicks_in_and_releases(backend: Backend) {
     // Locked: even the right password is held back, with Retry-After.
     let locked = app.login("admin", ADMIN_PASSWORD).await;
     assert_eq!(locked.status(), 429);
-    let retry: u64 = locked.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = locked.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=1).contains(&retry), "Retry-After {retry}");
     assert_problem(locked, 429).await;
     // Another account is not affected.
-    assert_eq!(app.login("someone-else", "wrong-password-1").await.status(), 401);
+    assert_eq!(
+        app.login("someone-else", "wrong-password-1").await.status(),
+        401
+    );
 
     tokio::time::sleep(Duration::from_millis(1100)).await;
     app.login_ok("admin", ADMIN_PASSWORD).await;
@@ -108,7 +138,10 @@ async fn account_throttling_kicks_in_and_releases(backend: Backend) {
 async fn address_throttling_counts_failures_only(backend: Backend) {
     let app = TestApp::spawn_with(
         backend,
-        &[("SIDAK_LOGIN_ADDRESS_MAX_FAILURES", "4"), ("SIDAK_LOGIN_ADDRESS_WINDOW_SECONDS", "2")],
+        &[
+            ("SIDAK_LOGIN_ADDRESS_MAX_FAILURES", "4"),
+            ("SIDAK_LOGIN_ADDRESS_WINDOW_SECONDS", "2"),
+        ],
     )
     .await;
     // Successful logins do not count.
@@ -116,7 +149,12 @@ async fn address_throttling_counts_failures_only(backend: Backend) {
         app.login_ok("admin", ADMIN_PASSWORD).await;
     }
     for i in 0..4 {
-        assert_eq!(app.login(&format!("spray{i}"), "wrong-password-1").await.status(), 401);
+        assert_eq!(
+            app.login(&format!("spray{i}"), "wrong-password-1")
+                .await
+                .status(),
+            401
+        );
     }
     let resp = app.login("spray-next", "wrong-password-1").await;
     assert!(resp.headers().contains_key("retry-after"));
@@ -130,42 +168,73 @@ async fn refresh_rotates_and_reuse_kills_the_chain(backend: Backend) {
     let first = app.login_ok("admin", ADMIN_PASSWORD).await;
     let old = first["refresh_token"].clone();
 
-    let resp = app.post("/api/v1/auth/refresh", None, &json!({"refresh_token": old})).await;
+    let resp = app
+        .post("/api/v1/auth/refresh", None, &json!({"refresh_token": old}))
+        .await;
     assert_eq!(resp.status(), 200);
     let second: Value = resp.json().await.unwrap();
     assert_ne!(second["refresh_token"], old);
-    assert_eq!(app.get("/api/v1/me", Some(&token_of(&second))).await.status(), 200);
+    assert_eq!(
+        app.get("/api/v1/me", Some(&token_of(&second)))
+            .await
+            .status(),
+        200
+    );
 
     // The new refresh token works once…
     let resp = app
-        .post("/api/v1/auth/refresh", None, &json!({"refresh_token": second["refresh_token"]}))
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            &json!({"refresh_token": second["refresh_token"]}),
+        )
         .await;
     assert_eq!(resp.status(), 200);
     let third: Value = resp.json().await.unwrap();
 
     // …the spent one is refused, and that kills the newest token of the chain too.
-    assert_problem(app.post("/api/v1/auth/refresh", None, &json!({"refresh_token": old})).await, 401).await;
+    assert_problem(
+        app.post("/api/v1/auth/refresh", None, &json!({"refresh_token": old}))
+            .await,
+        401,
+    )
+    .await;
     let resp = app
-        .post("/api/v1/auth/refresh", None, &json!({"refresh_token": third["refresh_token"]}))
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            &json!({"refresh_token": third["refresh_token"]}),
+        )
         .await;
     assert_eq!(resp.status(), 401);
 
     // Another login (another chain) is unaffected.
     let other = app.login_ok("admin", ADMIN_PASSWORD).await;
     let resp = app
-        .post("/api/v1/auth/refresh", None, &json!({"refresh_token": other["refresh_token"]}))
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            &json!({"refresh_token": other["refresh_token"]}),
+        )
         .await;
     assert_eq!(resp.status(), 200);
 
     // The reuse is in the audit log.
     let db = app.database_url();
     let user_id = first["user"]["id"].as_str().unwrap().to_string();
-    let entries = tokio::task::spawn_blocking(move || audit_actions(&db, &user_id)).await.unwrap();
-    assert!(entries.iter().any(|a| a == "auth.refresh_token_reuse"), "{entries:?}");
+    let entries = tokio::task::spawn_blocking(move || audit_actions(&db, &user_id))
+        .await
+        .unwrap();
+    assert!(
+        entries.iter().any(|a| a == "auth.refresh_token_reuse"),
+        "{entries:?}"
+    );
 
     // Garbage tokens are plain 401s.
     for bad in [json!(""), json!("x".repeat(500)), json!("not-a-token")] {
-        let resp = app.post("/api/v1/auth/refresh", None, &json!({"refresh_token": bad})).await;
+        let resp = app
+            .post("/api/v1/auth/refresh", None, &json!({"refresh_token": bad}))
+            .await;
         assert_problem(resp, 401).await;
     }
 }
@@ -194,8 +263,16 @@ async fn concurrent_refreshes_give_exactly_one_success(backend: Backend) {
             .into_iter()
             .map(|r| r.status().as_u16())
             .collect();
-        assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
-        assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 3, "{statuses:?}");
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 200).count(),
+            1,
+            "{statuses:?}"
+        );
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 401).count(),
+            3,
+            "{statuses:?}"
+        );
     }
 }
 
@@ -207,9 +284,17 @@ async fn logout_revokes_the_refresh_token(backend: Backend) {
     assert_problem(app.post("/api/v1/auth/logout", None, &body).await, 401).await;
     let resp = app.post("/api/v1/auth/logout", Some(&access), &body).await;
     assert_eq!(resp.status(), 204);
-    assert_eq!(app.post("/api/v1/auth/refresh", None, &body).await.status(), 401);
+    assert_eq!(
+        app.post("/api/v1/auth/refresh", None, &body).await.status(),
+        401
+    );
     // Logging out twice is fine.
-    assert_eq!(app.post("/api/v1/auth/logout", Some(&access), &body).await.status(), 204);
+    assert_eq!(
+        app.post("/api/v1/auth/logout", Some(&access), &body)
+            .await
+            .status(),
+        204
+    );
 }
 
 async fn password_change_revokes_refresh_tokens(backend: Backend) {
@@ -250,20 +335,36 @@ async fn password_change_revokes_refresh_tokens(backend: Backend) {
     assert_eq!(ok.status(), 204);
     for session in [&phone, &laptop] {
         let resp = app
-            .post("/api/v1/auth/refresh", None, &json!({"refresh_token": session["refresh_token"]}))
+            .post(
+                "/api/v1/auth/refresh",
+                None,
+                &json!({"refresh_token": session["refresh_token"]}),
+            )
             .await;
         assert_eq!(resp.status(), 401);
     }
     assert_eq!(app.login("supervisor.a", PASSWORD).await.status(), 401);
-    app.login_ok("supervisor.a", "sandi-baru-yang-panjang").await;
+    app.login_ok("supervisor.a", "sandi-baru-yang-panjang")
+        .await;
 }
 
 async fn first_start_admin_is_created_once(backend: Backend) {
     let app = TestApp::spawn_with(backend, &[]).await;
-    assert!(app.generated_admin_password.is_none(), "password was configured");
+    assert!(
+        app.generated_admin_password.is_none(),
+        "password was configured"
+    );
     // A restart with another configured password changes nothing.
-    let again = app.sibling(&[("SIDAK_ADMIN_PASSWORD", Some("another-admin-password"))]).await;
-    assert_eq!(again.login("admin", "another-admin-password").await.status(), 401);
+    let again = app
+        .sibling(&[("SIDAK_ADMIN_PASSWORD", Some("another-admin-password"))])
+        .await;
+    assert_eq!(
+        again
+            .login("admin", "another-admin-password")
+            .await
+            .status(),
+        401
+    );
     let admin = again.admin_token().await;
     let list: Value = again
         .request(Method::GET, "/api/v1/users?role=admin", Some(&admin), None)
@@ -272,12 +373,14 @@ async fn first_start_admin_is_created_once(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
-
 }
 
 async fn generated_admin_password_is_reported_once(backend: Backend) {
     let first = TestApp::spawn_with(backend, &[("SIDAK_ADMIN_PASSWORD", "")]).await;
-    let password = first.generated_admin_password.clone().expect("a generated password");
+    let password = first
+        .generated_admin_password
+        .clone()
+        .expect("a generated password");
     assert!(password.len() >= 20);
     first.login_ok("admin", &password).await;
     let second = first.sibling(&[]).await;

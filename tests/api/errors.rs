@@ -6,10 +6,18 @@ use serde_json::{json, Value};
 use crate::both_backends;
 use crate::helpers::{assert_problem, Backend, TestApp, PASSWORD};
 
-both_backends!(bad_bodies_get_clear_errors_and_change_nothing, unknown_routes_and_methods);
+both_backends!(
+    bad_bodies_get_clear_errors_and_change_nothing,
+    unknown_routes_and_methods
+);
 
 async fn user_count(app: &TestApp, admin: &str) -> usize {
-    let list: Value = app.get("/api/v1/users?limit=200", Some(admin)).await.json().await.unwrap();
+    let list: Value = app
+        .get("/api/v1/users?limit=200", Some(admin))
+        .await
+        .json()
+        .await
+        .unwrap();
     list["items"].as_array().unwrap().len()
 }
 
@@ -27,13 +35,26 @@ async fn bad_bodies_get_clear_errors_and_change_nothing(backend: Backend) {
     };
 
     // Malformed JSON.
-    for body in [&b"{"[..], b"{\"username\": }", b"", b"null x", b"\xff\xfe{}", b"{\"username\":\"a\u{0}\"}"] {
+    for body in [
+        &b"{"[..],
+        b"{\"username\": }",
+        b"",
+        b"null x",
+        b"\xff\xfe{}",
+        b"{\"username\":\"a\x00\"}",
+    ] {
         let resp = send(body.to_vec(), "application/json").await.unwrap();
         let status = resp.status().as_u16();
-        assert!(status == 400 || status == 422, "{:?}: {status}", String::from_utf8_lossy(body));
+        assert!(
+            status == 400 || status == 422,
+            "{:?}: {status}",
+            String::from_utf8_lossy(body)
+        );
         assert_problem(resp, status).await;
     }
-    let resp = send(b"{\"username\": ".to_vec(), "application/json").await.unwrap();
+    let resp = send(b"{\"username\": ".to_vec(), "application/json")
+        .await
+        .unwrap();
     assert_problem(resp, 400).await;
 
     // Well-formed but the wrong shape: 422 naming the field.
@@ -45,11 +66,15 @@ async fn bad_bodies_get_clear_errors_and_change_nothing(backend: Backend) {
     .unwrap();
     let problem = assert_problem(resp, 422).await;
     assert_eq!(problem["errors"][0]["field"], "is_admin");
-    let resp = send(b"[1, 2, 3]".to_vec(), "application/json").await.unwrap();
+    let resp = send(b"[1, 2, 3]".to_vec(), "application/json")
+        .await
+        .unwrap();
     assert_problem(resp, 422).await;
 
     // Wrong content type.
-    let resp = send(b"username=x".to_vec(), "application/x-www-form-urlencoded").await.unwrap();
+    let resp = send(b"username=x".to_vec(), "application/x-www-form-urlencoded")
+        .await
+        .unwrap();
     assert_problem(resp, 415).await;
     let resp = app
         .client
@@ -63,14 +88,19 @@ async fn bad_bodies_get_clear_errors_and_change_nothing(backend: Backend) {
 
     // 10 MB.
     let big = json!({"username": "big.body", "full_name": "x".repeat(10 * 1024 * 1024), "role": "viewer", "password": PASSWORD});
-    let resp = send(serde_json::to_vec(&big).unwrap(), "application/json").await.unwrap();
+    let resp = send(serde_json::to_vec(&big).unwrap(), "application/json")
+        .await
+        .unwrap();
     assert_problem(resp, 413).await;
     // Also on the unauthenticated login route.
     let resp = app
         .client
         .post(app.url("/api/v1/auth/login"))
         .header("content-type", "application/json")
-        .body(serde_json::to_vec(&json!({"username": "x", "password": "y".repeat(10 * 1024 * 1024)})).unwrap())
+        .body(
+            serde_json::to_vec(&json!({"username": "x", "password": "y".repeat(10 * 1024 * 1024)}))
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
@@ -98,13 +128,24 @@ async fn unknown_routes_and_methods(backend: Backend) {
     assert_problem(app.get("/api/v1/nothing-here", Some(&admin)).await, 404).await;
     assert_problem(app.get("/nothing", None).await, 404).await;
 
-    let resp = app.request(Method::DELETE, "/api/v1/users", Some(&admin), None).await;
+    let resp = app
+        .request(Method::DELETE, "/api/v1/users", Some(&admin), None)
+        .await;
     assert_eq!(resp.headers()["allow"], "GET, POST");
     assert_problem(resp, 405).await;
-    let resp = app.request(Method::PUT, &format!("/api/v1/users/{}", uuid::Uuid::new_v4()), Some(&admin), None).await;
+    let resp = app
+        .request(
+            Method::PUT,
+            &format!("/api/v1/users/{}", uuid::Uuid::new_v4()),
+            Some(&admin),
+            None,
+        )
+        .await;
     assert_eq!(resp.headers()["allow"], "GET, PATCH");
     assert_problem(resp, 405).await;
-    let resp = app.request(Method::GET, "/api/v1/auth/login", None, None).await;
+    let resp = app
+        .request(Method::GET, "/api/v1/auth/login", None, None)
+        .await;
     assert_eq!(resp.headers()["allow"], "POST");
     assert_problem(resp, 405).await;
 

@@ -82,9 +82,11 @@ fn create_pg_database() -> String {
     let _guard = PG_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let template = PG_TEMPLATE.get_or_init(|| {
         let mut admin = pg_admin();
-        diesel::sql_query(format!("DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)"))
-            .execute(&mut admin)
-            .map_err(|e| e.to_string())?;
+        diesel::sql_query(format!(
+            "DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)"
+        ))
+        .execute(&mut admin)
+        .map_err(|e| e.to_string())?;
         diesel::sql_query(format!("CREATE DATABASE {TEMPLATE_DB}"))
             .execute(&mut admin)
             .map_err(|e| e.to_string())?;
@@ -94,7 +96,9 @@ fn create_pg_database() -> String {
         sidak::db::run_migrations(&mut conn)?;
         Ok(())
     });
-    template.as_ref().expect("migrated PostgreSQL template database");
+    template
+        .as_ref()
+        .expect("migrated PostgreSQL template database");
     let name = format!("sidak_test_{}", uuid::Uuid::new_v4().simple());
     diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}"))
         .execute(&mut pg_admin())
@@ -111,7 +115,8 @@ struct Storage {
 impl Drop for Storage {
     fn drop(&mut self) {
         if let Some(db) = &self.pg_database {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&mut pg_admin());
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+                .execute(&mut pg_admin());
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -134,11 +139,14 @@ impl TestApp {
     /// Spawns with extra environment-style settings (e.g. throttling limits); an empty
     /// value removes a default setting.
     pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
-        let dir = std::env::temp_dir().join(format!("sidak-test-{}", uuid::Uuid::new_v4().simple()));
+        let dir =
+            std::env::temp_dir().join(format!("sidak-test-{}", uuid::Uuid::new_v4().simple()));
         let (database_url, pg_database) = match backend {
             Backend::Sqlite => (format!("sqlite://{}", dir.join("sidak.db").display()), None),
             Backend::Postgres => {
-                let name = tokio::task::spawn_blocking(create_pg_database).await.expect("create database");
+                let name = tokio::task::spawn_blocking(create_pg_database)
+                    .await
+                    .expect("create database");
                 (pg_url_for(&name), Some(name))
             }
         };
@@ -178,15 +186,24 @@ impl TestApp {
         Self::start(self.backend, settings, self.storage.clone()).await
     }
 
-    async fn start(backend: Backend, settings: HashMap<String, String>, storage: std::sync::Arc<Storage>) -> TestApp {
+    async fn start(
+        backend: Backend,
+        settings: HashMap<String, String>,
+        storage: std::sync::Arc<Storage>,
+    ) -> TestApp {
         let config = Config::from_lookup(|k| settings.get(k).cloned()).expect("test configuration");
-        let app = Application::build(config).await.expect("application starts");
+        let app = Application::build(config)
+            .await
+            .expect("application starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         let generated_admin_password = app.generated_admin_password.clone();
         tokio::spawn(app.run_until_stopped());
         TestApp {
             address,
-            client: Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
+            client: Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
             backend,
             generated_admin_password,
             storage,
@@ -206,7 +223,13 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
-    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Response {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
         let mut req = self.client.request(method, self.url(path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -230,8 +253,12 @@ impl TestApp {
     }
 
     pub async fn login(&self, username: &str, password: &str) -> Response {
-        self.post("/api/v1/auth/login", None, &json!({"username": username, "password": password}))
-            .await
+        self.post(
+            "/api/v1/auth/login",
+            None,
+            &json!({"username": username, "password": password}),
+        )
+        .await
     }
 
     /// Logs in and returns the whole token response; panics unless 200.
@@ -271,20 +298,29 @@ impl TestApp {
 }
 
 pub fn token_of(login: &Value) -> String {
-    login["access_token"].as_str().expect("access_token").to_string()
+    login["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
 }
 
 /// Asserts a problem+json response with `status`, returns the body.
 pub async fn assert_problem(resp: Response, status: u16) -> Value {
     assert_eq!(resp.status(), status, "unexpected status");
-    assert!(resp.headers().contains_key("x-request-id"), "X-Request-Id missing");
+    assert!(
+        resp.headers().contains_key("x-request-id"),
+        "X-Request-Id missing"
+    );
     let ct = resp
         .headers()
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    assert!(ct.starts_with("application/problem+json"), "content type {ct}");
+    assert!(
+        ct.starts_with("application/problem+json"),
+        "content type {ct}"
+    );
     let body: Value = resp.json().await.expect("problem body");
     assert_eq!(body["status"], status);
     assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string());

@@ -23,7 +23,10 @@ async fn health_readiness_and_docs(backend: Backend) {
 
     let spec = app.get("/openapi.yaml", None).await;
     assert_eq!(spec.status(), 200);
-    assert!(spec.headers()["content-type"].to_str().unwrap().starts_with("application/yaml"));
+    assert!(spec.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/yaml"));
     let served = spec.text().await.unwrap();
     assert_eq!(served, sidak::openapi::yaml().unwrap());
 
@@ -44,23 +47,35 @@ async fn development_jwt_secret_is_generated_private_and_kept() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
     let token = app.admin_token().await;
     // After a restart the same secret is used: the token still works.
     let restarted = app.sibling(&[]).await;
-    assert_eq!(restarted.get("/api/v1/me", Some(&token)).await.status(), 200);
+    assert_eq!(
+        restarted.get("/api/v1/me", Some(&token)).await.status(),
+        200
+    );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), secret);
 }
 
 #[test]
 fn production_refuses_to_start_without_a_secret() {
-    let err = sidak::config::Config::from_lookup(|k| (k == "SIDAK_ENV").then(|| "production".to_string())).unwrap_err();
+    let err = sidak::config::Config::from_lookup(|k| {
+        (k == "SIDAK_ENV").then(|| "production".to_string())
+    })
+    .unwrap_err();
     assert!(err.contains("SIDAK_JWT_SECRET"), "{err}");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_sidak"))
         .env("SIDAK_ENV", "production")
         .env_remove("SIDAK_JWT_SECRET")
-        .env("SIDAK_DATA_DIR", std::env::temp_dir().join("sidak-never-created"))
+        .env(
+            "SIDAK_DATA_DIR",
+            std::env::temp_dir().join("sidak-never-created"),
+        )
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -75,7 +90,9 @@ fn production_refuses_to_start_without_a_secret() {
 
 #[test]
 fn committed_openapi_yaml_is_current() {
-    let committed = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.yaml")).unwrap();
+    let committed =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.yaml"))
+            .unwrap();
     let generated = sidak::openapi::yaml().unwrap();
     assert!(
         committed == generated,
@@ -132,7 +149,10 @@ fn every_registered_route_is_in_the_spec() {
     }
     assert!(registered.len() >= 10, "found only {registered:?}");
     let missing: Vec<_> = registered.difference(&documented).collect();
-    assert!(missing.is_empty(), "routes missing from the spec: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "routes missing from the spec: {missing:?}"
+    );
 }
 
 #[test]
@@ -150,7 +170,10 @@ fn migration_trees_match() {
     for name in &sqlite {
         for backend in ["sqlite", "postgres"] {
             for file in ["up.sql", "down.sql"] {
-                assert!(root.join(backend).join(name).join(file).exists(), "{backend}/{name}/{file}");
+                assert!(
+                    root.join(backend).join(name).join(file).exists(),
+                    "{backend}/{name}/{file}"
+                );
             }
         }
     }

@@ -6,9 +6,14 @@ use serde_json::{json, Value};
 use sidak::auth::jwt::{Claims, JwtKeys, ACCESS_TYPE, AUDIENCE, ISSUER};
 
 use crate::both_backends;
-use crate::helpers::{assert_problem, token_of, Backend, TestApp, ADMIN_PASSWORD, PASSWORD, TEST_JWT_SECRET};
+use crate::helpers::{
+    assert_problem, token_of, Backend, TestApp, ADMIN_PASSWORD, PASSWORD, TEST_JWT_SECRET,
+};
 
-both_backends!(token_attacks_are_refused, admin_endpoints_refuse_other_roles);
+both_backends!(
+    token_attacks_are_refused,
+    admin_endpoints_refuse_other_roles
+);
 
 fn now() -> u64 {
     std::time::SystemTime::now()
@@ -33,9 +38,12 @@ fn claims_for(user_id: &str, role: &str) -> Claims {
 }
 
 fn sign(claims: &Claims) -> String {
-    JwtKeys::new(TEST_JWT_SECRET.as_bytes(), std::time::Duration::from_secs(600))
-        .sign(claims)
-        .unwrap()
+    JwtKeys::new(
+        TEST_JWT_SECRET.as_bytes(),
+        std::time::Duration::from_secs(600),
+    )
+    .sign(claims)
+    .unwrap()
 }
 
 fn b64(v: &Value) -> String {
@@ -58,7 +66,14 @@ async fn token_attacks_are_refused(backend: Backend) {
 
     let mut c = claims_for(&inspector_id, "inspector");
     let payload = serde_json::to_value(&c).unwrap();
-    forged.push(("alg none", format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT"})), b64(&payload))));
+    forged.push((
+        "alg none",
+        format!(
+            "{}.{}.",
+            b64(&json!({"alg": "none", "typ": "JWT"})),
+            b64(&payload)
+        ),
+    ));
 
     let mut bytes = valid.clone().into_bytes();
     let last = bytes.len() - 2;
@@ -93,9 +108,13 @@ async fn token_attacks_are_refused(backend: Backend) {
 
     // Role edited in the payload, signature kept.
     let parts: Vec<&str> = valid.split('.').collect();
-    let mut payload: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    let mut payload: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
     payload["role"] = json!("admin");
-    forged.push(("role edited", format!("{}.{}.{}", parts[0], b64(&payload), parts[2])));
+    forged.push((
+        "role edited",
+        format!("{}.{}.{}", parts[0], b64(&payload), parts[2]),
+    ));
 
     // A claim missing entirely (here `jti`) is refused even when signed.
     let mut payload = serde_json::to_value(claims_for(&inspector_id, "inspector")).unwrap();
@@ -109,7 +128,10 @@ async fn token_attacks_are_refused(backend: Backend) {
     .unwrap();
     forged.push(("missing jti", missing));
 
-    forged.push(("unknown user", sign(&claims_for(&uuid::Uuid::new_v4().to_string(), "admin"))));
+    forged.push((
+        "unknown user",
+        sign(&claims_for(&uuid::Uuid::new_v4().to_string(), "admin")),
+    ));
     forged.push(("garbage", "not.a.token".into()));
 
     for (what, token) in &forged {
@@ -122,14 +144,24 @@ async fn token_attacks_are_refused(backend: Backend) {
 
     // A token of a deactivated user.
     let resp = app
-        .patch(&format!("/api/v1/users/{inspector_id}"), Some(&admin), &json!({"active": false}))
+        .patch(
+            &format!("/api/v1/users/{inspector_id}"),
+            Some(&admin),
+            &json!({"active": false}),
+        )
         .await;
     assert_eq!(resp.status(), 200);
     assert_problem(app.get("/api/v1/me", Some(&valid)).await, 401).await;
     assert_problem(app.get("/api/v1/me", Some(&good)).await, 401).await;
 
     // Wrong scheme and no token.
-    let resp = app.client.get(app.url("/api/v1/me")).header("Authorization", format!("Basic {valid}")).send().await.unwrap();
+    let resp = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .header("Authorization", format!("Basic {valid}"))
+        .send()
+        .await
+        .unwrap();
     assert_problem(resp, 401).await;
     assert_problem(app.get("/api/v1/me", None).await, 401).await;
     let _ = ADMIN_PASSWORD;
@@ -147,7 +179,10 @@ async fn admin_endpoints_refuse_other_roles(backend: Backend) {
 
     let mut tokens: Vec<(String, Option<String>)> = Vec::new();
     for role in ["supervisor", "inspector", "viewer"] {
-        tokens.push((role.to_string(), Some(app.token_for_role(&admin, role).await)));
+        tokens.push((
+            role.to_string(),
+            Some(app.token_for_role(&admin, role).await),
+        ));
     }
     tokens.push(("anonymous".into(), None));
 
@@ -166,7 +201,15 @@ async fn admin_endpoints_refuse_other_roles(backend: Backend) {
         }
     }
     // Nothing was written.
-    let target_now: Value = app.get(&user_path, Some(&admin)).await.json().await.unwrap();
+    let target_now: Value = app
+        .get(&user_path, Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(target_now["role"], "inspector");
-    assert_eq!(app.login("sneaky", "long-enough-password").await.status(), 401);
+    assert_eq!(
+        app.login("sneaky", "long-enough-password").await.status(),
+        401
+    );
 }
