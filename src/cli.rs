@@ -27,8 +27,31 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Import reference data from a CSV file (same rules as the API: all or nothing).
+    Import {
+        #[command(subcommand)]
+        what: ImportCommand,
+    },
     /// Print the OpenAPI document (YAML) to standard output.
     Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Officials: columns nip, full_name, employment_type, position_title, position_kind,
+    /// rank, opd_code, effective_from.
+    Officials {
+        file: std::path::PathBuf,
+        /// Check and report without writing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// OPDs: columns code, name, kind, address, latitude, longitude, geofence_radius_m.
+    Opds {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,14 +89,50 @@ pub fn run(cli: Cli) -> Result<(), String> {
                     .map_err(|e| format!("server error: {e}"))
             })
         }
+        Command::Import { what } => {
+            let config = Config::from_env()?;
+            crate::telemetry::init(config.log_format);
+            let (file, dry_run) = match &what {
+                ImportCommand::Officials { file, dry_run } | ImportCommand::Opds { file, dry_run } => {
+                    (file.clone(), *dry_run)
+                }
+            };
+            let bytes = std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let mut conn = open_migrated(&config)?;
+            let report = match what {
+                ImportCommand::Officials { .. } => crate::service::import::import_officials(
+                    &mut conn,
+                    &bytes,
+                    dry_run,
+                    crate::service::today(config.timezone),
+                    None,
+                    None,
+                ),
+                ImportCommand::Opds { .. } => crate::service::import::import_opds(&mut conn, &bytes, dry_run, None, None),
+            }
+            .map_err(|e| e.to_string())?;
+            for e in &report.errors {
+                eprintln!("line {}: {}", e.line, e.message);
+            }
+            println!(
+                "{}: {} created, {} updated, {} unchanged{}",
+                file.display(),
+                report.created,
+                report.updated,
+                report.unchanged,
+                if report.applied { "" } else if report.errors.is_empty() { " (dry run: nothing written)" } else { " — nothing written" }
+            );
+            if report.errors.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{} line(s) are wrong; nothing was imported", report.errors.len()))
+            }
+        }
         Command::Migrate => {
             let config = Config::from_env()?;
             crate::telemetry::init(config.log_format);
             startup::prepare_directories(&config)?;
-            let mut conn =
-                ConnectionManager::new(config.database_url.clone(), config.sqlite_synchronous)
-                    .establish()
-                    .map_err(|e| format!("cannot open the database: {e}"))?;
+            let mut conn = connect(&config)?;
             let applied = db::run_migrations(&mut conn)?;
             eprintln!(
                 "{}: {} migration(s) applied",
@@ -117,12 +176,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
             if !errors.is_empty() {
                 return Err(errors.join("; "));
             }
-            startup::prepare_directories(&config)?;
-            let mut conn =
-                ConnectionManager::new(config.database_url.clone(), config.sqlite_synchronous)
-                    .establish()
-                    .map_err(|e| format!("cannot open the database: {e}"))?;
-            db::run_migrations(&mut conn)?;
+            let mut conn = open_migrated(&config)?;
             let hash = crate::auth::password::hash_blocking(&password)?;
             let row = db::users::create_audited(
                 &mut conn,
@@ -145,4 +199,18 @@ pub fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// One connection to the configured database, migrated.
+fn open_migrated(config: &Config) -> Result<db::DbConnection, String> {
+    startup::prepare_directories(config)?;
+    let mut conn = connect(config)?;
+    db::run_migrations(&mut conn)?;
+    Ok(conn)
+}
+
+fn connect(config: &Config) -> Result<db::DbConnection, String> {
+    ConnectionManager::new(config.database_url.clone(), config.sqlite_synchronous)
+        .establish()
+        .map_err(|e| format!("cannot open the database {}: {e}", config.database_url.redacted()))
 }

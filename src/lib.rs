@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod openapi;
+pub mod service;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -111,3 +111,23 @@ where
     })
     .await?
 }
+pub mod reference;
+
+/// Runs `f` in a read-only transaction that sees one snapshot of the database
+/// (`REPEATABLE READ` on PostgreSQL; a deferred transaction on SQLite, whose WAL readers
+/// keep their snapshot until the transaction ends).
+pub fn read_snapshot<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        DbConnection::Pg(_) => {
+            conn.transaction(|conn| {
+                diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(conn)?;
+                f(conn)
+            })
+        }
+        DbConnection::Sqlite(_) => conn.transaction(f),
+    }
+}

@@ -42,3 +42,58 @@ diesel::table! {
 
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(users, refresh_tokens, audit_log);
+
+diesel::table! {
+    sync_counter (id) {
+        id -> Integer,
+        last_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    opds (id) {
+        id -> Text,
+        code -> Text,
+        name -> Text,
+        kind -> Text,
+        address -> Nullable<Text>,
+        latitude -> Nullable<Double>,
+        longitude -> Nullable<Double>,
+        geofence_radius_m -> Integer,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        sync_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    officials (id) {
+        id -> Text,
+        nip -> Text,
+        full_name -> Text,
+        employment_type -> Text,
+        rank -> Nullable<Text>,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        sync_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    official_assignments (id) {
+        id -> Text,
+        official_id -> Text,
+        opd_id -> Text,
+        position_title -> Text,
+        position_kind -> Text,
+        effective_from -> Date,
+        effective_to -> Nullable<Date>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(official_assignments -> officials (official_id));
+diesel::joinable!(official_assignments -> opds (opd_id));
+diesel::allow_tables_to_appear_in_same_query!(opds, officials, official_assignments, sync_counter);

@@ -1,3 +1,5 @@
 //! Domain rules with no I/O.
 
+pub mod nip;
+pub mod reference;
 pub mod user;

@@ -23,53 +23,77 @@ pub struct JsonLimit(pub usize);
 /// field.
 pub struct Json<T>(pub T);
 
+/// Reads the whole body after checking its media type (`415`) and size (`413`, from the
+/// declared `Content-Length` before reading, and while reading).
+fn read_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    limit: usize,
+    accepts: fn(&mime::Mime) -> bool,
+    wanted: &'static str,
+) -> LocalBoxFuture<'static, Result<Vec<u8>, ApiError>> {
+    let content_type_ok = req.mime_type().ok().flatten().is_some_and(|m| accepts(&m));
+    let declared_len = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let mut payload = payload.take();
+    Box::pin(async move {
+        if !content_type_ok {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "The request body must be {wanted}."
+            )));
+        }
+        if declared_len.is_some_and(|n| n > limit as u64) {
+            return Err(too_large(limit));
+        }
+        let mut body = Vec::with_capacity(declared_len.unwrap_or(0).min(limit as u64) as usize);
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk
+                .map_err(|e| ApiError::BadRequest(format!("The request body could not be read: {e}")))?;
+            if body.len() + chunk.len() > limit {
+                return Err(too_large(limit));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    })
+}
+
+fn is_json(m: &mime::Mime) -> bool {
+    m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json")
+}
+
+fn is_csv(m: &mime::Mime) -> bool {
+    m.type_() == "text" && m.subtype() == "csv"
+}
+
 impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
-            .app_data::<JsonLimit>()
-            .map(|l| l.0)
-            .unwrap_or(DEFAULT_JSON_LIMIT);
-        let content_type_ok = req
-            .mime_type()
-            .ok()
-            .flatten()
-            .map(|m| m.subtype() == mime_json() || m.suffix().is_some_and(|s| s == mime_json()))
-            .unwrap_or(false);
-        let declared_len = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        let mut payload = payload.take();
-        Box::pin(async move {
-            if !content_type_ok {
-                return Err(ApiError::UnsupportedMediaType(
-                    "The request body must be JSON (Content-Type: application/json).".into(),
-                ));
-            }
-            if declared_len.is_some_and(|n| n > limit as u64) {
-                return Err(too_large(limit));
-            }
-            let mut body = Vec::with_capacity(declared_len.unwrap_or(0).min(limit as u64) as usize);
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| {
-                    ApiError::BadRequest(format!("The request body could not be read: {e}"))
-                })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(too_large(limit));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            parse_json(&body).map(Json)
-        })
+        let limit = req.app_data::<JsonLimit>().map(|l| l.0).unwrap_or(DEFAULT_JSON_LIMIT);
+        let body = read_body(req, payload, limit, is_json, "JSON (Content-Type: application/json)");
+        Box::pin(async move { parse_json(&body.await?).map(Json) })
     }
 }
 
-fn mime_json() -> &'static str {
-    "json"
+/// Size limit of a CSV upload.
+pub const CSV_LIMIT: usize = 4 * 1024 * 1024;
+
+/// A `text/csv` body of at most [`CSV_LIMIT`] bytes.
+pub struct CsvBody(pub Vec<u8>);
+
+impl FromRequest for CsvBody {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = read_body(req, payload, CSV_LIMIT, is_csv, "CSV (Content-Type: text/csv)");
+        Box::pin(async move { body.await.map(CsvBody) })
+    }
 }
 
 fn too_large(limit: usize) -> ApiError {

@@ -3,11 +3,21 @@
 pub mod auth;
 pub mod extract;
 pub mod middleware;
+pub mod officials;
+pub mod opds;
 pub mod ops;
 pub mod routes;
+pub mod sync;
 pub mod users;
 
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -19,6 +29,49 @@ pub const MAX_LIMIT: i64 = 200;
 pub struct Page<T: ToSchema> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
+}
+
+/// `limit` within 1..=200 (default 50).
+pub fn check_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if (1..=MAX_LIMIT).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::invalid("limit", format!("must be between 1 and {MAX_LIMIT}")))
+    }
+}
+
+/// Cursors are opaque to clients: base64url of a small JSON object.
+pub fn encode_cursor(after: &str) -> String {
+    URL_SAFE_NO_PAD.encode(json!({ "after": after }).to_string())
+}
+
+pub fn decode_cursor(field: &str, cursor: &str) -> Result<String, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .and_then(|v| v.get("after").and_then(Value::as_str).map(str::to_string))
+        .ok_or_else(|| ApiError::invalid(field, "is not a cursor returned by this API"))
+}
+
+/// A JSON response with a strong `ETag` from the record's change number; `304` when the
+/// client's `If-None-Match` already names it.
+pub fn json_with_etag<T: Serialize>(req: &HttpRequest, version: i64, body: &T) -> HttpResponse {
+    let etag = format!("\"{version}\"");
+    let matches = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| {
+            let t = t.trim();
+            t == "*" || t == etag || t.strip_prefix("W/") == Some(etag.as_str())
+        }));
+    if matches {
+        HttpResponse::NotModified().insert_header((header::ETAG, etag)).finish()
+    } else {
+        HttpResponse::Ok().insert_header((header::ETAG, etag)).json(body)
+    }
 }
 
 /// Every documented route. Registering through `utoipa_actix_web` puts each handler's
@@ -35,5 +88,16 @@ pub fn register(cfg: &mut ServiceConfig) {
         .service(users::create_user)
         .service(users::list_users)
         .service(users::get_user)
-        .service(users::update_user);
+        .service(users::update_user)
+        .service(opds::list_opds)
+        .service(opds::create_opd)
+        .service(opds::import_opds)
+        .service(opds::get_opd)
+        .service(opds::update_opd)
+        .service(officials::list_officials)
+        .service(officials::create_official)
+        .service(officials::import_officials)
+        .service(officials::get_official)
+        .service(officials::update_official)
+        .service(sync::sync);
 }

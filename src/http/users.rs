@@ -2,8 +2,6 @@
 
 use actix_web::web::{Data, Path, Query};
 use actix_web::{get, patch, post, HttpResponse};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -17,7 +15,7 @@ use crate::db::{self, write_tx, DbUuid};
 use crate::domain::user::{self as rules, Role};
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::http::extract::{Json, RequestId};
-use crate::http::{Page, DEFAULT_LIMIT, MAX_LIMIT};
+use crate::http::{check_limit, decode_cursor, encode_cursor, Page};
 use crate::state::AppState;
 
 /// A user account. Never includes the password hash.
@@ -104,19 +102,6 @@ fn validate_new(body: &NewUserRequest) -> ApiResult<()> {
     }
 }
 
-fn encode_cursor(key: &str) -> String {
-    URL_SAFE_NO_PAD.encode(json!({ "after": key }).to_string())
-}
-
-fn decode_cursor(cursor: &str) -> ApiResult<String> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-        .and_then(|v| v.get("after").and_then(Value::as_str).map(str::to_string))
-        .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor returned by this list"))
-}
-
 /// Create a user (admin).
 #[utoipa::path(
     tag = "users",
@@ -176,14 +161,12 @@ pub async fn list_users(
 ) -> ApiResult<HttpResponse> {
     forbid_unless_admin(&caller)?;
     let query = query.into_inner();
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid(
-            "limit",
-            format!("must be between 1 and {MAX_LIMIT}"),
-        ));
-    }
-    let after_key = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    let limit = check_limit(query.limit)?;
+    let after_key = query
+        .cursor
+        .as_deref()
+        .map(|c| decode_cursor("cursor", c))
+        .transpose()?;
     let filter = user_db::ListFilter {
         role: query.role.map(|r| r.as_str().to_string()),
         active: query.active,

@@ -1,0 +1,448 @@
+//! Queries on reference data: OPDs, officials and their assignments, and the sync counter.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::schema::{official_assignments, officials, opds, sync_counter};
+use super::{now, DbConnection, DbUuid};
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// Takes `n` sequence numbers for changes in this transaction and returns the first. The
+/// counter row stays locked until commit, so numbers are handed out in commit order.
+pub fn take_seqs(conn: &mut DbConnection, n: i64) -> QueryResult<i64> {
+    diesel::update(sync_counter::table.find(1))
+        .set(sync_counter::last_seq.eq(sync_counter::last_seq + n))
+        .execute(conn)?;
+    let last: i64 = sync_counter::table.find(1).select(sync_counter::last_seq).first(conn)?;
+    Ok(last - n + 1)
+}
+
+pub fn take_seq(conn: &mut DbConnection) -> QueryResult<i64> {
+    take_seqs(conn, 1)
+}
+
+/// `%` and `_` in a user's search text are literal.
+pub fn like_pattern(q: &str) -> String {
+    let escaped = q.trim().to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+// ---------- OPDs ----------
+
+#[derive(Debug, Clone, Queryable, Selectable, PartialEq)]
+#[diesel(table_name = opds)]
+pub struct OpdRow {
+    pub id: DbUuid,
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    pub address: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub geofence_radius_m: i32,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub sync_seq: i64,
+}
+
+/// The editable fields of an OPD.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpdFields {
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    pub address: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub geofence_radius_m: i32,
+    pub active: bool,
+}
+
+impl OpdRow {
+    pub fn fields(&self) -> OpdFields {
+        OpdFields {
+            code: self.code.clone(),
+            name: self.name.clone(),
+            kind: self.kind.clone(),
+            address: self.address.clone(),
+            latitude: self.latitude,
+            longitude: self.longitude,
+            geofence_radius_m: self.geofence_radius_m,
+            active: self.active,
+        }
+    }
+}
+
+pub fn insert_opd(conn: &mut DbConnection, id: DbUuid, f: &OpdFields, seq: i64) -> QueryResult<OpdRow> {
+    let at = now();
+    diesel::insert_into(opds::table)
+        .values((
+            opds::id.eq(id),
+            opds::code.eq(&f.code),
+            opds::name.eq(&f.name),
+            opds::kind.eq(&f.kind),
+            opds::address.eq(&f.address),
+            opds::latitude.eq(f.latitude),
+            opds::longitude.eq(f.longitude),
+            opds::geofence_radius_m.eq(f.geofence_radius_m),
+            opds::active.eq(f.active),
+            opds::created_at.eq(at),
+            opds::updated_at.eq(at),
+            opds::sync_seq.eq(seq),
+        ))
+        .execute(conn)?;
+    find_opd(conn, id)
+}
+
+pub fn update_opd(conn: &mut DbConnection, id: DbUuid, f: &OpdFields, seq: i64) -> QueryResult<OpdRow> {
+    diesel::update(opds::table.find(id))
+        .set((
+            opds::code.eq(&f.code),
+            opds::name.eq(&f.name),
+            opds::kind.eq(&f.kind),
+            opds::address.eq(&f.address),
+            opds::latitude.eq(f.latitude),
+            opds::longitude.eq(f.longitude),
+            opds::geofence_radius_m.eq(f.geofence_radius_m),
+            opds::active.eq(f.active),
+            opds::updated_at.eq(now()),
+            opds::sync_seq.eq(seq),
+        ))
+        .execute(conn)?;
+    find_opd(conn, id)
+}
+
+pub fn find_opd(conn: &mut DbConnection, id: DbUuid) -> QueryResult<OpdRow> {
+    opds::table.find(id).select(OpdRow::as_select()).first(conn)
+}
+
+pub fn find_opd_by_code(conn: &mut DbConnection, code: &str) -> QueryResult<Option<OpdRow>> {
+    opds::table
+        .filter(opds::code.eq(code))
+        .select(OpdRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn all_opds(conn: &mut DbConnection) -> QueryResult<Vec<OpdRow>> {
+    opds::table.select(OpdRow::as_select()).load(conn)
+}
+
+pub struct OpdFilter {
+    pub q: Option<String>,
+    pub kind: Option<String>,
+    pub active: Option<bool>,
+    pub after_code: Option<String>,
+    pub limit: i64,
+}
+
+/// OPDs ordered by code; `limit + 1` rows.
+pub fn list_opds(conn: &mut DbConnection, f: &OpdFilter) -> QueryResult<Vec<OpdRow>> {
+    let mut query = opds::table.select(OpdRow::as_select()).into_boxed();
+    if let Some(q) = &f.q {
+        let pattern = like_pattern(q);
+        query = query.filter(
+            lower(opds::name)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(opds::code).like(pattern).escape('\\')),
+        );
+    }
+    if let Some(kind) = &f.kind {
+        query = query.filter(opds::kind.eq(kind.clone()));
+    }
+    if let Some(active) = f.active {
+        query = query.filter(opds::active.eq(active));
+    }
+    if let Some(after) = &f.after_code {
+        query = query.filter(opds::code.gt(after.clone()));
+    }
+    query.order(opds::code.asc()).limit(f.limit + 1).load(conn)
+}
+
+// ---------- officials ----------
+
+#[derive(Debug, Clone, Queryable, Selectable, PartialEq)]
+#[diesel(table_name = officials)]
+pub struct OfficialRow {
+    pub id: DbUuid,
+    pub nip: String,
+    pub full_name: String,
+    pub employment_type: String,
+    pub rank: Option<String>,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub sync_seq: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, PartialEq)]
+#[diesel(table_name = official_assignments)]
+pub struct AssignmentRow {
+    pub id: DbUuid,
+    pub official_id: DbUuid,
+    pub opd_id: DbUuid,
+    pub position_title: String,
+    pub position_kind: String,
+    pub effective_from: NaiveDate,
+    pub effective_to: Option<NaiveDate>,
+    pub created_at: NaiveDateTime,
+}
+
+/// An assignment with the OPD's code and name.
+#[derive(Debug, Clone, Queryable)]
+pub struct AssignmentWithOpd {
+    pub assignment: AssignmentRow,
+    pub opd_code: String,
+    pub opd_name: String,
+}
+
+/// An official with the current assignment.
+#[derive(Debug, Clone, Queryable)]
+pub struct OfficialWithCurrent {
+    pub official: OfficialRow,
+    pub current: AssignmentWithOpd,
+}
+
+pub struct NewPlacement<'a> {
+    pub opd_id: DbUuid,
+    pub position_title: &'a str,
+    pub position_kind: &'a str,
+    pub effective_from: NaiveDate,
+}
+
+pub struct NewOfficial<'a> {
+    pub id: DbUuid,
+    pub nip: &'a str,
+    pub full_name: &'a str,
+    pub employment_type: &'a str,
+    pub rank: Option<&'a str>,
+}
+
+fn insert_assignment(conn: &mut DbConnection, official_id: DbUuid, p: &NewPlacement<'_>) -> QueryResult<()> {
+    diesel::insert_into(official_assignments::table)
+        .values((
+            official_assignments::id.eq(DbUuid(uuid::Uuid::new_v4())),
+            official_assignments::official_id.eq(official_id),
+            official_assignments::opd_id.eq(p.opd_id),
+            official_assignments::position_title.eq(p.position_title),
+            official_assignments::position_kind.eq(p.position_kind),
+            official_assignments::effective_from.eq(p.effective_from),
+            official_assignments::created_at.eq(now()),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn insert_official(
+    conn: &mut DbConnection,
+    o: &NewOfficial<'_>,
+    placement: &NewPlacement<'_>,
+    seq: i64,
+) -> QueryResult<()> {
+    let at = now();
+    diesel::insert_into(officials::table)
+        .values((
+            officials::id.eq(o.id),
+            officials::nip.eq(o.nip),
+            officials::full_name.eq(o.full_name),
+            officials::employment_type.eq(o.employment_type),
+            officials::rank.eq(o.rank),
+            officials::active.eq(true),
+            officials::created_at.eq(at),
+            officials::updated_at.eq(at),
+            officials::sync_seq.eq(seq),
+        ))
+        .execute(conn)?;
+    insert_assignment(conn, o.id, placement)
+}
+
+/// Closes the current assignment on `placement.effective_from` and opens the new one.
+pub fn transfer(conn: &mut DbConnection, official_id: DbUuid, placement: &NewPlacement<'_>) -> QueryResult<()> {
+    diesel::update(
+        official_assignments::table
+            .filter(official_assignments::official_id.eq(official_id))
+            .filter(official_assignments::effective_to.is_null()),
+    )
+    .set(official_assignments::effective_to.eq(Some(placement.effective_from)))
+    .execute(conn)?;
+    insert_assignment(conn, official_id, placement)
+}
+
+pub struct OfficialChanges<'a> {
+    pub full_name: &'a str,
+    pub rank: Option<&'a str>,
+    pub active: bool,
+}
+
+pub fn update_official(conn: &mut DbConnection, id: DbUuid, c: &OfficialChanges<'_>, seq: i64) -> QueryResult<()> {
+    diesel::update(officials::table.find(id))
+        .set((
+            officials::full_name.eq(c.full_name),
+            officials::rank.eq(c.rank),
+            officials::active.eq(c.active),
+            officials::updated_at.eq(now()),
+            officials::sync_seq.eq(seq),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Officials joined with their current assignment and its OPD.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn with_current() -> _ {
+    officials::table
+        .inner_join(
+            official_assignments::table.on(official_assignments::official_id
+                .eq(officials::id)
+                .and(official_assignments::effective_to.is_null())),
+        )
+        .inner_join(opds::table.on(official_assignments::opd_id.eq(opds::id)))
+}
+
+type CurrentTuple = (OfficialRow, (AssignmentRow, String, String));
+
+fn from_tuple((official, (assignment, opd_code, opd_name)): CurrentTuple) -> OfficialWithCurrent {
+    OfficialWithCurrent {
+        official,
+        current: AssignmentWithOpd {
+            assignment,
+            opd_code,
+            opd_name,
+        },
+    }
+}
+
+pub fn find_official(conn: &mut DbConnection, id: DbUuid) -> QueryResult<OfficialWithCurrent> {
+    with_current()
+        .filter(officials::id.eq(id))
+        .select((OfficialRow::as_select(), (AssignmentRow::as_select(), opds::code, opds::name)))
+        .first::<CurrentTuple>(conn)
+        .map(from_tuple)
+}
+
+/// Officials by NIP (for imports), with their current assignment.
+pub fn find_officials_by_nip(conn: &mut DbConnection, nips: &[String]) -> QueryResult<Vec<OfficialWithCurrent>> {
+    let mut out = Vec::with_capacity(nips.len());
+    for chunk in nips.chunks(500) {
+        let rows = with_current()
+            .filter(officials::nip.eq_any(chunk))
+            .select((OfficialRow::as_select(), (AssignmentRow::as_select(), opds::code, opds::name)))
+            .load::<CurrentTuple>(conn)?;
+        out.extend(rows.into_iter().map(from_tuple));
+    }
+    Ok(out)
+}
+
+pub fn nip_exists(conn: &mut DbConnection, nip: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(officials::table.filter(officials::nip.eq(nip)))).get_result(conn)
+}
+
+/// Every assignment of an official, oldest first.
+pub fn assignment_history(conn: &mut DbConnection, official_id: DbUuid) -> QueryResult<Vec<AssignmentWithOpd>> {
+    official_assignments::table
+        .inner_join(opds::table)
+        .filter(official_assignments::official_id.eq(official_id))
+        .order((official_assignments::effective_from.asc(), official_assignments::created_at.asc()))
+        .select((AssignmentRow::as_select(), opds::code, opds::name))
+        .load::<(AssignmentRow, String, String)>(conn)
+        .map(|rows| {
+            rows.into_iter()
+                .map(|(assignment, opd_code, opd_name)| AssignmentWithOpd {
+                    assignment,
+                    opd_code,
+                    opd_name,
+                })
+                .collect()
+        })
+}
+
+pub struct OfficialFilter {
+    pub q: Option<String>,
+    pub nip: Option<String>,
+    pub opd_id: Option<DbUuid>,
+    pub position_kind: Option<String>,
+    pub active: Option<bool>,
+    pub after_nip: Option<String>,
+    pub limit: i64,
+}
+
+/// Officials ordered by NIP, with their current assignment; `limit + 1` rows.
+pub fn list_officials(conn: &mut DbConnection, f: &OfficialFilter) -> QueryResult<Vec<OfficialWithCurrent>> {
+    let mut query = with_current()
+        .select((OfficialRow::as_select(), (AssignmentRow::as_select(), opds::code, opds::name)))
+        .into_boxed();
+    if let Some(q) = &f.q {
+        let pattern = like_pattern(q);
+        query = query.filter(
+            lower(officials::full_name)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(officials::nip.like(pattern).escape('\\')),
+        );
+    }
+    if let Some(nip) = &f.nip {
+        query = query.filter(officials::nip.eq(nip.clone()));
+    }
+    if let Some(opd) = f.opd_id {
+        query = query.filter(official_assignments::opd_id.eq(opd));
+    }
+    if let Some(kind) = &f.position_kind {
+        query = query.filter(official_assignments::position_kind.eq(kind.clone()));
+    }
+    if let Some(active) = f.active {
+        query = query.filter(officials::active.eq(active));
+    }
+    if let Some(after) = &f.after_nip {
+        query = query.filter(officials::nip.gt(after.clone()));
+    }
+    query
+        .order(officials::nip.asc())
+        .limit(f.limit + 1)
+        .load::<CurrentTuple>(conn)
+        .map(|rows| rows.into_iter().map(from_tuple).collect())
+}
+
+// ---------- sync ----------
+
+/// Reference rows changed after `since`, merged in sequence order, at most `limit` of them
+/// (`limit + 1` read to tell whether more follow). Call inside one read transaction so both
+/// tables are read from the same snapshot.
+pub fn changes_since(
+    conn: &mut DbConnection,
+    since: i64,
+    limit: i64,
+) -> QueryResult<(Vec<OpdRow>, Vec<OfficialWithCurrent>, bool)> {
+    let opd_rows: Vec<OpdRow> = opds::table
+        .filter(opds::sync_seq.gt(since))
+        .order(opds::sync_seq.asc())
+        .limit(limit + 1)
+        .select(OpdRow::as_select())
+        .load(conn)?;
+    let official_rows: Vec<OfficialWithCurrent> = with_current()
+        .filter(officials::sync_seq.gt(since))
+        .order(officials::sync_seq.asc())
+        .limit(limit + 1)
+        .select((OfficialRow::as_select(), (AssignmentRow::as_select(), opds::code, opds::name)))
+        .load::<CurrentTuple>(conn)?
+        .into_iter()
+        .map(from_tuple)
+        .collect();
+    // Keep the `limit` smallest sequence numbers of the two lists.
+    let mut seqs: Vec<i64> = opd_rows
+        .iter()
+        .map(|o| o.sync_seq)
+        .chain(official_rows.iter().map(|o| o.official.sync_seq))
+        .collect();
+    seqs.sort_unstable();
+    let has_more = seqs.len() as i64 > limit;
+    let cutoff = if has_more { seqs[limit as usize - 1] } else { i64::MAX };
+    let opd_rows = opd_rows.into_iter().filter(|o| o.sync_seq <= cutoff).collect();
+    let official_rows = official_rows
+        .into_iter()
+        .filter(|o| o.official.sync_seq <= cutoff)
+        .collect();
+    Ok((opd_rows, official_rows, has_more))
+}

@@ -1,0 +1,183 @@
+//! Reference data rules: OPD kinds, coordinates and geofences, position kinds.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::FieldError;
+
+/// Kind of government work unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OpdKind {
+    Sekretariat,
+    Dinas,
+    Badan,
+    Inspektorat,
+    Kecamatan,
+    Kelurahan,
+    Other,
+}
+
+impl OpdKind {
+    pub const ALL: [OpdKind; 7] = [
+        OpdKind::Sekretariat,
+        OpdKind::Dinas,
+        OpdKind::Badan,
+        OpdKind::Inspektorat,
+        OpdKind::Kecamatan,
+        OpdKind::Kelurahan,
+        OpdKind::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpdKind::Sekretariat => "sekretariat",
+            OpdKind::Dinas => "dinas",
+            OpdKind::Badan => "badan",
+            OpdKind::Inspektorat => "inspektorat",
+            OpdKind::Kecamatan => "kecamatan",
+            OpdKind::Kelurahan => "kelurahan",
+            OpdKind::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim().to_ascii_lowercase();
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// Kind of position (jabatan): JPT (eselon II), administrator (III), pengawas (IV),
+/// fungsional, pelaksana.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PositionKind {
+    Jpt,
+    Administrator,
+    Pengawas,
+    Fungsional,
+    Pelaksana,
+}
+
+impl PositionKind {
+    pub const ALL: [PositionKind; 5] = [
+        PositionKind::Jpt,
+        PositionKind::Administrator,
+        PositionKind::Pengawas,
+        PositionKind::Fungsional,
+        PositionKind::Pelaksana,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PositionKind::Jpt => "jpt",
+            PositionKind::Administrator => "administrator",
+            PositionKind::Pengawas => "pengawas",
+            PositionKind::Fungsional => "fungsional",
+            PositionKind::Pelaksana => "pelaksana",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim().to_ascii_lowercase();
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+pub const DEFAULT_GEOFENCE_M: i32 = 150;
+pub const GEOFENCE_MIN_M: i32 = 10;
+pub const GEOFENCE_MAX_M: i32 = 5000;
+pub const NAME_MAX: usize = 200;
+pub const CODE_MAX: usize = 32;
+pub const ADDRESS_MAX: usize = 500;
+
+/// OPD codes are stored upper-case; letters, digits, `.`, `_`, `-`.
+pub fn normalize_code(code: &str) -> String {
+    code.trim().to_ascii_uppercase()
+}
+
+pub fn validate_code(field: &str, code: &str) -> Result<(), FieldError> {
+    let code = code.trim();
+    if code.is_empty() || code.len() > CODE_MAX {
+        return Err(FieldError::new(field, format!("must be 1–{CODE_MAX} characters")));
+    }
+    if !code.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
+        return Err(FieldError::new(field, "may contain only letters, digits, '.', '_' and '-'"));
+    }
+    Ok(())
+}
+
+/// A required, trimmed, single-line text of at most `max` characters.
+pub fn validate_text(field: &str, value: &str, max: usize) -> Result<(), FieldError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(FieldError::new(field, "must not be empty"));
+    }
+    if v.chars().count() > max {
+        return Err(FieldError::new(field, format!("must be at most {max} characters")));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(FieldError::new(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// Latitude and longitude come together, each in range; the geofence radius in 10..5000 m.
+pub fn validate_location(
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    geofence_radius_m: Option<i64>,
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    match (latitude, longitude) {
+        (Some(_), None) => errors.push(FieldError::new("longitude", "is required when latitude is given")),
+        (None, Some(_)) => errors.push(FieldError::new("latitude", "is required when longitude is given")),
+        _ => {}
+    }
+    if let Some(lat) = latitude {
+        if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
+            errors.push(FieldError::new("latitude", "must be between -90 and 90"));
+        }
+    }
+    if let Some(lon) = longitude {
+        if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
+            errors.push(FieldError::new("longitude", "must be between -180 and 180"));
+        }
+    }
+    if let Some(r) = geofence_radius_m {
+        if !(i64::from(GEOFENCE_MIN_M)..=i64::from(GEOFENCE_MAX_M)).contains(&r) {
+            errors.push(FieldError::new(
+                "geofence_radius_m",
+                format!("must be between {GEOFENCE_MIN_M} and {GEOFENCE_MAX_M} metres"),
+            ));
+        }
+    }
+    errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations() {
+        assert!(validate_location(Some(-6.12), Some(106.15), Some(150)).is_empty());
+        assert!(validate_location(None, None, None).is_empty());
+        assert_eq!(validate_location(Some(-6.1), None, None)[0].field, "longitude");
+        assert_eq!(validate_location(Some(91.0), Some(0.0), None)[0].field, "latitude");
+        assert_eq!(validate_location(Some(0.0), Some(-181.0), None)[0].field, "longitude");
+        assert_eq!(validate_location(None, None, Some(9))[0].field, "geofence_radius_m");
+        assert_eq!(validate_location(None, None, Some(5001))[0].field, "geofence_radius_m");
+    }
+
+    #[test]
+    fn codes_and_kinds() {
+        assert_eq!(normalize_code(" dinkes "), "DINKES");
+        assert!(validate_code("code", "DISDIK-01").is_ok());
+        assert!(validate_code("code", "").is_err());
+        assert!(validate_code("code", "A B").is_err());
+        assert_eq!(OpdKind::parse("Kecamatan"), Some(OpdKind::Kecamatan));
+        assert_eq!(PositionKind::parse("JPT"), Some(PositionKind::Jpt));
+        assert_eq!(PositionKind::parse("eselon"), None);
+    }
+}

@@ -1,0 +1,293 @@
+//! OPDs (work units): everyone signed in may read them; only admins write.
+
+use actix_web::web::{Data, Path, Query};
+use actix_web::{get, patch, post, HttpRequest, HttpResponse};
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::db::reference::{self as refdb, OpdFields, OpdRow};
+use crate::db::{self, DbUuid};
+use crate::domain::reference::{OpdKind, DEFAULT_GEOFENCE_M};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::http::extract::{CsvBody, Json, RequestId};
+use crate::http::{check_limit, decode_cursor, encode_cursor, json_with_etag, Page};
+use crate::service::import::ImportReport;
+use crate::service::{import, opds as service};
+use crate::state::AppState;
+
+/// An OPD (Organisasi Perangkat Daerah): a government work unit.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Opd {
+    pub id: Uuid,
+    /// Unique, upper-case.
+    #[schema(example = "DINKES")]
+    pub code: String,
+    #[schema(example = "Dinas Kesehatan")]
+    pub name: String,
+    pub kind: OpdKind,
+    pub address: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    /// Radius around the coordinates within which an inspection counts as on site.
+    pub geofence_radius_m: i32,
+    /// A deactivated OPD receives no new inspections but keeps its history.
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<OpdRow> for Opd {
+    fn from(r: OpdRow) -> Self {
+        Opd {
+            id: r.id.0,
+            kind: OpdKind::parse(&r.kind).unwrap_or(OpdKind::Other),
+            code: r.code,
+            name: r.name,
+            address: r.address,
+            latitude: r.latitude,
+            longitude: r.longitude,
+            geofence_radius_m: r.geofence_radius_m,
+            active: r.active,
+            created_at: Utc.from_utc_datetime(&r.created_at),
+            updated_at: Utc.from_utc_datetime(&r.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewOpd {
+    /// Letters, digits, `.`, `_`, `-`; stored upper-case; unique.
+    pub code: String,
+    pub name: String,
+    pub kind: OpdKind,
+    pub address: Option<String>,
+    /// −90..90; given together with `longitude`.
+    pub latitude: Option<f64>,
+    /// −180..180; given together with `latitude`.
+    pub longitude: Option<f64>,
+    /// 10..5000 metres, default 150.
+    pub geofence_radius_m: Option<i64>,
+}
+
+/// `Some(None)` when the field is present and `null`, `None` when absent.
+fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Fields to change. `null` clears `address` or the coordinates.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpdPatch {
+    pub code: Option<String>,
+    pub name: Option<String>,
+    pub kind: Option<OpdKind>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub address: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<f64>)]
+    pub latitude: Option<Option<f64>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<f64>)]
+    pub longitude: Option<Option<f64>>,
+    pub geofence_radius_m: Option<i64>,
+    /// `false` deactivates the OPD (there is no delete).
+    pub active: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct OpdListQuery {
+    /// Part of the name or code, any letter case.
+    pub q: Option<String>,
+    pub kind: Option<OpdKind>,
+    pub active: Option<bool>,
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    /// Check and report without writing anything.
+    pub dry_run: Option<bool>,
+}
+
+fn radius(r: Option<i64>) -> ApiResult<i32> {
+    match r {
+        None => Ok(DEFAULT_GEOFENCE_M),
+        Some(r) => i32::try_from(r).map_err(|_| ApiError::invalid("geofence_radius_m", "must be between 10 and 5000 metres")),
+    }
+}
+
+/// List OPDs, ordered by code.
+#[utoipa::path(tag = "reference", params(OpdListQuery), responses((status = 200, description = "One page of OPDs", body = Page<Opd>)))]
+#[get("/api/v1/opds")]
+pub async fn list_opds(state: Data<AppState>, _caller: AuthUser, query: Query<OpdListQuery>) -> ApiResult<HttpResponse> {
+    let query = query.into_inner();
+    let limit = check_limit(query.limit)?;
+    let filter = refdb::OpdFilter {
+        q: query.q.filter(|q| !q.trim().is_empty()),
+        kind: query.kind.map(|k| k.as_str().to_string()),
+        active: query.active,
+        after_code: query.cursor.as_deref().map(|c| decode_cursor("cursor", c)).transpose()?,
+        limit,
+    };
+    let mut rows = db::run(&state.pool, move |conn| Ok(refdb::list_opds(conn, &filter)?)).await?;
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| encode_cursor(&r.code))
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(Page { items: rows.into_iter().map(Opd::from).collect(), next_cursor }))
+}
+
+/// Create an OPD (admin).
+#[utoipa::path(
+    tag = "reference",
+    request_body = NewOpd,
+    responses(
+        (status = 201, description = "Created", body = Opd, headers(("Location" = String))),
+        (status = 403, description = "Caller is not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The code is taken", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/opds")]
+pub async fn create_opd(state: Data<AppState>, caller: AuthUser, request_id: RequestId, body: Json<NewOpd>) -> ApiResult<HttpResponse> {
+    caller.require_admin()?;
+    let b = body.0;
+    let fields = OpdFields {
+        code: b.code,
+        name: b.name,
+        kind: b.kind.as_str().to_string(),
+        address: b.address,
+        latitude: b.latitude,
+        longitude: b.longitude,
+        geofence_radius_m: radius(b.geofence_radius_m)?,
+        active: true,
+    };
+    let row = db::run(&state.pool, move |conn| service::create(conn, fields, Some(caller.id), Some(&request_id.0))).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/opds/{}", row.id)))
+        .json(Opd::from(row)))
+}
+
+/// Read an OPD. Carries an `ETag`; `If-None-Match` gives `304` when unchanged.
+#[utoipa::path(
+    tag = "reference",
+    params(("id" = Uuid, Path, description = "OPD id")),
+    responses(
+        (status = 200, description = "The OPD", body = Opd, headers(("ETag" = String))),
+        (status = 304, description = "Not modified since the given ETag"),
+    )
+)]
+#[get("/api/v1/opds/{id}")]
+pub async fn get_opd(req: HttpRequest, state: Data<AppState>, _caller: AuthUser, id: Path<Uuid>) -> ApiResult<HttpResponse> {
+    let id = DbUuid(id.into_inner());
+    let row = db::run(&state.pool, move |conn| Ok(refdb::find_opd(conn, id)?)).await?;
+    Ok(json_with_etag(&req, row.sync_seq, &Opd::from(row)))
+}
+
+/// Change an OPD (admin). Deactivate with `{"active": false}`.
+#[utoipa::path(
+    tag = "reference",
+    params(("id" = Uuid, Path, description = "OPD id")),
+    request_body = OpdPatch,
+    responses(
+        (status = 200, description = "The OPD as it now stands", body = Opd),
+        (status = 403, description = "Caller is not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The new code is taken", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/api/v1/opds/{id}")]
+pub async fn update_opd(
+    state: Data<AppState>,
+    caller: AuthUser,
+    request_id: RequestId,
+    id: Path<Uuid>,
+    body: Json<OpdPatch>,
+) -> ApiResult<HttpResponse> {
+    caller.require_admin()?;
+    let p = body.0;
+    let new_radius = p.geofence_radius_m.map(|r| radius(Some(r))).transpose()?;
+    let id = DbUuid(id.into_inner());
+    let row = db::run(&state.pool, move |conn| {
+        service::update(
+            conn,
+            id,
+            |f| {
+                if let Some(v) = p.code {
+                    f.code = v;
+                }
+                if let Some(v) = p.name {
+                    f.name = v;
+                }
+                if let Some(v) = p.kind {
+                    f.kind = v.as_str().to_string();
+                }
+                if let Some(v) = p.address {
+                    f.address = v;
+                }
+                if let Some(v) = p.latitude {
+                    f.latitude = v;
+                }
+                if let Some(v) = p.longitude {
+                    f.longitude = v;
+                }
+                if let Some(v) = new_radius {
+                    f.geofence_radius_m = v;
+                }
+                if let Some(v) = p.active {
+                    f.active = v;
+                }
+            },
+            Some(caller.id),
+            Some(&request_id.0),
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(Opd::from(row)))
+}
+
+/// Import OPDs from CSV (admin): creates new codes, updates existing ones.
+///
+/// Columns (header row, any order): `code, name, kind` and optionally `address, latitude,
+/// longitude, geofence_radius_m`. All or nothing: when any line is wrong nothing is
+/// written and `errors` lists every wrong line.
+#[utoipa::path(
+    tag = "reference",
+    params(ImportQuery),
+    request_body(content = String, content_type = "text/csv", description = "CSV with a header row"),
+    responses(
+        (status = 200, description = "The import report; `applied` tells whether anything was written", body = ImportReport),
+        (status = 403, description = "Caller is not an admin", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/opds/import")]
+pub async fn import_opds(
+    state: Data<AppState>,
+    caller: AuthUser,
+    request_id: RequestId,
+    query: Query<ImportQuery>,
+    body: CsvBody,
+) -> ApiResult<HttpResponse> {
+    caller.require_admin()?;
+    let dry_run = query.dry_run.unwrap_or(false);
+    let report = db::run(&state.pool, move |conn| {
+        import::import_opds(conn, &body.0, dry_run, Some(caller.id), Some(&request_id.0))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(report))
+}

@@ -1,0 +1,305 @@
+//! Officials (ASN): create, update, and transfers (mutasi) that keep the history.
+
+use chrono::NaiveDate;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::db::audit::{self, AuditEntry};
+use crate::db::reference::{self as refdb, NewOfficial, NewPlacement, OfficialChanges, OfficialWithCurrent};
+use crate::db::{write_tx, DbConnection, DbUuid};
+use crate::domain::nip::{self, EmploymentType};
+use crate::domain::reference::{self as rules, PositionKind};
+use crate::error::{ApiError, FieldError};
+
+pub const POSITION_TITLE_MAX: usize = 200;
+
+/// A new official and their first placement, as given by a client or a CSV line.
+#[derive(Debug, Clone)]
+pub struct OfficialInput {
+    pub nip: String,
+    pub full_name: String,
+    pub employment_type: String,
+    pub position_title: String,
+    pub position_kind: String,
+    pub rank: Option<String>,
+    pub effective_from: Option<NaiveDate>,
+}
+
+/// The placement fields of a transfer, checked.
+pub fn validate_placement(title: &str, kind: &str, effective_from: Option<NaiveDate>, today: NaiveDate) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if let Err(e) = rules::validate_text("position_title", title, POSITION_TITLE_MAX) {
+        errors.push(e);
+    }
+    if PositionKind::parse(kind).is_none() {
+        errors.push(FieldError::new(
+            "position_kind",
+            "must be one of jpt, administrator, pengawas, fungsional, pelaksana",
+        ));
+    }
+    if effective_from.is_some_and(|d| d > today) {
+        errors.push(FieldError::new("effective_from", "must not be in the future"));
+    }
+    errors
+}
+
+/// Checks everything that needs no database; normalises the input in place.
+pub fn validate_input(input: &mut OfficialInput, today: NaiveDate) -> Vec<FieldError> {
+    input.nip = input.nip.trim().to_string();
+    input.full_name = input.full_name.trim().to_string();
+    input.position_title = input.position_title.trim().to_string();
+    input.position_kind = input.position_kind.trim().to_ascii_lowercase();
+    input.employment_type = input.employment_type.trim().to_ascii_lowercase();
+    input.rank = input.rank.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_string);
+    let mut errors = Vec::new();
+    match EmploymentType::parse(&input.employment_type) {
+        None => errors.push(FieldError::new("employment_type", "must be `pns` or `pppk`")),
+        Some(kind) => {
+            if let Err(reasons) = nip::validate(&input.nip, kind, today) {
+                errors.extend(reasons.into_iter().map(|r| FieldError::new("nip", r)));
+            }
+            if let Some(rank) = &input.rank {
+                if let Err(e) = nip::validate_rank(rank, kind) {
+                    errors.push(FieldError::new("rank", e));
+                }
+            }
+        }
+    }
+    if let Err(e) = rules::validate_text("full_name", &input.full_name, rules::NAME_MAX) {
+        errors.push(e);
+    }
+    errors.extend(validate_placement(
+        &input.position_title,
+        &input.position_kind,
+        input.effective_from,
+        today,
+    ));
+    errors
+}
+
+/// The OPD must exist and be active to receive an official.
+pub fn check_opd(conn: &mut DbConnection, opd_id: DbUuid) -> Result<(), ApiError> {
+    match refdb::find_opd(conn, opd_id) {
+        Ok(opd) if opd.active => Ok(()),
+        Ok(_) => Err(ApiError::invalid("opd_id", "the OPD is deactivated")),
+        Err(diesel::result::Error::NotFound) => Err(ApiError::invalid("opd_id", "no such OPD")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn official_json(o: &OfficialWithCurrent) -> Value {
+    json!({
+        "full_name": o.official.full_name,
+        "rank": o.official.rank,
+        "active": o.official.active,
+        "opd_id": o.current.assignment.opd_id.to_string(),
+        "position_title": o.current.assignment.position_title,
+        "position_kind": o.current.assignment.position_kind,
+        "effective_from": o.current.assignment.effective_from.to_string(),
+    })
+}
+
+pub fn create(
+    conn: &mut DbConnection,
+    mut input: OfficialInput,
+    opd_id: DbUuid,
+    today: NaiveDate,
+    actor: Option<Uuid>,
+    request_id: Option<&str>,
+) -> Result<DbUuid, ApiError> {
+    let errors = validate_input(&mut input, today);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    write_tx(conn, |conn| {
+        if refdb::nip_exists(conn, &input.nip)? {
+            return Err(ApiError::Conflict(format!("An official with NIP {} already exists.", input.nip)));
+        }
+        check_opd(conn, opd_id)?;
+        let id = DbUuid(Uuid::new_v4());
+        let seq = refdb::take_seq(conn)?;
+        refdb::insert_official(
+            conn,
+            &NewOfficial {
+                id,
+                nip: &input.nip,
+                full_name: &input.full_name,
+                employment_type: &input.employment_type,
+                rank: input.rank.as_deref(),
+            },
+            &NewPlacement {
+                opd_id,
+                position_title: &input.position_title,
+                position_kind: &input.position_kind,
+                effective_from: input.effective_from.unwrap_or(today),
+            },
+            seq,
+        )?;
+        let created = refdb::find_official(conn, id)?;
+        let mut details = official_json(&created);
+        details["nip"] = json!(input.nip);
+        details["employment_type"] = json!(input.employment_type);
+        audit::append(
+            conn,
+            AuditEntry {
+                actor_id: actor,
+                action: "official.create",
+                entity_type: "official",
+                entity_id: Some(id.to_string()),
+                details,
+                request_id,
+            },
+        )?;
+        Ok(id)
+    })
+}
+
+/// Changes to an official. A different OPD, position title or position kind is a transfer.
+#[derive(Debug, Clone, Default)]
+pub struct OfficialUpdate {
+    pub full_name: Option<String>,
+    /// `Some(None)` clears the rank.
+    pub rank: Option<Option<String>>,
+    pub active: Option<bool>,
+    pub opd_id: Option<DbUuid>,
+    pub position_title: Option<String>,
+    pub position_kind: Option<String>,
+    pub effective_from: Option<NaiveDate>,
+}
+
+/// What an update did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Unchanged,
+    Updated,
+}
+
+/// Applies `update` inside the caller's transaction; `seq` is taken only when something
+/// changes. Errors name the field.
+pub fn apply_update(
+    conn: &mut DbConnection,
+    current: &OfficialWithCurrent,
+    update: &OfficialUpdate,
+    today: NaiveDate,
+) -> Result<Outcome, ApiError> {
+    let official = &current.official;
+    let assignment = &current.current.assignment;
+    let kind = EmploymentType::parse(&official.employment_type)
+        .ok_or_else(|| ApiError::internal("stored employment type is unknown"))?;
+    let mut errors = Vec::new();
+
+    let full_name = update
+        .full_name
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or(&official.full_name)
+        .to_string();
+    if let Err(e) = rules::validate_text("full_name", &full_name, rules::NAME_MAX) {
+        errors.push(e);
+    }
+    let rank = match &update.rank {
+        Some(r) => r.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_string),
+        None => official.rank.clone(),
+    };
+    if let Some(r) = &rank {
+        if let Err(e) = nip::validate_rank(r, kind) {
+            errors.push(FieldError::new("rank", e));
+        }
+    }
+    let active = update.active.unwrap_or(official.active);
+
+    let opd_id = update.opd_id.unwrap_or(assignment.opd_id);
+    let title = update
+        .position_title
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or(&assignment.position_title)
+        .to_string();
+    let position_kind = update
+        .position_kind
+        .as_deref()
+        .map(|k| k.trim().to_ascii_lowercase())
+        .unwrap_or_else(|| assignment.position_kind.clone());
+    errors.extend(validate_placement(&title, &position_kind, update.effective_from, today));
+    let transfer = opd_id != assignment.opd_id || title != assignment.position_title || position_kind != assignment.position_kind;
+    let effective_from = update.effective_from.unwrap_or(today);
+    if transfer && effective_from < assignment.effective_from {
+        errors.push(FieldError::new(
+            "effective_from",
+            format!(
+                "must not be before the current placement began ({})",
+                assignment.effective_from
+            ),
+        ));
+    }
+    if !transfer && update.effective_from.is_some() {
+        errors.push(FieldError::new(
+            "effective_from",
+            "applies only to a transfer (a change of opd_id, position_title or position_kind)",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    if transfer && opd_id != assignment.opd_id {
+        check_opd(conn, opd_id)?;
+    }
+    let fields_changed = full_name != official.full_name || rank != official.rank || active != official.active;
+    if !fields_changed && !transfer {
+        return Ok(Outcome::Unchanged);
+    }
+    let seq = refdb::take_seq(conn)?;
+    refdb::update_official(
+        conn,
+        official.id,
+        &OfficialChanges {
+            full_name: &full_name,
+            rank: rank.as_deref(),
+            active,
+        },
+        seq,
+    )?;
+    if transfer {
+        refdb::transfer(
+            conn,
+            official.id,
+            &NewPlacement {
+                opd_id,
+                position_title: &title,
+                position_kind: &position_kind,
+                effective_from,
+            },
+        )?;
+    }
+    Ok(Outcome::Updated)
+}
+
+pub fn update(
+    conn: &mut DbConnection,
+    id: DbUuid,
+    update: OfficialUpdate,
+    today: NaiveDate,
+    actor: Option<Uuid>,
+    request_id: Option<&str>,
+) -> Result<(), ApiError> {
+    write_tx(conn, |conn| {
+        let current = refdb::find_official(conn, id)?;
+        if apply_update(conn, &current, &update, today)? == Outcome::Unchanged {
+            return Ok(());
+        }
+        let after = refdb::find_official(conn, id)?;
+        let changes = super::opds::diff(&official_json(&current), &official_json(&after));
+        audit::append(
+            conn,
+            AuditEntry {
+                actor_id: actor,
+                action: "official.update",
+                entity_type: "official",
+                entity_id: Some(id.to_string()),
+                details: json!({ "changes": changes }),
+                request_id,
+            },
+        )?;
+        Ok(())
+    })
+}

@@ -1,0 +1,131 @@
+//! OPDs: create, update (deactivate instead of delete).
+
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use crate::db::audit::{self, AuditEntry};
+use crate::db::reference::{self as refdb, OpdFields, OpdRow};
+use crate::db::{write_tx, DbConnection, DbUuid};
+use crate::domain::reference::{self as rules, OpdKind};
+use crate::error::{ApiError, FieldError};
+
+/// Normalises (trims, upper-cases the code, empty address → none) and validates.
+pub fn normalize_and_validate(f: &mut OpdFields) -> Vec<FieldError> {
+    f.code = rules::normalize_code(&f.code);
+    f.name = f.name.trim().to_string();
+    f.address = f.address.as_deref().map(str::trim).filter(|a| !a.is_empty()).map(str::to_string);
+    let mut errors = Vec::new();
+    if let Err(e) = rules::validate_code("code", &f.code) {
+        errors.push(e);
+    }
+    if let Err(e) = rules::validate_text("name", &f.name, rules::NAME_MAX) {
+        errors.push(e);
+    }
+    if OpdKind::parse(&f.kind).is_none() {
+        errors.push(FieldError::new("kind", "must be one of sekretariat, dinas, badan, inspektorat, kecamatan, kelurahan, other"));
+    }
+    if let Some(a) = &f.address {
+        if let Err(e) = rules::validate_text("address", a, rules::ADDRESS_MAX) {
+            errors.push(e);
+        }
+    }
+    errors.extend(rules::validate_location(f.latitude, f.longitude, Some(i64::from(f.geofence_radius_m))));
+    errors
+}
+
+fn code_taken(conn: &mut DbConnection, code: &str, except: Option<DbUuid>) -> Result<bool, ApiError> {
+    Ok(refdb::find_opd_by_code(conn, code)?.is_some_and(|o| Some(o.id) != except))
+}
+
+fn opd_json(f: &OpdFields) -> Value {
+    json!({
+        "code": f.code, "name": f.name, "kind": f.kind, "address": f.address,
+        "latitude": f.latitude, "longitude": f.longitude,
+        "geofence_radius_m": f.geofence_radius_m, "active": f.active,
+    })
+}
+
+/// The fields that differ, as `{field: {before, after}}`.
+pub fn diff(before: &Value, after: &Value) -> Map<String, Value> {
+    let mut out = Map::new();
+    if let (Some(b), Some(a)) = (before.as_object(), after.as_object()) {
+        for (k, av) in a {
+            let bv = b.get(k).unwrap_or(&Value::Null);
+            if bv != av {
+                out.insert(k.clone(), json!({ "before": bv, "after": av }));
+            }
+        }
+    }
+    out
+}
+
+pub fn create(
+    conn: &mut DbConnection,
+    mut fields: OpdFields,
+    actor: Option<Uuid>,
+    request_id: Option<&str>,
+) -> Result<OpdRow, ApiError> {
+    let errors = normalize_and_validate(&mut fields);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    write_tx(conn, |conn| {
+        if code_taken(conn, &fields.code, None)? {
+            return Err(ApiError::Conflict(format!("An OPD with code `{}` already exists.", fields.code)));
+        }
+        let seq = refdb::take_seq(conn)?;
+        let row = refdb::insert_opd(conn, DbUuid(Uuid::new_v4()), &fields, seq)?;
+        audit::append(
+            conn,
+            AuditEntry {
+                actor_id: actor,
+                action: "opd.create",
+                entity_type: "opd",
+                entity_id: Some(row.id.to_string()),
+                details: opd_json(&fields),
+                request_id,
+            },
+        )?;
+        Ok(row)
+    })
+}
+
+/// Applies `change` to the stored fields; nothing is written when nothing changes.
+pub fn update(
+    conn: &mut DbConnection,
+    id: DbUuid,
+    change: impl FnOnce(&mut OpdFields),
+    actor: Option<Uuid>,
+    request_id: Option<&str>,
+) -> Result<OpdRow, ApiError> {
+    write_tx(conn, |conn| {
+        let current = refdb::find_opd(conn, id)?;
+        let before = current.fields();
+        let mut fields = before.clone();
+        change(&mut fields);
+        let errors = normalize_and_validate(&mut fields);
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        if fields == before {
+            return Ok(current);
+        }
+        if fields.code != before.code && code_taken(conn, &fields.code, Some(id))? {
+            return Err(ApiError::Conflict(format!("An OPD with code `{}` already exists.", fields.code)));
+        }
+        let seq = refdb::take_seq(conn)?;
+        let row = refdb::update_opd(conn, id, &fields, seq)?;
+        audit::append(
+            conn,
+            AuditEntry {
+                actor_id: actor,
+                action: "opd.update",
+                entity_type: "opd",
+                entity_id: Some(id.to_string()),
+                details: json!({ "changes": diff(&opd_json(&before), &opd_json(&fields)) }),
+                request_id,
+            },
+        )?;
+        Ok(row)
+    })
+}
