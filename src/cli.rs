@@ -93,11 +93,11 @@ pub fn run(cli: Cli) -> Result<(), String> {
             let config = Config::from_env()?;
             crate::telemetry::init(config.log_format);
             let (file, dry_run) = match &what {
-                ImportCommand::Officials { file, dry_run } | ImportCommand::Opds { file, dry_run } => {
-                    (file.clone(), *dry_run)
-                }
+                ImportCommand::Officials { file, dry_run }
+                | ImportCommand::Opds { file, dry_run } => (file.clone(), *dry_run),
             };
-            let bytes = std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let bytes =
+                std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
             let mut conn = open_migrated(&config)?;
             let report = match what {
                 ImportCommand::Officials { .. } => crate::service::import::import_officials(
@@ -108,7 +108,9 @@ pub fn run(cli: Cli) -> Result<(), String> {
                     None,
                     None,
                 ),
-                ImportCommand::Opds { .. } => crate::service::import::import_opds(&mut conn, &bytes, dry_run, None, None),
+                ImportCommand::Opds { .. } => {
+                    crate::service::import::import_opds(&mut conn, &bytes, dry_run, None, None)
+                }
             }
             .map_err(|e| e.to_string())?;
             for e in &report.errors {
@@ -120,12 +122,21 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 report.created,
                 report.updated,
                 report.unchanged,
-                if report.applied { "" } else if report.errors.is_empty() { " (dry run: nothing written)" } else { " — nothing written" }
+                if report.applied {
+                    ""
+                } else if report.errors.is_empty() {
+                    " (dry run: nothing written)"
+                } else {
+                    " — nothing written"
+                }
             );
             if report.errors.is_empty() {
                 Ok(())
             } else {
-                Err(format!("{} line(s) are wrong; nothing was imported", report.errors.len()))
+                Err(format!(
+                    "{} line(s) are wrong; nothing was imported",
+                    report.errors.len()
+                ))
             }
         }
         Command::Migrate => {
@@ -212,5 +223,10 @@ fn open_migrated(config: &Config) -> Result<db::DbConnection, String> {
 fn connect(config: &Config) -> Result<db::DbConnection, String> {
     ConnectionManager::new(config.database_url.clone(), config.sqlite_synchronous)
         .establish()
-        .map_err(|e| format!("cannot open the database {}: {e}", config.database_url.redacted()))
+        .map_err(|e| {
+            format!(
+                "cannot open the database {}: {e}",
+                config.database_url.redacted()
+            )
+        })
 }

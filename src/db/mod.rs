@@ -122,12 +122,11 @@ where
     E: From<diesel::result::Error>,
 {
     match conn {
-        DbConnection::Pg(_) => {
-            conn.transaction(|conn| {
-                diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(conn)?;
-                f(conn)
-            })
-        }
+        DbConnection::Pg(_) => conn.transaction(|conn| {
+            diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(conn)?;
+            f(conn)
+        }),
         DbConnection::Sqlite(_) => conn.transaction(f),
     }
 }

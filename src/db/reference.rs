@@ -14,7 +14,10 @@ pub fn take_seqs(conn: &mut DbConnection, n: i64) -> QueryResult<i64> {
     diesel::update(sync_counter::table.find(1))
         .set(sync_counter::last_seq.eq(sync_counter::last_seq + n))
         .execute(conn)?;
-    let last: i64 = sync_counter::table.find(1).select(sync_counter::last_seq).first(conn)?;
+    let last: i64 = sync_counter::table
+        .find(1)
+        .select(sync_counter::last_seq)
+        .first(conn)?;
     Ok(last - n + 1)
 }
 
@@ -24,7 +27,12 @@ pub fn take_seq(conn: &mut DbConnection) -> QueryResult<i64> {
 
 /// `%` and `_` in a user's search text are literal.
 pub fn like_pattern(q: &str) -> String {
-    let escaped = q.trim().to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = q
+        .trim()
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     format!("%{escaped}%")
 }
 
@@ -75,7 +83,12 @@ impl OpdRow {
     }
 }
 
-pub fn insert_opd(conn: &mut DbConnection, id: DbUuid, f: &OpdFields, seq: i64) -> QueryResult<OpdRow> {
+pub fn insert_opd(
+    conn: &mut DbConnection,
+    id: DbUuid,
+    f: &OpdFields,
+    seq: i64,
+) -> QueryResult<OpdRow> {
     let at = now();
     diesel::insert_into(opds::table)
         .values((
@@ -96,7 +109,12 @@ pub fn insert_opd(conn: &mut DbConnection, id: DbUuid, f: &OpdFields, seq: i64) 
     find_opd(conn, id)
 }
 
-pub fn update_opd(conn: &mut DbConnection, id: DbUuid, f: &OpdFields, seq: i64) -> QueryResult<OpdRow> {
+pub fn update_opd(
+    conn: &mut DbConnection,
+    id: DbUuid,
+    f: &OpdFields,
+    seq: i64,
+) -> QueryResult<OpdRow> {
     diesel::update(opds::table.find(id))
         .set((
             opds::code.eq(&f.code),
@@ -221,7 +239,11 @@ pub struct NewOfficial<'a> {
     pub rank: Option<&'a str>,
 }
 
-fn insert_assignment(conn: &mut DbConnection, official_id: DbUuid, p: &NewPlacement<'_>) -> QueryResult<()> {
+fn insert_assignment(
+    conn: &mut DbConnection,
+    official_id: DbUuid,
+    p: &NewPlacement<'_>,
+) -> QueryResult<()> {
     diesel::insert_into(official_assignments::table)
         .values((
             official_assignments::id.eq(DbUuid(uuid::Uuid::new_v4())),
@@ -260,7 +282,11 @@ pub fn insert_official(
 }
 
 /// Closes the current assignment on `placement.effective_from` and opens the new one.
-pub fn transfer(conn: &mut DbConnection, official_id: DbUuid, placement: &NewPlacement<'_>) -> QueryResult<()> {
+pub fn transfer(
+    conn: &mut DbConnection,
+    official_id: DbUuid,
+    placement: &NewPlacement<'_>,
+) -> QueryResult<()> {
     diesel::update(
         official_assignments::table
             .filter(official_assignments::official_id.eq(official_id))
@@ -277,7 +303,12 @@ pub struct OfficialChanges<'a> {
     pub active: bool,
 }
 
-pub fn update_official(conn: &mut DbConnection, id: DbUuid, c: &OfficialChanges<'_>, seq: i64) -> QueryResult<()> {
+pub fn update_official(
+    conn: &mut DbConnection,
+    id: DbUuid,
+    c: &OfficialChanges<'_>,
+    seq: i64,
+) -> QueryResult<()> {
     diesel::update(officials::table.find(id))
         .set((
             officials::full_name.eq(c.full_name),
@@ -318,18 +349,27 @@ fn from_tuple((official, (assignment, opd_code, opd_name)): CurrentTuple) -> Off
 pub fn find_official(conn: &mut DbConnection, id: DbUuid) -> QueryResult<OfficialWithCurrent> {
     with_current()
         .filter(officials::id.eq(id))
-        .select((OfficialRow::as_select(), (AssignmentRow::as_select(), opds::code, opds::name)))
+        .select((
+            OfficialRow::as_select(),
+            (AssignmentRow::as_select(), opds::code, opds::name),
+        ))
         .first::<CurrentTuple>(conn)
         .map(from_tuple)
 }
 
 /// Officials by NIP (for imports), with their current assignment.
-pub fn find_officials_by_nip(conn: &mut DbConnection, nips: &[String]) -> QueryResult<Vec<OfficialWithCurrent>> {
+pub fn find_officials_by_nip(
+    conn: &mut DbConnection,
+    nips: &[String],
+) -> QueryResult<Vec<OfficialWithCurrent>> {
     let mut out = Vec::with_capacity(nips.len());
     for chunk in nips.chunks(500) {
         let rows = with_current()
             .filter(officials::nip.eq_any(chunk))
-            .select((OfficialRow::as_select(), (AssignmentRow::as_select(), opds::code, opds::name)))
+            .select((
+                OfficialRow::as_select(),
+                (AssignmentRow::as_select(), opds::code, opds::name),
+            ))
             .load::<CurrentTuple>(conn)?;
         out.extend(rows.into_iter().map(from_tuple));
     }
@@ -337,15 +377,24 @@ pub fn find_officials_by_nip(conn: &mut DbConnection, nips: &[String]) -> QueryR
 }
 
 pub fn nip_exists(conn: &mut DbConnection, nip: &str) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(officials::table.filter(officials::nip.eq(nip)))).get_result(conn)
+    diesel::select(diesel::dsl::exists(
+        officials::table.filter(officials::nip.eq(nip)),
+    ))
+    .get_result(conn)
 }
 
 /// Every assignment of an official, oldest first.
-pub fn assignment_history(conn: &mut DbConnection, official_id: DbUuid) -> QueryResult<Vec<AssignmentWithOpd>> {
+pub fn assignment_history(
+    conn: &mut DbConnection,
+    official_id: DbUuid,
+) -> QueryResult<Vec<AssignmentWithOpd>> {
     official_assignments::table
         .inner_join(opds::table)
         .filter(official_assignments::official_id.eq(official_id))
-        .order((official_assignments::effective_from.asc(), official_assignments::created_at.asc()))
+        .order((
+            official_assignments::effective_from.asc(),
+            official_assignments::created_at.asc(),
+        ))
         .select((AssignmentRow::as_select(), opds::code, opds::name))
         .load::<(AssignmentRow, String, String)>(conn)
         .map(|rows| {
@@ -370,9 +419,15 @@ pub struct OfficialFilter {
 }
 
 /// Officials ordered by NIP, with their current assignment; `limit + 1` rows.
-pub fn list_officials(conn: &mut DbConnection, f: &OfficialFilter) -> QueryResult<Vec<OfficialWithCurrent>> {
+pub fn list_officials(
+    conn: &mut DbConnection,
+    f: &OfficialFilter,
+) -> QueryResult<Vec<OfficialWithCurrent>> {
     let mut query = with_current()
-        .select((OfficialRow::as_select(), (AssignmentRow::as_select(), opds::code, opds::name)))
+        .select((
+            OfficialRow::as_select(),
+            (AssignmentRow::as_select(), opds::code, opds::name),
+        ))
         .into_boxed();
     if let Some(q) = &f.q {
         let pattern = like_pattern(q);
@@ -425,7 +480,10 @@ pub fn changes_since(
         .filter(officials::sync_seq.gt(since))
         .order(officials::sync_seq.asc())
         .limit(limit + 1)
-        .select((OfficialRow::as_select(), (AssignmentRow::as_select(), opds::code, opds::name)))
+        .select((
+            OfficialRow::as_select(),
+            (AssignmentRow::as_select(), opds::code, opds::name),
+        ))
         .load::<CurrentTuple>(conn)?
         .into_iter()
         .map(from_tuple)
@@ -438,8 +496,15 @@ pub fn changes_since(
         .collect();
     seqs.sort_unstable();
     let has_more = seqs.len() as i64 > limit;
-    let cutoff = if has_more { seqs[limit as usize - 1] } else { i64::MAX };
-    let opd_rows = opd_rows.into_iter().filter(|o| o.sync_seq <= cutoff).collect();
+    let cutoff = if has_more {
+        seqs[limit as usize - 1]
+    } else {
+        i64::MAX
+    };
+    let opd_rows = opd_rows
+        .into_iter()
+        .filter(|o| o.sync_seq <= cutoff)
+        .collect();
     let official_rows = official_rows
         .into_iter()
         .filter(|o| o.official.sync_seq <= cutoff)

@@ -60,12 +60,17 @@ pub fn validate(nip: &str, kind: EmploymentType, today: NaiveDate) -> Result<Nip
         return Err(vec!["NIP must be exactly 18 digits".into()]);
     }
     let mut errors = Vec::new();
-    let birth = NaiveDate::from_ymd_opt(digits(nip, 0, 4) as i32, digits(nip, 4, 6), digits(nip, 6, 8));
+    let birth = NaiveDate::from_ymd_opt(
+        digits(nip, 0, 4) as i32,
+        digits(nip, 4, 6),
+        digits(nip, 6, 8),
+    );
     match birth {
         None => errors.push("NIP digits 1–8 are not a valid birth date (YYYYMMDD)".into()),
-        Some(b) if b.year() < MIN_BIRTH_YEAR => {
-            errors.push(format!("NIP birth year {} is before {MIN_BIRTH_YEAR}", b.year()))
-        }
+        Some(b) if b.year() < MIN_BIRTH_YEAR => errors.push(format!(
+            "NIP birth year {} is before {MIN_BIRTH_YEAR}",
+            b.year()
+        )),
         Some(b) if b > today => errors.push("NIP birth date (digits 1–8) is in the future".into()),
         Some(_) => {}
     }
@@ -74,7 +79,8 @@ pub fn validate(nip: &str, kind: EmploymentType, today: NaiveDate) -> Result<Nip
         match NaiveDate::from_ymd_opt(digits(nip, 8, 12) as i32, digits(nip, 12, 14), 1) {
             None => errors.push("NIP digits 9–14 are not a valid CPNS start month (YYYYMM)".into()),
             Some(start) => {
-                let this_month = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today);
+                let this_month =
+                    NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today);
                 if start > this_month {
                     errors.push("NIP CPNS start month (digits 9–14) is in the future".into());
                 }
@@ -89,7 +95,9 @@ pub fn validate(nip: &str, kind: EmploymentType, today: NaiveDate) -> Result<Nip
                         .and_then(|d| d.pred_opt())
                         .unwrap_or(start);
                     if month_end < seventeenth {
-                        errors.push("NIP CPNS start month (digits 9–14) is before the 17th birthday".into());
+                        errors.push(
+                            "NIP CPNS start month (digits 9–14) is before the 17th birthday".into(),
+                        );
                     }
                 }
                 cpns_start = Some(start);
@@ -119,7 +127,11 @@ pub fn info(nip: &str) -> Option<(NaiveDate, Gender)> {
     if nip.len() != 18 || !nip.is_ascii() {
         return None;
     }
-    let birth = NaiveDate::from_ymd_opt(digits(nip, 0, 4) as i32, digits(nip, 4, 6), digits(nip, 6, 8))?;
+    let birth = NaiveDate::from_ymd_opt(
+        digits(nip, 0, 4) as i32,
+        digits(nip, 4, 6),
+        digits(nip, 6, 8),
+    )?;
     let gender = match &nip[14..15] {
         "1" => Gender::Male,
         "2" => Gender::Female,
@@ -132,7 +144,9 @@ pub fn info(nip: &str) -> Option<(NaiveDate, Gender)> {
 pub fn validate_rank(rank: &str, kind: EmploymentType) -> Result<(), String> {
     let ok = match kind {
         EmploymentType::Pns => match rank.split_once('/') {
-            Some(("I", r)) | Some(("II", r)) | Some(("III", r)) => matches!(r, "a" | "b" | "c" | "d"),
+            Some(("I", r)) | Some(("II", r)) | Some(("III", r)) => {
+                matches!(r, "a" | "b" | "c" | "d")
+            }
             Some(("IV", r)) => matches!(r, "a" | "b" | "c" | "d" | "e"),
             _ => false,
         },
@@ -149,7 +163,8 @@ pub fn validate_rank(rank: &str, kind: EmploymentType) -> Result<(), String> {
 }
 
 const PPPK_GRADES: [&str; 17] = [
-    "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII", "XIV", "XV", "XVI", "XVII",
+    "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII", "XIV", "XV",
+    "XVI", "XVII",
 ];
 
 #[cfg(test)]
@@ -167,30 +182,50 @@ mod tests {
     #[test]
     fn valid_pns() {
         let info = pns("198503152010011002").unwrap();
-        assert_eq!(info.birth_date, NaiveDate::from_ymd_opt(1985, 3, 15).unwrap());
+        assert_eq!(
+            info.birth_date,
+            NaiveDate::from_ymd_opt(1985, 3, 15).unwrap()
+        );
         assert_eq!(info.gender, Gender::Male);
         assert_eq!(info.cpns_start, NaiveDate::from_ymd_opt(2010, 1, 1));
-        assert_eq!(pns("199002292015032001"), Err(vec!["NIP digits 1–8 are not a valid birth date (YYYYMMDD)".to_string()]));
-        assert!(pns("199202292015032001").is_ok(), "29 February of a leap year");
+        assert_eq!(
+            pns("199002292015032001"),
+            Err(vec![
+                "NIP digits 1–8 are not a valid birth date (YYYYMMDD)".to_string()
+            ])
+        );
+        assert!(
+            pns("199202292015032001").is_ok(),
+            "29 February of a leap year"
+        );
     }
 
     #[test]
     fn invalid_pns_reasons() {
-        assert_eq!(pns("12345").unwrap_err(), vec!["NIP must be exactly 18 digits"]);
+        assert_eq!(
+            pns("12345").unwrap_err(),
+            vec!["NIP must be exactly 18 digits"]
+        );
         assert!(pns("19850315201001100a").is_err());
         assert!(pns("19850315201001100２").is_err());
         assert!(pns("198513152010011002").unwrap_err()[0].contains("birth date"));
         assert!(pns("193812012010011002").unwrap_err()[0].contains("before 1940"));
-        assert!(pns("203001012010011002").unwrap_err().iter().any(|e| e.contains("future")));
+        assert!(pns("203001012010011002")
+            .unwrap_err()
+            .iter()
+            .any(|e| e.contains("future")));
         assert!(pns("198503152010131002").unwrap_err()[0].contains("CPNS start month"));
         assert!(pns("198503152010001002").unwrap_err()[0].contains("CPNS start month"));
         assert!(pns("198503152027011002").unwrap_err()[0].contains("in the future"));
         assert!(pns("198503152001031002").unwrap_err()[0].contains("17th birthday"));
-        assert!(pns("198503152002031002").is_ok(), "17th birthday within the start month");
+        assert!(
+            pns("198503152002031002").is_ok(),
+            "17th birthday within the start month"
+        );
         assert!(pns("198503152010013002").unwrap_err()[0].contains("gender"));
         assert!(pns("198503152010010002").unwrap_err()[0].contains("gender"));
         // Several reasons at once.
-        assert_eq!(pns("198513152010131302").unwrap_err().len(), 3);
+        assert_eq!(pns("198513152010133002").unwrap_err().len(), 3);
     }
 
     #[test]
@@ -199,8 +234,14 @@ mod tests {
         let info = validate("199001012023991001", EmploymentType::Pppk, today()).unwrap();
         assert_eq!(info.cpns_start, None);
         assert!(validate("199001012023991001", EmploymentType::Pns, today()).is_err());
-        assert!(validate("199013012023991001", EmploymentType::Pppk, today()).unwrap_err()[0].contains("birth date"));
-        assert!(validate("199001012023993001", EmploymentType::Pppk, today()).unwrap_err()[0].contains("gender"));
+        assert!(
+            validate("199013012023991001", EmploymentType::Pppk, today()).unwrap_err()[0]
+                .contains("birth date")
+        );
+        assert!(
+            validate("199001012023993001", EmploymentType::Pppk, today()).unwrap_err()[0]
+                .contains("gender")
+        );
     }
 
     #[test]

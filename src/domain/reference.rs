@@ -99,10 +99,19 @@ pub fn normalize_code(code: &str) -> String {
 pub fn validate_code(field: &str, code: &str) -> Result<(), FieldError> {
     let code = code.trim();
     if code.is_empty() || code.len() > CODE_MAX {
-        return Err(FieldError::new(field, format!("must be 1–{CODE_MAX} characters")));
+        return Err(FieldError::new(
+            field,
+            format!("must be 1–{CODE_MAX} characters"),
+        ));
     }
-    if !code.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
-        return Err(FieldError::new(field, "may contain only letters, digits, '.', '_' and '-'"));
+    if !code
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return Err(FieldError::new(
+            field,
+            "may contain only letters, digits, '.', '_' and '-'",
+        ));
     }
     Ok(())
 }
@@ -114,10 +123,16 @@ pub fn validate_text(field: &str, value: &str, max: usize) -> Result<(), FieldEr
         return Err(FieldError::new(field, "must not be empty"));
     }
     if v.chars().count() > max {
-        return Err(FieldError::new(field, format!("must be at most {max} characters")));
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     if v.chars().any(char::is_control) {
-        return Err(FieldError::new(field, "must not contain control characters"));
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }
@@ -130,8 +145,14 @@ pub fn validate_location(
 ) -> Vec<FieldError> {
     let mut errors = Vec::new();
     match (latitude, longitude) {
-        (Some(_), None) => errors.push(FieldError::new("longitude", "is required when latitude is given")),
-        (None, Some(_)) => errors.push(FieldError::new("latitude", "is required when longitude is given")),
+        (Some(_), None) => errors.push(FieldError::new(
+            "longitude",
+            "is required when latitude is given",
+        )),
+        (None, Some(_)) => errors.push(FieldError::new(
+            "latitude",
+            "is required when longitude is given",
+        )),
         _ => {}
     }
     if let Some(lat) = latitude {
@@ -163,11 +184,26 @@ mod tests {
     fn locations() {
         assert!(validate_location(Some(-6.12), Some(106.15), Some(150)).is_empty());
         assert!(validate_location(None, None, None).is_empty());
-        assert_eq!(validate_location(Some(-6.1), None, None)[0].field, "longitude");
-        assert_eq!(validate_location(Some(91.0), Some(0.0), None)[0].field, "latitude");
-        assert_eq!(validate_location(Some(0.0), Some(-181.0), None)[0].field, "longitude");
-        assert_eq!(validate_location(None, None, Some(9))[0].field, "geofence_radius_m");
-        assert_eq!(validate_location(None, None, Some(5001))[0].field, "geofence_radius_m");
+        assert_eq!(
+            validate_location(Some(-6.1), None, None)[0].field,
+            "longitude"
+        );
+        assert_eq!(
+            validate_location(Some(91.0), Some(0.0), None)[0].field,
+            "latitude"
+        );
+        assert_eq!(
+            validate_location(Some(0.0), Some(-181.0), None)[0].field,
+            "longitude"
+        );
+        assert_eq!(
+            validate_location(None, None, Some(9))[0].field,
+            "geofence_radius_m"
+        );
+        assert_eq!(
+            validate_location(None, None, Some(5001))[0].field,
+            "geofence_radius_m"
+        );
     }
 
     #[test]

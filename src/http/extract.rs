@@ -50,8 +50,9 @@ fn read_body(
         }
         let mut body = Vec::with_capacity(declared_len.unwrap_or(0).min(limit as u64) as usize);
         while let Some(chunk) = payload.next().await {
-            let chunk = chunk
-                .map_err(|e| ApiError::BadRequest(format!("The request body could not be read: {e}")))?;
+            let chunk = chunk.map_err(|e| {
+                ApiError::BadRequest(format!("The request body could not be read: {e}"))
+            })?;
             if body.len() + chunk.len() > limit {
                 return Err(too_large(limit));
             }
@@ -74,8 +75,17 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req.app_data::<JsonLimit>().map(|l| l.0).unwrap_or(DEFAULT_JSON_LIMIT);
-        let body = read_body(req, payload, limit, is_json, "JSON (Content-Type: application/json)");
+        let limit = req
+            .app_data::<JsonLimit>()
+            .map(|l| l.0)
+            .unwrap_or(DEFAULT_JSON_LIMIT);
+        let body = read_body(
+            req,
+            payload,
+            limit,
+            is_json,
+            "JSON (Content-Type: application/json)",
+        );
         Box::pin(async move { parse_json(&body.await?).map(Json) })
     }
 }
@@ -91,7 +101,13 @@ impl FromRequest for CsvBody {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let body = read_body(req, payload, CSV_LIMIT, is_csv, "CSV (Content-Type: text/csv)");
+        let body = read_body(
+            req,
+            payload,
+            CSV_LIMIT,
+            is_csv,
+            "CSV (Content-Type: text/csv)",
+        );
         Box::pin(async move { body.await.map(CsvBody) })
     }
 }

@@ -37,7 +37,10 @@ pub fn check_limit(limit: Option<i64>) -> Result<i64, ApiError> {
     if (1..=MAX_LIMIT).contains(&limit) {
         Ok(limit)
     } else {
-        Err(ApiError::invalid("limit", format!("must be between 1 and {MAX_LIMIT}")))
+        Err(ApiError::invalid(
+            "limit",
+            format!("must be between 1 and {MAX_LIMIT}"),
+        ))
     }
 }
 
@@ -63,14 +66,20 @@ pub fn json_with_etag<T: Serialize>(req: &HttpRequest, version: i64, body: &T) -
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| {
-            let t = t.trim();
-            t == "*" || t == etag || t.strip_prefix("W/") == Some(etag.as_str())
-        }));
+        .is_some_and(|v| {
+            v.split(',').any(|t| {
+                let t = t.trim();
+                t == "*" || t == etag || t.strip_prefix("W/") == Some(etag.as_str())
+            })
+        });
     if matches {
-        HttpResponse::NotModified().insert_header((header::ETAG, etag)).finish()
+        HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .finish()
     } else {
-        HttpResponse::Ok().insert_header((header::ETAG, etag)).json(body)
+        HttpResponse::Ok()
+            .insert_header((header::ETAG, etag))
+            .json(body)
     }
 }
 

@@ -47,7 +47,8 @@ impl From<AssignmentWithOpd> for Assignment {
             opd_id: a.assignment.opd_id.0,
             opd_code: a.opd_code,
             opd_name: a.opd_name,
-            position_kind: PositionKind::parse(&a.assignment.position_kind).unwrap_or(PositionKind::Pelaksana),
+            position_kind: PositionKind::parse(&a.assignment.position_kind)
+                .unwrap_or(PositionKind::Pelaksana),
             position_title: a.assignment.position_title,
             effective_from: a.assignment.effective_from,
             effective_to: a.assignment.effective_to,
@@ -83,7 +84,8 @@ impl Official {
             id: o.official.id.0,
             birth_date: info.map(|i| i.0),
             gender: info.map(|i| i.1),
-            employment_type: EmploymentType::parse(&o.official.employment_type).unwrap_or(EmploymentType::Pns),
+            employment_type: EmploymentType::parse(&o.official.employment_type)
+                .unwrap_or(EmploymentType::Pns),
             nip: o.official.nip,
             full_name: o.official.full_name,
             rank: o.official.rank,
@@ -167,7 +169,11 @@ pub struct OfficialListQuery {
     )
 )]
 #[get("/api/v1/officials")]
-pub async fn list_officials(state: Data<AppState>, caller: AuthUser, query: Query<OfficialListQuery>) -> ApiResult<HttpResponse> {
+pub async fn list_officials(
+    state: Data<AppState>,
+    caller: AuthUser,
+    query: Query<OfficialListQuery>,
+) -> ApiResult<HttpResponse> {
     caller.require(&READERS)?;
     let query = query.into_inner();
     let limit = check_limit(query.limit)?;
@@ -177,10 +183,17 @@ pub async fn list_officials(state: Data<AppState>, caller: AuthUser, query: Quer
         opd_id: query.opd_id.map(DbUuid),
         position_kind: query.position_kind.map(|k| k.as_str().to_string()),
         active: query.active,
-        after_nip: query.cursor.as_deref().map(|c| decode_cursor("cursor", c)).transpose()?,
+        after_nip: query
+            .cursor
+            .as_deref()
+            .map(|c| decode_cursor("cursor", c))
+            .transpose()?,
         limit,
     };
-    let mut rows = db::run(&state.pool, move |conn| Ok(refdb::list_officials(conn, &filter)?)).await?;
+    let mut rows = db::run(&state.pool, move |conn| {
+        Ok(refdb::list_officials(conn, &filter)?)
+    })
+    .await?;
     let next_cursor = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|r| encode_cursor(&r.official.nip))
@@ -197,7 +210,10 @@ async fn load_full(state: &AppState, id: DbUuid) -> ApiResult<(i64, Official)> {
     db::run(&state.pool, move |conn| {
         let current = refdb::find_official(conn, id)?;
         let history = refdb::assignment_history(conn, id)?;
-        Ok((current.official.sync_seq, Official::new(current, Some(history))))
+        Ok((
+            current.official.sync_seq,
+            Official::new(current, Some(history)),
+        ))
     })
     .await
 }
@@ -233,7 +249,14 @@ pub async fn create_official(
     };
     let opd_id = DbUuid(b.opd_id);
     let id = db::run(&state.pool, move |conn| {
-        service::create(conn, input, opd_id, today, Some(caller.id), Some(&request_id.0))
+        service::create(
+            conn,
+            input,
+            opd_id,
+            today,
+            Some(caller.id),
+            Some(&request_id.0),
+        )
     })
     .await?;
     let (_, official) = load_full(&state, id).await?;
@@ -254,7 +277,12 @@ pub async fn create_official(
     )
 )]
 #[get("/api/v1/officials/{id}")]
-pub async fn get_official(req: HttpRequest, state: Data<AppState>, caller: AuthUser, id: Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn get_official(
+    req: HttpRequest,
+    state: Data<AppState>,
+    caller: AuthUser,
+    id: Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     caller.require(&READERS)?;
     let (version, official) = load_full(&state, DbUuid(id.into_inner())).await?;
     Ok(json_with_etag(&req, version, &official))
@@ -292,7 +320,14 @@ pub async fn update_official(
     let today = today(state.config.timezone);
     let id = DbUuid(id.into_inner());
     db::run(&state.pool, move |conn| {
-        service::update(conn, id, update, today, Some(caller.id), Some(&request_id.0))
+        service::update(
+            conn,
+            id,
+            update,
+            today,
+            Some(caller.id),
+            Some(&request_id.0),
+        )
     })
     .await?;
     let (_, official) = load_full(&state, id).await?;
@@ -326,7 +361,14 @@ pub async fn import_officials(
     let dry_run = query.dry_run.unwrap_or(false);
     let today = today(state.config.timezone);
     let report = db::run(&state.pool, move |conn| {
-        import::import_officials(conn, &body.0, dry_run, today, Some(caller.id), Some(&request_id.0))
+        import::import_officials(
+            conn,
+            &body.0,
+            dry_run,
+            today,
+            Some(caller.id),
+            Some(&request_id.0),
+        )
     })
     .await?;
     Ok(HttpResponse::Ok().json(report))

@@ -127,31 +127,47 @@ pub struct ImportQuery {
 fn radius(r: Option<i64>) -> ApiResult<i32> {
     match r {
         None => Ok(DEFAULT_GEOFENCE_M),
-        Some(r) => i32::try_from(r).map_err(|_| ApiError::invalid("geofence_radius_m", "must be between 10 and 5000 metres")),
+        Some(r) => i32::try_from(r).map_err(|_| {
+            ApiError::invalid("geofence_radius_m", "must be between 10 and 5000 metres")
+        }),
     }
 }
 
 /// List OPDs, ordered by code.
 #[utoipa::path(tag = "reference", params(OpdListQuery), responses((status = 200, description = "One page of OPDs", body = Page<Opd>)))]
 #[get("/api/v1/opds")]
-pub async fn list_opds(state: Data<AppState>, _caller: AuthUser, query: Query<OpdListQuery>) -> ApiResult<HttpResponse> {
+pub async fn list_opds(
+    state: Data<AppState>,
+    _caller: AuthUser,
+    query: Query<OpdListQuery>,
+) -> ApiResult<HttpResponse> {
     let query = query.into_inner();
     let limit = check_limit(query.limit)?;
     let filter = refdb::OpdFilter {
         q: query.q.filter(|q| !q.trim().is_empty()),
         kind: query.kind.map(|k| k.as_str().to_string()),
         active: query.active,
-        after_code: query.cursor.as_deref().map(|c| decode_cursor("cursor", c)).transpose()?,
+        after_code: query
+            .cursor
+            .as_deref()
+            .map(|c| decode_cursor("cursor", c))
+            .transpose()?,
         limit,
     };
-    let mut rows = db::run(&state.pool, move |conn| Ok(refdb::list_opds(conn, &filter)?)).await?;
+    let mut rows = db::run(&state.pool, move |conn| {
+        Ok(refdb::list_opds(conn, &filter)?)
+    })
+    .await?;
     let next_cursor = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|r| encode_cursor(&r.code))
     } else {
         None
     };
-    Ok(HttpResponse::Ok().json(Page { items: rows.into_iter().map(Opd::from).collect(), next_cursor }))
+    Ok(HttpResponse::Ok().json(Page {
+        items: rows.into_iter().map(Opd::from).collect(),
+        next_cursor,
+    }))
 }
 
 /// Create an OPD (admin).
@@ -165,7 +181,12 @@ pub async fn list_opds(state: Data<AppState>, _caller: AuthUser, query: Query<Op
     )
 )]
 #[post("/api/v1/opds")]
-pub async fn create_opd(state: Data<AppState>, caller: AuthUser, request_id: RequestId, body: Json<NewOpd>) -> ApiResult<HttpResponse> {
+pub async fn create_opd(
+    state: Data<AppState>,
+    caller: AuthUser,
+    request_id: RequestId,
+    body: Json<NewOpd>,
+) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
     let b = body.0;
     let fields = OpdFields {
@@ -178,7 +199,10 @@ pub async fn create_opd(state: Data<AppState>, caller: AuthUser, request_id: Req
         geofence_radius_m: radius(b.geofence_radius_m)?,
         active: true,
     };
-    let row = db::run(&state.pool, move |conn| service::create(conn, fields, Some(caller.id), Some(&request_id.0))).await?;
+    let row = db::run(&state.pool, move |conn| {
+        service::create(conn, fields, Some(caller.id), Some(&request_id.0))
+    })
+    .await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/opds/{}", row.id)))
         .json(Opd::from(row)))
@@ -194,7 +218,12 @@ pub async fn create_opd(state: Data<AppState>, caller: AuthUser, request_id: Req
     )
 )]
 #[get("/api/v1/opds/{id}")]
-pub async fn get_opd(req: HttpRequest, state: Data<AppState>, _caller: AuthUser, id: Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn get_opd(
+    req: HttpRequest,
+    state: Data<AppState>,
+    _caller: AuthUser,
+    id: Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     let id = DbUuid(id.into_inner());
     let row = db::run(&state.pool, move |conn| Ok(refdb::find_opd(conn, id)?)).await?;
     Ok(json_with_etag(&req, row.sync_seq, &Opd::from(row)))

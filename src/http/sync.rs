@@ -50,12 +50,19 @@ pub struct SyncResponse {
     )
 )]
 #[get("/api/v1/sync")]
-pub async fn sync(state: Data<AppState>, caller: AuthUser, query: Query<SyncQuery>) -> ApiResult<HttpResponse> {
+pub async fn sync(
+    state: Data<AppState>,
+    caller: AuthUser,
+    query: Query<SyncQuery>,
+) -> ApiResult<HttpResponse> {
     caller.require(&READERS)?;
     let query = query.into_inner();
     let limit = query.limit.unwrap_or(SYNC_DEFAULT_LIMIT);
     if !(1..=SYNC_MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid("limit", format!("must be between 1 and {SYNC_MAX_LIMIT}")));
+        return Err(ApiError::invalid(
+            "limit",
+            format!("must be between 1 and {SYNC_MAX_LIMIT}"),
+        ));
     }
     let since = match query.since.as_deref() {
         None | Some("") => 0,
@@ -66,7 +73,9 @@ pub async fn sync(state: Data<AppState>, caller: AuthUser, query: Query<SyncQuer
             .ok_or_else(|| ApiError::invalid("since", "is not a cursor returned by this API"))?,
     };
     let (opds, officials, has_more) = db::run(&state.pool, move |conn| {
-        db::read_snapshot(conn, |conn| Ok::<_, ApiError>(refdb::changes_since(conn, since, limit)?))
+        db::read_snapshot(conn, |conn| {
+            Ok::<_, ApiError>(refdb::changes_since(conn, since, limit)?)
+        })
     })
     .await?;
     let last = opds
@@ -77,7 +86,10 @@ pub async fn sync(state: Data<AppState>, caller: AuthUser, query: Query<SyncQuer
         .unwrap_or(since);
     Ok(HttpResponse::Ok().json(SyncResponse {
         opds: opds.into_iter().map(Opd::from).collect(),
-        officials: officials.into_iter().map(|o| Official::new(o, None)).collect(),
+        officials: officials
+            .into_iter()
+            .map(|o| Official::new(o, None))
+            .collect(),
         next_cursor: encode_cursor(&last.to_string()),
         has_more,
     }))

@@ -13,7 +13,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::audit::{self, AuditEntry};
-use crate::db::reference::{self as refdb, NewOfficial, NewPlacement, OfficialWithCurrent, OpdFields};
+use crate::db::reference::{
+    self as refdb, NewOfficial, NewPlacement, OfficialWithCurrent, OpdFields,
+};
 use crate::db::{read_snapshot, write_tx, DbConnection, DbUuid};
 use crate::domain::reference::DEFAULT_GEOFENCE_M;
 use crate::error::{ApiError, FieldError};
@@ -30,8 +32,23 @@ pub const OFFICIAL_COLUMNS: [&str; 8] = [
     "opd_code",
     "effective_from",
 ];
-const OFFICIAL_REQUIRED: [&str; 6] = ["nip", "full_name", "employment_type", "position_title", "position_kind", "opd_code"];
-pub const OPD_COLUMNS: [&str; 7] = ["code", "name", "kind", "address", "latitude", "longitude", "geofence_radius_m"];
+const OFFICIAL_REQUIRED: [&str; 6] = [
+    "nip",
+    "full_name",
+    "employment_type",
+    "position_title",
+    "position_kind",
+    "opd_code",
+];
+pub const OPD_COLUMNS: [&str; 7] = [
+    "code",
+    "name",
+    "kind",
+    "address",
+    "latitude",
+    "longitude",
+    "geofence_radius_m",
+];
 const OPD_REQUIRED: [&str; 3] = ["code", "name", "kind"];
 pub const MAX_ROWS: usize = 20_000;
 
@@ -63,8 +80,13 @@ struct Row {
     values: HashMap<&'static str, String>,
 }
 
-/// Reads the CSV: header (case-insensitive, any order) and rows keyed by column.
-fn parse(bytes: &[u8], columns: &[&'static str], required: &[&str]) -> Result<Vec<Row>, Vec<LineError>> {
+/// Reads the CSV: header (case-insensitive, any order) and rows keyed by column, with the
+/// lines that cannot be read. `Err` when the header itself is wrong.
+fn parse(
+    bytes: &[u8],
+    columns: &[&'static str],
+    required: &[&str],
+) -> Result<(Vec<Row>, Vec<LineError>), Vec<LineError>> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(true)
@@ -79,19 +101,26 @@ fn parse(bytes: &[u8], columns: &[&'static str], required: &[&str]) -> Result<Ve
     for (i, h) in headers.iter().enumerate() {
         let name = h.trim_start_matches('\u{feff}').trim().to_ascii_lowercase();
         match columns.iter().find(|c| **c == name) {
-            Some(c) if index.iter().any(|(_, seen)| seen == c) => {
-                errors.push(LineError { line: 1, message: format!("column `{c}` appears twice") })
-            }
+            Some(c) if index.iter().any(|(_, seen)| seen == c) => errors.push(LineError {
+                line: 1,
+                message: format!("column `{c}` appears twice"),
+            }),
             Some(c) => index.push((i, c)),
             None => errors.push(LineError {
                 line: 1,
-                message: format!("unknown column `{name}`; the columns are {}", columns.join(", ")),
+                message: format!(
+                    "unknown column `{name}`; the columns are {}",
+                    columns.join(", ")
+                ),
             }),
         }
     }
     for r in required {
         if !index.iter().any(|(_, c)| c == r) {
-            errors.push(LineError { line: 1, message: format!("required column `{r}` is missing") });
+            errors.push(LineError {
+                line: 1,
+                message: format!("required column `{r}` is missing"),
+            });
         }
     }
     if !errors.is_empty() {
@@ -108,16 +137,26 @@ fn parse(bytes: &[u8], columns: &[&'static str], required: &[&str]) -> Result<Ve
                 if record.len() != headers.len() {
                     errors.push(LineError {
                         line,
-                        message: format!("has {} fields, the header has {}", record.len(), headers.len()),
+                        message: format!(
+                            "has {} fields, the header has {}",
+                            record.len(),
+                            headers.len()
+                        ),
                     });
                     continue;
                 }
-                let values = index.iter().map(|(i, c)| (*c, record.get(*i).unwrap_or("").to_string())).collect();
+                let values = index
+                    .iter()
+                    .map(|(i, c)| (*c, record.get(*i).unwrap_or("").to_string()))
+                    .collect();
                 rows.push(Row { line, values });
             }
             Err(e) => {
                 let line = e.position().map(|p| p.line()).unwrap_or(0);
-                errors.push(LineError { line, message: format!("cannot be read: {e}") });
+                errors.push(LineError {
+                    line,
+                    message: format!("cannot be read: {e}"),
+                });
             }
         }
         if rows.len() > MAX_ROWS {
@@ -128,13 +167,12 @@ fn parse(bytes: &[u8], columns: &[&'static str], required: &[&str]) -> Result<Ve
         }
     }
     if rows.is_empty() && errors.is_empty() {
-        errors.push(LineError { line: 2, message: "the file has no data rows".into() });
+        errors.push(LineError {
+            line: 2,
+            message: "the file has no data rows".into(),
+        });
     }
-    if errors.is_empty() {
-        Ok(rows)
-    } else {
-        Err(errors)
-    }
+    Ok((rows, errors))
 }
 
 fn describe(errors: &[FieldError]) -> String {
@@ -150,7 +188,14 @@ fn optional(row: &Row, col: &str) -> Option<String> {
 }
 
 fn report(dry_run: bool, errors: Vec<LineError>) -> ImportReport {
-    ImportReport { created: 0, updated: 0, unchanged: 0, dry_run, applied: false, errors }
+    ImportReport {
+        created: 0,
+        updated: 0,
+        unchanged: 0,
+        dry_run,
+        applied: false,
+        errors,
+    }
 }
 
 /// Runs `plan_and_apply` in a write transaction, or (dry run) in a read snapshot with
@@ -167,8 +212,15 @@ where
 }
 
 enum OfficialPlan {
-    Create { line: u64, input: OfficialInput, opd_id: DbUuid },
-    Update { current: Box<OfficialWithCurrent>, update: OfficialUpdate },
+    Create {
+        line: u64,
+        input: OfficialInput,
+        opd_id: DbUuid,
+    },
+    Update {
+        current: Box<OfficialWithCurrent>,
+        update: OfficialUpdate,
+    },
 }
 
 pub fn import_officials(
@@ -179,8 +231,8 @@ pub fn import_officials(
     actor: Option<Uuid>,
     request_id: Option<&str>,
 ) -> Result<ImportReport, ApiError> {
-    let rows = match parse(bytes, &OFFICIAL_COLUMNS, &OFFICIAL_REQUIRED) {
-        Ok(rows) => rows,
+    let (rows, unreadable) = match parse(bytes, &OFFICIAL_COLUMNS, &OFFICIAL_REQUIRED) {
+        Ok(parsed) => parsed,
         Err(errors) => return Ok(report(dry_run, errors)),
     };
     run(conn, dry_run, |conn, apply| {
@@ -188,13 +240,17 @@ pub fn import_officials(
             .into_iter()
             .map(|o| (o.code.clone(), (o.id, o.active)))
             .collect();
-        let nips: Vec<String> = rows.iter().filter_map(|r| r.values.get("nip").map(|n| n.trim().to_string())).collect();
-        let mut existing: HashMap<String, OfficialWithCurrent> = refdb::find_officials_by_nip(conn, &nips)?
-            .into_iter()
-            .map(|o| (o.official.nip.clone(), o))
+        let nips: Vec<String> = rows
+            .iter()
+            .filter_map(|r| r.values.get("nip").map(|n| n.trim().to_string()))
             .collect();
+        let mut existing: HashMap<String, OfficialWithCurrent> =
+            refdb::find_officials_by_nip(conn, &nips)?
+                .into_iter()
+                .map(|o| (o.official.nip.clone(), o))
+                .collect();
 
-        let mut errors = Vec::new();
+        let mut errors = unreadable;
         let mut plans = Vec::new();
         let mut seen: HashMap<String, u64> = HashMap::new();
         for row in &rows {
@@ -203,7 +259,10 @@ pub fn import_officials(
                 Some(s) => match NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
                     Ok(d) => Some(d),
                     Err(_) => {
-                        errors.push(LineError { line: row.line, message: format!("effective_from: `{s}` is not a date (YYYY-MM-DD)") });
+                        errors.push(LineError {
+                            line: row.line,
+                            message: format!("effective_from: `{s}` is not a date (YYYY-MM-DD)"),
+                        });
                         continue;
                     }
                 },
@@ -222,26 +281,42 @@ pub fn import_officials(
             let opd_id = match opds.get(&code) {
                 Some((id, true)) => Some(*id),
                 Some((_, false)) => {
-                    problems.push(FieldError::new("opd_code", format!("OPD `{code}` is deactivated")));
+                    problems.push(FieldError::new(
+                        "opd_code",
+                        format!("OPD `{code}` is deactivated"),
+                    ));
                     None
                 }
                 None => {
-                    problems.push(FieldError::new("opd_code", format!("no OPD has the code `{code}`")));
+                    problems.push(FieldError::new(
+                        "opd_code",
+                        format!("no OPD has the code `{code}`"),
+                    ));
                     None
                 }
             };
             if let Some(first) = seen.get(&input.nip) {
-                problems.push(FieldError::new("nip", format!("appears already on line {first}")));
+                problems.push(FieldError::new(
+                    "nip",
+                    format!("appears already on line {first}"),
+                ));
             } else {
                 seen.insert(input.nip.clone(), row.line);
             }
             if !problems.is_empty() {
-                errors.push(LineError { line: row.line, message: describe(&problems) });
+                errors.push(LineError {
+                    line: row.line,
+                    message: describe(&problems),
+                });
                 continue;
             }
             let Some(opd_id) = opd_id else { continue };
             match existing.remove(&input.nip) {
-                None => plans.push(OfficialPlan::Create { line: row.line, input, opd_id }),
+                None => plans.push(OfficialPlan::Create {
+                    line: row.line,
+                    input,
+                    opd_id,
+                }),
                 Some(current) => {
                     if current.official.employment_type != input.employment_type {
                         errors.push(LineError {
@@ -263,8 +338,10 @@ pub fn import_officials(
                         effective_from: None,
                     };
                     let transfer = opd_id != current.current.assignment.opd_id
-                        || update.position_title.as_deref() != Some(current.current.assignment.position_title.as_str())
-                        || update.position_kind.as_deref() != Some(current.current.assignment.position_kind.as_str());
+                        || update.position_title.as_deref()
+                            != Some(current.current.assignment.position_title.as_str())
+                        || update.position_kind.as_deref()
+                            != Some(current.current.assignment.position_kind.as_str());
                     let update = OfficialUpdate {
                         effective_from: if transfer { input.effective_from } else { None },
                         ..update
@@ -282,7 +359,10 @@ pub fn import_officials(
                             continue;
                         }
                     }
-                    plans.push(OfficialPlan::Update { current: Box::new(current), update });
+                    plans.push(OfficialPlan::Update {
+                        current: Box::new(current),
+                        update,
+                    });
                 }
             }
         }
@@ -291,12 +371,23 @@ pub fn import_officials(
             return Ok(report(!apply, errors));
         }
 
-        let mut out = ImportReport { created: 0, updated: 0, unchanged: 0, dry_run: !apply, applied: apply, errors };
+        let mut out = ImportReport {
+            created: 0,
+            updated: 0,
+            unchanged: 0,
+            dry_run: !apply,
+            applied: apply,
+            errors,
+        };
         let mut created_ids = Vec::new();
         let mut updated_ids = Vec::new();
         for plan in plans {
             match plan {
-                OfficialPlan::Create { line, input, opd_id } => {
+                OfficialPlan::Create {
+                    line,
+                    input,
+                    opd_id,
+                } => {
                     out.created += 1;
                     if !apply {
                         continue;
@@ -321,7 +412,10 @@ pub fn import_officials(
                         seq,
                     )
                     .map_err(|e| match ApiError::from(e) {
-                        ApiError::Conflict(_) => ApiError::Conflict(format!("line {line}: NIP {} was created concurrently", input.nip)),
+                        ApiError::Conflict(_) => ApiError::Conflict(format!(
+                            "line {line}: NIP {} was created concurrently",
+                            input.nip
+                        )),
                         other => other,
                     })?;
                     created_ids.push(id.to_string());
@@ -366,8 +460,12 @@ fn would_change(current: &OfficialWithCurrent, u: &OfficialUpdate) -> bool {
     u.full_name.as_deref().is_some_and(|n| n != o.full_name)
         || u.rank.as_ref().is_some_and(|r| *r != o.rank)
         || u.opd_id.is_some_and(|id| id != a.opd_id)
-        || u.position_title.as_deref().is_some_and(|t| t != a.position_title)
-        || u.position_kind.as_deref().is_some_and(|k| k != a.position_kind)
+        || u.position_title
+            .as_deref()
+            .is_some_and(|t| t != a.position_title)
+        || u.position_kind
+            .as_deref()
+            .is_some_and(|k| k != a.position_kind)
 }
 
 pub fn import_opds(
@@ -377,14 +475,16 @@ pub fn import_opds(
     actor: Option<Uuid>,
     request_id: Option<&str>,
 ) -> Result<ImportReport, ApiError> {
-    let rows = match parse(bytes, &OPD_COLUMNS, &OPD_REQUIRED) {
-        Ok(rows) => rows,
+    let (rows, unreadable) = match parse(bytes, &OPD_COLUMNS, &OPD_REQUIRED) {
+        Ok(parsed) => parsed,
         Err(errors) => return Ok(report(dry_run, errors)),
     };
     run(conn, dry_run, |conn, apply| {
-        let existing: HashMap<String, refdb::OpdRow> =
-            refdb::all_opds(conn)?.into_iter().map(|o| (o.code.clone(), o)).collect();
-        let mut errors = Vec::new();
+        let existing: HashMap<String, refdb::OpdRow> = refdb::all_opds(conn)?
+            .into_iter()
+            .map(|o| (o.code.clone(), o))
+            .collect();
+        let mut errors = unreadable;
         let mut plans: Vec<(Option<refdb::OpdRow>, OpdFields)> = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
         for row in &rows {
@@ -403,7 +503,10 @@ pub fn import_opds(
             let radius = number("geofence_radius_m", &mut problems);
             let radius = match radius {
                 Some(r) if r.fract() != 0.0 || r.abs() > 1e6 => {
-                    problems.push(FieldError::new("geofence_radius_m", "must be a whole number of metres"));
+                    problems.push(FieldError::new(
+                        "geofence_radius_m",
+                        "must be a whole number of metres",
+                    ));
                     DEFAULT_GEOFENCE_M
                 }
                 Some(r) => r as i32,
@@ -423,18 +526,32 @@ pub fn import_opds(
             };
             problems.extend(opds::normalize_and_validate(&mut fields));
             if !seen.insert(code.clone()) {
-                problems.push(FieldError::new("code", format!("`{code}` appears on an earlier line")));
+                problems.push(FieldError::new(
+                    "code",
+                    format!("`{code}` appears on an earlier line"),
+                ));
             }
             if problems.is_empty() {
                 plans.push((current, fields));
             } else {
-                errors.push(LineError { line: row.line, message: describe(&problems) });
+                errors.push(LineError {
+                    line: row.line,
+                    message: describe(&problems),
+                });
             }
         }
         if !errors.is_empty() {
+            errors.sort_by_key(|e| e.line);
             return Ok(report(!apply, errors));
         }
-        let mut out = ImportReport { created: 0, updated: 0, unchanged: 0, dry_run: !apply, applied: apply, errors };
+        let mut out = ImportReport {
+            created: 0,
+            updated: 0,
+            unchanged: 0,
+            dry_run: !apply,
+            applied: apply,
+            errors,
+        };
         let mut created_ids = Vec::new();
         let mut updated_ids = Vec::new();
         for (current, fields) in plans {

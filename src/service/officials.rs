@@ -5,7 +5,9 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::db::audit::{self, AuditEntry};
-use crate::db::reference::{self as refdb, NewOfficial, NewPlacement, OfficialChanges, OfficialWithCurrent};
+use crate::db::reference::{
+    self as refdb, NewOfficial, NewPlacement, OfficialChanges, OfficialWithCurrent,
+};
 use crate::db::{write_tx, DbConnection, DbUuid};
 use crate::domain::nip::{self, EmploymentType};
 use crate::domain::reference::{self as rules, PositionKind};
@@ -26,7 +28,12 @@ pub struct OfficialInput {
 }
 
 /// The placement fields of a transfer, checked.
-pub fn validate_placement(title: &str, kind: &str, effective_from: Option<NaiveDate>, today: NaiveDate) -> Vec<FieldError> {
+pub fn validate_placement(
+    title: &str,
+    kind: &str,
+    effective_from: Option<NaiveDate>,
+    today: NaiveDate,
+) -> Vec<FieldError> {
     let mut errors = Vec::new();
     if let Err(e) = rules::validate_text("position_title", title, POSITION_TITLE_MAX) {
         errors.push(e);
@@ -38,7 +45,10 @@ pub fn validate_placement(title: &str, kind: &str, effective_from: Option<NaiveD
         ));
     }
     if effective_from.is_some_and(|d| d > today) {
-        errors.push(FieldError::new("effective_from", "must not be in the future"));
+        errors.push(FieldError::new(
+            "effective_from",
+            "must not be in the future",
+        ));
     }
     errors
 }
@@ -50,10 +60,18 @@ pub fn validate_input(input: &mut OfficialInput, today: NaiveDate) -> Vec<FieldE
     input.position_title = input.position_title.trim().to_string();
     input.position_kind = input.position_kind.trim().to_ascii_lowercase();
     input.employment_type = input.employment_type.trim().to_ascii_lowercase();
-    input.rank = input.rank.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_string);
+    input.rank = input
+        .rank
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_string);
     let mut errors = Vec::new();
     match EmploymentType::parse(&input.employment_type) {
-        None => errors.push(FieldError::new("employment_type", "must be `pns` or `pppk`")),
+        None => errors.push(FieldError::new(
+            "employment_type",
+            "must be `pns` or `pppk`",
+        )),
         Some(kind) => {
             if let Err(reasons) = nip::validate(&input.nip, kind, today) {
                 errors.extend(reasons.into_iter().map(|r| FieldError::new("nip", r)));
@@ -113,7 +131,10 @@ pub fn create(
     }
     write_tx(conn, |conn| {
         if refdb::nip_exists(conn, &input.nip)? {
-            return Err(ApiError::Conflict(format!("An official with NIP {} already exists.", input.nip)));
+            return Err(ApiError::Conflict(format!(
+                "An official with NIP {} already exists.",
+                input.nip
+            )));
         }
         check_opd(conn, opd_id)?;
         let id = DbUuid(Uuid::new_v4());
@@ -198,7 +219,11 @@ pub fn apply_update(
         errors.push(e);
     }
     let rank = match &update.rank {
-        Some(r) => r.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_string),
+        Some(r) => r
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_string),
         None => official.rank.clone(),
     };
     if let Some(r) = &rank {
@@ -220,8 +245,15 @@ pub fn apply_update(
         .as_deref()
         .map(|k| k.trim().to_ascii_lowercase())
         .unwrap_or_else(|| assignment.position_kind.clone());
-    errors.extend(validate_placement(&title, &position_kind, update.effective_from, today));
-    let transfer = opd_id != assignment.opd_id || title != assignment.position_title || position_kind != assignment.position_kind;
+    errors.extend(validate_placement(
+        &title,
+        &position_kind,
+        update.effective_from,
+        today,
+    ));
+    let transfer = opd_id != assignment.opd_id
+        || title != assignment.position_title
+        || position_kind != assignment.position_kind;
     let effective_from = update.effective_from.unwrap_or(today);
     if transfer && effective_from < assignment.effective_from {
         errors.push(FieldError::new(
@@ -244,7 +276,8 @@ pub fn apply_update(
     if transfer && opd_id != assignment.opd_id {
         check_opd(conn, opd_id)?;
     }
-    let fields_changed = full_name != official.full_name || rank != official.rank || active != official.active;
+    let fields_changed =
+        full_name != official.full_name || rank != official.rank || active != official.active;
     if !fields_changed && !transfer {
         return Ok(Outcome::Unchanged);
     }

@@ -13,7 +13,12 @@ use crate::error::{ApiError, FieldError};
 pub fn normalize_and_validate(f: &mut OpdFields) -> Vec<FieldError> {
     f.code = rules::normalize_code(&f.code);
     f.name = f.name.trim().to_string();
-    f.address = f.address.as_deref().map(str::trim).filter(|a| !a.is_empty()).map(str::to_string);
+    f.address = f
+        .address
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_string);
     let mut errors = Vec::new();
     if let Err(e) = rules::validate_code("code", &f.code) {
         errors.push(e);
@@ -22,18 +27,29 @@ pub fn normalize_and_validate(f: &mut OpdFields) -> Vec<FieldError> {
         errors.push(e);
     }
     if OpdKind::parse(&f.kind).is_none() {
-        errors.push(FieldError::new("kind", "must be one of sekretariat, dinas, badan, inspektorat, kecamatan, kelurahan, other"));
+        errors.push(FieldError::new(
+            "kind",
+            "must be one of sekretariat, dinas, badan, inspektorat, kecamatan, kelurahan, other",
+        ));
     }
     if let Some(a) = &f.address {
         if let Err(e) = rules::validate_text("address", a, rules::ADDRESS_MAX) {
             errors.push(e);
         }
     }
-    errors.extend(rules::validate_location(f.latitude, f.longitude, Some(i64::from(f.geofence_radius_m))));
+    errors.extend(rules::validate_location(
+        f.latitude,
+        f.longitude,
+        Some(i64::from(f.geofence_radius_m)),
+    ));
     errors
 }
 
-fn code_taken(conn: &mut DbConnection, code: &str, except: Option<DbUuid>) -> Result<bool, ApiError> {
+fn code_taken(
+    conn: &mut DbConnection,
+    code: &str,
+    except: Option<DbUuid>,
+) -> Result<bool, ApiError> {
     Ok(refdb::find_opd_by_code(conn, code)?.is_some_and(|o| Some(o.id) != except))
 }
 
@@ -71,7 +87,10 @@ pub fn create(
     }
     write_tx(conn, |conn| {
         if code_taken(conn, &fields.code, None)? {
-            return Err(ApiError::Conflict(format!("An OPD with code `{}` already exists.", fields.code)));
+            return Err(ApiError::Conflict(format!(
+                "An OPD with code `{}` already exists.",
+                fields.code
+            )));
         }
         let seq = refdb::take_seq(conn)?;
         let row = refdb::insert_opd(conn, DbUuid(Uuid::new_v4()), &fields, seq)?;
@@ -111,7 +130,10 @@ pub fn update(
             return Ok(current);
         }
         if fields.code != before.code && code_taken(conn, &fields.code, Some(id))? {
-            return Err(ApiError::Conflict(format!("An OPD with code `{}` already exists.", fields.code)));
+            return Err(ApiError::Conflict(format!(
+                "An OPD with code `{}` already exists.",
+                fields.code
+            )));
         }
         let seq = refdb::take_seq(conn)?;
         let row = refdb::update_opd(conn, id, &fields, seq)?;

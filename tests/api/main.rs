@@ -5,6 +5,9 @@ mod helpers;
 
 mod auth;
 mod errors;
+mod imports;
 mod ops;
+mod reference;
+mod sync;
 mod tokens;
 mod users;
