@@ -41,7 +41,6 @@ diesel::table! {
 }
 
 diesel::joinable!(refresh_tokens -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, refresh_tokens, audit_log);
 
 diesel::table! {
     sync_counter (id) {
@@ -96,4 +95,94 @@ diesel::table! {
 
 diesel::joinable!(official_assignments -> officials (official_id));
 diesel::joinable!(official_assignments -> opds (opd_id));
-diesel::allow_tables_to_appear_in_same_query!(opds, officials, official_assignments, sync_counter);
+
+diesel::table! {
+    inspections (id) {
+        id -> Text,
+        opd_id -> Text,
+        inspector_id -> Text,
+        status -> Text,
+        started_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+        notes -> Nullable<Text>,
+        latitude -> Nullable<Double>,
+        longitude -> Nullable<Double>,
+        accuracy_m -> Nullable<Double>,
+        distance_m -> Nullable<Double>,
+        within_geofence -> Nullable<Bool>,
+        request_hash -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        submitted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    attendance (id) {
+        id -> Text,
+        inspection_id -> Text,
+        official_id -> Text,
+        status -> Text,
+        minutes_late -> Nullable<Integer>,
+        note -> Nullable<Text>,
+        assignment_id -> Text,
+        opd_id -> Text,
+        position_title -> Text,
+        position_kind -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    findings (id) {
+        id -> Text,
+        inspection_id -> Text,
+        official_id -> Nullable<Text>,
+        category -> Text,
+        severity -> Text,
+        description -> Text,
+        observed_at -> Timestamp,
+        source -> Text,
+        attendance_id -> Nullable<Text>,
+        request_hash -> Text,
+        assignment_id -> Nullable<Text>,
+        official_opd_id -> Nullable<Text>,
+        official_position_title -> Nullable<Text>,
+        official_position_kind -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    evidence (id) {
+        id -> Text,
+        inspection_id -> Text,
+        finding_id -> Nullable<Text>,
+        sha256 -> Text,
+        content_type -> Text,
+        size_bytes -> BigInt,
+        captured_at -> Nullable<Timestamp>,
+        latitude -> Nullable<Double>,
+        longitude -> Nullable<Double>,
+        uploaded_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(inspections -> opds (opd_id));
+diesel::joinable!(inspections -> users (inspector_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    refresh_tokens,
+    audit_log,
+    sync_counter,
+    opds,
+    officials,
+    official_assignments,
+    inspections,
+    attendance,
+    findings,
+    evidence,
+);

@@ -1,0 +1,4 @@
+DROP TABLE evidence;
+DROP TABLE findings;
+DROP TABLE attendance;
+DROP TABLE inspections;
