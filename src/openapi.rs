@@ -30,6 +30,7 @@ Errors are RFC 9457 `application/problem+json`; every response carries `X-Reques
         (name = "auth", description = "Login, tokens, the caller's own account"),
         (name = "users", description = "User administration (admin only)"),
         (name = "reference", description = "OPDs, officials (ASN) and their placements, CSV imports, the phone's offline sync"),
+        (name = "inspections", description = "Inspection reports from the field: attendance, findings, photo evidence"),
         (name = "operations", description = "Health, readiness, this document"),
     )
 )]

@@ -20,7 +20,6 @@ use crate::db::pool::build_pool;
 use crate::db::{self, ConnectionManager, DatabaseUrl, DbConnection, DbUuid};
 use crate::domain::user as rules;
 use crate::error::ApiError;
-use crate::http::extract::{JsonLimit, DEFAULT_JSON_LIMIT};
 use crate::http::ops::SpecYaml;
 use crate::http::routes::{self, RouteTable};
 use crate::openapi::{self, ApiDoc};
@@ -222,7 +221,6 @@ pub fn serve(state: AppState, listener: TcpListener) -> Result<Server, String> {
             .openapi(ApiDoc::openapi())
             .app_data(state.clone())
             .app_data(yaml.clone())
-            .app_data(JsonLimit(DEFAULT_JSON_LIMIT))
             .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
                 ApiError::BadRequest(format!("Invalid query string: {err}")).into()

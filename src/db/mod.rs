@@ -95,6 +95,7 @@ pub fn truncate_micros(t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
 }
 
 pub mod audit;
+pub mod inspections;
 pub mod users;
 
 /// Runs `f` with a pooled connection on the blocking pool: nothing blocking ever runs on

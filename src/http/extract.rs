@@ -12,16 +12,13 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, FieldError};
 
-/// Default JSON body limit; routes that need more say so with [`JsonLimit`] app data.
+/// Default JSON body limit; a route that needs more names its own as `Json<T, LIMIT>`.
 pub const DEFAULT_JSON_LIMIT: usize = 64 * 1024;
-
-#[derive(Debug, Clone, Copy)]
-pub struct JsonLimit(pub usize);
 
 /// A JSON body. Wrong content type → 415, too large → 413, malformed → 400, well-formed
 /// but not the expected shape (unknown field, wrong type, missing field) → 422 naming the
 /// field.
-pub struct Json<T>(pub T);
+pub struct Json<T, const LIMIT: usize = DEFAULT_JSON_LIMIT>(pub T);
 
 /// Reads the whole body after checking its media type (`415`) and size (`413`, from the
 /// declared `Content-Length` before reading, and while reading).
@@ -70,19 +67,15 @@ fn is_csv(m: &mime::Mime) -> bool {
     m.type_() == "text" && m.subtype() == "csv"
 }
 
-impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+impl<T: DeserializeOwned + 'static, const LIMIT: usize> FromRequest for Json<T, LIMIT> {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
-            .app_data::<JsonLimit>()
-            .map(|l| l.0)
-            .unwrap_or(DEFAULT_JSON_LIMIT);
         let body = read_body(
             req,
             payload,
-            limit,
+            LIMIT,
             is_json,
             "JSON (Content-Type: application/json)",
         );

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod extract;
+pub mod inspections;
 pub mod middleware;
 pub mod officials;
 pub mod opds;
@@ -108,5 +109,11 @@ pub fn register(cfg: &mut ServiceConfig) {
         .service(officials::import_officials)
         .service(officials::get_official)
         .service(officials::update_official)
-        .service(sync::sync);
+        .service(sync::sync)
+        .service(inspections::create_inspection)
+        .service(inspections::list_inspections)
+        .service(inspections::get_inspection)
+        .service(inspections::update_inspection)
+        .service(inspections::add_finding)
+        .service(inspections::submit_inspection);
 }

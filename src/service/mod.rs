@@ -2,6 +2,7 @@
 //! entry. Shared by the HTTP handlers and the command line.
 
 pub mod import;
+pub mod inspections;
 pub mod officials;
 pub mod opds;
 

@@ -1,0 +1,391 @@
+//! Queries on inspections, attendance, findings and evidence.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::reference::AssignmentRow;
+use super::schema::{
+    attendance, evidence, findings, inspections, official_assignments, officials, opds, users,
+};
+use super::{DbConnection, DbUuid};
+
+#[derive(Debug, Clone, Queryable, Selectable, PartialEq)]
+#[diesel(table_name = inspections)]
+pub struct InspectionRow {
+    pub id: DbUuid,
+    pub opd_id: DbUuid,
+    pub inspector_id: DbUuid,
+    pub status: String,
+    pub started_at: NaiveDateTime,
+    pub ended_at: Option<NaiveDateTime>,
+    pub notes: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub accuracy_m: Option<f64>,
+    pub distance_m: Option<f64>,
+    pub within_geofence: Option<bool>,
+    pub request_hash: String,
+    pub version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub submitted_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq)]
+#[diesel(table_name = attendance)]
+pub struct AttendanceRow {
+    pub id: DbUuid,
+    pub inspection_id: DbUuid,
+    pub official_id: DbUuid,
+    pub status: String,
+    pub minutes_late: Option<i32>,
+    pub note: Option<String>,
+    pub assignment_id: DbUuid,
+    pub opd_id: DbUuid,
+    pub position_title: String,
+    pub position_kind: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq)]
+#[diesel(table_name = findings)]
+pub struct FindingRow {
+    pub id: DbUuid,
+    pub inspection_id: DbUuid,
+    pub official_id: Option<DbUuid>,
+    pub category: String,
+    pub severity: String,
+    pub description: String,
+    pub observed_at: NaiveDateTime,
+    pub source: String,
+    pub attendance_id: Option<DbUuid>,
+    pub request_hash: String,
+    pub assignment_id: Option<DbUuid>,
+    pub official_opd_id: Option<DbUuid>,
+    pub official_position_title: Option<String>,
+    pub official_position_kind: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq)]
+#[diesel(table_name = evidence)]
+pub struct EvidenceRow {
+    pub id: DbUuid,
+    pub inspection_id: DbUuid,
+    pub finding_id: Option<DbUuid>,
+    pub sha256: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub captured_at: Option<NaiveDateTime>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub uploaded_by: DbUuid,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn find(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<InspectionRow>> {
+    inspections::table
+        .find(id)
+        .select(InspectionRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn insert(conn: &mut DbConnection, row: &InspectionRow) -> QueryResult<()> {
+    diesel::insert_into(inspections::table)
+        .values((
+            inspections::id.eq(row.id),
+            inspections::opd_id.eq(row.opd_id),
+            inspections::inspector_id.eq(row.inspector_id),
+            inspections::status.eq(&row.status),
+            inspections::started_at.eq(row.started_at),
+            inspections::ended_at.eq(row.ended_at),
+            inspections::notes.eq(&row.notes),
+            inspections::latitude.eq(row.latitude),
+            inspections::longitude.eq(row.longitude),
+            inspections::accuracy_m.eq(row.accuracy_m),
+            inspections::distance_m.eq(row.distance_m),
+            inspections::within_geofence.eq(row.within_geofence),
+            inspections::request_hash.eq(&row.request_hash),
+            inspections::version.eq(row.version),
+            inspections::created_at.eq(row.created_at),
+            inspections::updated_at.eq(row.updated_at),
+            inspections::submitted_at.eq(row.submitted_at),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Writes the editable fields and bumps the version, only if the version is still
+/// `expected_version`; `false` when another change came first.
+pub fn update(
+    conn: &mut DbConnection,
+    row: &InspectionRow,
+    expected_version: i64,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        inspections::table
+            .find(row.id)
+            .filter(inspections::version.eq(expected_version)),
+    )
+    .set((
+        inspections::status.eq(&row.status),
+        inspections::started_at.eq(row.started_at),
+        inspections::ended_at.eq(row.ended_at),
+        inspections::notes.eq(&row.notes),
+        inspections::latitude.eq(row.latitude),
+        inspections::longitude.eq(row.longitude),
+        inspections::accuracy_m.eq(row.accuracy_m),
+        inspections::distance_m.eq(row.distance_m),
+        inspections::within_geofence.eq(row.within_geofence),
+        inspections::version.eq(expected_version + 1),
+        inspections::updated_at.eq(row.updated_at),
+        inspections::submitted_at.eq(row.submitted_at),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn insert_attendance(conn: &mut DbConnection, row: &AttendanceRow) -> QueryResult<()> {
+    diesel::insert_into(attendance::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn insert_finding(conn: &mut DbConnection, row: &FindingRow) -> QueryResult<()> {
+    diesel::insert_into(findings::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn insert_evidence(conn: &mut DbConnection, row: &EvidenceRow) -> QueryResult<()> {
+    diesel::insert_into(evidence::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn attendance_of(
+    conn: &mut DbConnection,
+    inspection: DbUuid,
+) -> QueryResult<Vec<AttendanceRow>> {
+    attendance::table
+        .filter(attendance::inspection_id.eq(inspection))
+        .order((attendance::created_at.asc(), attendance::id.asc()))
+        .select(AttendanceRow::as_select())
+        .load(conn)
+}
+
+pub fn findings_of(conn: &mut DbConnection, inspection: DbUuid) -> QueryResult<Vec<FindingRow>> {
+    findings::table
+        .filter(findings::inspection_id.eq(inspection))
+        .order((findings::observed_at.asc(), findings::id.asc()))
+        .select(FindingRow::as_select())
+        .load(conn)
+}
+
+pub fn evidence_of(conn: &mut DbConnection, inspection: DbUuid) -> QueryResult<Vec<EvidenceRow>> {
+    evidence::table
+        .filter(evidence::inspection_id.eq(inspection))
+        .order((evidence::created_at.asc(), evidence::id.asc()))
+        .select(EvidenceRow::as_select())
+        .load(conn)
+}
+
+pub fn find_finding(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<FindingRow>> {
+    findings::table
+        .find(id)
+        .select(FindingRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_evidence(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<EvidenceRow>> {
+    evidence::table
+        .find(id)
+        .select(EvidenceRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Which of `ids` are already attendance rows or findings (of any report).
+pub fn taken_ids(conn: &mut DbConnection, ids: &[DbUuid]) -> QueryResult<Vec<DbUuid>> {
+    let mut taken = Vec::new();
+    for chunk in ids.chunks(500) {
+        taken.extend(
+            attendance::table
+                .filter(attendance::id.eq_any(chunk))
+                .select(attendance::id)
+                .load::<DbUuid>(conn)?,
+        );
+        taken.extend(
+            findings::table
+                .filter(findings::id.eq_any(chunk))
+                .select(findings::id)
+                .load::<DbUuid>(conn)?,
+        );
+    }
+    Ok(taken)
+}
+
+/// Removes a draft's attendance rows and the absence findings derived from them.
+pub fn delete_attendance(conn: &mut DbConnection, inspection: DbUuid) -> QueryResult<()> {
+    diesel::delete(
+        findings::table
+            .filter(findings::inspection_id.eq(inspection))
+            .filter(findings::source.eq("attendance")),
+    )
+    .execute(conn)?;
+    diesel::delete(attendance::table.filter(attendance::inspection_id.eq(inspection)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Whether evidence points at any finding derived from this report's attendance.
+pub fn derived_findings_have_evidence(
+    conn: &mut DbConnection,
+    inspection: DbUuid,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        evidence::table
+            .inner_join(findings::table.on(evidence::finding_id.eq(findings::id.nullable())))
+            .filter(
+                findings::inspection_id
+                    .eq(inspection)
+                    .and(findings::source.eq("attendance")),
+            ),
+    ))
+    .get_result(conn)
+}
+
+/// The placement an official held on local date `day`, if any.
+pub fn assignment_on(
+    conn: &mut DbConnection,
+    official: DbUuid,
+    day: NaiveDate,
+) -> QueryResult<Option<AssignmentRow>> {
+    official_assignments::table
+        .filter(official_assignments::official_id.eq(official))
+        .filter(official_assignments::effective_from.le(day))
+        .filter(
+            official_assignments::effective_to
+                .is_null()
+                .or(official_assignments::effective_to.gt(day)),
+        )
+        .order((
+            official_assignments::effective_from.desc(),
+            official_assignments::created_at.desc(),
+        ))
+        .select(AssignmentRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Which of `ids` are known officials.
+pub fn existing_officials(conn: &mut DbConnection, ids: &[DbUuid]) -> QueryResult<Vec<DbUuid>> {
+    let mut found = Vec::new();
+    for chunk in ids.chunks(500) {
+        found.extend(
+            officials::table
+                .filter(officials::id.eq_any(chunk))
+                .select(officials::id)
+                .load::<DbUuid>(conn)?,
+        );
+    }
+    Ok(found)
+}
+
+/// Names for display: OPD (code, name) and inspector (username, full name).
+pub fn labels(
+    conn: &mut DbConnection,
+    opd: DbUuid,
+    inspector: DbUuid,
+) -> QueryResult<((String, String), (String, String))> {
+    let opd = opds::table
+        .find(opd)
+        .select((opds::code, opds::name))
+        .first(conn)?;
+    let user = users::table
+        .find(inspector)
+        .select((users::username, users::full_name))
+        .first(conn)?;
+    Ok((opd, user))
+}
+
+pub struct ListFilter {
+    pub opd_id: Option<DbUuid>,
+    pub status: Option<String>,
+    pub inspector_id: Option<DbUuid>,
+    pub from: Option<NaiveDateTime>,
+    pub to: Option<NaiveDateTime>,
+    /// Inspectors: only submitted reports and their own drafts.
+    pub visible_to_inspector: Option<DbUuid>,
+    /// Keyset: strictly older than (started_at, id).
+    pub before: Option<(NaiveDateTime, DbUuid)>,
+    pub limit: i64,
+}
+
+/// Newest first; `limit + 1` rows.
+pub fn list(conn: &mut DbConnection, f: &ListFilter) -> QueryResult<Vec<InspectionRow>> {
+    let mut q = inspections::table
+        .select(InspectionRow::as_select())
+        .into_boxed();
+    if let Some(v) = f.opd_id {
+        q = q.filter(inspections::opd_id.eq(v));
+    }
+    if let Some(v) = &f.status {
+        q = q.filter(inspections::status.eq(v.clone()));
+    }
+    if let Some(v) = f.inspector_id {
+        q = q.filter(inspections::inspector_id.eq(v));
+    }
+    if let Some(v) = f.from {
+        q = q.filter(inspections::started_at.ge(v));
+    }
+    if let Some(v) = f.to {
+        q = q.filter(inspections::started_at.lt(v));
+    }
+    if let Some(me) = f.visible_to_inspector {
+        q = q.filter(
+            inspections::status
+                .eq("submitted")
+                .or(inspections::inspector_id.eq(me)),
+        );
+    }
+    if let Some((at, id)) = f.before {
+        q = q.filter(
+            inspections::started_at
+                .lt(at)
+                .or(inspections::started_at.eq(at).and(inspections::id.lt(id))),
+        );
+    }
+    q.order((inspections::started_at.desc(), inspections::id.desc()))
+        .limit(f.limit + 1)
+        .load(conn)
+}
+
+/// Counts of attendance rows and findings per inspection, for list items.
+pub fn counts(conn: &mut DbConnection, ids: &[DbUuid]) -> QueryResult<Vec<(DbUuid, i64, i64)>> {
+    use diesel::dsl::count_star;
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let a: Vec<(DbUuid, i64)> = attendance::table
+            .filter(attendance::inspection_id.eq_any(chunk))
+            .group_by(attendance::inspection_id)
+            .select((attendance::inspection_id, count_star()))
+            .load(conn)?;
+        let f: Vec<(DbUuid, i64)> = findings::table
+            .filter(findings::inspection_id.eq_any(chunk))
+            .group_by(findings::inspection_id)
+            .select((findings::inspection_id, count_star()))
+            .load(conn)?;
+        for id in chunk {
+            let na = a.iter().find(|(i, _)| i == id).map(|x| x.1).unwrap_or(0);
+            let nf = f.iter().find(|(i, _)| i == id).map(|x| x.1).unwrap_or(0);
+            out.push((*id, na, nf));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,694 @@
+//! Inspection reports from the field.
+
+use actix_web::http::header;
+use actix_web::web::{Data, Path, Query};
+use actix_web::{get, patch, post, HttpRequest, HttpResponse};
+use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::db::inspections::{self as idb, AttendanceRow, EvidenceRow, FindingRow, InspectionRow};
+use crate::db::{self, DbUuid};
+use crate::domain::inspection::{AttendanceStatus, FindingCategory, InspectionStatus, Severity};
+use crate::domain::reference::PositionKind;
+use crate::domain::user::Role;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::http::extract::{Json, RequestId};
+use crate::http::{check_limit, decode_cursor, encode_cursor, Page};
+use crate::service::inspections::{
+    self as service, AttendanceInput, Created, FindingInput, FullReport, Location, ReportInput,
+    ReportPatch,
+};
+use crate::state::AppState;
+
+/// Reports may be large: 500 attendance rows and 200 findings.
+pub const REPORT_LIMIT: usize = 2 * 1024 * 1024;
+
+// ---------- requests ----------
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LocationBody {
+    /// −90..90
+    pub latitude: f64,
+    /// −180..180
+    pub longitude: f64,
+    /// Reported accuracy of the phone's fix, metres.
+    pub accuracy_m: Option<f64>,
+}
+
+impl From<LocationBody> for Location {
+    fn from(l: LocationBody) -> Self {
+        Location {
+            latitude: l.latitude,
+            longitude: l.longitude,
+            accuracy_m: l.accuracy_m,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttendanceBody {
+    /// The phone's id for this row.
+    pub id: Uuid,
+    pub official_id: Uuid,
+    pub status: AttendanceStatus,
+    /// Only with `late`; 0–1440.
+    pub minutes_late: Option<i64>,
+    /// At most 1000 characters.
+    pub note: Option<String>,
+}
+
+impl From<AttendanceBody> for AttendanceInput {
+    fn from(a: AttendanceBody) -> Self {
+        AttendanceInput {
+            id: a.id,
+            official_id: a.official_id,
+            status: a.status,
+            minutes_late: a.minutes_late,
+            note: a.note,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FindingBody {
+    /// The phone's id for this finding.
+    pub id: Uuid,
+    /// The official it is about, if any.
+    pub official_id: Option<Uuid>,
+    pub category: FindingCategory,
+    pub severity: Severity,
+    /// 1–2000 characters.
+    pub description: String,
+    /// Default: the inspection's `started_at`.
+    pub observed_at: Option<DateTime<FixedOffset>>,
+}
+
+impl From<FindingBody> for FindingInput {
+    fn from(f: FindingBody) -> Self {
+        FindingInput {
+            id: f.id,
+            official_id: f.official_id,
+            category: f.category,
+            severity: f.severity,
+            description: f.description,
+            observed_at: f.observed_at.map(|t| t.with_timezone(&Utc)),
+        }
+    }
+}
+
+/// One whole report as the phone queued it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewInspection {
+    /// The phone's id for the report: sending it again is a replay.
+    pub id: Uuid,
+    pub opd_id: Uuid,
+    pub started_at: DateTime<FixedOffset>,
+    pub ended_at: Option<DateTime<FixedOffset>>,
+    /// At most 5000 characters.
+    pub notes: Option<String>,
+    pub location: Option<LocationBody>,
+    /// At most 500 rows; each official at most once.
+    pub attendance: Option<Vec<AttendanceBody>>,
+    /// At most 200.
+    pub findings: Option<Vec<FindingBody>>,
+    /// Submit at once (the report becomes read-only).
+    pub submit: Option<bool>,
+}
+
+fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Changes to a draft. `attendance`, when present, replaces the whole list. `null` clears
+/// `ended_at`, `notes` or `location`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InspectionPatch {
+    pub started_at: Option<DateTime<FixedOffset>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<DateTime<FixedOffset>>)]
+    pub ended_at: Option<Option<DateTime<FixedOffset>>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub notes: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<LocationBody>)]
+    pub location: Option<Option<LocationBody>>,
+    pub attendance: Option<Vec<AttendanceBody>>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct InspectionListQuery {
+    pub opd_id: Option<Uuid>,
+    pub status: Option<InspectionStatus>,
+    pub inspector_id: Option<Uuid>,
+    /// First local day (inclusive) of `started_at`, `YYYY-MM-DD` in the deployment's time zone.
+    pub from: Option<NaiveDate>,
+    /// Last local day (inclusive).
+    pub to: Option<NaiveDate>,
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+// ---------- responses ----------
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonRef {
+    pub id: Uuid,
+    pub username: String,
+    pub full_name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttendanceOut {
+    pub id: Uuid,
+    pub official_id: Uuid,
+    pub status: AttendanceStatus,
+    pub minutes_late: Option<i32>,
+    pub note: Option<String>,
+    /// The official's placement on the day of the inspection (kept as it was).
+    pub opd_id: Uuid,
+    pub position_title: String,
+    pub position_kind: PositionKind,
+}
+
+impl From<AttendanceRow> for AttendanceOut {
+    fn from(a: AttendanceRow) -> Self {
+        AttendanceOut {
+            id: a.id.0,
+            official_id: a.official_id.0,
+            status: AttendanceStatus::parse(&a.status).unwrap_or(AttendanceStatus::Present),
+            minutes_late: a.minutes_late,
+            note: a.note,
+            opd_id: a.opd_id.0,
+            position_kind: PositionKind::parse(&a.position_kind).unwrap_or(PositionKind::Pelaksana),
+            position_title: a.position_title,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FindingOut {
+    pub id: Uuid,
+    pub inspection_id: Uuid,
+    pub official_id: Option<Uuid>,
+    pub category: FindingCategory,
+    pub severity: Severity,
+    pub description: String,
+    pub observed_at: DateTime<Utc>,
+    /// `report` (sent as a finding) or `attendance` (an `absent_unexcused` row).
+    pub source: String,
+    pub attendance_id: Option<Uuid>,
+    /// The OPD and position the official held when it was observed; never rewritten.
+    pub official_opd_id: Option<Uuid>,
+    pub official_position_title: Option<String>,
+    pub official_position_kind: Option<PositionKind>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<FindingRow> for FindingOut {
+    fn from(f: FindingRow) -> Self {
+        FindingOut {
+            id: f.id.0,
+            inspection_id: f.inspection_id.0,
+            official_id: f.official_id.map(|i| i.0),
+            category: FindingCategory::parse(&f.category).unwrap_or(FindingCategory::Other),
+            severity: Severity::parse(&f.severity).unwrap_or(Severity::Low),
+            description: f.description,
+            observed_at: Utc.from_utc_datetime(&f.observed_at),
+            source: f.source,
+            attendance_id: f.attendance_id.map(|i| i.0),
+            official_opd_id: f.official_opd_id.map(|i| i.0),
+            official_position_title: f.official_position_title,
+            official_position_kind: f
+                .official_position_kind
+                .as_deref()
+                .and_then(PositionKind::parse),
+            created_at: Utc.from_utc_datetime(&f.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EvidenceOut {
+    pub id: Uuid,
+    pub inspection_id: Uuid,
+    pub finding_id: Option<Uuid>,
+    /// Hex SHA-256 of the bytes.
+    pub sha256: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub captured_at: Option<DateTime<Utc>>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub uploaded_by: Uuid,
+    pub created_at: DateTime<Utc>,
+    /// Where the bytes are served.
+    pub content_url: String,
+}
+
+impl From<EvidenceRow> for EvidenceOut {
+    fn from(e: EvidenceRow) -> Self {
+        EvidenceOut {
+            content_url: format!("/api/v1/evidence/{}/content", e.id),
+            id: e.id.0,
+            inspection_id: e.inspection_id.0,
+            finding_id: e.finding_id.map(|i| i.0),
+            sha256: e.sha256,
+            content_type: e.content_type,
+            size_bytes: e.size_bytes,
+            captured_at: e.captured_at.map(|t| Utc.from_utc_datetime(&t)),
+            latitude: e.latitude,
+            longitude: e.longitude,
+            uploaded_by: e.uploaded_by.0,
+            created_at: Utc.from_utc_datetime(&e.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LocationOut {
+    pub latitude: f64,
+    pub longitude: f64,
+    pub accuracy_m: Option<f64>,
+}
+
+/// A report. `distance_m` and `within_geofence` are set when both the OPD and the report
+/// have coordinates; a report outside the geofence is kept and marked, never refused.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Inspection {
+    pub id: Uuid,
+    pub opd_id: Uuid,
+    pub opd_code: String,
+    pub opd_name: String,
+    pub inspector: PersonRef,
+    pub status: InspectionStatus,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub notes: Option<String>,
+    pub location: Option<LocationOut>,
+    pub distance_m: Option<f64>,
+    pub within_geofence: Option<bool>,
+    /// Changes with every edit; sent as the `ETag` for `If-Match`.
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attendance: Option<Vec<AttendanceOut>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub findings: Option<Vec<FindingOut>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Vec<EvidenceOut>>,
+    /// List items only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attendance_count: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub findings_count: Option<i64>,
+}
+
+fn base(row: InspectionRow, opd: (String, String), inspector: (String, String)) -> Inspection {
+    Inspection {
+        id: row.id.0,
+        opd_id: row.opd_id.0,
+        opd_code: opd.0,
+        opd_name: opd.1,
+        inspector: PersonRef {
+            id: row.inspector_id.0,
+            username: inspector.0,
+            full_name: inspector.1,
+        },
+        status: InspectionStatus::parse(&row.status).unwrap_or(InspectionStatus::Draft),
+        started_at: Utc.from_utc_datetime(&row.started_at),
+        ended_at: row.ended_at.map(|t| Utc.from_utc_datetime(&t)),
+        notes: row.notes,
+        location: match (row.latitude, row.longitude) {
+            (Some(latitude), Some(longitude)) => Some(LocationOut {
+                latitude,
+                longitude,
+                accuracy_m: row.accuracy_m,
+            }),
+            _ => None,
+        },
+        distance_m: row.distance_m,
+        within_geofence: row.within_geofence,
+        version: row.version,
+        created_at: Utc.from_utc_datetime(&row.created_at),
+        updated_at: Utc.from_utc_datetime(&row.updated_at),
+        submitted_at: row.submitted_at.map(|t| Utc.from_utc_datetime(&t)),
+        attendance: None,
+        findings: None,
+        evidence: None,
+        attendance_count: None,
+        findings_count: None,
+    }
+}
+
+impl From<FullReport> for Inspection {
+    fn from(r: FullReport) -> Self {
+        let mut out = base(r.row, r.opd, r.inspector);
+        out.attendance = Some(r.attendance.into_iter().map(AttendanceOut::from).collect());
+        out.findings = Some(r.findings.into_iter().map(FindingOut::from).collect());
+        out.evidence = Some(r.evidence.into_iter().map(EvidenceOut::from).collect());
+        out
+    }
+}
+
+fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+fn report_response(status: actix_web::http::StatusCode, report: FullReport) -> HttpResponse {
+    let version = report.row.version;
+    HttpResponse::build(status)
+        .insert_header((header::ETAG, etag(version)))
+        .json(Inspection::from(report))
+}
+
+/// The version named by `If-Match`, if any; a malformed one never matches.
+fn if_match(req: &HttpRequest) -> Option<i64> {
+    let raw = req.headers().get(header::IF_MATCH)?.to_str().unwrap_or("");
+    let t = raw.trim().trim_start_matches("W/").trim_matches('"');
+    Some(t.parse::<i64>().unwrap_or(-1))
+}
+
+const AUTHORS: [Role; 2] = [Role::Inspector, Role::Admin];
+const READERS: [Role; 3] = [Role::Inspector, Role::Supervisor, Role::Admin];
+
+async fn full(state: &AppState, caller: AuthUser, id: DbUuid) -> ApiResult<FullReport> {
+    db::run(&state.pool, move |conn| {
+        let row = service::load_visible(conn, &caller, id)?;
+        service::load_full(conn, row)
+    })
+    .await
+}
+
+/// Post a whole report (inspector or admin). The same `id` with the same report again is a
+/// replay (`200`, nothing written twice); with different content, `409`.
+#[utoipa::path(
+    tag = "inspections",
+    request_body = NewInspection,
+    responses(
+        (status = 201, description = "Stored", body = Inspection, headers(("ETag" = String), ("Location" = String))),
+        (status = 200, description = "A replay of a stored report: the report as it stands", body = Inspection),
+        (status = 403, description = "Only inspectors and admins post reports", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The id (or a row id) belongs to a different report", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/inspections")]
+pub async fn create_inspection(
+    state: Data<AppState>,
+    caller: AuthUser,
+    request_id: RequestId,
+    body: Json<NewInspection, REPORT_LIMIT>,
+) -> ApiResult<HttpResponse> {
+    caller.require(&AUTHORS)?;
+    let b = body.0;
+    let input = ReportInput {
+        id: b.id,
+        opd_id: b.opd_id,
+        started_at: b.started_at.with_timezone(&Utc),
+        ended_at: b.ended_at.map(|t| t.with_timezone(&Utc)),
+        notes: b.notes,
+        location: b.location.map(Location::from),
+        attendance: b
+            .attendance
+            .unwrap_or_default()
+            .into_iter()
+            .map(AttendanceInput::from)
+            .collect(),
+        findings: b
+            .findings
+            .unwrap_or_default()
+            .into_iter()
+            .map(FindingInput::from)
+            .collect(),
+        submit: b.submit.unwrap_or(false),
+    };
+    let tz = state.config.timezone;
+    let id = DbUuid(input.id);
+    let who = caller.clone();
+    let mut attempt = 0;
+    let created = loop {
+        let (input, who, rid) = (input.clone(), who.clone(), request_id.0.clone());
+        let result = db::run(&state.pool, move |conn| {
+            service::create(conn, &input, &who, tz, Some(&rid))
+        })
+        .await;
+        match result {
+            // Two identical reports racing: the loser's insert hits the winner's row; the
+            // retry then sees it as a replay.
+            Err(ApiError::Conflict(_)) if attempt == 0 => attempt += 1,
+            other => break other?,
+        }
+    };
+    let report = full(&state, caller, id).await?;
+    Ok(match created {
+        Created::New => {
+            let mut resp = report_response(actix_web::http::StatusCode::CREATED, report);
+            if let Ok(v) = header::HeaderValue::from_str(&format!("/api/v1/inspections/{id}")) {
+                resp.headers_mut().insert(header::LOCATION, v);
+            }
+            resp
+        }
+        Created::Replay => report_response(actix_web::http::StatusCode::OK, report),
+    })
+}
+
+/// List reports, newest first. Inspectors see submitted reports and their own drafts.
+#[utoipa::path(
+    tag = "inspections",
+    params(InspectionListQuery),
+    responses(
+        (status = 200, description = "One page of reports (without rows; with counts)", body = Page<Inspection>),
+        (status = 403, description = "Viewers see no individual reports", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/inspections")]
+pub async fn list_inspections(
+    state: Data<AppState>,
+    caller: AuthUser,
+    query: Query<InspectionListQuery>,
+) -> ApiResult<HttpResponse> {
+    caller.require(&READERS)?;
+    let q = query.into_inner();
+    let limit = check_limit(q.limit)?;
+    let tz = state.config.timezone;
+    let local_start = |d: NaiveDate| -> ApiResult<chrono::NaiveDateTime> {
+        let midnight = d
+            .and_hms_opt(0, 0, 0)
+            .ok_or_else(|| ApiError::invalid("from", "is not a date"))?;
+        Ok(tz
+            .from_local_datetime(&midnight)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc).naive_utc())
+            .unwrap_or(midnight))
+    };
+    let before = match q.cursor.as_deref() {
+        None => None,
+        Some(c) => {
+            let raw = decode_cursor("cursor", c)?;
+            let parsed = raw.split_once('|').and_then(|(t, id)| {
+                Some((
+                    chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f").ok()?,
+                    DbUuid(Uuid::parse_str(id).ok()?),
+                ))
+            });
+            Some(parsed.ok_or_else(|| {
+                ApiError::invalid("cursor", "is not a cursor returned by this API")
+            })?)
+        }
+    };
+    let filter = idb::ListFilter {
+        opd_id: q.opd_id.map(DbUuid),
+        status: q.status.map(|s| s.as_str().to_string()),
+        inspector_id: q.inspector_id.map(DbUuid),
+        from: q.from.map(local_start).transpose()?,
+        to: q
+            .to
+            .and_then(|d| d.succ_opt())
+            .map(local_start)
+            .transpose()?,
+        visible_to_inspector: (caller.role == Role::Inspector).then_some(DbUuid(caller.id)),
+        before,
+        limit,
+    };
+    let (rows, labels, counts) = db::run(&state.pool, move |conn| {
+        let rows = idb::list(conn, &filter)?;
+        let mut labels = Vec::with_capacity(rows.len());
+        for r in &rows {
+            labels.push(idb::labels(conn, r.opd_id, r.inspector_id)?);
+        }
+        let ids: Vec<DbUuid> = rows.iter().map(|r| r.id).collect();
+        let counts = idb::counts(conn, &ids)?;
+        Ok((rows, labels, counts))
+    })
+    .await?;
+    let more = rows.len() as i64 > limit;
+    let mut items: Vec<Inspection> = Vec::new();
+    let mut last = None;
+    for ((row, (opd, who)), (_, na, nf)) in rows
+        .into_iter()
+        .zip(labels)
+        .zip(counts)
+        .take(limit as usize)
+    {
+        last = Some(format!(
+            "{}|{}",
+            row.started_at.format("%Y-%m-%dT%H:%M:%S%.f"),
+            row.id
+        ));
+        let mut item = base(row, opd, who);
+        item.attendance_count = Some(na);
+        item.findings_count = Some(nf);
+        items.push(item);
+    }
+    let next_cursor = if more {
+        last.map(|l| encode_cursor(&l))
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(Page { items, next_cursor }))
+}
+
+/// Read a report with its attendance, findings and evidence. Someone else's draft is `404`.
+#[utoipa::path(
+    tag = "inspections",
+    params(("id" = Uuid, Path, description = "Report id")),
+    responses(
+        (status = 200, description = "The report", body = Inspection, headers(("ETag" = String))),
+        (status = 403, description = "Viewers see no individual reports", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/inspections/{id}")]
+pub async fn get_inspection(
+    state: Data<AppState>,
+    caller: AuthUser,
+    id: Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    caller.require(&READERS)?;
+    let report = full(&state, caller, DbUuid(id.into_inner())).await?;
+    Ok(report_response(actix_web::http::StatusCode::OK, report))
+}
+
+/// Edit a draft (author or admin). With `If-Match: "<version>"`, a stale version is `412`.
+#[utoipa::path(
+    tag = "inspections",
+    params(
+        ("id" = Uuid, Path, description = "Report id"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` last read"),
+    ),
+    request_body = InspectionPatch,
+    responses(
+        (status = 200, description = "The report as it now stands", body = Inspection, headers(("ETag" = String))),
+        (status = 403, description = "Not the author", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The report is submitted", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The report changed since the given ETag", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/api/v1/inspections/{id}")]
+pub async fn update_inspection(
+    req: HttpRequest,
+    state: Data<AppState>,
+    caller: AuthUser,
+    request_id: RequestId,
+    id: Path<Uuid>,
+    body: Json<InspectionPatch, REPORT_LIMIT>,
+) -> ApiResult<HttpResponse> {
+    caller.require(&AUTHORS)?;
+    let p = body.0;
+    let patch = ReportPatch {
+        started_at: p.started_at.map(|t| t.with_timezone(&Utc)),
+        ended_at: p.ended_at.map(|o| o.map(|t| t.with_timezone(&Utc))),
+        notes: p.notes,
+        location: p.location.map(|o| o.map(Location::from)),
+        attendance: p
+            .attendance
+            .map(|rows| rows.into_iter().map(AttendanceInput::from).collect()),
+    };
+    let expected = if_match(&req);
+    let tz = state.config.timezone;
+    let id = DbUuid(id.into_inner());
+    let who = caller.clone();
+    db::run(&state.pool, move |conn| {
+        service::patch(conn, &who, id, &patch, expected, tz, Some(&request_id.0))
+    })
+    .await?;
+    let report = full(&state, caller, id).await?;
+    Ok(report_response(actix_web::http::StatusCode::OK, report))
+}
+
+/// Add one finding to a draft (author or admin). The same finding again is a replay (`200`).
+#[utoipa::path(
+    tag = "inspections",
+    params(("id" = Uuid, Path, description = "Report id")),
+    request_body = FindingBody,
+    responses(
+        (status = 201, description = "Added", body = FindingOut),
+        (status = 200, description = "A replay: the finding as stored", body = FindingOut),
+        (status = 403, description = "Not the author", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The report is submitted, or the finding id is taken", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/inspections/{id}/findings")]
+pub async fn add_finding(
+    state: Data<AppState>,
+    caller: AuthUser,
+    request_id: RequestId,
+    id: Path<Uuid>,
+    body: Json<FindingBody>,
+) -> ApiResult<HttpResponse> {
+    caller.require(&AUTHORS)?;
+    let finding = FindingInput::from(body.0);
+    let tz = state.config.timezone;
+    let id = DbUuid(id.into_inner());
+    let (created, row) = db::run(&state.pool, move |conn| {
+        service::add_finding(conn, &caller, id, &finding, tz, Some(&request_id.0))
+    })
+    .await?;
+    Ok(match created {
+        Created::New => HttpResponse::Created().json(FindingOut::from(row)),
+        Created::Replay => HttpResponse::Ok().json(FindingOut::from(row)),
+    })
+}
+
+/// Submit a draft (author or admin): it becomes read-only. Submitting again is harmless.
+#[utoipa::path(
+    tag = "inspections",
+    params(("id" = Uuid, Path, description = "Report id")),
+    responses(
+        (status = 200, description = "The report as it now stands", body = Inspection, headers(("ETag" = String))),
+        (status = 403, description = "Not the author", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/inspections/{id}/submit")]
+pub async fn submit_inspection(
+    state: Data<AppState>,
+    caller: AuthUser,
+    request_id: RequestId,
+    id: Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    caller.require(&AUTHORS)?;
+    let id = DbUuid(id.into_inner());
+    let who = caller.clone();
+    db::run(&state.pool, move |conn| {
+        service::submit(conn, &who, id, Some(&request_id.0))
+    })
+    .await?;
+    let report = full(&state, caller, id).await?;
+    Ok(report_response(actix_web::http::StatusCode::OK, report))
+}

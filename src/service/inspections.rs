@@ -1,0 +1,858 @@
+//! Inspection reports: one whole report in one transaction, replay-safe by the phone's ids;
+//! drafts edited with optimistic concurrency; submission makes a report read-only.
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::db::audit::{self, AuditEntry};
+use crate::db::inspections::{self as idb, AttendanceRow, EvidenceRow, FindingRow, InspectionRow};
+use crate::db::reference as refdb;
+use crate::db::{now, truncate_micros, write_tx, DbConnection, DbUuid};
+use crate::domain::inspection::{
+    self as rules, AttendanceStatus, FindingCategory, InspectionStatus, Severity, DESCRIPTION_MAX,
+    FUTURE_TOLERANCE_MINUTES, MAX_ATTENDANCE, MAX_FINDINGS, MAX_MINUTES_LATE, NOTES_MAX, NOTE_MAX,
+};
+use crate::domain::user::Role;
+use crate::error::{ApiError, FieldError};
+
+/// Namespace of the ids of absence findings derived from attendance rows.
+const DERIVED_FINDING_NS: Uuid = Uuid::from_u128(0x5d1d_a4a7_7e0c_4c4e_9b7a_0a11_ce00_0001);
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Location {
+    pub latitude: f64,
+    pub longitude: f64,
+    pub accuracy_m: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AttendanceInput {
+    pub id: Uuid,
+    pub official_id: Uuid,
+    pub status: AttendanceStatus,
+    pub minutes_late: Option<i64>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FindingInput {
+    pub id: Uuid,
+    pub official_id: Option<Uuid>,
+    pub category: FindingCategory,
+    pub severity: Severity,
+    pub description: String,
+    pub observed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReportInput {
+    pub id: Uuid,
+    pub opd_id: Uuid,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub notes: Option<String>,
+    pub location: Option<Location>,
+    pub attendance: Vec<AttendanceInput>,
+    pub findings: Vec<FindingInput>,
+    pub submit: bool,
+}
+
+/// Times as stored: UTC, microseconds.
+fn ts(t: DateTime<Utc>) -> NaiveDateTime {
+    truncate_micros(t.naive_utc())
+}
+
+fn ts_text(t: DateTime<Utc>) -> String {
+    ts(t)
+        .and_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn finding_json(f: &FindingInput) -> serde_json::Value {
+    json!({
+        "id": f.id, "official_id": f.official_id, "category": f.category.as_str(),
+        "severity": f.severity.as_str(), "description": f.description,
+        "observed_at": f.observed_at.map(ts_text),
+    })
+}
+
+fn hash_of(value: &serde_json::Value) -> String {
+    // serde_json's maps are sorted by key, so this text is canonical.
+    hex::encode(Sha256::digest(value.to_string().as_bytes()))
+}
+
+/// What "the same report" means: the same author and the same content once parsed —
+/// key order, white space, absent vs. `null` optional fields, the offset a time is written
+/// in (an instant is an instant) and `submit` do not matter; array order does.
+pub fn report_hash(input: &ReportInput, author: Uuid) -> String {
+    hash_of(&json!({
+        "author": author,
+        "id": input.id,
+        "opd_id": input.opd_id,
+        "started_at": ts_text(input.started_at),
+        "ended_at": input.ended_at.map(ts_text),
+        "notes": input.notes,
+        "location": input.location.map(|l| json!({"latitude": l.latitude, "longitude": l.longitude, "accuracy_m": l.accuracy_m})),
+        "attendance": input.attendance.iter().map(|a| json!({
+            "id": a.id, "official_id": a.official_id, "status": a.status.as_str(),
+            "minutes_late": a.minutes_late, "note": a.note,
+        })).collect::<Vec<_>>(),
+        "findings": input.findings.iter().map(finding_json).collect::<Vec<_>>(),
+    }))
+}
+
+pub fn finding_hash(f: &FindingInput) -> String {
+    hash_of(&finding_json(f))
+}
+
+fn not_in_future(field: &str, t: DateTime<Utc>, now: DateTime<Utc>, errors: &mut Vec<FieldError>) {
+    if t > now + Duration::minutes(FUTURE_TOLERANCE_MINUTES) {
+        errors.push(FieldError::new(
+            field,
+            format!("is more than {FUTURE_TOLERANCE_MINUTES} minutes in the future"),
+        ));
+    }
+}
+
+fn text_limit(field: &str, value: &Option<String>, max: usize, errors: &mut Vec<FieldError>) {
+    if let Some(v) = value {
+        if v.chars().count() > max {
+            errors.push(FieldError::new(
+                field,
+                format!("must be at most {max} characters"),
+            ));
+        }
+    }
+}
+
+pub fn validate_location(loc: &Option<Location>, errors: &mut Vec<FieldError>) {
+    if let Some(l) = loc {
+        if !l.latitude.is_finite() || !(-90.0..=90.0).contains(&l.latitude) {
+            errors.push(FieldError::new(
+                "location.latitude",
+                "must be between -90 and 90",
+            ));
+        }
+        if !l.longitude.is_finite() || !(-180.0..=180.0).contains(&l.longitude) {
+            errors.push(FieldError::new(
+                "location.longitude",
+                "must be between -180 and 180",
+            ));
+        }
+        if l.accuracy_m
+            .is_some_and(|a| !a.is_finite() || !(0.0..=100_000.0).contains(&a))
+        {
+            errors.push(FieldError::new(
+                "location.accuracy_m",
+                "must be between 0 and 100000 metres",
+            ));
+        }
+    }
+}
+
+pub fn validate_finding(
+    path: &str,
+    f: &FindingInput,
+    now: DateTime<Utc>,
+    errors: &mut Vec<FieldError>,
+) {
+    let d = f.description.trim();
+    if d.is_empty() {
+        errors.push(FieldError::new(
+            format!("{path}description"),
+            "must not be empty",
+        ));
+    } else if d.chars().count() > DESCRIPTION_MAX {
+        errors.push(FieldError::new(
+            format!("{path}description"),
+            format!("must be at most {DESCRIPTION_MAX} characters"),
+        ));
+    }
+    if let Some(t) = f.observed_at {
+        not_in_future(&format!("{path}observed_at"), t, now, errors);
+    }
+}
+
+fn validate_attendance(rows: &[AttendanceInput], errors: &mut Vec<FieldError>) {
+    if rows.len() > MAX_ATTENDANCE {
+        errors.push(FieldError::new(
+            "attendance",
+            format!("at most {MAX_ATTENDANCE} rows per report"),
+        ));
+    }
+    let mut officials = std::collections::HashMap::new();
+    for (i, a) in rows.iter().enumerate() {
+        if let Some(first) = officials.insert(a.official_id, i) {
+            errors.push(FieldError::new(
+                format!("attendance[{i}].official_id"),
+                format!("the same official is already on attendance[{first}]"),
+            ));
+        }
+        match (a.status, a.minutes_late) {
+            (AttendanceStatus::Late, Some(m)) if !(0..=MAX_MINUTES_LATE).contains(&m) => errors
+                .push(FieldError::new(
+                    format!("attendance[{i}].minutes_late"),
+                    format!("must be between 0 and {MAX_MINUTES_LATE}"),
+                )),
+            (AttendanceStatus::Late, _) | (_, None) => {}
+            (_, Some(_)) => errors.push(FieldError::new(
+                format!("attendance[{i}].minutes_late"),
+                "is allowed only with status `late`",
+            )),
+        }
+        text_limit(&format!("attendance[{i}].note"), &a.note, NOTE_MAX, errors);
+    }
+}
+
+/// Checks everything that needs no database.
+pub fn validate_report(input: &ReportInput, now: DateTime<Utc>) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    not_in_future("started_at", input.started_at, now, &mut errors);
+    if let Some(end) = input.ended_at {
+        not_in_future("ended_at", end, now, &mut errors);
+        if end < input.started_at {
+            errors.push(FieldError::new("ended_at", "must not be before started_at"));
+        }
+    }
+    text_limit("notes", &input.notes, NOTES_MAX, &mut errors);
+    validate_location(&input.location, &mut errors);
+    validate_attendance(&input.attendance, &mut errors);
+    if input.findings.len() > MAX_FINDINGS {
+        errors.push(FieldError::new(
+            "findings",
+            format!("at most {MAX_FINDINGS} findings per report"),
+        ));
+    }
+    for (i, f) in input.findings.iter().enumerate() {
+        validate_finding(&format!("findings[{i}]."), f, now, &mut errors);
+    }
+    let mut ids = std::collections::HashSet::from([input.id]);
+    for (i, a) in input.attendance.iter().enumerate() {
+        if !ids.insert(a.id) {
+            errors.push(FieldError::new(
+                format!("attendance[{i}].id"),
+                "is used twice in this report",
+            ));
+        }
+    }
+    for (i, f) in input.findings.iter().enumerate() {
+        if !ids.insert(f.id) {
+            errors.push(FieldError::new(
+                format!("findings[{i}].id"),
+                "is used twice in this report",
+            ));
+        }
+    }
+    errors
+}
+
+fn local_day(t: NaiveDateTime, tz: chrono_tz::Tz) -> NaiveDate {
+    t.and_utc().with_timezone(&tz).date_naive()
+}
+
+fn geofence(opd: &refdb::OpdRow, loc: Option<Location>) -> (Option<f64>, Option<bool>) {
+    match (opd.latitude, opd.longitude, loc) {
+        (Some(lat), Some(lon), Some(l)) => {
+            let d = rules::distance_m(lat, lon, l.latitude, l.longitude);
+            let d = (d * 10.0).round() / 10.0;
+            (Some(d), Some(d <= f64::from(opd.geofence_radius_m)))
+        }
+        _ => (None, None),
+    }
+}
+
+/// Inserts attendance rows (and their derived absence findings) after checking each
+/// official was placed at the inspected OPD that day.
+fn insert_attendance(
+    conn: &mut DbConnection,
+    inspection: &InspectionRow,
+    rows: &[AttendanceInput],
+    tz: chrono_tz::Tz,
+    errors: &mut Vec<FieldError>,
+) -> Result<(), ApiError> {
+    let day = local_day(inspection.started_at, tz);
+    let at = now();
+    let mut pending = Vec::new();
+    for (i, a) in rows.iter().enumerate() {
+        match idb::assignment_on(conn, DbUuid(a.official_id), day)? {
+            Some(asg) if asg.opd_id == inspection.opd_id => pending.push((a, asg)),
+            _ => errors.push(FieldError::new(
+                format!("attendance[{i}].official_id"),
+                format!("the official was not placed at the inspected OPD on {day}"),
+            )),
+        }
+    }
+    if !errors.is_empty() {
+        return Ok(());
+    }
+    for (a, asg) in pending {
+        let row = AttendanceRow {
+            id: DbUuid(a.id),
+            inspection_id: inspection.id,
+            official_id: DbUuid(a.official_id),
+            status: a.status.as_str().to_string(),
+            minutes_late: a.minutes_late.map(|m| m as i32),
+            note: a.note.clone(),
+            assignment_id: asg.id,
+            opd_id: asg.opd_id,
+            position_title: asg.position_title.clone(),
+            position_kind: asg.position_kind.clone(),
+            created_at: at,
+        };
+        idb::insert_attendance(conn, &row)?;
+        if a.status == AttendanceStatus::AbsentUnexcused {
+            idb::insert_finding(
+                conn,
+                &FindingRow {
+                    id: DbUuid(Uuid::new_v5(&DERIVED_FINDING_NS, a.id.as_bytes())),
+                    inspection_id: inspection.id,
+                    official_id: Some(row.official_id),
+                    category: FindingCategory::Absence.as_str().into(),
+                    severity: Severity::Medium.as_str().into(),
+                    description: "Absent without excuse when the inspection checked attendance."
+                        .into(),
+                    observed_at: inspection.started_at,
+                    source: "attendance".into(),
+                    attendance_id: Some(row.id),
+                    request_hash: String::new(),
+                    assignment_id: Some(asg.id),
+                    official_opd_id: Some(asg.opd_id),
+                    official_position_title: Some(asg.position_title.clone()),
+                    official_position_kind: Some(asg.position_kind.clone()),
+                    created_at: at,
+                },
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Builds a finding row with the official's placement in force when it was observed.
+fn finding_row(
+    conn: &mut DbConnection,
+    path: &str,
+    inspection: &InspectionRow,
+    f: &FindingInput,
+    tz: chrono_tz::Tz,
+    errors: &mut Vec<FieldError>,
+) -> Result<Option<FindingRow>, ApiError> {
+    let observed_at = f.observed_at.map(ts).unwrap_or(inspection.started_at);
+    let mut row = FindingRow {
+        id: DbUuid(f.id),
+        inspection_id: inspection.id,
+        official_id: f.official_id.map(DbUuid),
+        category: f.category.as_str().into(),
+        severity: f.severity.as_str().into(),
+        description: f.description.trim().to_string(),
+        observed_at,
+        source: "report".into(),
+        attendance_id: None,
+        request_hash: finding_hash(f),
+        assignment_id: None,
+        official_opd_id: None,
+        official_position_title: None,
+        official_position_kind: None,
+        created_at: now(),
+    };
+    if let Some(official) = f.official_id {
+        let day = local_day(observed_at, tz);
+        match idb::assignment_on(conn, DbUuid(official), day)? {
+            Some(asg) => {
+                row.assignment_id = Some(asg.id);
+                row.official_opd_id = Some(asg.opd_id);
+                row.official_position_title = Some(asg.position_title);
+                row.official_position_kind = Some(asg.position_kind);
+            }
+            None => {
+                errors.push(FieldError::new(
+                    format!("{path}official_id"),
+                    format!("the official had no placement on {day}"),
+                ));
+                return Ok(None);
+            }
+        }
+    }
+    Ok(Some(row))
+}
+
+/// Unknown officials, by request path.
+fn check_officials(
+    conn: &mut DbConnection,
+    attendance: &[AttendanceInput],
+    findings: &[(String, &FindingInput)],
+    errors: &mut Vec<FieldError>,
+) -> Result<(), ApiError> {
+    let mut wanted: Vec<DbUuid> = attendance.iter().map(|a| DbUuid(a.official_id)).collect();
+    wanted.extend(
+        findings
+            .iter()
+            .filter_map(|(_, f)| f.official_id.map(DbUuid)),
+    );
+    let known: std::collections::HashSet<DbUuid> = idb::existing_officials(conn, &wanted)?
+        .into_iter()
+        .collect();
+    for (i, a) in attendance.iter().enumerate() {
+        if !known.contains(&DbUuid(a.official_id)) {
+            errors.push(FieldError::new(
+                format!("attendance[{i}].official_id"),
+                "no such official",
+            ));
+        }
+    }
+    for (path, f) in findings {
+        if f.official_id.is_some_and(|o| !known.contains(&DbUuid(o))) {
+            errors.push(FieldError::new(
+                format!("{path}official_id"),
+                "no such official",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_ids_free(conn: &mut DbConnection, ids: &[(String, Uuid)]) -> Result<(), ApiError> {
+    let wanted: Vec<DbUuid> = ids.iter().map(|(_, id)| DbUuid(*id)).collect();
+    let taken = idb::taken_ids(conn, &wanted)?;
+    if let Some((path, id)) = ids.iter().find(|(_, id)| taken.contains(&DbUuid(*id))) {
+        return Err(ApiError::Conflict(format!(
+            "{path} {id} already belongs to another report or record."
+        )));
+    }
+    Ok(())
+}
+
+fn opd_for_report(conn: &mut DbConnection, opd_id: DbUuid) -> Result<refdb::OpdRow, ApiError> {
+    match refdb::find_opd(conn, opd_id) {
+        Ok(opd) if opd.active => Ok(opd),
+        Ok(_) => Err(ApiError::invalid(
+            "opd_id",
+            "the OPD is deactivated and receives no new inspections",
+        )),
+        Err(diesel::result::Error::NotFound) => Err(ApiError::invalid("opd_id", "no such OPD")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    New,
+    Replay,
+}
+
+fn audit_entry<'a>(
+    actor: Uuid,
+    action: &'a str,
+    id: DbUuid,
+    details: serde_json::Value,
+    rid: Option<&'a str>,
+) -> AuditEntry<'a> {
+    AuditEntry {
+        actor_id: Some(actor),
+        action,
+        entity_type: "inspection",
+        entity_id: Some(id.to_string()),
+        details,
+        request_id: rid,
+    }
+}
+
+/// Stores a whole report in one transaction, or recognises a replay of one.
+pub fn create(
+    conn: &mut DbConnection,
+    input: &ReportInput,
+    caller: &AuthUser,
+    tz: chrono_tz::Tz,
+    request_id: Option<&str>,
+) -> Result<Created, ApiError> {
+    let hash = report_hash(input, caller.id);
+    let errors = validate_report(input, Utc::now());
+    write_tx(conn, |conn| {
+        if let Some(existing) = idb::find(conn, DbUuid(input.id))? {
+            if existing.request_hash != hash {
+                return Err(ApiError::Conflict(format!(
+                    "A report with id {} already exists with different content (or by another author); \
+                     a replay must send exactly the same report.",
+                    input.id
+                )));
+            }
+            if input.submit && existing.status == InspectionStatus::Draft.as_str() {
+                submit_row(conn, existing, caller.id, request_id)?;
+            }
+            return Ok(Created::Replay);
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        let opd = opd_for_report(conn, DbUuid(input.opd_id))?;
+        let mut errors = Vec::new();
+        let finding_paths: Vec<(String, &FindingInput)> = input
+            .findings
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (format!("findings[{i}]."), f))
+            .collect();
+        check_officials(conn, &input.attendance, &finding_paths, &mut errors)?;
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        let mut ids: Vec<(String, Uuid)> = input
+            .attendance
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (format!("attendance[{i}].id"), a.id))
+            .collect();
+        ids.extend(
+            input
+                .findings
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (format!("findings[{i}].id"), f.id)),
+        );
+        check_ids_free(conn, &ids)?;
+
+        let (distance_m, within_geofence) = geofence(&opd, input.location);
+        let at = now();
+        let row = InspectionRow {
+            id: DbUuid(input.id),
+            opd_id: opd.id,
+            inspector_id: DbUuid(caller.id),
+            status: InspectionStatus::Draft.as_str().into(),
+            started_at: ts(input.started_at),
+            ended_at: input.ended_at.map(ts),
+            notes: input.notes.clone(),
+            latitude: input.location.map(|l| l.latitude),
+            longitude: input.location.map(|l| l.longitude),
+            accuracy_m: input.location.and_then(|l| l.accuracy_m),
+            distance_m,
+            within_geofence,
+            request_hash: hash.clone(),
+            version: 1,
+            created_at: at,
+            updated_at: at,
+            submitted_at: None,
+        };
+        idb::insert(conn, &row)?;
+        insert_attendance(conn, &row, &input.attendance, tz, &mut errors)?;
+        let mut finding_rows = Vec::new();
+        for (path, f) in &finding_paths {
+            if let Some(r) = finding_row(conn, path, &row, f, tz, &mut errors)? {
+                finding_rows.push(r);
+            }
+        }
+        if !errors.is_empty() {
+            // Rolls the whole report back.
+            return Err(ApiError::Validation(errors));
+        }
+        for r in &finding_rows {
+            idb::insert_finding(conn, r)?;
+        }
+        audit::append(
+            conn,
+            audit_entry(
+                caller.id,
+                "inspection.create",
+                row.id,
+                json!({
+                    "opd_id": row.opd_id.to_string(), "attendance": input.attendance.len(),
+                    "findings": input.findings.len(), "within_geofence": within_geofence,
+                }),
+                request_id,
+            ),
+        )?;
+        if input.submit {
+            submit_row(conn, row, caller.id, request_id)?;
+        }
+        Ok(Created::New)
+    })
+}
+
+fn submit_row(
+    conn: &mut DbConnection,
+    mut row: InspectionRow,
+    actor: Uuid,
+    request_id: Option<&str>,
+) -> Result<(), ApiError> {
+    let version = row.version;
+    let at = now();
+    row.status = InspectionStatus::Submitted.as_str().into();
+    row.submitted_at = Some(at);
+    row.updated_at = at;
+    if !idb::update(conn, &row, version)? {
+        return Err(ApiError::Conflict(
+            "The report changed while it was being submitted; retry.".into(),
+        ));
+    }
+    audit::append(
+        conn,
+        audit_entry(actor, "inspection.submit", row.id, json!({}), request_id),
+    )?;
+    Ok(())
+}
+
+/// Who may do what with a report. Viewers are refused before this.
+pub fn check_read(caller: &AuthUser, row: &InspectionRow) -> Result<(), ApiError> {
+    let visible = match caller.role {
+        Role::Admin | Role::Supervisor => true,
+        Role::Inspector => {
+            row.status == InspectionStatus::Submitted.as_str() || row.inspector_id.0 == caller.id
+        }
+        Role::Viewer => false,
+    };
+    if visible {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// Changes need the author or an admin, on a draft.
+pub fn check_write(caller: &AuthUser, row: &InspectionRow) -> Result<(), ApiError> {
+    check_read(caller, row)?;
+    if row.inspector_id.0 != caller.id && caller.role != Role::Admin {
+        return Err(ApiError::Forbidden(
+            "Only the author or an admin may change this report.".into(),
+        ));
+    }
+    if row.status != InspectionStatus::Draft.as_str() {
+        return Err(ApiError::Conflict(
+            "The report is submitted and read-only; a correction is a new finding through a supervisor.".into(),
+        ));
+    }
+    Ok(())
+}
+
+pub fn load_visible(
+    conn: &mut DbConnection,
+    caller: &AuthUser,
+    id: DbUuid,
+) -> Result<InspectionRow, ApiError> {
+    let row = idb::find(conn, id)?.ok_or(ApiError::NotFound)?;
+    check_read(caller, &row)?;
+    Ok(row)
+}
+
+pub fn submit(
+    conn: &mut DbConnection,
+    caller: &AuthUser,
+    id: DbUuid,
+    request_id: Option<&str>,
+) -> Result<(), ApiError> {
+    write_tx(conn, |conn| {
+        let row = load_visible(conn, caller, id)?;
+        if row.status == InspectionStatus::Submitted.as_str() {
+            // A retried submit.
+            return Ok(());
+        }
+        check_write(caller, &row)?;
+        submit_row(conn, row, caller.id, request_id)
+    })
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ReportPatch {
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<Option<DateTime<Utc>>>,
+    pub notes: Option<Option<String>>,
+    pub location: Option<Option<Location>>,
+    pub attendance: Option<Vec<AttendanceInput>>,
+}
+
+pub fn patch(
+    conn: &mut DbConnection,
+    caller: &AuthUser,
+    id: DbUuid,
+    patch: &ReportPatch,
+    if_match: Option<i64>,
+    tz: chrono_tz::Tz,
+    request_id: Option<&str>,
+) -> Result<(), ApiError> {
+    write_tx(conn, |conn| {
+        let mut row = load_visible(conn, caller, id)?;
+        check_write(caller, &row)?;
+        if if_match.is_some_and(|v| v != row.version) {
+            return Err(ApiError::PreconditionFailed(
+                "The report has changed since you read it (If-Match is stale); read it again."
+                    .into(),
+            ));
+        }
+        let version = row.version;
+        let mut errors = Vec::new();
+        let now_utc = Utc::now();
+        if let Some(s) = patch.started_at {
+            not_in_future("started_at", s, now_utc, &mut errors);
+            row.started_at = ts(s);
+        }
+        if let Some(e) = patch.ended_at {
+            if let Some(e) = e {
+                not_in_future("ended_at", e, now_utc, &mut errors);
+            }
+            row.ended_at = e.map(ts);
+        }
+        if row.ended_at.is_some_and(|e| e < row.started_at) {
+            errors.push(FieldError::new("ended_at", "must not be before started_at"));
+        }
+        if let Some(n) = &patch.notes {
+            text_limit("notes", n, NOTES_MAX, &mut errors);
+            row.notes = n.clone();
+        }
+        if let Some(loc) = patch.location {
+            validate_location(&loc, &mut errors);
+            row.latitude = loc.map(|l| l.latitude);
+            row.longitude = loc.map(|l| l.longitude);
+            row.accuracy_m = loc.and_then(|l| l.accuracy_m);
+        }
+        if let Some(rows) = &patch.attendance {
+            validate_attendance(rows, &mut errors);
+            let mut seen = std::collections::HashSet::new();
+            for (i, a) in rows.iter().enumerate() {
+                if !seen.insert(a.id) || a.id == id.0 {
+                    errors.push(FieldError::new(
+                        format!("attendance[{i}].id"),
+                        "is used twice in this report",
+                    ));
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        let opd = refdb::find_opd(conn, row.opd_id)?;
+        let location = match (row.latitude, row.longitude) {
+            (Some(latitude), Some(longitude)) => Some(Location {
+                latitude,
+                longitude,
+                accuracy_m: row.accuracy_m,
+            }),
+            _ => None,
+        };
+        (row.distance_m, row.within_geofence) = geofence(&opd, location);
+        row.updated_at = now();
+        if !idb::update(conn, &row, version)? {
+            return Err(ApiError::PreconditionFailed(
+                "The report changed concurrently; read it again.".into(),
+            ));
+        }
+        if let Some(rows) = &patch.attendance {
+            if idb::derived_findings_have_evidence(conn, id)? {
+                return Err(ApiError::Conflict(
+                    "Evidence is attached to an absence recorded by this attendance list; it cannot be replaced.".into(),
+                ));
+            }
+            idb::delete_attendance(conn, id)?;
+            check_officials(conn, rows, &[], &mut errors)?;
+            if !errors.is_empty() {
+                return Err(ApiError::Validation(errors));
+            }
+            let ids: Vec<(String, Uuid)> = rows
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (format!("attendance[{i}].id"), a.id))
+                .collect();
+            check_ids_free(conn, &ids)?;
+            insert_attendance(conn, &row, rows, tz, &mut errors)?;
+            if !errors.is_empty() {
+                return Err(ApiError::Validation(errors));
+            }
+        }
+        audit::append(
+            conn,
+            audit_entry(
+                caller.id,
+                "inspection.update",
+                id,
+                json!({ "version": version + 1 }),
+                request_id,
+            ),
+        )?;
+        Ok(())
+    })
+}
+
+/// Adds one finding to a draft; a replay of the same finding is recognised.
+pub fn add_finding(
+    conn: &mut DbConnection,
+    caller: &AuthUser,
+    id: DbUuid,
+    f: &FindingInput,
+    tz: chrono_tz::Tz,
+    request_id: Option<&str>,
+) -> Result<(Created, FindingRow), ApiError> {
+    write_tx(conn, |conn| {
+        let row = load_visible(conn, caller, id)?;
+        if let Some(existing) = idb::find_finding(conn, DbUuid(f.id))? {
+            if existing.inspection_id == id && existing.request_hash == finding_hash(f) {
+                return Ok((Created::Replay, existing));
+            }
+            return Err(ApiError::Conflict(format!(
+                "Finding {} already exists with different content or in another report.",
+                f.id
+            )));
+        }
+        check_write(caller, &row)?;
+        let mut errors = Vec::new();
+        validate_finding("", f, Utc::now(), &mut errors);
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        let mut count_check = idb::findings_of(conn, id)?.len();
+        count_check += 1;
+        if count_check > MAX_FINDINGS + MAX_ATTENDANCE {
+            return Err(ApiError::invalid(
+                "findings",
+                "this report holds the most findings allowed",
+            ));
+        }
+        check_officials(conn, &[], &[(String::new(), f)], &mut errors)?;
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        check_ids_free(conn, &[("id".into(), f.id)])?;
+        let Some(new) = finding_row(conn, "", &row, f, tz, &mut errors)? else {
+            return Err(ApiError::Validation(errors));
+        };
+        idb::insert_finding(conn, &new)?;
+        let mut bumped = row.clone();
+        bumped.updated_at = now();
+        if !idb::update(conn, &bumped, row.version)? {
+            return Err(ApiError::Conflict(
+                "The report changed concurrently; retry.".into(),
+            ));
+        }
+        audit::append(
+            conn,
+            audit_entry(
+                caller.id,
+                "inspection.add_finding",
+                id,
+                json!({ "finding_id": f.id.to_string() }),
+                request_id,
+            ),
+        )?;
+        Ok((Created::New, new))
+    })
+}
+
+/// The whole report, for output.
+pub struct FullReport {
+    pub row: InspectionRow,
+    pub opd: (String, String),
+    pub inspector: (String, String),
+    pub attendance: Vec<AttendanceRow>,
+    pub findings: Vec<FindingRow>,
+    pub evidence: Vec<EvidenceRow>,
+}
+
+pub fn load_full(conn: &mut DbConnection, row: InspectionRow) -> Result<FullReport, ApiError> {
+    let (opd, inspector) = idb::labels(conn, row.opd_id, row.inspector_id)?;
+    Ok(FullReport {
+        attendance: idb::attendance_of(conn, row.id)?,
+        findings: idb::findings_of(conn, row.id)?,
+        evidence: idb::evidence_of(conn, row.id)?,
+        row,
+        opd,
+        inspector,
+    })
+}
