@@ -63,6 +63,10 @@ pub struct Config {
     pub throttle: ThrottleConfig,
     pub trusted_proxies: Vec<IpAddr>,
     pub shutdown_timeout: Duration,
+    /// Largest photo accepted.
+    pub evidence_max_bytes: u64,
+    /// How long after submission the author may still add photos.
+    pub evidence_window: Duration,
 }
 
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
@@ -195,6 +199,15 @@ impl Config {
                 "SIDAK_SHUTDOWN_TIMEOUT_SECONDS",
                 Duration::from_secs(30),
             )?,
+            evidence_max_bytes: u64::from(num(
+                &get,
+                "SIDAK_EVIDENCE_MAX_BYTES",
+                15 * 1024 * 1024,
+                1024,
+            )?),
+            evidence_window: Duration::from_secs(
+                u64::from(num(&get, "SIDAK_EVIDENCE_WINDOW_DAYS", 7, 0)?) * 24 * 3600,
+            ),
         })
     }
 }

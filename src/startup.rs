@@ -154,6 +154,8 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
         hasher: PasswordHasher::new(config.hash_concurrency)?,
         throttle: LoginThrottle::new(config.throttle.clone()),
         routes: RouteTable::from_openapi(&spec),
+        evidence: crate::evidence::EvidenceStore::open(&config.data_dir)
+            .map_err(|e| format!("cannot prepare the evidence folder: {e}"))?,
         config: Arc::new(config),
     };
     Ok(Prepared {

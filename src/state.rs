@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::auth::{JwtKeys, LoginThrottle, PasswordHasher};
 use crate::config::Config;
 use crate::db::DbPool;
+use crate::evidence::EvidenceStore;
 use crate::http::routes::RouteTable;
 
 pub struct AppState {
@@ -15,4 +16,5 @@ pub struct AppState {
     pub throttle: LoginThrottle,
     /// The documented routes, used to tell 405 from 404.
     pub routes: RouteTable,
+    pub evidence: EvidenceStore,
 }

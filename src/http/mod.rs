@@ -1,6 +1,7 @@
 //! HTTP handlers, one module per resource, and the route registration.
 
 pub mod auth;
+pub mod evidence;
 pub mod extract;
 pub mod inspections;
 pub mod middleware;
@@ -115,5 +116,7 @@ pub fn register(cfg: &mut ServiceConfig) {
         .service(inspections::get_inspection)
         .service(inspections::update_inspection)
         .service(inspections::add_finding)
-        .service(inspections::submit_inspection);
+        .service(inspections::submit_inspection)
+        .service(evidence::upload_evidence)
+        .service(evidence::evidence_content);
 }

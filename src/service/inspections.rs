@@ -856,3 +856,126 @@ pub fn load_full(conn: &mut DbConnection, row: InspectionRow) -> Result<FullRepo
         inspector,
     })
 }
+
+/// Evidence metadata sent with a photo.
+#[derive(Debug, Clone)]
+pub struct EvidenceInput {
+    pub id: Uuid,
+    pub finding_id: Option<Uuid>,
+    pub captured_at: Option<DateTime<Utc>>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+}
+
+/// Records stored bytes as evidence of a report. The same id with the same bytes is a
+/// replay; with other bytes a conflict. New evidence needs the author (or an admin), and a
+/// draft or a report submitted within `window`.
+#[allow(clippy::too_many_arguments)]
+pub fn add_evidence(
+    conn: &mut DbConnection,
+    caller: &AuthUser,
+    inspection: DbUuid,
+    meta: &EvidenceInput,
+    sha256: &str,
+    content_type: &str,
+    size_bytes: i64,
+    window: std::time::Duration,
+    request_id: Option<&str>,
+) -> Result<(Created, EvidenceRow), ApiError> {
+    write_tx(conn, |conn| {
+        let row = load_visible(conn, caller, inspection)?;
+        if let Some(existing) = idb::find_evidence(conn, DbUuid(meta.id))? {
+            if existing.inspection_id == inspection && existing.sha256 == sha256 {
+                return Ok((Created::Replay, existing));
+            }
+            return Err(ApiError::Conflict(format!(
+                "Evidence {} already exists with other bytes or for another report; evidence is never replaced.",
+                meta.id
+            )));
+        }
+        check_evidence_allowed(caller, &row, window)?;
+        let mut errors = Vec::new();
+        if let Some(t) = meta.captured_at {
+            not_in_future("meta.captured_at", t, Utc::now(), &mut errors);
+        }
+        let loc = match (meta.latitude, meta.longitude) {
+            (Some(latitude), Some(longitude)) => Some(Location {
+                latitude,
+                longitude,
+                accuracy_m: None,
+            }),
+            (None, None) => None,
+            _ => {
+                errors.push(FieldError::new(
+                    "meta.latitude",
+                    "latitude and longitude come together",
+                ));
+                None
+            }
+        };
+        validate_location(&loc, &mut errors);
+        if let Some(f) = meta.finding_id {
+            match idb::find_finding(conn, DbUuid(f))? {
+                Some(found) if found.inspection_id == inspection => {}
+                _ => errors.push(FieldError::new(
+                    "meta.finding_id",
+                    "is not a finding of this report",
+                )),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        let new = EvidenceRow {
+            id: DbUuid(meta.id),
+            inspection_id: inspection,
+            finding_id: meta.finding_id.map(DbUuid),
+            sha256: sha256.to_string(),
+            content_type: content_type.to_string(),
+            size_bytes,
+            captured_at: meta.captured_at.map(ts),
+            latitude: meta.latitude,
+            longitude: meta.longitude,
+            uploaded_by: DbUuid(caller.id),
+            created_at: now(),
+        };
+        idb::insert_evidence(conn, &new)?;
+        audit::append(
+            conn,
+            AuditEntry {
+                actor_id: Some(caller.id),
+                action: "evidence.add",
+                entity_type: "evidence",
+                entity_id: Some(new.id.to_string()),
+                details: json!({ "inspection_id": inspection.to_string(), "sha256": sha256, "size_bytes": size_bytes }),
+                request_id,
+            },
+        )?;
+        Ok((Created::New, new))
+    })
+}
+
+/// The author (or an admin) may add photos to a draft, and to a submitted report for
+/// `window` after submission.
+pub fn check_evidence_allowed(
+    caller: &AuthUser,
+    row: &InspectionRow,
+    window: std::time::Duration,
+) -> Result<(), ApiError> {
+    check_read(caller, row)?;
+    if row.inspector_id.0 != caller.id && caller.role != Role::Admin {
+        return Err(ApiError::Forbidden(
+            "Only the author or an admin may add evidence to this report.".into(),
+        ));
+    }
+    if let Some(submitted) = row.submitted_at {
+        let window = Duration::from_std(window).unwrap_or(Duration::days(7));
+        if now() > submitted + window {
+            return Err(ApiError::Conflict(format!(
+                "The report was submitted more than {} days ago; no more evidence can be added.",
+                window.num_days()
+            )));
+        }
+    }
+    Ok(())
+}

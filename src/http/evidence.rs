@@ -1,0 +1,371 @@
+//! Photo evidence: streamed upload into content-addressed storage, and download.
+
+use actix_multipart::Multipart;
+use actix_web::http::{header, StatusCode};
+use actix_web::web::{Data, Path, Payload};
+use actix_web::{get, post, HttpMessage, HttpRequest, HttpResponse};
+use chrono::{DateTime, FixedOffset, Utc};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::db::inspections as idb;
+use crate::db::{self, DbUuid};
+use crate::domain::user::Role;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::evidence;
+use crate::http::extract::{parse_json, RequestId};
+use crate::http::inspections::EvidenceOut;
+use crate::service::inspections::{self as service, Created, EvidenceInput};
+use crate::state::AppState;
+
+const META_LIMIT: usize = 16 * 1024;
+
+/// The optional `meta` part.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceMeta {
+    /// The phone's id for this photo: sending it again with the same bytes is a replay.
+    /// Without it the server makes one (and a retry stores a second record).
+    pub id: Option<Uuid>,
+    /// A finding of the same report that the photo documents.
+    pub finding_id: Option<Uuid>,
+    pub captured_at: Option<DateTime<FixedOffset>>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    /// Hex SHA-256 the phone computed; a mismatch (damage in transit) is refused.
+    pub sha256: Option<String>,
+}
+
+/// The multipart form, for the documentation.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct EvidenceUpload {
+    /// JPEG, PNG or WebP, judged by its bytes.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// JSON, see `EvidenceMeta`.
+    #[schema(value_type = Option<String>)]
+    meta: Option<String>,
+}
+
+/// Removes the temporary file unless it was moved into place.
+struct TempFile(Option<std::path::PathBuf>);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+struct Received {
+    sha256: String,
+    size: u64,
+    head: Vec<u8>,
+    tail: Vec<u8>,
+}
+
+async fn receive_file(
+    field: &mut actix_multipart::Field,
+    path: &std::path::Path,
+    max: u64,
+) -> ApiResult<Received> {
+    let mut file = tokio::fs::File::create(path)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut hasher = Sha256::new();
+    let mut size: u64 = 0;
+    let mut head = Vec::with_capacity(16);
+    let mut tail: Vec<u8> = Vec::with_capacity(64);
+    while let Some(chunk) = field.next().await {
+        let chunk = chunk
+            .map_err(|e| ApiError::BadRequest(format!("The upload could not be read: {e}")))?;
+        size += chunk.len() as u64;
+        if size > max {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "A photo may be at most {max} bytes."
+            )));
+        }
+        if head.len() < 16 {
+            let take = (16 - head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..take]);
+        }
+        tail.extend_from_slice(&chunk[chunk.len().saturating_sub(32)..]);
+        if tail.len() > 32 {
+            tail.drain(..tail.len() - 32);
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await.map_err(ApiError::internal)?;
+    }
+    file.sync_all().await.map_err(ApiError::internal)?;
+    Ok(Received {
+        sha256: hex::encode(hasher.finalize()),
+        size,
+        head,
+        tail,
+    })
+}
+
+/// Add a photo to a report (`multipart/form-data`: `file`, optional `meta`).
+///
+/// The author (or an admin) may add photos to a draft and, for 7 days (configurable) after
+/// submission, to the submitted report. Evidence is never replaced or deleted.
+#[utoipa::path(
+    tag = "inspections",
+    params(("id" = Uuid, Path, description = "Report id")),
+    request_body(content = EvidenceUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "Stored", body = EvidenceOut),
+        (status = 200, description = "A replay: the same id with the same bytes", body = EvidenceOut),
+        (status = 403, description = "Not the author", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The id holds other bytes, or the report no longer takes evidence", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The photo is too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not a multipart form, or the file is not JPEG, PNG or WebP", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/inspections/{id}/evidence")]
+pub async fn upload_evidence(
+    req: HttpRequest,
+    state: Data<AppState>,
+    caller: AuthUser,
+    request_id: RequestId,
+    id: Path<Uuid>,
+    payload: Payload,
+) -> ApiResult<HttpResponse> {
+    caller.require(&[Role::Inspector, Role::Admin])?;
+    let inspection = DbUuid(id.into_inner());
+    let is_multipart = req
+        .mime_type()
+        .ok()
+        .flatten()
+        .is_some_and(|m| m.type_() == "multipart" && m.subtype() == "form-data");
+    if !is_multipart {
+        return Err(ApiError::UnsupportedMediaType(
+            "The upload must be multipart/form-data.".into(),
+        ));
+    }
+    let max = state.config.evidence_max_bytes;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max + 64 * 1024) {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "A photo may be at most {max} bytes."
+        )));
+    }
+    // Refuse early what would be refused anyway, before reading megabytes.
+    let who = caller.clone();
+    db::run(&state.pool, move |conn| {
+        let row = service::load_visible(conn, &who, inspection)?;
+        service::check_read(&who, &row)?;
+        if row.inspector_id.0 != who.id && who.role != Role::Admin {
+            return Err(ApiError::Forbidden(
+                "Only the author or an admin may add evidence to this report.".into(),
+            ));
+        }
+        Ok(())
+    })
+    .await?;
+
+    let mut form = Multipart::new(req.headers(), payload);
+    let mut meta: Option<EvidenceMeta> = None;
+    let mut received: Option<Received> = None;
+    let mut temp = TempFile(None);
+    while let Some(field) = form.next().await {
+        let mut field = field.map_err(|e| {
+            ApiError::BadRequest(format!("The multipart form could not be read: {e}"))
+        })?;
+        match field.name() {
+            Some("meta") if meta.is_none() => {
+                let mut bytes = Vec::new();
+                while let Some(chunk) = field.next().await {
+                    let chunk = chunk.map_err(|e| {
+                        ApiError::BadRequest(format!("The meta part could not be read: {e}"))
+                    })?;
+                    if bytes.len() + chunk.len() > META_LIMIT {
+                        return Err(ApiError::PayloadTooLarge(format!(
+                            "The meta part may be at most {META_LIMIT} bytes."
+                        )));
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                meta = Some(parse_json::<EvidenceMeta>(&bytes).map_err(|e| {
+                    match e {
+                        ApiError::Validation(errs) => ApiError::Validation(
+                            errs.into_iter()
+                                .map(|mut f| {
+                                    f.field = format!("meta.{}", f.field);
+                                    f
+                                })
+                                .collect(),
+                        ),
+                        ApiError::BadRequest(m) => ApiError::invalid("meta", m),
+                        other => other,
+                    }
+                })?);
+            }
+            Some("file") if received.is_none() => {
+                let path = state.evidence.temp_path();
+                temp.0 = Some(path.clone());
+                received = Some(receive_file(&mut field, &path, max).await?);
+            }
+            Some(name @ ("meta" | "file")) => {
+                return Err(ApiError::invalid(name, "appears more than once"))
+            }
+            other => {
+                return Err(ApiError::invalid(
+                    other.unwrap_or("form"),
+                    "unknown part; the form takes `file` and optionally `meta`",
+                ))
+            }
+        }
+    }
+    let Some(file) = received else {
+        return Err(ApiError::invalid("file", "is required"));
+    };
+    let meta = meta.unwrap_or(EvidenceMeta {
+        id: None,
+        finding_id: None,
+        captured_at: None,
+        latitude: None,
+        longitude: None,
+        sha256: None,
+    });
+    let Some(content_type) = evidence::sniff(&file.head) else {
+        return Err(ApiError::UnsupportedMediaType(
+            "The file is not a JPEG, PNG or WebP image.".into(),
+        ));
+    };
+    if !evidence::is_complete(content_type, &file.head, &file.tail, file.size) {
+        return Err(ApiError::invalid(
+            "file",
+            "the image is truncated or damaged",
+        ));
+    }
+    if let Some(claimed) = &meta.sha256 {
+        if !claimed.eq_ignore_ascii_case(&file.sha256) {
+            return Err(ApiError::invalid(
+                "meta.sha256",
+                "does not match the bytes received (damaged in transit?)",
+            ));
+        }
+    }
+    let input = EvidenceInput {
+        id: meta.id.unwrap_or_else(Uuid::new_v4),
+        finding_id: meta.finding_id,
+        captured_at: meta.captured_at.map(|t| t.with_timezone(&Utc)),
+        latitude: meta.latitude,
+        longitude: meta.longitude,
+    };
+    // The bytes are made durable before the record that points at them.
+    let store = state.evidence.clone();
+    let temp_path = temp
+        .0
+        .take()
+        .ok_or_else(|| ApiError::internal("temporary file missing"))?;
+    let sha = file.sha256.clone();
+    let commit =
+        actix_web::web::block(move || store.commit(&temp_path, &sha).map_err(|e| (e, temp_path)))
+            .await?;
+    if let Err((e, leftover)) = commit {
+        let _ = std::fs::remove_file(leftover);
+        return Err(ApiError::internal(format!("storing evidence: {e}")));
+    }
+    let window = state.config.evidence_window;
+    let (created, row) = db::run(&state.pool, move |conn| {
+        service::add_evidence(
+            conn,
+            &caller,
+            inspection,
+            &input,
+            &file.sha256,
+            content_type,
+            file.size as i64,
+            window,
+            Some(&request_id.0),
+        )
+    })
+    .await?;
+    let status = if created == Created::New {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(HttpResponse::build(status).json(EvidenceOut::from(row)))
+}
+
+/// The bytes of a photo, with its content type and `ETag` = its SHA-256. Visible to those
+/// who may see its report.
+#[utoipa::path(
+    tag = "inspections",
+    params(("id" = Uuid, Path, description = "Evidence id")),
+    responses(
+        (status = 200, description = "The image", content_type = "image/*", body = Vec<u8>, headers(("ETag" = String))),
+        (status = 304, description = "Not modified"),
+        (status = 403, description = "Viewers see no evidence", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/evidence/{id}/content")]
+pub async fn evidence_content(
+    req: HttpRequest,
+    state: Data<AppState>,
+    caller: AuthUser,
+    id: Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    caller.require(&[Role::Inspector, Role::Supervisor, Role::Admin])?;
+    let id = DbUuid(id.into_inner());
+    let row = db::run(&state.pool, move |conn| {
+        let ev = idb::find_evidence(conn, id)?.ok_or(ApiError::NotFound)?;
+        service::load_visible(conn, &caller, ev.inspection_id)?;
+        Ok(ev)
+    })
+    .await?;
+    let etag = format!("\"{}\"", row.sha256);
+    let fresh = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if fresh {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .finish());
+    }
+    let path = state
+        .evidence
+        .path_for(&row.sha256)
+        .ok_or_else(|| ApiError::internal("stored hash is malformed"))?;
+    let file = actix_files::NamedFile::open_async(&path)
+        .await
+        .map_err(|e| ApiError::internal(format!("evidence file {}: {e}", row.sha256)))?;
+    let mime: mime::Mime = row.content_type.parse().map_err(ApiError::internal)?;
+    let ext = match row.content_type.as_str() {
+        evidence::PNG => "png",
+        evidence::WEBP => "webp",
+        _ => "jpg",
+    };
+    let mut resp = file
+        .set_content_type(mime)
+        .use_etag(false)
+        .use_last_modified(false)
+        .set_content_disposition(header::ContentDisposition {
+            disposition: header::DispositionType::Inline,
+            parameters: vec![header::DispositionParam::Filename(format!(
+                "{}.{ext}",
+                row.id
+            ))],
+        })
+        .into_response(&req);
+    if let Ok(v) = header::HeaderValue::from_str(&etag) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(resp)
+}
