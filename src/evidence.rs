@@ -52,8 +52,9 @@ impl EvidenceStore {
     }
 
     /// Moves a complete, fsynced temporary file into place (or drops it when the same
-    /// bytes are stored already) and makes the directory entry durable.
-    pub fn commit(&self, temp: &Path, sha256: &str) -> std::io::Result<PathBuf> {
+    /// bytes are stored already) and makes the directory entry durable. `true` when the
+    /// file is new.
+    pub fn commit(&self, temp: &Path, sha256: &str) -> std::io::Result<bool> {
         let target = self
             .path_for(sha256)
             .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad hash"))?;
@@ -64,11 +65,21 @@ impl EvidenceStore {
         std::fs::create_dir_all(&dir)?;
         if target.exists() {
             std::fs::remove_file(temp)?;
+            Ok(false)
         } else {
             std::fs::rename(temp, &target)?;
             std::fs::File::open(&dir)?.sync_all()?;
+            Ok(true)
         }
-        Ok(target)
+    }
+
+    /// Removes a file stored for an upload that was then refused, unless a record uses it.
+    pub fn discard(&self, sha256: &str, still_used: bool) {
+        if !still_used {
+            if let Some(p) = self.path_for(sha256) {
+                let _ = std::fs::remove_file(p);
+            }
+        }
     }
 }
 

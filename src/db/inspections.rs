@@ -389,3 +389,11 @@ pub fn counts(conn: &mut DbConnection, ids: &[DbUuid]) -> QueryResult<Vec<(DbUui
     }
     Ok(out)
 }
+
+/// Whether any evidence record points at these bytes.
+pub fn sha_in_use(conn: &mut DbConnection, sha256: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        evidence::table.filter(evidence::sha256.eq(sha256)),
+    ))
+    .get_result(conn)
+}

@@ -265,6 +265,16 @@ pub async fn upload_evidence(
         latitude: meta.latitude,
         longitude: meta.longitude,
     };
+    let window = state.config.evidence_window;
+    // Decide before storing anything, so that a refused upload leaves no file behind.
+    let (who, check_input, sha) = (caller.clone(), input.clone(), file.sha256.clone());
+    let replay = db::run(&state.pool, move |conn| {
+        service::check_evidence(conn, &who, inspection, &check_input, &sha, window)
+    })
+    .await?;
+    if let Some(existing) = replay {
+        return Ok(HttpResponse::Ok().json(EvidenceOut::from(existing)));
+    }
     // The bytes are made durable before the record that points at them.
     let store = state.evidence.clone();
     let temp_path = temp
@@ -275,12 +285,15 @@ pub async fn upload_evidence(
     let commit =
         actix_web::web::block(move || store.commit(&temp_path, &sha).map_err(|e| (e, temp_path)))
             .await?;
-    if let Err((e, leftover)) = commit {
-        let _ = std::fs::remove_file(leftover);
-        return Err(ApiError::internal(format!("storing evidence: {e}")));
-    }
-    let window = state.config.evidence_window;
-    let (created, row) = db::run(&state.pool, move |conn| {
+    let created_file = match commit {
+        Ok(created) => created,
+        Err((e, leftover)) => {
+            let _ = std::fs::remove_file(leftover);
+            return Err(ApiError::internal(format!("storing evidence: {e}")));
+        }
+    };
+    let sha = file.sha256.clone();
+    let result = db::run(&state.pool, move |conn| {
         service::add_evidence(
             conn,
             &caller,
@@ -293,7 +306,23 @@ pub async fn upload_evidence(
             Some(&request_id.0),
         )
     })
-    .await?;
+    .await;
+    let (created, row) = match result {
+        Ok(ok) => ok,
+        Err(e) => {
+            // Refused after all (a concurrent change): drop the bytes if they are ours alone.
+            if created_file {
+                let (store, pool, sha) = (state.evidence.clone(), state.pool.clone(), sha.clone());
+                let _ = db::run(&pool, move |conn| {
+                    let used = idb::sha_in_use(conn, &sha)?;
+                    store.discard(&sha, used);
+                    Ok(())
+                })
+                .await;
+            }
+            return Err(e);
+        }
+    };
     let status = if created == Created::New {
         StatusCode::CREATED
     } else {

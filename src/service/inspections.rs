@@ -883,48 +883,8 @@ pub fn add_evidence(
     request_id: Option<&str>,
 ) -> Result<(Created, EvidenceRow), ApiError> {
     write_tx(conn, |conn| {
-        let row = load_visible(conn, caller, inspection)?;
-        if let Some(existing) = idb::find_evidence(conn, DbUuid(meta.id))? {
-            if existing.inspection_id == inspection && existing.sha256 == sha256 {
-                return Ok((Created::Replay, existing));
-            }
-            return Err(ApiError::Conflict(format!(
-                "Evidence {} already exists with other bytes or for another report; evidence is never replaced.",
-                meta.id
-            )));
-        }
-        check_evidence_allowed(caller, &row, window)?;
-        let mut errors = Vec::new();
-        if let Some(t) = meta.captured_at {
-            not_in_future("meta.captured_at", t, Utc::now(), &mut errors);
-        }
-        let loc = match (meta.latitude, meta.longitude) {
-            (Some(latitude), Some(longitude)) => Some(Location {
-                latitude,
-                longitude,
-                accuracy_m: None,
-            }),
-            (None, None) => None,
-            _ => {
-                errors.push(FieldError::new(
-                    "meta.latitude",
-                    "latitude and longitude come together",
-                ));
-                None
-            }
-        };
-        validate_location(&loc, &mut errors);
-        if let Some(f) = meta.finding_id {
-            match idb::find_finding(conn, DbUuid(f))? {
-                Some(found) if found.inspection_id == inspection => {}
-                _ => errors.push(FieldError::new(
-                    "meta.finding_id",
-                    "is not a finding of this report",
-                )),
-            }
-        }
-        if !errors.is_empty() {
-            return Err(ApiError::Validation(errors));
+        if let Some(replay) = check_evidence(conn, caller, inspection, meta, sha256, window)? {
+            return Ok((Created::Replay, replay));
         }
         let new = EvidenceRow {
             id: DbUuid(meta.id),
@@ -953,6 +913,64 @@ pub fn add_evidence(
         )?;
         Ok((Created::New, new))
     })
+}
+
+/// Everything that decides an upload, short of writing it: `Some` for a replay, an error
+/// for a refusal. Run before the bytes are stored (so a refused upload stores nothing) and
+/// again inside the writing transaction.
+pub fn check_evidence(
+    conn: &mut DbConnection,
+    caller: &AuthUser,
+    inspection: DbUuid,
+    meta: &EvidenceInput,
+    sha256: &str,
+    window: std::time::Duration,
+) -> Result<Option<EvidenceRow>, ApiError> {
+    let row = load_visible(conn, caller, inspection)?;
+    if let Some(existing) = idb::find_evidence(conn, DbUuid(meta.id))? {
+        if existing.inspection_id == inspection && existing.sha256 == sha256 {
+            return Ok(Some(existing));
+        }
+        return Err(ApiError::Conflict(format!(
+            "Evidence {} already exists with other bytes or for another report; evidence is never replaced.",
+            meta.id
+        )));
+    }
+    check_evidence_allowed(caller, &row, window)?;
+    let mut errors = Vec::new();
+    if let Some(t) = meta.captured_at {
+        not_in_future("meta.captured_at", t, Utc::now(), &mut errors);
+    }
+    let loc = match (meta.latitude, meta.longitude) {
+        (Some(latitude), Some(longitude)) => Some(Location {
+            latitude,
+            longitude,
+            accuracy_m: None,
+        }),
+        (None, None) => None,
+        _ => {
+            errors.push(FieldError::new(
+                "meta.latitude",
+                "latitude and longitude come together",
+            ));
+            None
+        }
+    };
+    validate_location(&loc, &mut errors);
+    if let Some(f) = meta.finding_id {
+        match idb::find_finding(conn, DbUuid(f))? {
+            Some(found) if found.inspection_id == inspection => {}
+            _ => errors.push(FieldError::new(
+                "meta.finding_id",
+                "is not a finding of this report",
+            )),
+        }
+    }
+    if errors.is_empty() {
+        Ok(None)
+    } else {
+        Err(ApiError::Validation(errors))
+    }
 }
 
 /// The author (or an admin) may add photos to a draft, and to a submitted report for

@@ -5,7 +5,9 @@ mod helpers;
 
 mod auth;
 mod errors;
+mod evidence;
 mod imports;
+mod inspections;
 mod ops;
 mod reference;
 mod sync;

@@ -1,0 +1,435 @@
+//! Photo evidence: byte checks, sizes, replays, storage, visibility.
+
+use reqwest::multipart::{Form, Part};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::both_backends;
+use crate::helpers::{assert_problem, Backend};
+use crate::inspections::Field;
+
+both_backends!(
+    photos_are_checked_stored_and_served,
+    evidence_follows_its_report,
+    evidence_window_closes
+);
+
+pub fn jpeg(fill: u8, len: usize) -> Vec<u8> {
+    let mut v = vec![
+        0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0,
+    ];
+    v.resize(len.max(16) - 2, fill);
+    v.extend_from_slice(&[0xFF, 0xD9]);
+    v
+}
+
+fn png() -> Vec<u8> {
+    let mut v = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde".to_vec();
+    v.extend_from_slice(&[0, 0, 0, 0, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82]);
+    v
+}
+
+fn webp() -> Vec<u8> {
+    let body = b"WEBPVP8 \x04\x00\x00\x00abcd";
+    let mut v = b"RIFF".to_vec();
+    v.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    v.extend_from_slice(body);
+    v
+}
+
+fn sha(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+pub async fn upload(
+    f: &Field,
+    token: &str,
+    report: &str,
+    bytes: Vec<u8>,
+    filename: &str,
+    meta: Option<Value>,
+) -> reqwest::Response {
+    let mut form = Form::new().part(
+        "file",
+        Part::bytes(bytes)
+            .file_name(filename.to_string())
+            .mime_str("image/jpeg")
+            .unwrap(),
+    );
+    if let Some(m) = meta {
+        form = form.text("meta", m.to_string());
+    }
+    f.app
+        .client
+        .post(f.app.url(&format!("/api/v1/inspections/{report}/evidence")))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+async fn photos_are_checked_stored_and_served(backend: Backend) {
+    let f = Field::new(backend).await;
+    let body = f.report();
+    let report = body["id"].as_str().unwrap().to_string();
+    f.post_report(&f.inspector, &body).await;
+    let finding = body["findings"][0]["id"].clone();
+
+    for (bytes, ct) in [
+        (jpeg(7, 5000), "image/jpeg"),
+        (png(), "image/png"),
+        (webp(), "image/webp"),
+    ] {
+        let id = uuid::Uuid::new_v4();
+        let meta = json!({"id": id, "finding_id": finding, "sha256": sha(&bytes), "captured_at": chrono::Utc::now().to_rfc3339(),
+                          "latitude": -6.117, "longitude": 106.153});
+        let resp = upload(
+            &f,
+            &f.inspector,
+            &report,
+            bytes.clone(),
+            "../../x.jpg",
+            Some(meta.clone()),
+        )
+        .await;
+        assert_eq!(resp.status(), 201, "{ct}");
+        let ev: Value = resp.json().await.unwrap();
+        assert_eq!(ev["content_type"], ct);
+        assert_eq!(ev["sha256"], sha(&bytes));
+        assert_eq!(ev["size_bytes"], bytes.len());
+        // Replay: same id, same bytes.
+        let again = upload(
+            &f,
+            &f.inspector,
+            &report,
+            bytes.clone(),
+            "x.jpg",
+            Some(meta.clone()),
+        )
+        .await;
+        assert_eq!(again.status(), 200);
+        assert_eq!(again.json::<Value>().await.unwrap(), ev);
+        // Served back byte for byte.
+        let resp = f
+            .app
+            .get(ev["content_url"].as_str().unwrap(), Some(&f.inspector))
+            .await;
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["content-type"], ct);
+        assert_eq!(
+            resp.headers()["etag"].to_str().unwrap(),
+            format!("\"{}\"", sha(&bytes))
+        );
+        assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(resp.bytes().await.unwrap().to_vec(), bytes);
+    }
+
+    // The client's file name never reaches the disk: files are named by their hash.
+    let stored = files_under(&f.app.data_dir().join("evidence"));
+    assert_eq!(stored.len(), 3, "{stored:?}");
+    for p in &stored {
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        assert_eq!(name.len(), 64, "{p:?}");
+    }
+    assert!(
+        !f.app.data_dir().join("x.jpg").exists()
+            && !f.app.data_dir().parent().unwrap().join("x.jpg").exists()
+    );
+
+    // Same id, other bytes → 409.
+    let id = uuid::Uuid::new_v4();
+    assert_eq!(
+        upload(
+            &f,
+            &f.inspector,
+            &report,
+            jpeg(1, 3000),
+            "a.jpg",
+            Some(json!({"id": id}))
+        )
+        .await
+        .status(),
+        201
+    );
+    assert_problem(
+        upload(
+            &f,
+            &f.inspector,
+            &report,
+            jpeg(2, 3000),
+            "a.jpg",
+            Some(json!({"id": id})),
+        )
+        .await,
+        409,
+    )
+    .await;
+    // A script named .jpg, a GIF, a truncated JPEG, a wrong hash.
+    assert_problem(
+        upload(
+            &f,
+            &f.inspector,
+            &report,
+            b"#!/bin/sh\nrm -rf /\n".to_vec(),
+            "photo.jpg",
+            None,
+        )
+        .await,
+        415,
+    )
+    .await;
+    assert_problem(
+        upload(
+            &f,
+            &f.inspector,
+            &report,
+            b"GIF89a\x01\x00\x01\x00".to_vec(),
+            "photo.jpg",
+            None,
+        )
+        .await,
+        415,
+    )
+    .await;
+    let mut cut = jpeg(3, 4000);
+    cut.truncate(2500);
+    let problem = assert_problem(
+        upload(&f, &f.inspector, &report, cut, "cut.jpg", None).await,
+        422,
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "file");
+    let bytes = jpeg(4, 3000);
+    let problem = assert_problem(
+        upload(
+            &f,
+            &f.inspector,
+            &report,
+            bytes,
+            "a.jpg",
+            Some(json!({"sha256": "0".repeat(64)})),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "meta.sha256");
+    // A finding of another report, bad meta JSON, no file part.
+    let problem = assert_problem(
+        upload(
+            &f,
+            &f.inspector,
+            &report,
+            jpeg(5, 3000),
+            "a.jpg",
+            Some(json!({"finding_id": uuid::Uuid::new_v4()})),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "meta.finding_id");
+    let form = Form::new().text("meta", "{not json");
+    let resp = f
+        .app
+        .client
+        .post(f.app.url(&format!("/api/v1/inspections/{report}/evidence")))
+        .bearer_auth(&f.inspector)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 422).await;
+    let form = Form::new().text("meta", json!({"id": uuid::Uuid::new_v4()}).to_string());
+    let resp = f
+        .app
+        .client
+        .post(f.app.url(&format!("/api/v1/inspections/{report}/evidence")))
+        .bearer_auth(&f.inspector)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 422).await;
+    // Not multipart.
+    let resp = f
+        .app
+        .client
+        .post(f.app.url(&format!("/api/v1/inspections/{report}/evidence")))
+        .bearer_auth(&f.inspector)
+        .header("content-type", "image/jpeg")
+        .body(jpeg(1, 100))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 415).await;
+    // 15 MiB + 1 byte.
+    let big = jpeg(9, 15 * 1024 * 1024 + 1);
+    assert_problem(
+        upload(&f, &f.inspector, &report, big, "big.jpg", None).await,
+        413,
+    )
+    .await;
+
+    // None of the refused uploads left a file or a record behind.
+    let r: Value = f
+        .app
+        .get(&format!("/api/v1/inspections/{report}"), Some(&f.inspector))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["evidence"].as_array().unwrap().len(), 4);
+    assert_eq!(files_under(&f.app.data_dir().join("evidence")).len(), 4);
+}
+
+async fn evidence_follows_its_report(backend: Backend) {
+    let f = Field::new(backend).await;
+    let body = f.report();
+    let report = body["id"].as_str().unwrap().to_string();
+    f.post_report(&f.inspector, &body).await;
+    let resp = upload(&f, &f.inspector, &report, jpeg(1, 2000), "a.jpg", None).await;
+    let ev: Value = resp.json().await.unwrap();
+    let url = ev["content_url"].as_str().unwrap().to_string();
+    // Another inspector knows nothing of the draft or its photos.
+    assert_problem(f.app.get(&url, Some(&f.other_inspector)).await, 404).await;
+    assert_problem(
+        upload(
+            &f,
+            &f.other_inspector,
+            &report,
+            jpeg(2, 2000),
+            "b.jpg",
+            None,
+        )
+        .await,
+        404,
+    )
+    .await;
+    let viewer = f.app.token_for_role(&f.admin, "viewer").await;
+    assert_problem(f.app.get(&url, Some(&viewer)).await, 403).await;
+    assert_problem(f.app.get(&url, None).await, 401).await;
+    let supervisor = f.app.token_for_role(&f.admin, "supervisor").await;
+    assert_eq!(f.app.get(&url, Some(&supervisor)).await.status(), 200);
+    assert_problem(
+        upload(&f, &supervisor, &report, jpeg(2, 2000), "b.jpg", None).await,
+        403,
+    )
+    .await;
+    assert_problem(
+        f.app
+            .get(
+                &format!("/api/v1/evidence/{}/content", uuid::Uuid::new_v4()),
+                Some(&f.inspector),
+            )
+            .await,
+        404,
+    )
+    .await;
+    // After submission every inspector may see it; photos still arrive from the author.
+    f.app
+        .post(
+            &format!("/api/v1/inspections/{report}/submit"),
+            Some(&f.inspector),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(
+        f.app.get(&url, Some(&f.other_inspector)).await.status(),
+        200
+    );
+    assert_eq!(
+        upload(&f, &f.inspector, &report, jpeg(3, 2000), "c.jpg", None)
+            .await
+            .status(),
+        201
+    );
+    assert_problem(
+        upload(
+            &f,
+            &f.other_inspector,
+            &report,
+            jpeg(4, 2000),
+            "d.jpg",
+            None,
+        )
+        .await,
+        403,
+    )
+    .await;
+    // 304 on the same ETag.
+    let etag = format!("\"{}\"", ev["sha256"].as_str().unwrap());
+    let resp = f
+        .app
+        .client
+        .get(f.app.url(&url))
+        .bearer_auth(&f.inspector)
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 304);
+}
+
+async fn evidence_window_closes(backend: Backend) {
+    let f = Field::with(backend, &[("SIDAK_EVIDENCE_WINDOW_DAYS", "0")]).await;
+    let body = f.report();
+    let report = body["id"].as_str().unwrap().to_string();
+    f.post_report(&f.inspector, &body).await;
+    let meta = json!({"id": uuid::Uuid::new_v4()});
+    assert_eq!(
+        upload(
+            &f,
+            &f.inspector,
+            &report,
+            jpeg(1, 2000),
+            "a.jpg",
+            Some(meta.clone())
+        )
+        .await
+        .status(),
+        201
+    );
+    f.app
+        .post(
+            &format!("/api/v1/inspections/{report}/submit"),
+            Some(&f.inspector),
+            &json!({}),
+        )
+        .await;
+    assert_problem(
+        upload(&f, &f.inspector, &report, jpeg(2, 2000), "b.jpg", None).await,
+        409,
+    )
+    .await;
+    // A late retry of a photo that did arrive is still recognised.
+    assert_eq!(
+        upload(
+            &f,
+            &f.inspector,
+            &report,
+            jpeg(1, 2000),
+            "a.jpg",
+            Some(meta)
+        )
+        .await
+        .status(),
+        200
+    );
+}
