@@ -59,6 +59,11 @@ where
     match conn {
         DbConnection::Pg(_) => conn.transaction(f),
         DbConnection::Sqlite(inner) => {
+            // SQLite has one writer at a time. Writers of this process queue on a mutex
+            // (woken as soon as it is free) rather than in SQLite's busy handler, which
+            // sleeps in growing steps and gives long tails under load; `busy_timeout`
+            // still covers other processes (the command line).
+            let _writer = SqliteWriter::acquire();
             AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
             match f(conn) {
                 Ok(value) => {
@@ -78,6 +83,37 @@ where
                     Err(error)
                 }
             }
+        }
+    }
+}
+
+static SQLITE_WRITE_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+thread_local! {
+    static HOLDS_WRITE_LOCK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The process-wide SQLite write lock; re-entrant per thread (a nested `write_tx` becomes
+/// a savepoint and must not wait for itself).
+struct SqliteWriter(Option<std::sync::MutexGuard<'static, ()>>);
+
+impl SqliteWriter {
+    fn acquire() -> Self {
+        if HOLDS_WRITE_LOCK.with(|h| h.get()) {
+            return SqliteWriter(None);
+        }
+        let guard = SQLITE_WRITE_LOCK
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        HOLDS_WRITE_LOCK.with(|h| h.set(true));
+        SqliteWriter(Some(guard))
+    }
+}
+
+impl Drop for SqliteWriter {
+    fn drop(&mut self) {
+        if self.0.take().is_some() {
+            HOLDS_WRITE_LOCK.with(|h| h.set(false));
         }
     }
 }
