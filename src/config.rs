@@ -67,6 +67,53 @@ pub struct Config {
     pub evidence_max_bytes: u64,
     /// How long after submission the author may still add photos.
     pub evidence_window: Duration,
+    pub follow_ups: FollowUpConfig,
+}
+
+/// Flag rules and the discipline recommendation's settings.
+#[derive(Debug, Clone)]
+pub struct FollowUpConfig {
+    /// Findings of these categories raise a follow-up on submission.
+    pub flag_categories: Vec<crate::domain::inspection::FindingCategory>,
+    /// Findings of these severities raise a follow-up on submission.
+    pub flag_severities: Vec<crate::domain::inspection::Severity>,
+    /// Days from raising to the due date.
+    pub due_days: u32,
+    /// Minutes of lateness that count as one day of absence.
+    pub late_minutes_per_day: u32,
+    pub public_holidays: std::collections::BTreeSet<chrono::NaiveDate>,
+    pub pns_table: crate::domain::discipline::AbsenceTable,
+    pub pppk_table: crate::domain::discipline::AbsenceTable,
+}
+
+fn list_of<T>(get: &impl Fn(&str) -> Option<String>, key: &str, default: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, String> {
+    let text = get(key).unwrap_or_else(|| default.to_string());
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| parse(s).ok_or_else(|| format!("{key}: `{s}` is not allowed here")))
+        .collect()
+}
+
+fn follow_up_config(get: &impl Fn(&str) -> Option<String>) -> Result<FollowUpConfig, String> {
+    use crate::domain::discipline::AbsenceTable;
+    use crate::domain::inspection::{FindingCategory, Severity};
+    let public_holidays = list_of(get, "SIDAK_PUBLIC_HOLIDAYS", "", |s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())?
+        .into_iter()
+        .collect();
+    let pppk_table = match get("SIDAK_PPPK_ABSENCE_TABLE") {
+        Some(t) => AbsenceTable::parse(&t, AbsenceTable::pppk_default().basis).map_err(|e| format!("SIDAK_PPPK_ABSENCE_TABLE: {e}"))?,
+        None => AbsenceTable::pppk_default(),
+    };
+    Ok(FollowUpConfig {
+        flag_categories: list_of(get, "SIDAK_FLAG_CATEGORIES", "absence", FindingCategory::parse)?,
+        flag_severities: list_of(get, "SIDAK_FLAG_SEVERITIES", "high,critical", Severity::parse)?,
+        due_days: num(get, "SIDAK_FOLLOW_UP_DUE_DAYS", 14, 1)?,
+        late_minutes_per_day: num(get, "SIDAK_LATE_MINUTES_PER_DAY", 450, 1)?,
+        public_holidays,
+        pns_table: AbsenceTable::pp94(),
+        pppk_table,
+    })
 }
 
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
@@ -208,6 +255,7 @@ impl Config {
             evidence_window: Duration::from_secs(
                 u64::from(num(&get, "SIDAK_EVIDENCE_WINDOW_DAYS", 7, 0)?) * 24 * 3600,
             ),
+            follow_ups: follow_up_config(&get)?,
         })
     }
 }

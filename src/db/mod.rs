@@ -131,6 +131,7 @@ pub fn truncate_micros(t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
 }
 
 pub mod audit;
+pub mod followups;
 pub mod inspections;
 pub mod users;
 

@@ -170,6 +170,49 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    follow_ups (id) {
+        id -> Text,
+        official_id -> Text,
+        status -> Text,
+        source -> Text,
+        reason -> Text,
+        raised_by -> Text,
+        assignee_id -> Nullable<Text>,
+        due_date -> Date,
+        sanction -> Nullable<Text>,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    follow_up_findings (follow_up_id, finding_id) {
+        follow_up_id -> Text,
+        finding_id -> Text,
+        added_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    follow_up_events (id) {
+        id -> Text,
+        follow_up_id -> Text,
+        at -> Timestamp,
+        actor_id -> Text,
+        action -> Text,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        note -> Nullable<Text>,
+        sanction -> Nullable<Text>,
+        assignee_id -> Nullable<Text>,
+        due_date -> Nullable<Date>,
+    }
+}
+
 diesel::joinable!(inspections -> opds (opd_id));
 diesel::joinable!(inspections -> users (inspector_id));
 
@@ -185,4 +228,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     attendance,
     findings,
     evidence,
+    follow_ups,
+    follow_up_findings,
+    follow_up_events,
 );

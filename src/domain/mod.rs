@@ -1,5 +1,6 @@
 //! Domain rules with no I/O.
 
+pub mod discipline;
 pub mod inspection;
 pub mod nip;
 pub mod reference;

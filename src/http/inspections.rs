@@ -445,8 +445,9 @@ pub async fn create_inspection(
     let mut attempt = 0;
     let created = loop {
         let (input, who, rid) = (input.clone(), who.clone(), request_id.0.clone());
+        let st = state.clone();
         let result = db::run(&state.pool, move |conn| {
-            service::create(conn, &input, &who, tz, Some(&rid))
+            service::create(conn, &input, &who, &st.config.follow_ups, tz, Some(&rid))
         })
         .await;
         match result {
@@ -685,8 +686,9 @@ pub async fn submit_inspection(
     caller.require(&AUTHORS)?;
     let id = DbUuid(id.into_inner());
     let who = caller.clone();
+    let (st, tz) = (state.clone(), state.config.timezone);
     db::run(&state.pool, move |conn| {
-        service::submit(conn, &who, id, Some(&request_id.0))
+        service::submit(conn, &who, id, &st.config.follow_ups, tz, Some(&request_id.0))
     })
     .await?;
     let report = full(&state, caller, id).await?;

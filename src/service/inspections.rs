@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
+use crate::config::FollowUpConfig;
 use crate::db::audit::{self, AuditEntry};
 use crate::db::inspections::{self as idb, AttendanceRow, EvidenceRow, FindingRow, InspectionRow};
 use crate::db::reference as refdb;
@@ -464,6 +465,7 @@ pub fn create(
     conn: &mut DbConnection,
     input: &ReportInput,
     caller: &AuthUser,
+    flags: &FollowUpConfig,
     tz: chrono_tz::Tz,
     request_id: Option<&str>,
 ) -> Result<Created, ApiError> {
@@ -479,7 +481,7 @@ pub fn create(
                 )));
             }
             if input.submit && existing.status == InspectionStatus::Draft.as_str() {
-                submit_row(conn, existing, caller.id, request_id)?;
+                submit_row(conn, existing, caller.id, flags, tz, request_id)?;
             }
             return Ok(Created::Replay);
         }
@@ -563,16 +565,19 @@ pub fn create(
             ),
         )?;
         if input.submit {
-            submit_row(conn, row, caller.id, request_id)?;
+            submit_row(conn, row, caller.id, flags, tz, request_id)?;
         }
         Ok(Created::New)
     })
 }
 
+/// Submits a draft and, in the same transaction, applies the flag rules to its findings.
 fn submit_row(
     conn: &mut DbConnection,
     mut row: InspectionRow,
     actor: Uuid,
+    flags: &FollowUpConfig,
+    tz: chrono_tz::Tz,
     request_id: Option<&str>,
 ) -> Result<(), ApiError> {
     let version = row.version;
@@ -585,9 +590,18 @@ fn submit_row(
             "The report changed while it was being submitted; retry.".into(),
         ));
     }
+    let findings = idb::findings_of(conn, row.id)?;
+    let flagged =
+        crate::service::followups::auto_flag(conn, &row, &findings, actor, flags, tz, request_id)?;
     audit::append(
         conn,
-        audit_entry(actor, "inspection.submit", row.id, json!({}), request_id),
+        audit_entry(
+            actor,
+            "inspection.submit",
+            row.id,
+            json!({ "officials_flagged": flagged }),
+            request_id,
+        ),
     )?;
     Ok(())
 }
@@ -638,6 +652,8 @@ pub fn submit(
     conn: &mut DbConnection,
     caller: &AuthUser,
     id: DbUuid,
+    flags: &FollowUpConfig,
+    tz: chrono_tz::Tz,
     request_id: Option<&str>,
 ) -> Result<(), ApiError> {
     write_tx(conn, |conn| {
@@ -647,7 +663,7 @@ pub fn submit(
             return Ok(());
         }
         check_write(caller, &row)?;
-        submit_row(conn, row, caller.id, request_id)
+        submit_row(conn, row, caller.id, flags, tz, request_id)
     })
 }
 

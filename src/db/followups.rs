@@ -1,0 +1,218 @@
+//! Queries on follow-ups, their findings and their history.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::inspections::FindingRow;
+use super::schema::{attendance, findings, follow_up_events, follow_up_findings, follow_ups, inspections, official_assignments};
+use super::{now, DbConnection, DbUuid};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq)]
+#[diesel(table_name = follow_ups)]
+pub struct FollowUpRow {
+    pub id: DbUuid,
+    pub official_id: DbUuid,
+    pub status: String,
+    pub source: String,
+    pub reason: String,
+    pub raised_by: DbUuid,
+    pub assignee_id: Option<DbUuid>,
+    pub due_date: NaiveDate,
+    pub sanction: Option<String>,
+    pub decided_by: Option<DbUuid>,
+    pub decided_at: Option<NaiveDateTime>,
+    pub version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq)]
+#[diesel(table_name = follow_up_events)]
+pub struct EventRow {
+    pub id: DbUuid,
+    pub follow_up_id: DbUuid,
+    pub at: NaiveDateTime,
+    pub actor_id: DbUuid,
+    pub action: String,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub note: Option<String>,
+    pub sanction: Option<String>,
+    pub assignee_id: Option<DbUuid>,
+    pub due_date: Option<NaiveDate>,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &FollowUpRow) -> QueryResult<()> {
+    diesel::insert_into(follow_ups::table).values(row).execute(conn).map(|_| ())
+}
+
+pub fn find(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<FollowUpRow>> {
+    follow_ups::table.find(id).select(FollowUpRow::as_select()).first(conn).optional()
+}
+
+pub fn active_for(conn: &mut DbConnection, official: DbUuid) -> QueryResult<Option<FollowUpRow>> {
+    follow_ups::table
+        .filter(follow_ups::official_id.eq(official))
+        .filter(follow_ups::status.eq_any(["open", "in_review"]))
+        .select(FollowUpRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Writes the row's state, only if its version is still `expected`.
+pub fn update(conn: &mut DbConnection, row: &FollowUpRow, expected: i64) -> QueryResult<bool> {
+    let n = diesel::update(follow_ups::table.find(row.id).filter(follow_ups::version.eq(expected)))
+        .set((
+            follow_ups::status.eq(&row.status),
+            follow_ups::assignee_id.eq(row.assignee_id),
+            follow_ups::due_date.eq(row.due_date),
+            follow_ups::sanction.eq(&row.sanction),
+            follow_ups::decided_by.eq(row.decided_by),
+            follow_ups::decided_at.eq(row.decided_at),
+            follow_ups::version.eq(expected + 1),
+            follow_ups::updated_at.eq(row.updated_at),
+        ))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Attaches a finding unless it is attached already; `true` when new.
+pub fn attach(conn: &mut DbConnection, follow_up: DbUuid, finding: DbUuid) -> QueryResult<bool> {
+    let exists: bool = diesel::select(diesel::dsl::exists(
+        follow_up_findings::table
+            .filter(follow_up_findings::follow_up_id.eq(follow_up))
+            .filter(follow_up_findings::finding_id.eq(finding)),
+    ))
+    .get_result(conn)?;
+    if exists {
+        return Ok(false);
+    }
+    diesel::insert_into(follow_up_findings::table)
+        .values((
+            follow_up_findings::follow_up_id.eq(follow_up),
+            follow_up_findings::finding_id.eq(finding),
+            follow_up_findings::added_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(true)
+}
+
+pub fn insert_event(conn: &mut DbConnection, e: &EventRow) -> QueryResult<()> {
+    diesel::insert_into(follow_up_events::table).values(e).execute(conn).map(|_| ())
+}
+
+pub fn events_of(conn: &mut DbConnection, follow_up: DbUuid) -> QueryResult<Vec<EventRow>> {
+    follow_up_events::table
+        .filter(follow_up_events::follow_up_id.eq(follow_up))
+        .order((follow_up_events::at.asc(), follow_up_events::id.asc()))
+        .select(EventRow::as_select())
+        .load(conn)
+}
+
+pub fn findings_of(conn: &mut DbConnection, follow_up: DbUuid) -> QueryResult<Vec<FindingRow>> {
+    findings::table
+        .inner_join(follow_up_findings::table.on(follow_up_findings::finding_id.eq(findings::id)))
+        .filter(follow_up_findings::follow_up_id.eq(follow_up))
+        .order((findings::observed_at.asc(), findings::id.asc()))
+        .select(FindingRow::as_select())
+        .load(conn)
+}
+
+/// Findings with the status of their report.
+pub fn findings_with_status(conn: &mut DbConnection, ids: &[DbUuid]) -> QueryResult<Vec<(FindingRow, String)>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        out.extend(
+            findings::table
+                .inner_join(inspections::table.on(inspections::id.eq(findings::inspection_id)))
+                .filter(findings::id.eq_any(chunk))
+                .select((FindingRow::as_select(), inspections::status))
+                .load::<(FindingRow, String)>(conn)?,
+        );
+    }
+    Ok(out)
+}
+
+/// An official's findings in submitted reports observed in `[from, to)` (UTC).
+pub fn official_findings(conn: &mut DbConnection, official: DbUuid, from: NaiveDateTime, to: NaiveDateTime) -> QueryResult<Vec<FindingRow>> {
+    findings::table
+        .inner_join(inspections::table.on(inspections::id.eq(findings::inspection_id)))
+        .filter(findings::official_id.eq(official))
+        .filter(inspections::status.eq("submitted"))
+        .filter(findings::observed_at.ge(from))
+        .filter(findings::observed_at.lt(to))
+        .order((findings::observed_at.asc(), findings::id.asc()))
+        .select(FindingRow::as_select())
+        .load(conn)
+}
+
+/// Start times of submitted inspections where the official was late, with the minutes.
+pub fn late_minutes(conn: &mut DbConnection, official: DbUuid, from: NaiveDateTime, to: NaiveDateTime) -> QueryResult<Vec<Option<i32>>> {
+    attendance::table
+        .inner_join(inspections::table.on(inspections::id.eq(attendance::inspection_id)))
+        .filter(attendance::official_id.eq(official))
+        .filter(attendance::status.eq("late"))
+        .filter(inspections::status.eq("submitted"))
+        .filter(inspections::started_at.ge(from))
+        .filter(inspections::started_at.lt(to))
+        .select(attendance::minutes_late)
+        .load(conn)
+}
+
+/// Follow-ups an official has had, newest first.
+pub fn for_official(conn: &mut DbConnection, official: DbUuid) -> QueryResult<Vec<FollowUpRow>> {
+    follow_ups::table
+        .filter(follow_ups::official_id.eq(official))
+        .order((follow_ups::created_at.desc(), follow_ups::id.desc()))
+        .select(FollowUpRow::as_select())
+        .load(conn)
+}
+
+pub struct ListFilter {
+    pub status: Option<String>,
+    pub official_id: Option<DbUuid>,
+    /// The official's current OPD.
+    pub opd_id: Option<DbUuid>,
+    /// Open or in review, due before this local date.
+    pub overdue_before: Option<NaiveDate>,
+    pub raised_by: Option<DbUuid>,
+    pub before: Option<(NaiveDateTime, DbUuid)>,
+    pub limit: i64,
+}
+
+/// Newest first; `limit + 1` rows.
+pub fn list(conn: &mut DbConnection, f: &ListFilter) -> QueryResult<Vec<FollowUpRow>> {
+    let mut q = follow_ups::table.select(FollowUpRow::as_select()).into_boxed();
+    if let Some(s) = &f.status {
+        q = q.filter(follow_ups::status.eq(s.clone()));
+    }
+    if let Some(o) = f.official_id {
+        q = q.filter(follow_ups::official_id.eq(o));
+    }
+    if let Some(opd) = f.opd_id {
+        q = q.filter(
+            follow_ups::official_id.eq_any(
+                official_assignments::table
+                    .filter(official_assignments::opd_id.eq(opd))
+                    .filter(official_assignments::effective_to.is_null())
+                    .select(official_assignments::official_id),
+            ),
+        );
+    }
+    if let Some(day) = f.overdue_before {
+        q = q
+            .filter(follow_ups::status.eq_any(["open", "in_review"]))
+            .filter(follow_ups::due_date.lt(day));
+    }
+    if let Some(me) = f.raised_by {
+        q = q.filter(follow_ups::raised_by.eq(me));
+    }
+    if let Some((at, id)) = f.before {
+        q = q.filter(
+            follow_ups::created_at
+                .lt(at)
+                .or(follow_ups::created_at.eq(at).and(follow_ups::id.lt(id))),
+        );
+    }
+    q.order((follow_ups::created_at.desc(), follow_ups::id.desc())).limit(f.limit + 1).load(conn)
+}

@@ -1,0 +1,392 @@
+//! Follow-ups and the discipline recommendation.
+//!
+//! The PP 94/2021 table for unexcused absence (cumulative working days in a calendar year):
+//! 3 → teguran lisan; 4–6 → teguran tertulis; 7–10 → pernyataan tidak puas secara tertulis
+//! (ringan); 11–13 / 14–16 / 17–20 → tunjangan kinerja dipotong 25% for 6 / 9 / 12 months
+//! (sedang); 21–24 → penurunan jabatan setingkat lebih rendah 12 months; 25–27 → pembebasan
+//! dari jabatan menjadi pelaksana 12 months; ≥ 28, or 10 consecutive working days →
+//! pemberhentian dengan hormat tidak atas permintaan sendiri (berat). The system recommends;
+//! people decide.
+
+use std::collections::BTreeSet;
+
+use chrono::{Datelike, NaiveDate, Weekday};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    None,
+    Ringan,
+    Sedang,
+    Berat,
+}
+
+/// A sanction: code, level and the Indonesian label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sanction {
+    pub code: &'static str,
+    pub level: Level,
+    pub label: &'static str,
+}
+
+pub const SANCTIONS: [Sanction; 10] = [
+    Sanction { code: "none", level: Level::None, label: "Tidak dijatuhi hukuman disiplin" },
+    Sanction { code: "teguran_lisan", level: Level::Ringan, label: "Teguran lisan" },
+    Sanction { code: "teguran_tertulis", level: Level::Ringan, label: "Teguran tertulis" },
+    Sanction { code: "pernyataan_tidak_puas", level: Level::Ringan, label: "Pernyataan tidak puas secara tertulis" },
+    Sanction { code: "potong_tukin_25_6_bulan", level: Level::Sedang, label: "Pemotongan tunjangan kinerja sebesar 25% selama 6 bulan" },
+    Sanction { code: "potong_tukin_25_9_bulan", level: Level::Sedang, label: "Pemotongan tunjangan kinerja sebesar 25% selama 9 bulan" },
+    Sanction { code: "potong_tukin_25_12_bulan", level: Level::Sedang, label: "Pemotongan tunjangan kinerja sebesar 25% selama 12 bulan" },
+    Sanction { code: "penurunan_jabatan", level: Level::Berat, label: "Penurunan jabatan setingkat lebih rendah selama 12 bulan" },
+    Sanction { code: "pembebasan_jabatan", level: Level::Berat, label: "Pembebasan dari jabatannya menjadi jabatan pelaksana selama 12 bulan" },
+    Sanction { code: "pemberhentian", level: Level::Berat, label: "Pemberhentian dengan hormat tidak atas permintaan sendiri" },
+];
+
+pub fn sanction(code: &str) -> Option<Sanction> {
+    SANCTIONS.iter().copied().find(|s| s.code == code)
+}
+
+/// Cumulative-days thresholds: the highest row whose `min_days` is reached applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AbsenceTable {
+    pub rows: Vec<(u32, &'static str)>,
+    pub consecutive_days_for_dismissal: u32,
+    pub basis: &'static str,
+}
+
+impl AbsenceTable {
+    pub fn pp94() -> Self {
+        AbsenceTable {
+            rows: vec![
+                (3, "teguran_lisan"),
+                (4, "teguran_tertulis"),
+                (7, "pernyataan_tidak_puas"),
+                (11, "potong_tukin_25_6_bulan"),
+                (14, "potong_tukin_25_9_bulan"),
+                (17, "potong_tukin_25_12_bulan"),
+                (21, "penurunan_jabatan"),
+                (25, "pembebasan_jabatan"),
+                (28, "pemberhentian"),
+            ],
+            consecutive_days_for_dismissal: 10,
+            basis: "PP 94/2021 tentang Disiplin Pegawai Negeri Sipil",
+        }
+    }
+
+    /// PPPK are not under PP 94/2021; by default the same thresholds apply under the
+    /// deployment's PPPK discipline rule, configurable with `SIDAK_PPPK_ABSENCE_TABLE`.
+    pub fn pppk_default() -> Self {
+        AbsenceTable {
+            basis: "Ketentuan disiplin PPPK (PP 49/2018 dan perjanjian kerja), tabel dikonfigurasi oleh instansi",
+            ..Self::pp94()
+        }
+    }
+
+    /// Parses `days:sanction,days:sanction,…` (sanction codes as in [`SANCTIONS`]).
+    pub fn parse(text: &str, basis: &'static str) -> Result<Self, String> {
+        let mut rows = Vec::new();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (days, code) = part.split_once(':').ok_or_else(|| format!("`{part}` is not days:sanction"))?;
+            let days: u32 = days.trim().parse().map_err(|_| format!("`{days}` is not a number of days"))?;
+            let s = sanction(code.trim()).ok_or_else(|| format!("`{code}` is not a sanction code"))?;
+            rows.push((days, s.code));
+        }
+        rows.sort_by_key(|r| r.0);
+        if rows.is_empty() {
+            return Err("the table is empty".into());
+        }
+        Ok(AbsenceTable { rows, consecutive_days_for_dismissal: 10, basis })
+    }
+}
+
+/// What the record points to.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Recommendation {
+    pub year: i32,
+    /// Distinct local days with an unexcused absence.
+    pub unexcused_absence_days: u32,
+    /// Sum of `minutes_late` in the year.
+    pub late_minutes: u32,
+    /// Whole days the late minutes convert to.
+    pub late_days: u32,
+    /// Absence days plus late days: what the table is read with.
+    pub total_days: u32,
+    pub longest_consecutive_absence_working_days: u32,
+    pub level: Level,
+    /// Sanction code (see `SANCTIONS`), `none` below the first threshold.
+    pub sanction: String,
+    pub sanction_label: String,
+    pub legal_basis: String,
+}
+
+pub fn is_working_day(day: NaiveDate, holidays: &BTreeSet<NaiveDate>) -> bool {
+    !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) && !holidays.contains(&day)
+}
+
+/// The longest run of absence days with no working day between them missing.
+pub fn longest_run(days: &BTreeSet<NaiveDate>, holidays: &BTreeSet<NaiveDate>) -> u32 {
+    let working: Vec<NaiveDate> = days.iter().copied().filter(|d| is_working_day(*d, holidays)).collect();
+    let mut best = 0;
+    let mut run = 0;
+    let mut prev: Option<NaiveDate> = None;
+    for day in working {
+        let adjacent = prev.is_some_and(|p| {
+            let mut d = p.succ_opt();
+            while let Some(x) = d {
+                if x >= day {
+                    break;
+                }
+                if is_working_day(x, holidays) {
+                    return false;
+                }
+                d = x.succ_opt();
+            }
+            true
+        });
+        run = if adjacent { run + 1 } else { 1 };
+        best = best.max(run);
+        prev = Some(day);
+    }
+    best
+}
+
+/// Reads the table for an official's year.
+pub fn recommend(
+    year: i32,
+    absence_days: &BTreeSet<NaiveDate>,
+    late_minutes: u32,
+    minutes_per_day: u32,
+    holidays: &BTreeSet<NaiveDate>,
+    table: &AbsenceTable,
+) -> Recommendation {
+    let days = absence_days.len() as u32;
+    let late_days = late_minutes / minutes_per_day.max(1);
+    let total = days + late_days;
+    let longest = longest_run(absence_days, holidays);
+    let mut code = "none";
+    for (min, c) in &table.rows {
+        if total >= *min {
+            code = c;
+        }
+    }
+    let consecutive = longest >= table.consecutive_days_for_dismissal;
+    if consecutive {
+        code = "pemberhentian";
+    }
+    let s = sanction(code).unwrap_or(SANCTIONS[0]);
+    let legal_basis = if code == "none" {
+        format!("{}: di bawah ambang hukuman disiplin ({total} hari kerja tanpa alasan yang sah dalam {year})", table.basis)
+    } else if consecutive {
+        format!(
+            "{}: tidak masuk kerja tanpa alasan yang sah selama {longest} hari kerja berturut-turut (ambang {} hari)",
+            table.basis, table.consecutive_days_for_dismissal
+        )
+    } else {
+        format!(
+            "{}: tidak masuk kerja tanpa alasan yang sah secara kumulatif {total} hari kerja dalam tahun {year} ({days} hari absen, {late_days} hari dari {late_minutes} menit keterlambatan)",
+            table.basis
+        )
+    };
+    Recommendation {
+        year,
+        unexcused_absence_days: days,
+        late_minutes,
+        late_days,
+        total_days: total,
+        longest_consecutive_absence_working_days: longest,
+        level: s.level,
+        sanction: s.code.to_string(),
+        sanction_label: s.label.to_string(),
+        legal_basis,
+    }
+}
+
+/// Follow-up states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FollowUpStatus {
+    Open,
+    InReview,
+    Decided,
+    Closed,
+    Dismissed,
+}
+
+impl FollowUpStatus {
+    pub const ALL: [FollowUpStatus; 5] = [Self::Open, Self::InReview, Self::Decided, Self::Closed, Self::Dismissed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::InReview => "in_review",
+            Self::Decided => "decided",
+            Self::Closed => "closed",
+            Self::Dismissed => "dismissed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    pub fn is_active(self) -> bool {
+        matches!(self, Self::Open | Self::InReview)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Assign,
+    StartReview,
+    Decide,
+    Dismiss,
+    Reopen,
+    Close,
+    Comment,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Assign => "assign",
+            Self::StartReview => "start_review",
+            Self::Decide => "decide",
+            Self::Dismiss => "dismiss",
+            Self::Reopen => "reopen",
+            Self::Close => "close",
+            Self::Comment => "comment",
+        }
+    }
+}
+
+/// The state an action leads to from `from`, or `None` when the state does not allow it.
+pub fn transition(from: FollowUpStatus, action: Action) -> Option<FollowUpStatus> {
+    use Action as A;
+    use FollowUpStatus as S;
+    match (from, action) {
+        (_, A::Comment) => Some(from),
+        (S::Open | S::InReview, A::Assign) => Some(from),
+        (S::Open, A::StartReview) => Some(S::InReview),
+        (S::InReview, A::Decide) => Some(S::Decided),
+        (S::Open | S::InReview, A::Dismiss) => Some(S::Dismissed),
+        (S::Decided, A::Close) => Some(S::Closed),
+        (S::Dismissed | S::Decided, A::Reopen) => Some(S::Open),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    /// `n` absence days on separate weeks' Wednesdays, so no run builds up.
+    fn scattered(n: u32) -> BTreeSet<NaiveDate> {
+        (0..n).map(|i| d(2026, 1, 7) + chrono::Duration::weeks(i64::from(i))).collect()
+    }
+
+    fn sanction_for(days: u32) -> String {
+        recommend(2026, &scattered(days), 0, 450, &BTreeSet::new(), &AbsenceTable::pp94()).sanction
+    }
+
+    #[test]
+    fn every_boundary_of_the_table() {
+        let expected = [
+            (2, "none"),
+            (3, "teguran_lisan"),
+            (4, "teguran_tertulis"),
+            (6, "teguran_tertulis"),
+            (7, "pernyataan_tidak_puas"),
+            (10, "pernyataan_tidak_puas"),
+            (11, "potong_tukin_25_6_bulan"),
+            (13, "potong_tukin_25_6_bulan"),
+            (14, "potong_tukin_25_9_bulan"),
+            (16, "potong_tukin_25_9_bulan"),
+            (17, "potong_tukin_25_12_bulan"),
+            (20, "potong_tukin_25_12_bulan"),
+            (21, "penurunan_jabatan"),
+            (24, "penurunan_jabatan"),
+            (25, "pembebasan_jabatan"),
+            (27, "pembebasan_jabatan"),
+            (28, "pemberhentian"),
+        ];
+        for (days, code) in expected {
+            assert_eq!(sanction_for(days), code, "{days} days");
+        }
+        let r = recommend(2026, &scattered(10), 0, 450, &BTreeSet::new(), &AbsenceTable::pp94());
+        assert_eq!(r.level, Level::Ringan);
+        let r = recommend(2026, &scattered(11), 0, 450, &BTreeSet::new(), &AbsenceTable::pp94());
+        assert_eq!(r.level, Level::Sedang);
+        let r = recommend(2026, &scattered(21), 0, 450, &BTreeSet::new(), &AbsenceTable::pp94());
+        assert_eq!(r.level, Level::Berat);
+    }
+
+    #[test]
+    fn consecutive_working_days() {
+        // Monday 5 January 2026 onwards: 9 working days (over a weekend) then 10.
+        let mut days = BTreeSet::new();
+        let mut day = d(2026, 1, 5);
+        while days.len() < 9 {
+            if is_working_day(day, &BTreeSet::new()) {
+                days.insert(day);
+            }
+            day = day.succ_opt().unwrap();
+        }
+        let r = recommend(2026, &days, 0, 450, &BTreeSet::new(), &AbsenceTable::pp94());
+        assert_eq!(r.longest_consecutive_absence_working_days, 9);
+        assert_eq!(r.sanction, "pernyataan_tidak_puas");
+        while !is_working_day(day, &BTreeSet::new()) {
+            day = day.succ_opt().unwrap();
+        }
+        days.insert(day);
+        let r = recommend(2026, &days, 0, 450, &BTreeSet::new(), &AbsenceTable::pp94());
+        assert_eq!(r.longest_consecutive_absence_working_days, 10);
+        assert_eq!(r.sanction, "pemberhentian");
+        assert_eq!(r.level, Level::Berat);
+        // A public holiday inside the run does not break it; a working day missing does.
+        let holidays = BTreeSet::from([d(2026, 1, 7)]);
+        let mut with_gap = days.clone();
+        with_gap.remove(&d(2026, 1, 7));
+        assert_eq!(longest_run(&with_gap, &holidays), 9);
+        assert_eq!(longest_run(&with_gap, &BTreeSet::new()), 7);
+    }
+
+    #[test]
+    fn late_minutes_convert_to_days() {
+        let r = recommend(2026, &scattered(2), 449, 450, &BTreeSet::new(), &AbsenceTable::pp94());
+        assert_eq!((r.late_days, r.total_days, r.sanction.as_str()), (0, 2, "none"));
+        let r = recommend(2026, &scattered(2), 450, 450, &BTreeSet::new(), &AbsenceTable::pp94());
+        assert_eq!((r.late_days, r.total_days, r.sanction.as_str()), (1, 3, "teguran_lisan"));
+    }
+
+    #[test]
+    fn transitions() {
+        use Action as A;
+        use FollowUpStatus as S;
+        assert_eq!(transition(S::Open, A::StartReview), Some(S::InReview));
+        assert_eq!(transition(S::InReview, A::Decide), Some(S::Decided));
+        assert_eq!(transition(S::Decided, A::Close), Some(S::Closed));
+        assert_eq!(transition(S::Open, A::Dismiss), Some(S::Dismissed));
+        assert_eq!(transition(S::Dismissed, A::Reopen), Some(S::Open));
+        assert_eq!(transition(S::Decided, A::Reopen), Some(S::Open));
+        assert_eq!(transition(S::Open, A::Decide), None);
+        assert_eq!(transition(S::Closed, A::Reopen), None);
+        assert_eq!(transition(S::Closed, A::Comment), Some(S::Closed));
+        assert_eq!(transition(S::Decided, A::Dismiss), None);
+        assert_eq!(transition(S::InReview, A::StartReview), None);
+    }
+
+    #[test]
+    fn pppk_table_parses() {
+        let t = AbsenceTable::parse("5:teguran_lisan, 10:pemberhentian", "x").unwrap();
+        assert_eq!(t.rows, vec![(5, "teguran_lisan"), (10, "pemberhentian")]);
+        assert!(AbsenceTable::parse("5:hukuman_mati", "x").is_err());
+        assert!(AbsenceTable::parse("", "x").is_err());
+    }
+}

@@ -1,0 +1,394 @@
+//! Follow-ups: raising (by hand or by the flag rules on submission), the review state
+//! machine, and the recommendation read from the official's record.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::config::FollowUpConfig;
+use crate::db::audit::{self, AuditEntry};
+use crate::db::followups::{self as fdb, EventRow, FollowUpRow};
+use crate::db::inspections::{FindingRow, InspectionRow};
+use crate::db::{now, write_tx, DbConnection, DbUuid};
+use crate::domain::discipline::{self as rules, Action, FollowUpStatus, Recommendation};
+use crate::domain::inspection::{FindingCategory, Severity};
+use crate::domain::nip::EmploymentType;
+use crate::domain::user::Role;
+use crate::error::{ApiError, FieldError};
+use crate::service::inspections::Created;
+
+pub const REASON_MAX: usize = 2000;
+pub const NOTE_MAX: usize = 5000;
+
+/// The local calendar day of a stored UTC time.
+pub fn local_day(t: NaiveDateTime, tz: chrono_tz::Tz) -> NaiveDate {
+    t.and_utc().with_timezone(&tz).date_naive()
+}
+
+/// `[start, end)` of a local calendar year, in UTC.
+pub fn year_bounds(year: i32, tz: chrono_tz::Tz) -> (NaiveDateTime, NaiveDateTime) {
+    let start = |y: i32| {
+        NaiveDate::from_ymd_opt(y, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .and_then(|t| tz.from_local_datetime(&t).earliest())
+            .map(|t| t.with_timezone(&Utc).naive_utc())
+            .unwrap_or_default()
+    };
+    (start(year), start(year + 1))
+}
+
+fn event(fu: &FollowUpRow, actor: Uuid, action: &str, from: Option<&str>, note: Option<String>) -> EventRow {
+    EventRow {
+        id: DbUuid(Uuid::new_v4()),
+        follow_up_id: fu.id,
+        at: now(),
+        actor_id: DbUuid(actor),
+        action: action.to_string(),
+        from_status: from.map(str::to_string),
+        to_status: fu.status.clone(),
+        note,
+        sanction: None,
+        assignee_id: None,
+        due_date: None,
+    }
+}
+
+fn audit_entry<'a>(actor: Uuid, action: &'a str, id: DbUuid, details: serde_json::Value, rid: Option<&'a str>) -> AuditEntry<'a> {
+    AuditEntry { actor_id: Some(actor), action, entity_type: "follow_up", entity_id: Some(id.to_string()), details, request_id: rid }
+}
+
+/// Attaches `findings` to the official's open or in-review follow-up, or raises a new one.
+#[allow(clippy::too_many_arguments)]
+fn raise_or_attach(
+    conn: &mut DbConnection,
+    official: DbUuid,
+    findings: &[DbUuid],
+    reason: &str,
+    source: &str,
+    due_date: NaiveDate,
+    actor: Uuid,
+    rid: Option<&str>,
+) -> Result<(Created, DbUuid), ApiError> {
+    if let Some(active) = fdb::active_for(conn, official)? {
+        let mut added = 0;
+        for f in findings {
+            if fdb::attach(conn, active.id, *f)? {
+                added += 1;
+            }
+        }
+        if added > 0 {
+            let note = Some(format!("{added} finding(s) attached: {reason}"));
+            fdb::insert_event(conn, &event(&active, actor, "attach_findings", Some(&active.status), note))?;
+            audit::append(conn, audit_entry(actor, "follow_up.attach", active.id, json!({"findings": added, "source": source}), rid))?;
+        }
+        return Ok((Created::Replay, active.id));
+    }
+    let at = now();
+    let row = FollowUpRow {
+        id: DbUuid(Uuid::new_v4()),
+        official_id: official,
+        status: FollowUpStatus::Open.as_str().into(),
+        source: source.into(),
+        reason: reason.into(),
+        raised_by: DbUuid(actor),
+        assignee_id: None,
+        due_date,
+        sanction: None,
+        decided_by: None,
+        decided_at: None,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+    };
+    fdb::insert(conn, &row)?;
+    for f in findings {
+        fdb::attach(conn, row.id, *f)?;
+    }
+    let mut e = event(&row, actor, "raise", None, Some(reason.to_string()));
+    e.due_date = Some(due_date);
+    fdb::insert_event(conn, &e)?;
+    audit::append(
+        conn,
+        audit_entry(actor, "follow_up.raise", row.id, json!({"official_id": official.to_string(), "findings": findings.len(), "source": source}), rid),
+    )?;
+    Ok((Created::New, row.id))
+}
+
+/// The flag rules, applied in the transaction that submits a report.
+pub fn auto_flag(
+    conn: &mut DbConnection,
+    report: &InspectionRow,
+    findings: &[FindingRow],
+    actor: Uuid,
+    cfg: &FollowUpConfig,
+    tz: chrono_tz::Tz,
+    rid: Option<&str>,
+) -> Result<usize, ApiError> {
+    let mut by_official: BTreeMap<DbUuid, Vec<DbUuid>> = BTreeMap::new();
+    for f in findings {
+        let Some(official) = f.official_id else { continue };
+        let category = FindingCategory::parse(&f.category);
+        let severity = Severity::parse(&f.severity);
+        let flagged = category.is_some_and(|c| cfg.flag_categories.contains(&c)) || severity.is_some_and(|s| cfg.flag_severities.contains(&s));
+        if flagged {
+            by_official.entry(official).or_default().push(f.id);
+        }
+    }
+    let due = crate::service::today(tz) + chrono::Duration::days(i64::from(cfg.due_days));
+    let reason = format!("Raised by the flag rules when report {} was submitted.", report.id);
+    for (official, ids) in &by_official {
+        raise_or_attach(conn, *official, ids, &reason, "auto", due, actor, rid)?;
+    }
+    Ok(by_official.len())
+}
+
+pub struct RaiseInput {
+    pub official_id: Uuid,
+    pub finding_ids: Vec<Uuid>,
+    pub reason: String,
+    pub due_date: Option<NaiveDate>,
+}
+
+/// Raises a follow-up by hand. The findings must be in submitted reports and about the
+/// official. An official with an open or in-review follow-up gets the findings attached to
+/// it instead (`Replay`).
+pub fn raise(
+    conn: &mut DbConnection,
+    caller: &AuthUser,
+    input: &RaiseInput,
+    cfg: &FollowUpConfig,
+    tz: chrono_tz::Tz,
+    rid: Option<&str>,
+) -> Result<(Created, DbUuid), ApiError> {
+    let mut errors = Vec::new();
+    let reason = input.reason.trim();
+    if reason.is_empty() || reason.chars().count() > REASON_MAX {
+        errors.push(FieldError::new("reason", format!("must be 1–{REASON_MAX} characters")));
+    }
+    if input.finding_ids.is_empty() {
+        errors.push(FieldError::new("finding_ids", "must name at least one finding"));
+    }
+    if input.finding_ids.len() > 500 {
+        errors.push(FieldError::new("finding_ids", "at most 500 findings"));
+    }
+    let today = crate::service::today(tz);
+    if input.due_date.is_some_and(|d| d < today) {
+        errors.push(FieldError::new("due_date", "must not be in the past"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    write_tx(conn, |conn| {
+        if crate::db::reference::find_official(conn, DbUuid(input.official_id)).is_err() {
+            return Err(ApiError::invalid("official_id", "no such official"));
+        }
+        let ids: Vec<DbUuid> = input.finding_ids.iter().copied().map(DbUuid).collect();
+        let found = fdb::findings_with_status(conn, &ids)?;
+        let mut errors = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            match found.iter().find(|(f, _)| f.id == *id) {
+                None => errors.push(FieldError::new(format!("finding_ids[{i}]"), "no such finding")),
+                Some((_, status)) if status != "submitted" => {
+                    errors.push(FieldError::new(format!("finding_ids[{i}]"), "belongs to a report that is not submitted"))
+                }
+                Some((f, _)) if f.official_id != Some(DbUuid(input.official_id)) => {
+                    errors.push(FieldError::new(format!("finding_ids[{i}]"), "is not about this official"))
+                }
+                Some(_) => {}
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        let due = input.due_date.unwrap_or(today + chrono::Duration::days(i64::from(cfg.due_days)));
+        raise_or_attach(conn, DbUuid(input.official_id), &ids, reason, "manual", due, caller.id, rid)
+    })
+}
+
+/// Who may see a follow-up: supervisors and admins all; inspectors those they raised.
+pub fn check_read(caller: &AuthUser, row: &FollowUpRow) -> Result<(), ApiError> {
+    match caller.role {
+        Role::Admin | Role::Supervisor => Ok(()),
+        Role::Inspector if row.raised_by.0 == caller.id => Ok(()),
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+pub fn load_visible(conn: &mut DbConnection, caller: &AuthUser, id: DbUuid) -> Result<FollowUpRow, ApiError> {
+    let row = fdb::find(conn, id)?.ok_or(ApiError::NotFound)?;
+    check_read(caller, &row)?;
+    Ok(row)
+}
+
+pub struct ActionInput {
+    pub action: Action,
+    pub note: Option<String>,
+    pub sanction: Option<String>,
+    pub assignee_id: Option<Uuid>,
+    pub due_date: Option<NaiveDate>,
+}
+
+/// Applies one action. A move the state does not allow is `409` naming the state; a stale
+/// `If-Match` version is `412`; two concurrent decisions cannot both win.
+pub fn act(
+    conn: &mut DbConnection,
+    caller: &AuthUser,
+    id: DbUuid,
+    input: &ActionInput,
+    if_match: Option<i64>,
+    cfg: &FollowUpConfig,
+    tz: chrono_tz::Tz,
+    rid: Option<&str>,
+) -> Result<(), ApiError> {
+    let note = input.note.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(str::to_string);
+    if note.as_ref().is_some_and(|n| n.chars().count() > NOTE_MAX) {
+        return Err(ApiError::invalid("note", format!("must be at most {NOTE_MAX} characters")));
+    }
+    write_tx(conn, |conn| {
+        let mut row = load_visible(conn, caller, id)?;
+        let reviewer = matches!(caller.role, Role::Admin | Role::Supervisor);
+        let allowed = match input.action {
+            Action::Comment => reviewer || row.raised_by.0 == caller.id,
+            Action::Reopen => caller.role == Role::Admin,
+            _ => reviewer,
+        };
+        if !allowed {
+            return Err(ApiError::Forbidden(format!("The action `{}` is not allowed for your role.", input.action.as_str())));
+        }
+        if if_match.is_some_and(|v| v != row.version) {
+            return Err(ApiError::PreconditionFailed("The follow-up changed since you read it; read it again.".into()));
+        }
+        let from = FollowUpStatus::parse(&row.status).ok_or_else(|| ApiError::internal("stored status is unknown"))?;
+        let Some(to) = rules::transition(from, input.action) else {
+            return Err(ApiError::Conflict(format!(
+                "The follow-up is `{}`; `{}` is not allowed in that state.",
+                from.as_str(),
+                input.action.as_str()
+            )));
+        };
+        let mut errors = Vec::new();
+        let needs_note = matches!(input.action, Action::Decide | Action::Dismiss | Action::Reopen | Action::Comment);
+        if needs_note && note.is_none() {
+            errors.push(FieldError::new("note", format!("is required for `{}`", input.action.as_str())));
+        }
+        if input.sanction.is_some() && input.action != Action::Decide {
+            errors.push(FieldError::new("sanction", "is given only with `decide`"));
+        }
+        if input.assignee_id.is_some() && input.action != Action::Assign {
+            errors.push(FieldError::new("assignee_id", "is given only with `assign`"));
+        }
+        if input.due_date.is_some() && input.action != Action::Assign {
+            errors.push(FieldError::new("due_date", "is given only with `assign`"));
+        }
+        let mut ev = event(&row, caller.id, input.action.as_str(), Some(from.as_str()), note.clone());
+        match input.action {
+            Action::Assign => {
+                match input.assignee_id {
+                    None => errors.push(FieldError::new("assignee_id", "is required for `assign`")),
+                    Some(a) => match crate::db::users::find(conn, DbUuid(a)) {
+                        Ok(u) if u.active && (u.role == "supervisor" || u.role == "admin") => {
+                            row.assignee_id = Some(u.id);
+                            ev.assignee_id = Some(u.id);
+                        }
+                        Ok(_) => errors.push(FieldError::new("assignee_id", "must be an active supervisor or admin")),
+                        Err(_) => errors.push(FieldError::new("assignee_id", "no such user")),
+                    },
+                }
+                if let Some(d) = input.due_date {
+                    if d < crate::service::today(tz) {
+                        errors.push(FieldError::new("due_date", "must not be in the past"));
+                    }
+                    row.due_date = d;
+                    ev.due_date = Some(d);
+                }
+            }
+            Action::Decide => match input.sanction.as_deref().map(rules::sanction) {
+                None => errors.push(FieldError::new("sanction", "is required for `decide`")),
+                Some(None) => errors.push(FieldError::new("sanction", "is not a PP 94/2021 sanction code (or `none`)")),
+                Some(Some(s)) => {
+                    row.sanction = Some(s.code.to_string());
+                    row.decided_by = Some(DbUuid(caller.id));
+                    row.decided_at = Some(now());
+                    ev.sanction = Some(s.code.to_string());
+                }
+            },
+            Action::Reopen => {
+                row.sanction = None;
+                row.decided_by = None;
+                row.decided_at = None;
+            }
+            _ => {}
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        let mut deviates = false;
+        if input.action == Action::Decide {
+            let rec = recommendation_for(conn, &row, cfg, tz)?;
+            deviates = row.sanction.as_deref() != Some(rec.sanction.as_str());
+        }
+        let version = row.version;
+        row.status = to.as_str().into();
+        row.updated_at = now();
+        ev.to_status = row.status.clone();
+        if !fdb::update(conn, &row, version)? {
+            return Err(ApiError::Conflict("The follow-up was changed by someone else at the same moment; read it again.".into()));
+        }
+        fdb::insert_event(conn, &ev)?;
+        audit::append(
+            conn,
+            audit_entry(
+                caller.id,
+                "follow_up.action",
+                id,
+                json!({"action": input.action.as_str(), "from": from.as_str(), "to": to.as_str(),
+                       "sanction": row.sanction, "deviates_from_recommendation": deviates}),
+                rid,
+            ),
+        )?;
+        Ok(())
+    })
+}
+
+/// The recommendation for an official's record in `year`.
+pub fn recommendation(conn: &mut DbConnection, official: DbUuid, year: i32, cfg: &FollowUpConfig, tz: chrono_tz::Tz) -> Result<Recommendation, ApiError> {
+    let o = crate::db::reference::find_official(conn, official)?;
+    let (from, to) = year_bounds(year, tz);
+    let findings = fdb::official_findings(conn, official, from, to)?;
+    let days: BTreeSet<NaiveDate> = findings
+        .iter()
+        .filter(|f| f.category == FindingCategory::Absence.as_str())
+        .map(|f| local_day(f.observed_at, tz))
+        .collect();
+    let late: i64 = fdb::late_minutes(conn, official, from, to)?.into_iter().flatten().map(i64::from).sum();
+    let table = if EmploymentType::parse(&o.official.employment_type) == Some(EmploymentType::Pppk) { &cfg.pppk_table } else { &cfg.pns_table };
+    Ok(rules::recommend(year, &days, late.clamp(0, i64::from(u32::MAX)) as u32, cfg.late_minutes_per_day, &cfg.public_holidays, table))
+}
+
+/// For a follow-up: the calendar year (local) of its newest finding.
+pub fn recommendation_for(conn: &mut DbConnection, row: &FollowUpRow, cfg: &FollowUpConfig, tz: chrono_tz::Tz) -> Result<Recommendation, ApiError> {
+    let newest = fdb::findings_of(conn, row.id)?.iter().map(|f| f.observed_at).max();
+    let year = newest.map(|t| local_day(t, tz).year()).unwrap_or_else(|| crate::service::today(tz).year());
+    recommendation(conn, row.official_id, year, cfg, tz)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_year_turns_at_local_midnight() {
+        let tz = chrono_tz::Asia::Jakarta;
+        // 23:30 UTC on 31 December is 06:30 WIB on 1 January.
+        let t = NaiveDate::from_ymd_opt(2026, 12, 31).unwrap().and_hms_opt(23, 30, 0).unwrap();
+        assert_eq!(local_day(t, tz), NaiveDate::from_ymd_opt(2027, 1, 1).unwrap());
+        let (start, end) = year_bounds(2027, tz);
+        assert!(start <= t && t < end);
+        assert_eq!(start, NaiveDate::from_ymd_opt(2026, 12, 31).unwrap().and_hms_opt(17, 0, 0).unwrap());
+        let (_, end_2026) = year_bounds(2026, tz);
+        assert!(t >= end_2026);
+    }
+}
