@@ -86,7 +86,12 @@ pub struct FollowUpConfig {
     pub pppk_table: crate::domain::discipline::AbsenceTable,
 }
 
-fn list_of<T>(get: &impl Fn(&str) -> Option<String>, key: &str, default: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, String> {
+fn list_of<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<Vec<T>, String> {
     let text = get(key).unwrap_or_else(|| default.to_string());
     text.split(',')
         .map(str::trim)
@@ -98,16 +103,29 @@ fn list_of<T>(get: &impl Fn(&str) -> Option<String>, key: &str, default: &str, p
 fn follow_up_config(get: &impl Fn(&str) -> Option<String>) -> Result<FollowUpConfig, String> {
     use crate::domain::discipline::AbsenceTable;
     use crate::domain::inspection::{FindingCategory, Severity};
-    let public_holidays = list_of(get, "SIDAK_PUBLIC_HOLIDAYS", "", |s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())?
-        .into_iter()
-        .collect();
+    let public_holidays = list_of(get, "SIDAK_PUBLIC_HOLIDAYS", "", |s| {
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+    })?
+    .into_iter()
+    .collect();
     let pppk_table = match get("SIDAK_PPPK_ABSENCE_TABLE") {
-        Some(t) => AbsenceTable::parse(&t, AbsenceTable::pppk_default().basis).map_err(|e| format!("SIDAK_PPPK_ABSENCE_TABLE: {e}"))?,
+        Some(t) => AbsenceTable::parse(&t, AbsenceTable::pppk_default().basis)
+            .map_err(|e| format!("SIDAK_PPPK_ABSENCE_TABLE: {e}"))?,
         None => AbsenceTable::pppk_default(),
     };
     Ok(FollowUpConfig {
-        flag_categories: list_of(get, "SIDAK_FLAG_CATEGORIES", "absence", FindingCategory::parse)?,
-        flag_severities: list_of(get, "SIDAK_FLAG_SEVERITIES", "high,critical", Severity::parse)?,
+        flag_categories: list_of(
+            get,
+            "SIDAK_FLAG_CATEGORIES",
+            "absence",
+            FindingCategory::parse,
+        )?,
+        flag_severities: list_of(
+            get,
+            "SIDAK_FLAG_SEVERITIES",
+            "high,critical",
+            Severity::parse,
+        )?,
         due_days: num(get, "SIDAK_FOLLOW_UP_DUE_DAYS", 14, 1)?,
         late_minutes_per_day: num(get, "SIDAK_LATE_MINUTES_PER_DAY", 450, 1)?,
         public_holidays,

@@ -4,7 +4,10 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::inspections::FindingRow;
-use super::schema::{attendance, findings, follow_up_events, follow_up_findings, follow_ups, inspections, official_assignments};
+use super::schema::{
+    attendance, findings, follow_up_events, follow_up_findings, follow_ups, inspections,
+    official_assignments,
+};
 use super::{now, DbConnection, DbUuid};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq)]
@@ -43,11 +46,18 @@ pub struct EventRow {
 }
 
 pub fn insert(conn: &mut DbConnection, row: &FollowUpRow) -> QueryResult<()> {
-    diesel::insert_into(follow_ups::table).values(row).execute(conn).map(|_| ())
+    diesel::insert_into(follow_ups::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
 }
 
 pub fn find(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<FollowUpRow>> {
-    follow_ups::table.find(id).select(FollowUpRow::as_select()).first(conn).optional()
+    follow_ups::table
+        .find(id)
+        .select(FollowUpRow::as_select())
+        .first(conn)
+        .optional()
 }
 
 pub fn active_for(conn: &mut DbConnection, official: DbUuid) -> QueryResult<Option<FollowUpRow>> {
@@ -61,18 +71,22 @@ pub fn active_for(conn: &mut DbConnection, official: DbUuid) -> QueryResult<Opti
 
 /// Writes the row's state, only if its version is still `expected`.
 pub fn update(conn: &mut DbConnection, row: &FollowUpRow, expected: i64) -> QueryResult<bool> {
-    let n = diesel::update(follow_ups::table.find(row.id).filter(follow_ups::version.eq(expected)))
-        .set((
-            follow_ups::status.eq(&row.status),
-            follow_ups::assignee_id.eq(row.assignee_id),
-            follow_ups::due_date.eq(row.due_date),
-            follow_ups::sanction.eq(&row.sanction),
-            follow_ups::decided_by.eq(row.decided_by),
-            follow_ups::decided_at.eq(row.decided_at),
-            follow_ups::version.eq(expected + 1),
-            follow_ups::updated_at.eq(row.updated_at),
-        ))
-        .execute(conn)?;
+    let n = diesel::update(
+        follow_ups::table
+            .find(row.id)
+            .filter(follow_ups::version.eq(expected)),
+    )
+    .set((
+        follow_ups::status.eq(&row.status),
+        follow_ups::assignee_id.eq(row.assignee_id),
+        follow_ups::due_date.eq(row.due_date),
+        follow_ups::sanction.eq(&row.sanction),
+        follow_ups::decided_by.eq(row.decided_by),
+        follow_ups::decided_at.eq(row.decided_at),
+        follow_ups::version.eq(expected + 1),
+        follow_ups::updated_at.eq(row.updated_at),
+    ))
+    .execute(conn)?;
     Ok(n == 1)
 }
 
@@ -98,7 +112,10 @@ pub fn attach(conn: &mut DbConnection, follow_up: DbUuid, finding: DbUuid) -> Qu
 }
 
 pub fn insert_event(conn: &mut DbConnection, e: &EventRow) -> QueryResult<()> {
-    diesel::insert_into(follow_up_events::table).values(e).execute(conn).map(|_| ())
+    diesel::insert_into(follow_up_events::table)
+        .values(e)
+        .execute(conn)
+        .map(|_| ())
 }
 
 pub fn events_of(conn: &mut DbConnection, follow_up: DbUuid) -> QueryResult<Vec<EventRow>> {
@@ -119,7 +136,10 @@ pub fn findings_of(conn: &mut DbConnection, follow_up: DbUuid) -> QueryResult<Ve
 }
 
 /// Findings with the status of their report.
-pub fn findings_with_status(conn: &mut DbConnection, ids: &[DbUuid]) -> QueryResult<Vec<(FindingRow, String)>> {
+pub fn findings_with_status(
+    conn: &mut DbConnection,
+    ids: &[DbUuid],
+) -> QueryResult<Vec<(FindingRow, String)>> {
     let mut out = Vec::new();
     for chunk in ids.chunks(500) {
         out.extend(
@@ -134,7 +154,12 @@ pub fn findings_with_status(conn: &mut DbConnection, ids: &[DbUuid]) -> QueryRes
 }
 
 /// An official's findings in submitted reports observed in `[from, to)` (UTC).
-pub fn official_findings(conn: &mut DbConnection, official: DbUuid, from: NaiveDateTime, to: NaiveDateTime) -> QueryResult<Vec<FindingRow>> {
+pub fn official_findings(
+    conn: &mut DbConnection,
+    official: DbUuid,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Vec<FindingRow>> {
     findings::table
         .inner_join(inspections::table.on(inspections::id.eq(findings::inspection_id)))
         .filter(findings::official_id.eq(official))
@@ -147,7 +172,12 @@ pub fn official_findings(conn: &mut DbConnection, official: DbUuid, from: NaiveD
 }
 
 /// Start times of submitted inspections where the official was late, with the minutes.
-pub fn late_minutes(conn: &mut DbConnection, official: DbUuid, from: NaiveDateTime, to: NaiveDateTime) -> QueryResult<Vec<Option<i32>>> {
+pub fn late_minutes(
+    conn: &mut DbConnection,
+    official: DbUuid,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Vec<Option<i32>>> {
     attendance::table
         .inner_join(inspections::table.on(inspections::id.eq(attendance::inspection_id)))
         .filter(attendance::official_id.eq(official))
@@ -182,7 +212,9 @@ pub struct ListFilter {
 
 /// Newest first; `limit + 1` rows.
 pub fn list(conn: &mut DbConnection, f: &ListFilter) -> QueryResult<Vec<FollowUpRow>> {
-    let mut q = follow_ups::table.select(FollowUpRow::as_select()).into_boxed();
+    let mut q = follow_ups::table
+        .select(FollowUpRow::as_select())
+        .into_boxed();
     if let Some(s) = &f.status {
         q = q.filter(follow_ups::status.eq(s.clone()));
     }
@@ -214,5 +246,7 @@ pub fn list(conn: &mut DbConnection, f: &ListFilter) -> QueryResult<Vec<FollowUp
                 .or(follow_ups::created_at.eq(at).and(follow_ups::id.lt(id))),
         );
     }
-    q.order((follow_ups::created_at.desc(), follow_ups::id.desc())).limit(f.limit + 1).load(conn)
+    q.order((follow_ups::created_at.desc(), follow_ups::id.desc()))
+        .limit(f.limit + 1)
+        .load(conn)
 }

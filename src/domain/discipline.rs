@@ -32,16 +32,56 @@ pub struct Sanction {
 }
 
 pub const SANCTIONS: [Sanction; 10] = [
-    Sanction { code: "none", level: Level::None, label: "Tidak dijatuhi hukuman disiplin" },
-    Sanction { code: "teguran_lisan", level: Level::Ringan, label: "Teguran lisan" },
-    Sanction { code: "teguran_tertulis", level: Level::Ringan, label: "Teguran tertulis" },
-    Sanction { code: "pernyataan_tidak_puas", level: Level::Ringan, label: "Pernyataan tidak puas secara tertulis" },
-    Sanction { code: "potong_tukin_25_6_bulan", level: Level::Sedang, label: "Pemotongan tunjangan kinerja sebesar 25% selama 6 bulan" },
-    Sanction { code: "potong_tukin_25_9_bulan", level: Level::Sedang, label: "Pemotongan tunjangan kinerja sebesar 25% selama 9 bulan" },
-    Sanction { code: "potong_tukin_25_12_bulan", level: Level::Sedang, label: "Pemotongan tunjangan kinerja sebesar 25% selama 12 bulan" },
-    Sanction { code: "penurunan_jabatan", level: Level::Berat, label: "Penurunan jabatan setingkat lebih rendah selama 12 bulan" },
-    Sanction { code: "pembebasan_jabatan", level: Level::Berat, label: "Pembebasan dari jabatannya menjadi jabatan pelaksana selama 12 bulan" },
-    Sanction { code: "pemberhentian", level: Level::Berat, label: "Pemberhentian dengan hormat tidak atas permintaan sendiri" },
+    Sanction {
+        code: "none",
+        level: Level::None,
+        label: "Tidak dijatuhi hukuman disiplin",
+    },
+    Sanction {
+        code: "teguran_lisan",
+        level: Level::Ringan,
+        label: "Teguran lisan",
+    },
+    Sanction {
+        code: "teguran_tertulis",
+        level: Level::Ringan,
+        label: "Teguran tertulis",
+    },
+    Sanction {
+        code: "pernyataan_tidak_puas",
+        level: Level::Ringan,
+        label: "Pernyataan tidak puas secara tertulis",
+    },
+    Sanction {
+        code: "potong_tukin_25_6_bulan",
+        level: Level::Sedang,
+        label: "Pemotongan tunjangan kinerja sebesar 25% selama 6 bulan",
+    },
+    Sanction {
+        code: "potong_tukin_25_9_bulan",
+        level: Level::Sedang,
+        label: "Pemotongan tunjangan kinerja sebesar 25% selama 9 bulan",
+    },
+    Sanction {
+        code: "potong_tukin_25_12_bulan",
+        level: Level::Sedang,
+        label: "Pemotongan tunjangan kinerja sebesar 25% selama 12 bulan",
+    },
+    Sanction {
+        code: "penurunan_jabatan",
+        level: Level::Berat,
+        label: "Penurunan jabatan setingkat lebih rendah selama 12 bulan",
+    },
+    Sanction {
+        code: "pembebasan_jabatan",
+        level: Level::Berat,
+        label: "Pembebasan dari jabatannya menjadi jabatan pelaksana selama 12 bulan",
+    },
+    Sanction {
+        code: "pemberhentian",
+        level: Level::Berat,
+        label: "Pemberhentian dengan hormat tidak atas permintaan sendiri",
+    },
 ];
 
 pub fn sanction(code: &str) -> Option<Sanction> {
@@ -88,16 +128,26 @@ impl AbsenceTable {
     pub fn parse(text: &str, basis: &'static str) -> Result<Self, String> {
         let mut rows = Vec::new();
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (days, code) = part.split_once(':').ok_or_else(|| format!("`{part}` is not days:sanction"))?;
-            let days: u32 = days.trim().parse().map_err(|_| format!("`{days}` is not a number of days"))?;
-            let s = sanction(code.trim()).ok_or_else(|| format!("`{code}` is not a sanction code"))?;
+            let (days, code) = part
+                .split_once(':')
+                .ok_or_else(|| format!("`{part}` is not days:sanction"))?;
+            let days: u32 = days
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{days}` is not a number of days"))?;
+            let s =
+                sanction(code.trim()).ok_or_else(|| format!("`{code}` is not a sanction code"))?;
             rows.push((days, s.code));
         }
         rows.sort_by_key(|r| r.0);
         if rows.is_empty() {
             return Err("the table is empty".into());
         }
-        Ok(AbsenceTable { rows, consecutive_days_for_dismissal: 10, basis })
+        Ok(AbsenceTable {
+            rows,
+            consecutive_days_for_dismissal: 10,
+            basis,
+        })
     }
 }
 
@@ -127,7 +177,11 @@ pub fn is_working_day(day: NaiveDate, holidays: &BTreeSet<NaiveDate>) -> bool {
 
 /// The longest run of absence days with no working day between them missing.
 pub fn longest_run(days: &BTreeSet<NaiveDate>, holidays: &BTreeSet<NaiveDate>) -> u32 {
-    let working: Vec<NaiveDate> = days.iter().copied().filter(|d| is_working_day(*d, holidays)).collect();
+    let working: Vec<NaiveDate> = days
+        .iter()
+        .copied()
+        .filter(|d| is_working_day(*d, holidays))
+        .collect();
     let mut best = 0;
     let mut run = 0;
     let mut prev: Option<NaiveDate> = None;
@@ -215,7 +269,13 @@ pub enum FollowUpStatus {
 }
 
 impl FollowUpStatus {
-    pub const ALL: [FollowUpStatus; 5] = [Self::Open, Self::InReview, Self::Decided, Self::Closed, Self::Dismissed];
+    pub const ALL: [FollowUpStatus; 5] = [
+        Self::Open,
+        Self::InReview,
+        Self::Decided,
+        Self::Closed,
+        Self::Dismissed,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -288,11 +348,21 @@ mod tests {
 
     /// `n` absence days on separate weeks' Wednesdays, so no run builds up.
     fn scattered(n: u32) -> BTreeSet<NaiveDate> {
-        (0..n).map(|i| d(2026, 1, 7) + chrono::Duration::weeks(i64::from(i))).collect()
+        (0..n)
+            .map(|i| d(2026, 1, 7) + chrono::Duration::weeks(i64::from(i)))
+            .collect()
     }
 
     fn sanction_for(days: u32) -> String {
-        recommend(2026, &scattered(days), 0, 450, &BTreeSet::new(), &AbsenceTable::pp94()).sanction
+        recommend(
+            2026,
+            &scattered(days),
+            0,
+            450,
+            &BTreeSet::new(),
+            &AbsenceTable::pp94(),
+        )
+        .sanction
     }
 
     #[test]
@@ -319,11 +389,32 @@ mod tests {
         for (days, code) in expected {
             assert_eq!(sanction_for(days), code, "{days} days");
         }
-        let r = recommend(2026, &scattered(10), 0, 450, &BTreeSet::new(), &AbsenceTable::pp94());
+        let r = recommend(
+            2026,
+            &scattered(10),
+            0,
+            450,
+            &BTreeSet::new(),
+            &AbsenceTable::pp94(),
+        );
         assert_eq!(r.level, Level::Ringan);
-        let r = recommend(2026, &scattered(11), 0, 450, &BTreeSet::new(), &AbsenceTable::pp94());
+        let r = recommend(
+            2026,
+            &scattered(11),
+            0,
+            450,
+            &BTreeSet::new(),
+            &AbsenceTable::pp94(),
+        );
         assert_eq!(r.level, Level::Sedang);
-        let r = recommend(2026, &scattered(21), 0, 450, &BTreeSet::new(), &AbsenceTable::pp94());
+        let r = recommend(
+            2026,
+            &scattered(21),
+            0,
+            450,
+            &BTreeSet::new(),
+            &AbsenceTable::pp94(),
+        );
         assert_eq!(r.level, Level::Berat);
     }
 
@@ -359,10 +450,30 @@ mod tests {
 
     #[test]
     fn late_minutes_convert_to_days() {
-        let r = recommend(2026, &scattered(2), 449, 450, &BTreeSet::new(), &AbsenceTable::pp94());
-        assert_eq!((r.late_days, r.total_days, r.sanction.as_str()), (0, 2, "none"));
-        let r = recommend(2026, &scattered(2), 450, 450, &BTreeSet::new(), &AbsenceTable::pp94());
-        assert_eq!((r.late_days, r.total_days, r.sanction.as_str()), (1, 3, "teguran_lisan"));
+        let r = recommend(
+            2026,
+            &scattered(2),
+            449,
+            450,
+            &BTreeSet::new(),
+            &AbsenceTable::pp94(),
+        );
+        assert_eq!(
+            (r.late_days, r.total_days, r.sanction.as_str()),
+            (0, 2, "none")
+        );
+        let r = recommend(
+            2026,
+            &scattered(2),
+            450,
+            450,
+            &BTreeSet::new(),
+            &AbsenceTable::pp94(),
+        );
+        assert_eq!(
+            (r.late_days, r.total_days, r.sanction.as_str()),
+            (1, 3, "teguran_lisan")
+        );
     }
 
     #[test]

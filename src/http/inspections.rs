@@ -688,7 +688,14 @@ pub async fn submit_inspection(
     let who = caller.clone();
     let (st, tz) = (state.clone(), state.config.timezone);
     db::run(&state.pool, move |conn| {
-        service::submit(conn, &who, id, &st.config.follow_ups, tz, Some(&request_id.0))
+        service::submit(
+            conn,
+            &who,
+            id,
+            &st.config.follow_ups,
+            tz,
+            Some(&request_id.0),
+        )
     })
     .await?;
     let report = full(&state, caller, id).await?;

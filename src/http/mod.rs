@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod evidence;
 pub mod extract;
+pub mod followups;
 pub mod inspections;
 pub mod middleware;
 pub mod officials;
@@ -118,5 +119,10 @@ pub fn register(cfg: &mut ServiceConfig) {
         .service(inspections::add_finding)
         .service(inspections::submit_inspection)
         .service(evidence::upload_evidence)
-        .service(evidence::evidence_content);
+        .service(evidence::evidence_content)
+        .service(followups::raise)
+        .service(followups::list)
+        .service(followups::get_one)
+        .service(followups::act)
+        .service(followups::record);
 }

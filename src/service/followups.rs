@@ -40,7 +40,13 @@ pub fn year_bounds(year: i32, tz: chrono_tz::Tz) -> (NaiveDateTime, NaiveDateTim
     (start(year), start(year + 1))
 }
 
-fn event(fu: &FollowUpRow, actor: Uuid, action: &str, from: Option<&str>, note: Option<String>) -> EventRow {
+fn event(
+    fu: &FollowUpRow,
+    actor: Uuid,
+    action: &str,
+    from: Option<&str>,
+    note: Option<String>,
+) -> EventRow {
     EventRow {
         id: DbUuid(Uuid::new_v4()),
         follow_up_id: fu.id,
@@ -56,8 +62,21 @@ fn event(fu: &FollowUpRow, actor: Uuid, action: &str, from: Option<&str>, note: 
     }
 }
 
-fn audit_entry<'a>(actor: Uuid, action: &'a str, id: DbUuid, details: serde_json::Value, rid: Option<&'a str>) -> AuditEntry<'a> {
-    AuditEntry { actor_id: Some(actor), action, entity_type: "follow_up", entity_id: Some(id.to_string()), details, request_id: rid }
+fn audit_entry<'a>(
+    actor: Uuid,
+    action: &'a str,
+    id: DbUuid,
+    details: serde_json::Value,
+    rid: Option<&'a str>,
+) -> AuditEntry<'a> {
+    AuditEntry {
+        actor_id: Some(actor),
+        action,
+        entity_type: "follow_up",
+        entity_id: Some(id.to_string()),
+        details,
+        request_id: rid,
+    }
 }
 
 /// Attaches `findings` to the official's open or in-review follow-up, or raises a new one.
@@ -81,8 +100,26 @@ fn raise_or_attach(
         }
         if added > 0 {
             let note = Some(format!("{added} finding(s) attached: {reason}"));
-            fdb::insert_event(conn, &event(&active, actor, "attach_findings", Some(&active.status), note))?;
-            audit::append(conn, audit_entry(actor, "follow_up.attach", active.id, json!({"findings": added, "source": source}), rid))?;
+            fdb::insert_event(
+                conn,
+                &event(
+                    &active,
+                    actor,
+                    "attach_findings",
+                    Some(&active.status),
+                    note,
+                ),
+            )?;
+            audit::append(
+                conn,
+                audit_entry(
+                    actor,
+                    "follow_up.attach",
+                    active.id,
+                    json!({"findings": added, "source": source}),
+                    rid,
+                ),
+            )?;
         }
         return Ok((Created::Replay, active.id));
     }
@@ -112,7 +149,13 @@ fn raise_or_attach(
     fdb::insert_event(conn, &e)?;
     audit::append(
         conn,
-        audit_entry(actor, "follow_up.raise", row.id, json!({"official_id": official.to_string(), "findings": findings.len(), "source": source}), rid),
+        audit_entry(
+            actor,
+            "follow_up.raise",
+            row.id,
+            json!({"official_id": official.to_string(), "findings": findings.len(), "source": source}),
+            rid,
+        ),
     )?;
     Ok((Created::New, row.id))
 }
@@ -129,16 +172,22 @@ pub fn auto_flag(
 ) -> Result<usize, ApiError> {
     let mut by_official: BTreeMap<DbUuid, Vec<DbUuid>> = BTreeMap::new();
     for f in findings {
-        let Some(official) = f.official_id else { continue };
+        let Some(official) = f.official_id else {
+            continue;
+        };
         let category = FindingCategory::parse(&f.category);
         let severity = Severity::parse(&f.severity);
-        let flagged = category.is_some_and(|c| cfg.flag_categories.contains(&c)) || severity.is_some_and(|s| cfg.flag_severities.contains(&s));
+        let flagged = category.is_some_and(|c| cfg.flag_categories.contains(&c))
+            || severity.is_some_and(|s| cfg.flag_severities.contains(&s));
         if flagged {
             by_official.entry(official).or_default().push(f.id);
         }
     }
     let due = crate::service::today(tz) + chrono::Duration::days(i64::from(cfg.due_days));
-    let reason = format!("Raised by the flag rules when report {} was submitted.", report.id);
+    let reason = format!(
+        "Raised by the flag rules when report {} was submitted.",
+        report.id
+    );
     for (official, ids) in &by_official {
         raise_or_attach(conn, *official, ids, &reason, "auto", due, actor, rid)?;
     }
@@ -166,10 +215,16 @@ pub fn raise(
     let mut errors = Vec::new();
     let reason = input.reason.trim();
     if reason.is_empty() || reason.chars().count() > REASON_MAX {
-        errors.push(FieldError::new("reason", format!("must be 1–{REASON_MAX} characters")));
+        errors.push(FieldError::new(
+            "reason",
+            format!("must be 1–{REASON_MAX} characters"),
+        ));
     }
     if input.finding_ids.is_empty() {
-        errors.push(FieldError::new("finding_ids", "must name at least one finding"));
+        errors.push(FieldError::new(
+            "finding_ids",
+            "must name at least one finding",
+        ));
     }
     if input.finding_ids.len() > 500 {
         errors.push(FieldError::new("finding_ids", "at most 500 findings"));
@@ -190,21 +245,36 @@ pub fn raise(
         let mut errors = Vec::new();
         for (i, id) in ids.iter().enumerate() {
             match found.iter().find(|(f, _)| f.id == *id) {
-                None => errors.push(FieldError::new(format!("finding_ids[{i}]"), "no such finding")),
-                Some((_, status)) if status != "submitted" => {
-                    errors.push(FieldError::new(format!("finding_ids[{i}]"), "belongs to a report that is not submitted"))
-                }
-                Some((f, _)) if f.official_id != Some(DbUuid(input.official_id)) => {
-                    errors.push(FieldError::new(format!("finding_ids[{i}]"), "is not about this official"))
-                }
+                None => errors.push(FieldError::new(
+                    format!("finding_ids[{i}]"),
+                    "no such finding",
+                )),
+                Some((_, status)) if status != "submitted" => errors.push(FieldError::new(
+                    format!("finding_ids[{i}]"),
+                    "belongs to a report that is not submitted",
+                )),
+                Some((f, _)) if f.official_id != Some(DbUuid(input.official_id)) => errors.push(
+                    FieldError::new(format!("finding_ids[{i}]"), "is not about this official"),
+                ),
                 Some(_) => {}
             }
         }
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
         }
-        let due = input.due_date.unwrap_or(today + chrono::Duration::days(i64::from(cfg.due_days)));
-        raise_or_attach(conn, DbUuid(input.official_id), &ids, reason, "manual", due, caller.id, rid)
+        let due = input
+            .due_date
+            .unwrap_or(today + chrono::Duration::days(i64::from(cfg.due_days)));
+        raise_or_attach(
+            conn,
+            DbUuid(input.official_id),
+            &ids,
+            reason,
+            "manual",
+            due,
+            caller.id,
+            rid,
+        )
     })
 }
 
@@ -217,7 +287,11 @@ pub fn check_read(caller: &AuthUser, row: &FollowUpRow) -> Result<(), ApiError> 
     }
 }
 
-pub fn load_visible(conn: &mut DbConnection, caller: &AuthUser, id: DbUuid) -> Result<FollowUpRow, ApiError> {
+pub fn load_visible(
+    conn: &mut DbConnection,
+    caller: &AuthUser,
+    id: DbUuid,
+) -> Result<FollowUpRow, ApiError> {
     let row = fdb::find(conn, id)?.ok_or(ApiError::NotFound)?;
     check_read(caller, &row)?;
     Ok(row)
@@ -233,6 +307,7 @@ pub struct ActionInput {
 
 /// Applies one action. A move the state does not allow is `409` naming the state; a stale
 /// `If-Match` version is `412`; two concurrent decisions cannot both win.
+#[allow(clippy::too_many_arguments)]
 pub fn act(
     conn: &mut DbConnection,
     caller: &AuthUser,
@@ -243,9 +318,17 @@ pub fn act(
     tz: chrono_tz::Tz,
     rid: Option<&str>,
 ) -> Result<(), ApiError> {
-    let note = input.note.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(str::to_string);
+    let note = input
+        .note
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string);
     if note.as_ref().is_some_and(|n| n.chars().count() > NOTE_MAX) {
-        return Err(ApiError::invalid("note", format!("must be at most {NOTE_MAX} characters")));
+        return Err(ApiError::invalid(
+            "note",
+            format!("must be at most {NOTE_MAX} characters"),
+        ));
     }
     write_tx(conn, |conn| {
         let mut row = load_visible(conn, caller, id)?;
@@ -256,12 +339,18 @@ pub fn act(
             _ => reviewer,
         };
         if !allowed {
-            return Err(ApiError::Forbidden(format!("The action `{}` is not allowed for your role.", input.action.as_str())));
+            return Err(ApiError::Forbidden(format!(
+                "The action `{}` is not allowed for your role.",
+                input.action.as_str()
+            )));
         }
         if if_match.is_some_and(|v| v != row.version) {
-            return Err(ApiError::PreconditionFailed("The follow-up changed since you read it; read it again.".into()));
+            return Err(ApiError::PreconditionFailed(
+                "The follow-up changed since you read it; read it again.".into(),
+            ));
         }
-        let from = FollowUpStatus::parse(&row.status).ok_or_else(|| ApiError::internal("stored status is unknown"))?;
+        let from = FollowUpStatus::parse(&row.status)
+            .ok_or_else(|| ApiError::internal("stored status is unknown"))?;
         let Some(to) = rules::transition(from, input.action) else {
             return Err(ApiError::Conflict(format!(
                 "The follow-up is `{}`; `{}` is not allowed in that state.",
@@ -270,20 +359,35 @@ pub fn act(
             )));
         };
         let mut errors = Vec::new();
-        let needs_note = matches!(input.action, Action::Decide | Action::Dismiss | Action::Reopen | Action::Comment);
+        let needs_note = matches!(
+            input.action,
+            Action::Decide | Action::Dismiss | Action::Reopen | Action::Comment
+        );
         if needs_note && note.is_none() {
-            errors.push(FieldError::new("note", format!("is required for `{}`", input.action.as_str())));
+            errors.push(FieldError::new(
+                "note",
+                format!("is required for `{}`", input.action.as_str()),
+            ));
         }
         if input.sanction.is_some() && input.action != Action::Decide {
             errors.push(FieldError::new("sanction", "is given only with `decide`"));
         }
         if input.assignee_id.is_some() && input.action != Action::Assign {
-            errors.push(FieldError::new("assignee_id", "is given only with `assign`"));
+            errors.push(FieldError::new(
+                "assignee_id",
+                "is given only with `assign`",
+            ));
         }
         if input.due_date.is_some() && input.action != Action::Assign {
             errors.push(FieldError::new("due_date", "is given only with `assign`"));
         }
-        let mut ev = event(&row, caller.id, input.action.as_str(), Some(from.as_str()), note.clone());
+        let mut ev = event(
+            &row,
+            caller.id,
+            input.action.as_str(),
+            Some(from.as_str()),
+            note.clone(),
+        );
         match input.action {
             Action::Assign => {
                 match input.assignee_id {
@@ -293,7 +397,10 @@ pub fn act(
                             row.assignee_id = Some(u.id);
                             ev.assignee_id = Some(u.id);
                         }
-                        Ok(_) => errors.push(FieldError::new("assignee_id", "must be an active supervisor or admin")),
+                        Ok(_) => errors.push(FieldError::new(
+                            "assignee_id",
+                            "must be an active supervisor or admin",
+                        )),
                         Err(_) => errors.push(FieldError::new("assignee_id", "no such user")),
                     },
                 }
@@ -307,7 +414,10 @@ pub fn act(
             }
             Action::Decide => match input.sanction.as_deref().map(rules::sanction) {
                 None => errors.push(FieldError::new("sanction", "is required for `decide`")),
-                Some(None) => errors.push(FieldError::new("sanction", "is not a PP 94/2021 sanction code (or `none`)")),
+                Some(None) => errors.push(FieldError::new(
+                    "sanction",
+                    "is not a PP 94/2021 sanction code (or `none`)",
+                )),
                 Some(Some(s)) => {
                     row.sanction = Some(s.code.to_string());
                     row.decided_by = Some(DbUuid(caller.id));
@@ -335,7 +445,10 @@ pub fn act(
         row.updated_at = now();
         ev.to_status = row.status.clone();
         if !fdb::update(conn, &row, version)? {
-            return Err(ApiError::Conflict("The follow-up was changed by someone else at the same moment; read it again.".into()));
+            return Err(ApiError::Conflict(
+                "The follow-up was changed by someone else at the same moment; read it again."
+                    .into(),
+            ));
         }
         fdb::insert_event(conn, &ev)?;
         audit::append(
@@ -354,7 +467,13 @@ pub fn act(
 }
 
 /// The recommendation for an official's record in `year`.
-pub fn recommendation(conn: &mut DbConnection, official: DbUuid, year: i32, cfg: &FollowUpConfig, tz: chrono_tz::Tz) -> Result<Recommendation, ApiError> {
+pub fn recommendation(
+    conn: &mut DbConnection,
+    official: DbUuid,
+    year: i32,
+    cfg: &FollowUpConfig,
+    tz: chrono_tz::Tz,
+) -> Result<Recommendation, ApiError> {
     let o = crate::db::reference::find_official(conn, official)?;
     let (from, to) = year_bounds(year, tz);
     let findings = fdb::official_findings(conn, official, from, to)?;
@@ -363,15 +482,41 @@ pub fn recommendation(conn: &mut DbConnection, official: DbUuid, year: i32, cfg:
         .filter(|f| f.category == FindingCategory::Absence.as_str())
         .map(|f| local_day(f.observed_at, tz))
         .collect();
-    let late: i64 = fdb::late_minutes(conn, official, from, to)?.into_iter().flatten().map(i64::from).sum();
-    let table = if EmploymentType::parse(&o.official.employment_type) == Some(EmploymentType::Pppk) { &cfg.pppk_table } else { &cfg.pns_table };
-    Ok(rules::recommend(year, &days, late.clamp(0, i64::from(u32::MAX)) as u32, cfg.late_minutes_per_day, &cfg.public_holidays, table))
+    let late: i64 = fdb::late_minutes(conn, official, from, to)?
+        .into_iter()
+        .flatten()
+        .map(i64::from)
+        .sum();
+    let table = if EmploymentType::parse(&o.official.employment_type) == Some(EmploymentType::Pppk)
+    {
+        &cfg.pppk_table
+    } else {
+        &cfg.pns_table
+    };
+    Ok(rules::recommend(
+        year,
+        &days,
+        late.clamp(0, i64::from(u32::MAX)) as u32,
+        cfg.late_minutes_per_day,
+        &cfg.public_holidays,
+        table,
+    ))
 }
 
 /// For a follow-up: the calendar year (local) of its newest finding.
-pub fn recommendation_for(conn: &mut DbConnection, row: &FollowUpRow, cfg: &FollowUpConfig, tz: chrono_tz::Tz) -> Result<Recommendation, ApiError> {
-    let newest = fdb::findings_of(conn, row.id)?.iter().map(|f| f.observed_at).max();
-    let year = newest.map(|t| local_day(t, tz).year()).unwrap_or_else(|| crate::service::today(tz).year());
+pub fn recommendation_for(
+    conn: &mut DbConnection,
+    row: &FollowUpRow,
+    cfg: &FollowUpConfig,
+    tz: chrono_tz::Tz,
+) -> Result<Recommendation, ApiError> {
+    let newest = fdb::findings_of(conn, row.id)?
+        .iter()
+        .map(|f| f.observed_at)
+        .max();
+    let year = newest
+        .map(|t| local_day(t, tz).year())
+        .unwrap_or_else(|| crate::service::today(tz).year());
     recommendation(conn, row.official_id, year, cfg, tz)
 }
 
@@ -383,11 +528,23 @@ mod tests {
     fn the_year_turns_at_local_midnight() {
         let tz = chrono_tz::Asia::Jakarta;
         // 23:30 UTC on 31 December is 06:30 WIB on 1 January.
-        let t = NaiveDate::from_ymd_opt(2026, 12, 31).unwrap().and_hms_opt(23, 30, 0).unwrap();
-        assert_eq!(local_day(t, tz), NaiveDate::from_ymd_opt(2027, 1, 1).unwrap());
+        let t = NaiveDate::from_ymd_opt(2026, 12, 31)
+            .unwrap()
+            .and_hms_opt(23, 30, 0)
+            .unwrap();
+        assert_eq!(
+            local_day(t, tz),
+            NaiveDate::from_ymd_opt(2027, 1, 1).unwrap()
+        );
         let (start, end) = year_bounds(2027, tz);
         assert!(start <= t && t < end);
-        assert_eq!(start, NaiveDate::from_ymd_opt(2026, 12, 31).unwrap().and_hms_opt(17, 0, 0).unwrap());
+        assert_eq!(
+            start,
+            NaiveDate::from_ymd_opt(2026, 12, 31)
+                .unwrap()
+                .and_hms_opt(17, 0, 0)
+                .unwrap()
+        );
         let (_, end_2026) = year_bounds(2026, tz);
         assert!(t >= end_2026);
     }

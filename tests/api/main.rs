@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod errors;
 mod evidence;
+mod followups;
 mod imports;
 mod inspections;
 mod ops;

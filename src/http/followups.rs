@@ -1,0 +1,470 @@
+//! Follow-ups: flags on officials, the supervisors' review, the official's record.
+
+use actix_web::http::header;
+use actix_web::web::{Data, Path, Query};
+use actix_web::{get, post, HttpRequest, HttpResponse};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::db::followups::{self as fdb, EventRow, FollowUpRow};
+use crate::db::reference as refdb;
+use crate::db::{self, DbUuid};
+use crate::domain::discipline::{self as rules, Action, FollowUpStatus, Recommendation};
+use crate::domain::user::Role;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::http::extract::{Json, RequestId};
+use crate::http::inspections::FindingOut;
+use crate::http::{check_limit, decode_cursor, encode_cursor, Page};
+use crate::service::followups::{self as service, ActionInput, RaiseInput};
+use crate::service::inspections::Created;
+use crate::state::AppState;
+
+const READERS: [Role; 3] = [Role::Inspector, Role::Supervisor, Role::Admin];
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewFollowUp {
+    pub official_id: Uuid,
+    /// Findings in submitted reports, about this official.
+    pub finding_ids: Vec<Uuid>,
+    pub reason: String,
+    /// Default: today + `SIDAK_FOLLOW_UP_DUE_DAYS` (local).
+    pub due_date: Option<NaiveDate>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionRequest {
+    pub action: Action,
+    /// Required for `decide`, `dismiss`, `reopen` and `comment`.
+    pub note: Option<String>,
+    /// `decide` only: a PP 94/2021 sanction code or `none`.
+    pub sanction: Option<String>,
+    /// `assign` only: an active supervisor or admin.
+    pub assignee_id: Option<Uuid>,
+    /// `assign` only: a new due date.
+    pub due_date: Option<NaiveDate>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUpListQuery {
+    pub status: Option<FollowUpStatus>,
+    /// The official's current OPD.
+    pub opd_id: Option<Uuid>,
+    pub official_id: Option<Uuid>,
+    /// Only open or in-review follow-ups past their due date (local).
+    pub overdue: Option<bool>,
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct RecordQuery {
+    /// Calendar year (local); default this year.
+    #[param(minimum = 1970, maximum = 9999)]
+    pub year: Option<i32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OfficialRef {
+    pub id: Uuid,
+    pub nip: String,
+    pub full_name: String,
+    pub employment_type: String,
+    pub current_opd_id: Uuid,
+    pub current_opd_code: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryEntry {
+    pub at: DateTime<Utc>,
+    pub actor_id: Uuid,
+    pub action: String,
+    pub from_status: Option<FollowUpStatus>,
+    pub to_status: FollowUpStatus,
+    pub note: Option<String>,
+    pub sanction: Option<String>,
+    pub assignee_id: Option<Uuid>,
+    pub due_date: Option<NaiveDate>,
+}
+
+impl From<EventRow> for HistoryEntry {
+    fn from(e: EventRow) -> Self {
+        HistoryEntry {
+            at: Utc.from_utc_datetime(&e.at),
+            actor_id: e.actor_id.0,
+            action: e.action,
+            from_status: e.from_status.as_deref().and_then(FollowUpStatus::parse),
+            to_status: FollowUpStatus::parse(&e.to_status).unwrap_or(FollowUpStatus::Open),
+            note: e.note,
+            sanction: e.sanction,
+            assignee_id: e.assignee_id.map(|i| i.0),
+            due_date: e.due_date,
+        }
+    }
+}
+
+/// A follow-up. Single reads add `findings`, `history` and `recommendation`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FollowUp {
+    pub id: Uuid,
+    pub official: OfficialRef,
+    pub status: FollowUpStatus,
+    /// `manual` or `auto` (raised by the flag rules on submission).
+    pub source: String,
+    pub reason: String,
+    pub raised_by: Uuid,
+    pub assignee_id: Option<Uuid>,
+    pub due_date: NaiveDate,
+    /// Open or in review and past `due_date` (local).
+    pub overdue: bool,
+    pub sanction: Option<String>,
+    pub sanction_label: Option<String>,
+    pub decided_by: Option<Uuid>,
+    pub decided_at: Option<DateTime<Utc>>,
+    /// Sent as the `ETag`; `If-Match` on actions.
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub findings: Option<Vec<FindingOut>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<HistoryEntry>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recommendation: Option<Recommendation>,
+}
+
+fn summary(row: FollowUpRow, official: OfficialRef, today: NaiveDate) -> FollowUp {
+    let status = FollowUpStatus::parse(&row.status).unwrap_or(FollowUpStatus::Open);
+    FollowUp {
+        id: row.id.0,
+        official,
+        overdue: status.is_active() && row.due_date < today,
+        status,
+        source: row.source,
+        reason: row.reason,
+        raised_by: row.raised_by.0,
+        assignee_id: row.assignee_id.map(|i| i.0),
+        due_date: row.due_date,
+        sanction_label: row
+            .sanction
+            .as_deref()
+            .and_then(rules::sanction)
+            .map(|s| s.label.to_string()),
+        sanction: row.sanction,
+        decided_by: row.decided_by.map(|i| i.0),
+        decided_at: row.decided_at.map(|t| Utc.from_utc_datetime(&t)),
+        version: row.version,
+        created_at: Utc.from_utc_datetime(&row.created_at),
+        updated_at: Utc.from_utc_datetime(&row.updated_at),
+        findings: None,
+        history: None,
+        recommendation: None,
+    }
+}
+
+fn official_ref(conn: &mut db::DbConnection, id: DbUuid) -> ApiResult<OfficialRef> {
+    let o = refdb::find_official(conn, id)?;
+    Ok(OfficialRef {
+        id: o.official.id.0,
+        nip: o.official.nip,
+        full_name: o.official.full_name,
+        employment_type: o.official.employment_type,
+        current_opd_id: o.current.assignment.opd_id.0,
+        current_opd_code: o.current.opd_code,
+    })
+}
+
+async fn load_full(state: &Data<AppState>, caller: AuthUser, id: DbUuid) -> ApiResult<FollowUp> {
+    let st = state.clone();
+    db::run(&state.pool, move |conn| {
+        let row = service::load_visible(conn, &caller, id)?;
+        let tz = st.config.timezone;
+        let recommendation = service::recommendation_for(conn, &row, &st.config.follow_ups, tz)?;
+        let findings = fdb::findings_of(conn, id)?;
+        let history = fdb::events_of(conn, id)?;
+        let official = official_ref(conn, row.official_id)?;
+        let mut out = summary(row, official, crate::service::today(tz));
+        out.findings = Some(findings.into_iter().map(FindingOut::from).collect());
+        out.history = Some(history.into_iter().map(HistoryEntry::from).collect());
+        out.recommendation = Some(recommendation);
+        Ok(out)
+    })
+    .await
+}
+
+fn with_etag(status: actix_web::http::StatusCode, f: FollowUp) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::ETAG, format!("\"{}\"", f.version)))
+        .json(f)
+}
+
+/// Raise a follow-up on an official (inspector, supervisor, admin). When the official already
+/// has an open or in-review follow-up, the findings are attached to it (`200`).
+#[utoipa::path(
+    tag = "follow-ups",
+    request_body = NewFollowUp,
+    responses(
+        (status = 201, description = "Raised", body = FollowUp),
+        (status = 200, description = "Attached to the official's open follow-up", body = FollowUp),
+        (status = 403, description = "Viewers may not raise follow-ups", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/follow-ups")]
+pub async fn raise(
+    state: Data<AppState>,
+    caller: AuthUser,
+    request_id: RequestId,
+    body: Json<NewFollowUp>,
+) -> ApiResult<HttpResponse> {
+    caller.require(&READERS)?;
+    let b = body.0;
+    let input = RaiseInput {
+        official_id: b.official_id,
+        finding_ids: b.finding_ids,
+        reason: b.reason,
+        due_date: b.due_date,
+    };
+    let (st, who) = (state.clone(), caller.clone());
+    let (created, id) = db::run(&state.pool, move |conn| {
+        service::raise(
+            conn,
+            &who,
+            &input,
+            &st.config.follow_ups,
+            st.config.timezone,
+            Some(&request_id.0),
+        )
+    })
+    .await?;
+    let f = load_full(&state, caller, id).await?;
+    let status = if created == Created::New {
+        actix_web::http::StatusCode::CREATED
+    } else {
+        actix_web::http::StatusCode::OK
+    };
+    Ok(with_etag(status, f))
+}
+
+/// List follow-ups, newest first. Inspectors see those they raised.
+#[utoipa::path(
+    tag = "follow-ups",
+    params(FollowUpListQuery),
+    responses(
+        (status = 200, description = "One page", body = Page<FollowUp>),
+        (status = 403, description = "Viewers see no follow-ups", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/follow-ups")]
+pub async fn list(
+    state: Data<AppState>,
+    caller: AuthUser,
+    query: Query<FollowUpListQuery>,
+) -> ApiResult<HttpResponse> {
+    caller.require(&READERS)?;
+    let q = query.into_inner();
+    let limit = check_limit(q.limit)?;
+    let today = crate::service::today(state.config.timezone);
+    let before = match q.cursor.as_deref() {
+        None => None,
+        Some(c) => {
+            let raw = decode_cursor("cursor", c)?;
+            let parsed = raw.split_once('|').and_then(|(t, id)| {
+                Some((
+                    chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f").ok()?,
+                    DbUuid(Uuid::parse_str(id).ok()?),
+                ))
+            });
+            Some(parsed.ok_or_else(|| {
+                ApiError::invalid("cursor", "is not a cursor returned by this API")
+            })?)
+        }
+    };
+    let filter = fdb::ListFilter {
+        status: q.status.map(|s| s.as_str().to_string()),
+        official_id: q.official_id.map(DbUuid),
+        opd_id: q.opd_id.map(DbUuid),
+        overdue_before: q.overdue.unwrap_or(false).then_some(today),
+        raised_by: (caller.role == Role::Inspector).then_some(DbUuid(caller.id)),
+        before,
+        limit,
+    };
+    let rows = db::run(&state.pool, move |conn| {
+        let rows = fdb::list(conn, &filter)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let o = official_ref(conn, r.official_id)?;
+            out.push((r, o));
+        }
+        Ok(out)
+    })
+    .await?;
+    let more = rows.len() as i64 > limit;
+    let mut items = Vec::new();
+    let mut last = None;
+    for (row, official) in rows.into_iter().take(limit as usize) {
+        last = Some(format!(
+            "{}|{}",
+            row.created_at.format("%Y-%m-%dT%H:%M:%S%.f"),
+            row.id
+        ));
+        items.push(summary(row, official, today));
+    }
+    Ok(HttpResponse::Ok().json(Page {
+        items,
+        next_cursor: if more {
+            last.map(|l| encode_cursor(&l))
+        } else {
+            None
+        },
+    }))
+}
+
+/// A follow-up with its findings, history and the recommendation.
+#[utoipa::path(
+    tag = "follow-ups",
+    params(("id" = Uuid, Path, description = "Follow-up id")),
+    responses(
+        (status = 200, description = "The follow-up", body = FollowUp, headers(("ETag" = String))),
+        (status = 403, description = "Viewers see no follow-ups", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/follow-ups/{id}")]
+pub async fn get_one(
+    state: Data<AppState>,
+    caller: AuthUser,
+    id: Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    caller.require(&READERS)?;
+    let f = load_full(&state, caller, DbUuid(id.into_inner())).await?;
+    Ok(with_etag(actix_web::http::StatusCode::OK, f))
+}
+
+/// Act on a follow-up: `assign`, `start_review`, `decide`, `dismiss`, `reopen` (admin),
+/// `close`, `comment`. A move the state does not allow is `409`; a stale `If-Match` `412`.
+#[utoipa::path(
+    tag = "follow-ups",
+    params(
+        ("id" = Uuid, Path, description = "Follow-up id"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` last read"),
+    ),
+    request_body = ActionRequest,
+    responses(
+        (status = 200, description = "The follow-up as it now stands", body = FollowUp),
+        (status = 403, description = "The role may not take this action", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The state does not allow the action, or a concurrent action won", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since the given ETag", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/follow-ups/{id}/actions")]
+pub async fn act(
+    req: HttpRequest,
+    state: Data<AppState>,
+    caller: AuthUser,
+    request_id: RequestId,
+    id: Path<Uuid>,
+    body: Json<ActionRequest>,
+) -> ApiResult<HttpResponse> {
+    caller.require(&READERS)?;
+    let b = body.0;
+    let input = ActionInput {
+        action: b.action,
+        note: b.note,
+        sanction: b.sanction,
+        assignee_id: b.assignee_id,
+        due_date: b.due_date,
+    };
+    let if_match = req.headers().get(header::IF_MATCH).map(|v| {
+        v.to_str()
+            .unwrap_or("")
+            .trim()
+            .trim_start_matches("W/")
+            .trim_matches('"')
+            .parse::<i64>()
+            .unwrap_or(-1)
+    });
+    let id = DbUuid(id.into_inner());
+    let (st, who) = (state.clone(), caller.clone());
+    db::run(&state.pool, move |conn| {
+        service::act(
+            conn,
+            &who,
+            id,
+            &input,
+            if_match,
+            &st.config.follow_ups,
+            st.config.timezone,
+            Some(&request_id.0),
+        )
+    })
+    .await?;
+    let f = load_full(&state, caller, id).await?;
+    Ok(with_etag(actix_web::http::StatusCode::OK, f))
+}
+
+/// What a supervisor reads before deciding.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OfficialRecord {
+    pub official: OfficialRef,
+    pub year: i32,
+    /// Every finding about the official that year in submitted reports, with the OPD and
+    /// position held at the time.
+    pub findings: Vec<FindingOut>,
+    pub follow_ups: Vec<FollowUp>,
+    pub recommendation: Recommendation,
+}
+
+/// An official's record for a year (supervisor, admin).
+#[utoipa::path(
+    tag = "follow-ups",
+    params(("id" = Uuid, Path, description = "Official id"), RecordQuery),
+    responses(
+        (status = 200, description = "The record", body = OfficialRecord),
+        (status = 403, description = "Supervisors and admins only", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/officials/{id}/record")]
+pub async fn record(
+    state: Data<AppState>,
+    caller: AuthUser,
+    id: Path<Uuid>,
+    query: Query<RecordQuery>,
+) -> ApiResult<HttpResponse> {
+    caller.require(&[Role::Supervisor, Role::Admin])?;
+    let tz = state.config.timezone;
+    let today = crate::service::today(tz);
+    let year = query.year.unwrap_or(today.year());
+    if !(1970..=9999).contains(&year) {
+        return Err(ApiError::invalid("year", "must be between 1970 and 9999"));
+    }
+    let id = DbUuid(id.into_inner());
+    let st = state.clone();
+    let out = db::run(&state.pool, move |conn| {
+        let official = official_ref(conn, id)?;
+        let (from, to) = service::year_bounds(year, tz);
+        let findings = fdb::official_findings(conn, id, from, to)?;
+        let recommendation = service::recommendation(conn, id, year, &st.config.follow_ups, tz)?;
+        let mut follow_ups = Vec::new();
+        for row in fdb::for_official(conn, id)? {
+            let o = official_ref(conn, id)?;
+            follow_ups.push(summary(row, o, today));
+        }
+        Ok(OfficialRecord {
+            official,
+            year,
+            findings: findings.into_iter().map(FindingOut::from).collect(),
+            follow_ups,
+            recommendation,
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(out))
+}
