@@ -32,8 +32,26 @@ pub enum Command {
         #[command(subcommand)]
         what: ImportCommand,
     },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        what: AuditCommand,
+    },
     /// Print the OpenAPI document (YAML) to standard output.
     Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the hash chain; exits non-zero when it does not verify.
+    Verify {
+        /// A head exported earlier (`SEQ:HASH` from `sidak audit head`): also detects a
+        /// truncated tail.
+        #[arg(long)]
+        head: Option<String>,
+    },
+    /// Print the current head (`SEQ:HASH`), to keep outside the database.
+    Head,
 }
 
 #[derive(Debug, Subcommand)]
@@ -137,6 +155,45 @@ pub fn run(cli: Cli) -> Result<(), String> {
                     "{} line(s) are wrong; nothing was imported",
                     report.errors.len()
                 ))
+            }
+        }
+        Command::Audit { what } => {
+            let config = Config::from_env()?;
+            crate::telemetry::init(config.log_format);
+            let mut conn = open_migrated(&config)?;
+            match what {
+                AuditCommand::Head => {
+                    let (seq, hash) = db::audit::head(&mut conn).map_err(|e| e.to_string())?;
+                    println!("{seq}:{hash}");
+                    Ok(())
+                }
+                AuditCommand::Verify { head } => {
+                    let anchor = match &head {
+                        None => None,
+                        Some(h) => {
+                            let (seq, hash) = h.split_once(':').ok_or("--head must be SEQ:HASH")?;
+                            Some((
+                                seq.parse::<i64>()
+                                    .map_err(|_| "--head: SEQ is not a number")?,
+                                hash.to_string(),
+                            ))
+                        }
+                    };
+                    let v = db::audit::verify(
+                        &mut conn,
+                        anchor.as_ref().map(|(s, h)| (*s, h.as_str())),
+                    )
+                    .map_err(|e| e.to_string())?;
+                    println!("{}", serde_json::to_string(&v).map_err(|e| e.to_string())?);
+                    if v.ok {
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "the audit chain is broken at seq {}",
+                            v.first_bad_id.unwrap_or(0)
+                        ))
+                    }
+                }
             }
         }
         Command::Migrate => {

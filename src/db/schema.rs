@@ -28,8 +28,8 @@ diesel::table! {
 }
 
 diesel::table! {
-    audit_log (id) {
-        id -> Text,
+    audit_log (seq) {
+        seq -> BigInt,
         occurred_at -> Timestamp,
         actor_id -> Nullable<Text>,
         action -> Text,
@@ -37,6 +37,8 @@ diesel::table! {
         entity_id -> Nullable<Text>,
         details -> Text,
         request_id -> Nullable<Text>,
+        prev_hash -> Text,
+        hash -> Text,
     }
 }
 

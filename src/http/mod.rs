@@ -1,5 +1,6 @@
 //! HTTP handlers, one module per resource, and the route registration.
 
+pub mod audit;
 pub mod auth;
 pub mod evidence;
 pub mod extract;
@@ -124,5 +125,7 @@ pub fn register(cfg: &mut ServiceConfig) {
         .service(followups::list)
         .service(followups::get_one)
         .service(followups::act)
-        .service(followups::record);
+        .service(followups::record)
+        .service(audit::list)
+        .service(audit::verify);
 }

@@ -1,0 +1,140 @@
+//! The audit trail: read it, verify it.
+
+use actix_web::web::{Data, Query};
+use actix_web::{get, HttpResponse};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::db::audit::{self, AuditRow, Verification};
+use crate::db::{self, read_snapshot};
+use crate::domain::user::Role;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::http::{check_limit, decode_cursor, encode_cursor, Page};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Entity type: `user`, `opd`, `official`, `inspection`, `evidence`, `follow_up`.
+    pub entity: Option<String>,
+    pub entity_id: Option<String>,
+    pub actor_id: Option<Uuid>,
+    /// First local day (inclusive).
+    pub from: Option<NaiveDate>,
+    /// Last local day (inclusive).
+    pub to: Option<NaiveDate>,
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEntryOut {
+    pub seq: i64,
+    pub occurred_at: DateTime<Utc>,
+    /// `null` for the system (first start, command line).
+    pub actor_id: Option<String>,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: Option<String>,
+    /// What changed; for updates `{field: {before, after}}`. Never password hashes or tokens.
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+    pub request_id: Option<String>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl From<AuditRow> for AuditEntryOut {
+    fn from(r: AuditRow) -> Self {
+        AuditEntryOut {
+            seq: r.seq,
+            occurred_at: Utc.from_utc_datetime(&r.occurred_at),
+            actor_id: r.actor_id,
+            action: r.action,
+            entity_type: r.entity_type,
+            entity_id: r.entity_id,
+            details: serde_json::from_str(&r.details)
+                .unwrap_or(serde_json::Value::String(r.details)),
+            request_id: r.request_id,
+            prev_hash: r.prev_hash,
+            hash: r.hash,
+        }
+    }
+}
+
+/// Who did what, when: newest first (admin, supervisor).
+#[utoipa::path(
+    tag = "audit",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "One page of entries", body = Page<AuditEntryOut>),
+        (status = 403, description = "Admins and supervisors only", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/audit")]
+pub async fn list(
+    state: Data<AppState>,
+    caller: AuthUser,
+    query: Query<AuditQuery>,
+) -> ApiResult<HttpResponse> {
+    caller.require(&[Role::Admin, Role::Supervisor])?;
+    let q = query.into_inner();
+    let limit = check_limit(q.limit)?;
+    let tz = state.config.timezone;
+    let local = |d: NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .and_then(|t| tz.from_local_datetime(&t).earliest())
+            .map(|t| t.with_timezone(&Utc).naive_utc())
+    };
+    let before_seq =
+        match q.cursor.as_deref() {
+            None => None,
+            Some(c) => Some(decode_cursor("cursor", c)?.parse::<i64>().map_err(|_| {
+                ApiError::invalid("cursor", "is not a cursor returned by this API")
+            })?),
+        };
+    let filter = audit::ListFilter {
+        entity_type: q.entity,
+        entity_id: q.entity_id,
+        actor_id: q.actor_id.map(|a| a.to_string()),
+        from: q.from.and_then(local),
+        to: q.to.and_then(|d| d.succ_opt()).and_then(local),
+        before_seq,
+        limit,
+    };
+    let mut rows = db::run(&state.pool, move |conn| Ok(audit::list(conn, &filter)?)).await?;
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| encode_cursor(&r.seq.to_string()))
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(Page {
+        items: rows.into_iter().map(AuditEntryOut::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// Recompute the hash chain (admin). `first_bad_id` is the `seq` of the first entry that
+/// does not verify.
+#[utoipa::path(
+    tag = "audit",
+    responses(
+        (status = 200, description = "The verification", body = Verification),
+        (status = 403, description = "Admins only", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/audit/verify")]
+pub async fn verify(state: Data<AppState>, caller: AuthUser) -> ApiResult<HttpResponse> {
+    caller.require_admin()?;
+    let v = db::run(&state.pool, |conn| {
+        read_snapshot(conn, |conn| Ok::<_, ApiError>(audit::verify(conn, None)?))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(v))
+}
