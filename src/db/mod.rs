@@ -150,6 +150,7 @@ where
     .await?
 }
 pub mod reference;
+pub mod rollups;
 
 /// Runs `f` in a read-only transaction that sees one snapshot of the database
 /// (`REPEATABLE READ` on PostgreSQL; a deferred transaction on SQLite, whose WAL readers

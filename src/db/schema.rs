@@ -215,6 +215,39 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    rollup_daily (day, opd_id) {
+        day -> Date,
+        opd_id -> Text,
+        inspections -> BigInt,
+        outside_geofence -> BigInt,
+        attendance_checked -> BigInt,
+        present -> BigInt,
+        late -> BigInt,
+        absent_unexcused -> BigInt,
+        f_absence -> BigInt,
+        f_lateness -> BigInt,
+        f_idle -> BigInt,
+        f_poor_service -> BigInt,
+        f_facility -> BigInt,
+        f_administrative -> BigInt,
+        f_integrity -> BigInt,
+        f_other -> BigInt,
+        s_low -> BigInt,
+        s_medium -> BigInt,
+        s_high -> BigInt,
+        s_critical -> BigInt,
+    }
+}
+
+diesel::table! {
+    rollup_official_daily (day, official_id) {
+        day -> Date,
+        official_id -> Text,
+        findings -> BigInt,
+    }
+}
+
 diesel::joinable!(inspections -> opds (opd_id));
 diesel::joinable!(inspections -> users (inspector_id));
 
@@ -233,4 +266,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     follow_ups,
     follow_up_findings,
     follow_up_events,
+    rollup_daily,
+    rollup_official_daily,
 );

@@ -590,6 +590,7 @@ fn submit_row(
             "The report changed while it was being submitted; retry.".into(),
         ));
     }
+    crate::db::rollups::on_submit(conn, &row, tz)?;
     let findings = idb::findings_of(conn, row.id)?;
     let flagged =
         crate::service::followups::auto_flag(conn, &row, &findings, actor, flags, tz, request_id)?;

@@ -1,0 +1,2 @@
+DROP TABLE rollup_official_daily;
+DROP TABLE rollup_daily;
