@@ -37,8 +37,19 @@ pub enum Command {
         #[command(subcommand)]
         what: AuditCommand,
     },
+    /// Dashboard rollups.
+    Rollups {
+        #[command(subcommand)]
+        what: RollupsCommand,
+    },
     /// Print the OpenAPI document (YAML) to standard output.
     Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RollupsCommand {
+    /// Recompute every rollup from the stored reports.
+    Rebuild,
 }
 
 #[derive(Debug, Subcommand)]
@@ -195,6 +206,32 @@ pub fn run(cli: Cli) -> Result<(), String> {
                     }
                 }
             }
+        }
+        Command::Rollups {
+            what: RollupsCommand::Rebuild,
+        } => {
+            let config = Config::from_env()?;
+            crate::telemetry::init(config.log_format);
+            let mut conn = open_migrated(&config)?;
+            let tz = config.timezone;
+            let n = db::write_tx(&mut conn, |c| {
+                let n = db::rollups::rebuild(c, tz)?;
+                db::audit::append(
+                    c,
+                    db::audit::AuditEntry {
+                        actor_id: None,
+                        action: "rollups.rebuild",
+                        entity_type: "rollups",
+                        entity_id: None,
+                        details: serde_json::json!({ "reports": n }),
+                        request_id: None,
+                    },
+                )?;
+                Ok::<_, diesel::result::Error>(n)
+            })
+            .map_err(|e| format!("rebuilding rollups failed: {e}"))?;
+            println!("rollups rebuilt from {n} submitted report(s)");
+            Ok(())
         }
         Command::Migrate => {
             let config = Config::from_env()?;

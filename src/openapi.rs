@@ -32,6 +32,7 @@ Errors are RFC 9457 `application/problem+json`; every response carries `X-Reques
         (name = "reference", description = "OPDs, officials (ASN) and their placements, CSV imports, the phone's offline sync"),
         (name = "inspections", description = "Inspection reports from the field: attendance, findings, photo evidence"),
         (name = "follow-ups", description = "Flags on officials, the supervisors' review and the PP 94/2021 recommendation"),
+        (name = "dashboards", description = "Aggregates for dashboards, from rollups; JSON or CSV"),
         (name = "audit", description = "The append-only, hash-chained audit trail"),
         (name = "operations", description = "Health, readiness, this document"),
     )

@@ -117,7 +117,10 @@ impl DailyRow {
 pub fn add_daily(conn: &mut DbConnection, row: &DailyRow) -> QueryResult<()> {
     let columns = COUNTERS.join(", ");
     let placeholders: Vec<String> = (3..=20).map(|i| format!("${i}")).collect();
-    let updates: Vec<String> = COUNTERS.iter().map(|c| format!("{c} = rollup_daily.{c} + excluded.{c}")).collect();
+    let updates: Vec<String> = COUNTERS
+        .iter()
+        .map(|c| format!("{c} = rollup_daily.{c} + excluded.{c}"))
+        .collect();
     let sql = format!(
         "INSERT INTO rollup_daily (day, opd_id, {columns}) VALUES ($1, $2, {}) ON CONFLICT (day, opd_id) DO UPDATE SET {}",
         placeholders.join(", "),
@@ -149,7 +152,12 @@ pub fn add_daily(conn: &mut DbConnection, row: &DailyRow) -> QueryResult<()> {
         .map(|_| ())
 }
 
-pub fn add_official(conn: &mut DbConnection, day: NaiveDate, official: &str, n: i64) -> QueryResult<()> {
+pub fn add_official(
+    conn: &mut DbConnection,
+    day: NaiveDate,
+    official: &str,
+    n: i64,
+) -> QueryResult<()> {
     diesel::sql_query(
         "INSERT INTO rollup_official_daily (day, official_id, findings) VALUES ($1, $2, $3) \
          ON CONFLICT (day, official_id) DO UPDATE SET findings = rollup_official_daily.findings + excluded.findings",
@@ -162,7 +170,11 @@ pub fn add_official(conn: &mut DbConnection, day: NaiveDate, official: &str, n: 
 }
 
 /// Adds a submitted report, in the submitting transaction.
-pub fn on_submit(conn: &mut DbConnection, report: &InspectionRow, tz: chrono_tz::Tz) -> QueryResult<()> {
+pub fn on_submit(
+    conn: &mut DbConnection,
+    report: &InspectionRow,
+    tz: chrono_tz::Tz,
+) -> QueryResult<()> {
     let day = report.started_at.and_utc().with_timezone(&tz).date_naive();
     let mut row = DailyRow {
         day,
@@ -218,7 +230,12 @@ pub fn rebuild(conn: &mut DbConnection, tz: chrono_tz::Tz) -> QueryResult<usize>
 }
 
 /// Rows of the range (inclusive), optionally one OPD.
-pub fn daily(conn: &mut DbConnection, from: NaiveDate, to: NaiveDate, opd: Option<&str>) -> QueryResult<Vec<DailyRow>> {
+pub fn daily(
+    conn: &mut DbConnection,
+    from: NaiveDate,
+    to: NaiveDate,
+    opd: Option<&str>,
+) -> QueryResult<Vec<DailyRow>> {
     let mut q = rollup_daily::table
         .filter(rollup_daily::day.ge(from))
         .filter(rollup_daily::day.le(to))
@@ -227,15 +244,24 @@ pub fn daily(conn: &mut DbConnection, from: NaiveDate, to: NaiveDate, opd: Optio
     if let Some(o) = opd {
         q = q.filter(rollup_daily::opd_id.eq(o.to_string()));
     }
-    q.order((rollup_daily::day, rollup_daily::opd_id)).load(conn)
+    q.order((rollup_daily::day, rollup_daily::opd_id))
+        .load(conn)
 }
 
 /// Findings per official over the range, for officials with at least `min` of them.
-pub fn officials_with(conn: &mut DbConnection, from: NaiveDate, to: NaiveDate, min: i64) -> QueryResult<Vec<(String, i64)>> {
+pub fn officials_with(
+    conn: &mut DbConnection,
+    from: NaiveDate,
+    to: NaiveDate,
+    min: i64,
+) -> QueryResult<Vec<(String, i64)>> {
     let rows: Vec<(String, i64)> = rollup_official_daily::table
         .filter(rollup_official_daily::day.ge(from))
         .filter(rollup_official_daily::day.le(to))
-        .select((rollup_official_daily::official_id, rollup_official_daily::findings))
+        .select((
+            rollup_official_daily::official_id,
+            rollup_official_daily::findings,
+        ))
         .load(conn)?;
     let mut totals: std::collections::BTreeMap<String, i64> = Default::default();
     for (o, n) in rows {
@@ -246,14 +272,20 @@ pub fn officials_with(conn: &mut DbConnection, from: NaiveDate, to: NaiveDate, m
     Ok(out)
 }
 
+/// Every rollup row, sorted: (per day and OPD, per day and official).
+pub type Snapshot = (Vec<DailyRow>, Vec<(NaiveDate, String, i64)>);
+
 /// Every rollup row, sorted, for comparing with a rebuild.
-pub fn snapshot(conn: &mut DbConnection) -> QueryResult<(Vec<DailyRow>, Vec<(NaiveDate, String, i64)>)> {
+pub fn snapshot(conn: &mut DbConnection) -> QueryResult<Snapshot> {
     let a = rollup_daily::table
         .order((rollup_daily::day, rollup_daily::opd_id))
         .select(DailyRow::as_select())
         .load(conn)?;
     let b = rollup_official_daily::table
-        .order((rollup_official_daily::day, rollup_official_daily::official_id))
+        .order((
+            rollup_official_daily::day,
+            rollup_official_daily::official_id,
+        ))
         .load(conn)?;
     Ok((a, b))
 }

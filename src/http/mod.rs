@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod dashboards;
 pub mod evidence;
 pub mod extract;
 pub mod followups;
@@ -127,5 +128,9 @@ pub fn register(cfg: &mut ServiceConfig) {
         .service(followups::act)
         .service(followups::record)
         .service(audit::list)
-        .service(audit::verify);
+        .service(audit::verify)
+        .service(dashboards::summary)
+        .service(dashboards::opds)
+        .service(dashboards::trends)
+        .service(dashboards::officials);
 }

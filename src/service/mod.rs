@@ -1,6 +1,7 @@
 //! Use cases: validation against the database, writes in one transaction with their audit
 //! entry. Shared by the HTTP handlers and the command line.
 
+pub mod dashboards;
 pub mod followups;
 pub mod import;
 pub mod inspections;
