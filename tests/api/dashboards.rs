@@ -102,7 +102,7 @@ async fn dashboards_add_up(backend: Backend) {
     let week: Value = f
         .app
         .get(
-            &format!("/api/v1/dashboard/trends?from=2026-01-01&to=2026-01-31&interval=week"),
+            "/api/v1/dashboard/trends?from=2026-01-01&to=2026-01-31&interval=week",
             Some(&f.admin),
         )
         .await
