@@ -37,6 +37,20 @@ pub enum Command {
         #[command(subcommand)]
         what: AuditCommand,
     },
+    /// Generate deterministic demo data (submitted reports over the past year) through a
+    /// bulk path that maintains the same rollups as the API.
+    DemoData {
+        #[arg(long, default_value_t = 60)]
+        opds: usize,
+        #[arg(long, default_value_t = 5000)]
+        officials: usize,
+        #[arg(long, default_value_t = 100_000)]
+        inspections: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        findings: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
     /// Dashboard rollups.
     Rollups {
         #[command(subcommand)]
@@ -231,6 +245,42 @@ pub fn run(cli: Cli) -> Result<(), String> {
             })
             .map_err(|e| format!("rebuilding rollups failed: {e}"))?;
             println!("rollups rebuilt from {n} submitted report(s)");
+            Ok(())
+        }
+        Command::DemoData {
+            opds,
+            officials,
+            inspections,
+            findings,
+            seed,
+        } => {
+            let config = Config::from_env()?;
+            crate::telemetry::init(config.log_format);
+            if opds == 0 {
+                return Err("--opds must be at least 1".into());
+            }
+            let mut conn = open_migrated(&config)?;
+            let started = std::time::Instant::now();
+            let size = crate::service::demo::DemoSize {
+                opds,
+                officials,
+                inspections,
+                findings,
+                seed,
+            };
+            let report = crate::service::demo::generate(&mut conn, size, config.timezone, |m| {
+                eprintln!("{m}")
+            })
+            .map_err(|e| format!("generating demo data failed: {e}"))?;
+            println!(
+                "demo data: {} OPDs, {} officials, {} reports, {} attendance rows, {} findings in {:.1} s",
+                report.opds,
+                report.officials,
+                report.inspections,
+                report.attendance,
+                report.findings,
+                started.elapsed().as_secs_f64()
+            );
             Ok(())
         }
         Command::Migrate => {

@@ -2,6 +2,7 @@
 //! entry. Shared by the HTTP handlers and the command line.
 
 pub mod dashboards;
+pub mod demo;
 pub mod followups;
 pub mod import;
 pub mod inspections;

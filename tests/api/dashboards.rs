@@ -279,6 +279,31 @@ async fn rollups_equal_a_rebuild(backend: Backend) {
                 .await;
         }
     }
+    // Plus bulk demo data, which maintains the same rollups.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sidak"))
+        .args([
+            "demo-data",
+            "--opds",
+            "3",
+            "--officials",
+            "30",
+            "--inspections",
+            "40",
+            "--findings",
+            "410",
+            "--seed",
+            "7",
+        ])
+        .env("DATABASE_URL", f.app.database_url())
+        .env("SIDAK_DATA_DIR", f.app.data_dir())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("410 findings"));
     let url = f.app.database_url();
     let (before, after) = tokio::task::spawn_blocking(move || {
         let manager =
@@ -308,5 +333,14 @@ async fn rollups_equal_a_rebuild(backend: Backend) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("4 submitted"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("44 submitted"));
+    assert_eq!(
+        f.app
+            .get("/api/v1/audit/verify", Some(&f.admin))
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["ok"],
+        true
+    );
 }
