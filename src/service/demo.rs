@@ -168,16 +168,8 @@ pub fn generate(
     out.officials = made;
 
     // Reports, 1000 per transaction.
-    let per_report = if size.inspections == 0 {
-        0
-    } else {
-        size.findings / size.inspections
-    };
-    let mut extra = if size.inspections == 0 {
-        0
-    } else {
-        size.findings % size.inspections
-    };
+    let per_report = size.findings.checked_div(size.inspections).unwrap_or(0);
+    let mut extra = size.findings.checked_rem(size.inspections).unwrap_or(0);
     let categories = FindingCategory::ALL;
     let severities = Severity::ALL;
     let mut daily: HashMap<(NaiveDate, String), DailyRow> = HashMap::new();
