@@ -376,6 +376,25 @@ pub fn find_officials_by_nip(
     Ok(out)
 }
 
+/// Officials by id, with their current assignment.
+pub fn find_officials_by_ids(
+    conn: &mut DbConnection,
+    ids: &[DbUuid],
+) -> QueryResult<Vec<OfficialWithCurrent>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let rows = with_current()
+            .filter(officials::id.eq_any(chunk))
+            .select((
+                OfficialRow::as_select(),
+                (AssignmentRow::as_select(), opds::code, opds::name),
+            ))
+            .load::<CurrentTuple>(conn)?;
+        out.extend(rows.into_iter().map(from_tuple));
+    }
+    Ok(out)
+}
+
 pub fn nip_exists(conn: &mut DbConnection, nip: &str) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         officials::table.filter(officials::nip.eq(nip)),

@@ -347,24 +347,38 @@ pub fn officials(
     min: i64,
 ) -> Result<Vec<Map<String, Value>>, ApiError> {
     let counts = rollups::officials_with(conn, range.from, range.to, min)?;
+    let ids: Vec<DbUuid> = counts
+        .iter()
+        .filter_map(|(o, _)| uuid::Uuid::parse_str(o).ok().map(DbUuid))
+        .collect();
+    let found: HashMap<String, crate::db::reference::OfficialWithCurrent> =
+        crate::db::reference::find_officials_by_ids(conn, &ids)?
+            .into_iter()
+            .map(|o| (o.official.id.to_string(), o))
+            .collect();
+    let mut open: HashMap<String, i64> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let active: Vec<DbUuid> = follow_ups::table
+            .filter(follow_ups::official_id.eq_any(chunk))
+            .filter(follow_ups::status.eq_any(["open", "in_review"]))
+            .select(follow_ups::official_id)
+            .load(conn)?;
+        for a in active {
+            *open.entry(a.to_string()).or_default() += 1;
+        }
+    }
     let mut out = Vec::new();
     for (official, n) in counts {
-        let Ok(id) = uuid::Uuid::parse_str(&official) else {
+        let Some(o) = found.get(&official) else {
             continue;
         };
-        let o = crate::db::reference::find_official(conn, DbUuid(id))?;
         if opd.is_some_and(|x| x != o.current.assignment.opd_id.to_string()) {
             continue;
         }
-        let open: i64 = follow_ups::table
-            .filter(follow_ups::official_id.eq(DbUuid(id)))
-            .filter(follow_ups::status.eq_any(["open", "in_review"]))
-            .count()
-            .get_result(conn)?;
         let row = json!({
             "official_id": official, "nip": o.official.nip, "full_name": o.official.full_name,
             "current_opd_id": o.current.assignment.opd_id.to_string(), "current_opd_code": o.current.opd_code,
-            "findings": n, "open_follow_ups": open,
+            "findings": n, "open_follow_ups": open.get(&official).copied().unwrap_or(0),
         });
         if let Value::Object(m) = row {
             out.push(m);
