@@ -229,47 +229,143 @@ pub fn rebuild(conn: &mut DbConnection, tz: chrono_tz::Tz) -> QueryResult<usize>
     Ok(n)
 }
 
-/// Rows of the range (inclusive), optionally one OPD.
-pub fn daily(
+/// Sums of the counters over a range, grouped by `opd_id` or by `day` (as text), computed
+/// by the database: at most one row per OPD or per day comes back.
+#[derive(Debug, Clone, Default, QueryableByName)]
+pub struct SumRow {
+    #[diesel(sql_type = Text)]
+    pub key: String,
+    #[diesel(sql_type = BigInt)]
+    pub inspections: i64,
+    #[diesel(sql_type = BigInt)]
+    pub outside_geofence: i64,
+    #[diesel(sql_type = BigInt)]
+    pub attendance_checked: i64,
+    #[diesel(sql_type = BigInt)]
+    pub present: i64,
+    #[diesel(sql_type = BigInt)]
+    pub late: i64,
+    #[diesel(sql_type = BigInt)]
+    pub absent_unexcused: i64,
+    #[diesel(sql_type = BigInt)]
+    pub f_absence: i64,
+    #[diesel(sql_type = BigInt)]
+    pub f_lateness: i64,
+    #[diesel(sql_type = BigInt)]
+    pub f_idle: i64,
+    #[diesel(sql_type = BigInt)]
+    pub f_poor_service: i64,
+    #[diesel(sql_type = BigInt)]
+    pub f_facility: i64,
+    #[diesel(sql_type = BigInt)]
+    pub f_administrative: i64,
+    #[diesel(sql_type = BigInt)]
+    pub f_integrity: i64,
+    #[diesel(sql_type = BigInt)]
+    pub f_other: i64,
+    #[diesel(sql_type = BigInt)]
+    pub s_low: i64,
+    #[diesel(sql_type = BigInt)]
+    pub s_medium: i64,
+    #[diesel(sql_type = BigInt)]
+    pub s_high: i64,
+    #[diesel(sql_type = BigInt)]
+    pub s_critical: i64,
+}
+
+impl SumRow {
+    pub fn counters(&self) -> [i64; 18] {
+        [
+            self.inspections,
+            self.outside_geofence,
+            self.attendance_checked,
+            self.present,
+            self.late,
+            self.absent_unexcused,
+            self.f_absence,
+            self.f_lateness,
+            self.f_idle,
+            self.f_poor_service,
+            self.f_facility,
+            self.f_administrative,
+            self.f_integrity,
+            self.f_other,
+            self.s_low,
+            self.s_medium,
+            self.s_high,
+            self.s_critical,
+        ]
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    Opd,
+    Day,
+}
+
+pub fn sums(
     conn: &mut DbConnection,
     from: NaiveDate,
     to: NaiveDate,
     opd: Option<&str>,
-) -> QueryResult<Vec<DailyRow>> {
-    let mut q = rollup_daily::table
-        .filter(rollup_daily::day.ge(from))
-        .filter(rollup_daily::day.le(to))
-        .select(DailyRow::as_select())
-        .into_boxed();
-    if let Some(o) = opd {
-        q = q.filter(rollup_daily::opd_id.eq(o.to_string()));
+    group: GroupBy,
+) -> QueryResult<Vec<SumRow>> {
+    let key = match group {
+        GroupBy::Opd => "opd_id",
+        GroupBy::Day => "CAST(day AS TEXT)",
+    };
+    let sums: Vec<String> = COUNTERS
+        .iter()
+        .map(|c| format!("CAST(SUM({c}) AS BIGINT) AS {c}"))
+        .collect();
+    let opd_filter = if opd.is_some() {
+        " AND opd_id = $3"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT {key} AS key, {} FROM rollup_daily WHERE day >= $1 AND day <= $2{opd_filter} GROUP BY {key}",
+        sums.join(", ")
+    );
+    let q = diesel::sql_query(sql)
+        .bind::<Date, _>(from)
+        .bind::<Date, _>(to);
+    match opd {
+        Some(o) => q.bind::<Text, _>(o.to_string()).load(conn),
+        None => q.load(conn),
     }
-    q.order((rollup_daily::day, rollup_daily::opd_id))
-        .load(conn)
 }
 
-/// Findings per official over the range, for officials with at least `min` of them.
+#[derive(Debug, QueryableByName)]
+struct OfficialSum {
+    #[diesel(sql_type = Text)]
+    official_id: String,
+    #[diesel(sql_type = BigInt)]
+    findings: i64,
+}
+
+/// Findings per official over the range, for officials with at least `min` of them, most
+/// first (summed by the database).
 pub fn officials_with(
     conn: &mut DbConnection,
     from: NaiveDate,
     to: NaiveDate,
     min: i64,
 ) -> QueryResult<Vec<(String, i64)>> {
-    let rows: Vec<(String, i64)> = rollup_official_daily::table
-        .filter(rollup_official_daily::day.ge(from))
-        .filter(rollup_official_daily::day.le(to))
-        .select((
-            rollup_official_daily::official_id,
-            rollup_official_daily::findings,
-        ))
-        .load(conn)?;
-    let mut totals: std::collections::BTreeMap<String, i64> = Default::default();
-    for (o, n) in rows {
-        *totals.entry(o).or_default() += n;
-    }
-    let mut out: Vec<(String, i64)> = totals.into_iter().filter(|(_, n)| *n >= min).collect();
-    out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    Ok(out)
+    let rows: Vec<OfficialSum> = diesel::sql_query(
+        "SELECT official_id, CAST(SUM(findings) AS BIGINT) AS findings FROM rollup_official_daily \
+         WHERE day >= $1 AND day <= $2 GROUP BY official_id HAVING SUM(findings) >= $3 \
+         ORDER BY 2 DESC, 1 ASC",
+    )
+    .bind::<Date, _>(from)
+    .bind::<Date, _>(to)
+    .bind::<BigInt, _>(min)
+    .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.official_id, r.findings))
+        .collect())
 }
 
 /// Every rollup row, sorted: (per day and OPD, per day and official).

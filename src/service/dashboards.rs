@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use crate::db::followups::FollowUpRow;
 use crate::db::reference::OpdRow;
-use crate::db::rollups::{self, DailyRow, COUNTERS};
+use crate::db::rollups::{self, GroupBy, SumRow, COUNTERS};
 use crate::db::schema::follow_ups;
 use crate::db::{DbConnection, DbUuid};
 use crate::error::ApiError;
@@ -50,7 +50,7 @@ impl Range {
 pub struct Totals(pub [i64; 18]);
 
 impl Totals {
-    fn add(&mut self, row: &DailyRow) {
+    fn add(&mut self, row: &SumRow) {
         for (t, v) in self.0.iter_mut().zip(row.counters()) {
             *t += v;
         }
@@ -137,13 +137,13 @@ pub fn summary(
     today: NaiveDate,
     tz: chrono_tz::Tz,
 ) -> Result<Summary, ApiError> {
-    let rows = rollups::daily(conn, range.from, range.to, opd)?;
+    let rows = rollups::sums(conn, range.from, range.to, opd, GroupBy::Opd)?;
     let mut totals = Totals::default();
     let mut visited = BTreeSet::new();
     for r in &rows {
         totals.add(r);
         if r.inspections > 0 {
-            visited.insert(r.opd_id.clone());
+            visited.insert(r.key.clone());
         }
     }
     let active: Vec<OpdRow> = crate::db::reference::all_opds(conn)?
@@ -237,10 +237,10 @@ pub fn opds(
     range: Range,
     opd: Option<&str>,
 ) -> Result<Vec<Map<String, Value>>, ApiError> {
-    let rows = rollups::daily(conn, range.from, range.to, opd)?;
+    let rows = rollups::sums(conn, range.from, range.to, opd, GroupBy::Opd)?;
     let mut per: HashMap<String, Totals> = HashMap::new();
     for r in &rows {
-        per.entry(r.opd_id.clone()).or_default().add(r);
+        per.entry(r.key.clone()).or_default().add(r);
     }
     let mut all = crate::db::reference::all_opds(conn)?;
     all.sort_by(|a, b| a.code.cmp(&b.code));
@@ -314,10 +314,11 @@ pub fn trends(
     opd: Option<&str>,
     interval: Interval,
 ) -> Result<Vec<Map<String, Value>>, ApiError> {
-    let rows = rollups::daily(conn, range.from, range.to, opd)?;
+    let rows = rollups::sums(conn, range.from, range.to, opd, GroupBy::Day)?;
     let mut per: BTreeMap<NaiveDate, Totals> = BTreeMap::new();
     for r in &rows {
-        per.entry(bucket_start(r.day, interval)).or_default().add(r);
+        let day = NaiveDate::parse_from_str(&r.key, "%Y-%m-%d").map_err(ApiError::internal)?;
+        per.entry(bucket_start(day, interval)).or_default().add(r);
     }
     let mut out = Vec::new();
     let mut start = bucket_start(range.from, interval);
