@@ -229,6 +229,10 @@ impl From<diesel::result::Error> for ApiError {
             Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
                 ApiError::Conflict("The record was changed by a concurrent request; retry.".into())
             }
+            // SQLite's busy timeout ran out (another process holds the write lock).
+            Error::DatabaseError(_, info) if info.message().contains("database is locked") => {
+                ApiError::ServiceUnavailable("database: database is locked".into())
+            }
             other => ApiError::Internal(format!("database: {other}")),
         }
     }

@@ -17,7 +17,7 @@ use crate::domain::user::Role;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::{Json, RequestId};
 use crate::http::inspections::FindingOut;
-use crate::http::{check_limit, decode_cursor, encode_cursor, Page};
+use crate::http::{check_limit, decode_time_cursor, encode_time_cursor, if_match_version, Page};
 use crate::service::followups::{self as service, ActionInput, RaiseInput};
 use crate::service::inspections::Created;
 use crate::state::AppState;
@@ -273,21 +273,7 @@ pub async fn list(
     let q = query.into_inner();
     let limit = check_limit(q.limit)?;
     let today = crate::service::today(state.config.timezone);
-    let before = match q.cursor.as_deref() {
-        None => None,
-        Some(c) => {
-            let raw = decode_cursor("cursor", c)?;
-            let parsed = raw.split_once('|').and_then(|(t, id)| {
-                Some((
-                    chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f").ok()?,
-                    DbUuid(Uuid::parse_str(id).ok()?),
-                ))
-            });
-            Some(parsed.ok_or_else(|| {
-                ApiError::invalid("cursor", "is not a cursor returned by this API")
-            })?)
-        }
-    };
+    let before = q.cursor.as_deref().map(decode_time_cursor).transpose()?;
     let filter = fdb::ListFilter {
         status: q.status.map(|s| s.as_str().to_string()),
         official_id: q.official_id.map(DbUuid),
@@ -311,17 +297,13 @@ pub async fn list(
     let mut items = Vec::new();
     let mut last = None;
     for (row, official) in rows.into_iter().take(limit as usize) {
-        last = Some(format!(
-            "{}|{}",
-            row.created_at.format("%Y-%m-%dT%H:%M:%S%.f"),
-            row.id
-        ));
+        last = Some((row.created_at, row.id));
         items.push(summary(row, official, today));
     }
     Ok(HttpResponse::Ok().json(Page {
         items,
         next_cursor: if more {
-            last.map(|l| encode_cursor(&l))
+            last.map(|(at, id)| encode_time_cursor(at, id))
         } else {
             None
         },
@@ -382,15 +364,7 @@ pub async fn act(
         assignee_id: b.assignee_id,
         due_date: b.due_date,
     };
-    let if_match = req.headers().get(header::IF_MATCH).map(|v| {
-        v.to_str()
-            .unwrap_or("")
-            .trim()
-            .trim_start_matches("W/")
-            .trim_matches('"')
-            .parse::<i64>()
-            .unwrap_or(-1)
-    });
+    let if_match = if_match_version(&req);
     let id = DbUuid(id.into_inner());
     let (st, who) = (state.clone(), caller.clone());
     db::run(&state.pool, move |conn| {

@@ -4,7 +4,7 @@ use actix_web::http::header;
 use actix_web::web::{Data, Path, Query};
 use actix_web::{get, patch, post, HttpRequest, HttpResponse};
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -16,7 +16,7 @@ use crate::domain::reference::PositionKind;
 use crate::domain::user::Role;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::{Json, RequestId};
-use crate::http::{check_limit, decode_cursor, encode_cursor, Page};
+use crate::http::{check_limit, decode_time_cursor, encode_time_cursor, if_match_version, Page};
 use crate::service::inspections::{
     self as service, AttendanceInput, Created, FindingInput, FullReport, Location, ReportInput,
     ReportPatch,
@@ -122,27 +122,19 @@ pub struct NewInspection {
     pub submit: Option<bool>,
 }
 
-fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
-}
-
 /// Changes to a draft. `attendance`, when present, replaces the whole list. `null` clears
 /// `ended_at`, `notes` or `location`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InspectionPatch {
     pub started_at: Option<DateTime<FixedOffset>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::http::nullable")]
     #[schema(value_type = Option<DateTime<FixedOffset>>)]
     pub ended_at: Option<Option<DateTime<FixedOffset>>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::http::nullable")]
     #[schema(value_type = Option<String>)]
     pub notes: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::http::nullable")]
     #[schema(value_type = Option<LocationBody>)]
     pub location: Option<Option<LocationBody>>,
     pub attendance: Option<Vec<AttendanceBody>>,
@@ -379,13 +371,6 @@ fn report_response(status: actix_web::http::StatusCode, report: FullReport) -> H
         .json(Inspection::from(report))
 }
 
-/// The version named by `If-Match`, if any; a malformed one never matches.
-fn if_match(req: &HttpRequest) -> Option<i64> {
-    let raw = req.headers().get(header::IF_MATCH)?.to_str().unwrap_or("");
-    let t = raw.trim().trim_start_matches("W/").trim_matches('"');
-    Some(t.parse::<i64>().unwrap_or(-1))
-}
-
 const AUTHORS: [Role; 2] = [Role::Inspector, Role::Admin];
 const READERS: [Role; 3] = [Role::Inspector, Role::Supervisor, Role::Admin];
 
@@ -499,21 +484,7 @@ pub async fn list_inspections(
             .map(|t| t.with_timezone(&Utc).naive_utc())
             .unwrap_or(midnight))
     };
-    let before = match q.cursor.as_deref() {
-        None => None,
-        Some(c) => {
-            let raw = decode_cursor("cursor", c)?;
-            let parsed = raw.split_once('|').and_then(|(t, id)| {
-                Some((
-                    chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f").ok()?,
-                    DbUuid(Uuid::parse_str(id).ok()?),
-                ))
-            });
-            Some(parsed.ok_or_else(|| {
-                ApiError::invalid("cursor", "is not a cursor returned by this API")
-            })?)
-        }
-    };
+    let before = q.cursor.as_deref().map(decode_time_cursor).transpose()?;
     let filter = idb::ListFilter {
         opd_id: q.opd_id.map(DbUuid),
         status: q.status.map(|s| s.as_str().to_string()),
@@ -548,18 +519,14 @@ pub async fn list_inspections(
         .zip(counts)
         .take(limit as usize)
     {
-        last = Some(format!(
-            "{}|{}",
-            row.started_at.format("%Y-%m-%dT%H:%M:%S%.f"),
-            row.id
-        ));
+        last = Some((row.started_at, row.id));
         let mut item = base(row, opd, who);
         item.attendance_count = Some(na);
         item.findings_count = Some(nf);
         items.push(item);
     }
     let next_cursor = if more {
-        last.map(|l| encode_cursor(&l))
+        last.map(|(at, id)| encode_time_cursor(at, id))
     } else {
         None
     };
@@ -621,7 +588,7 @@ pub async fn update_inspection(
             .attendance
             .map(|rows| rows.into_iter().map(AttendanceInput::from).collect()),
     };
-    let expected = if_match(&req);
+    let expected = if_match_version(&req);
     let tz = state.config.timezone;
     let id = DbUuid(id.into_inner());
     let who = caller.clone();

@@ -63,6 +63,43 @@ pub fn decode_cursor(field: &str, cursor: &str) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::invalid(field, "is not a cursor returned by this API"))
 }
 
+/// For PATCH bodies: `Some(None)` when the field is present and `null`, `None` when absent.
+pub fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+/// The version named by `If-Match: "<n>"`, if any; a malformed one never matches (-1).
+pub fn if_match_version(req: &HttpRequest) -> Option<i64> {
+    let raw = req.headers().get(header::IF_MATCH)?.to_str().unwrap_or("");
+    let t = raw.trim().trim_start_matches("W/").trim_matches('"');
+    Some(t.parse::<i64>().unwrap_or(-1))
+}
+
+const CURSOR_TIME: &str = "%Y-%m-%dT%H:%M:%S%.f";
+
+/// A keyset cursor on (time, id), for lists ordered newest first.
+pub fn encode_time_cursor(at: chrono::NaiveDateTime, id: crate::db::DbUuid) -> String {
+    encode_cursor(&format!("{}|{id}", at.format(CURSOR_TIME)))
+}
+
+pub fn decode_time_cursor(
+    cursor: &str,
+) -> Result<(chrono::NaiveDateTime, crate::db::DbUuid), ApiError> {
+    let raw = decode_cursor("cursor", cursor)?;
+    raw.split_once('|')
+        .and_then(|(t, id)| {
+            Some((
+                chrono::NaiveDateTime::parse_from_str(t, CURSOR_TIME).ok()?,
+                crate::db::DbUuid(uuid::Uuid::parse_str(id).ok()?),
+            ))
+        })
+        .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor returned by this API"))
+}
+
 /// A JSON response with a strong `ETag` from the record's change number; `304` when the
 /// client's `If-None-Match` already names it.
 pub fn json_with_etag<T: Serialize>(req: &HttpRequest, version: i64, body: &T) -> HttpResponse {

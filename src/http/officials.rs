@@ -4,7 +4,7 @@
 use actix_web::web::{Data, Path, Query};
 use actix_web::{get, patch, post, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -114,14 +114,6 @@ pub struct NewOfficialRequest {
     pub effective_from: Option<NaiveDate>,
 }
 
-fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
-}
-
 /// Fields to change. A different `opd_id`, `position_title` or `position_kind` is a
 /// transfer (mutasi): the current placement ends on `effective_from` (default today) and a
 /// new one begins; the history is kept.
@@ -130,7 +122,7 @@ where
 pub struct OfficialPatch {
     pub full_name: Option<String>,
     /// `null` clears the rank.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::http::nullable")]
     #[schema(value_type = Option<String>)]
     pub rank: Option<Option<String>>,
     pub active: Option<bool>,

@@ -3,7 +3,7 @@
 use actix_web::web::{Data, Path, Query};
 use actix_web::{get, patch, post, HttpRequest, HttpResponse};
 use chrono::{DateTime, TimeZone, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -73,15 +73,6 @@ pub struct NewOpd {
     pub geofence_radius_m: Option<i64>,
 }
 
-/// `Some(None)` when the field is present and `null`, `None` when absent.
-fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
-}
-
 /// Fields to change. `null` clears `address` or the coordinates.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -89,13 +80,13 @@ pub struct OpdPatch {
     pub code: Option<String>,
     pub name: Option<String>,
     pub kind: Option<OpdKind>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::http::nullable")]
     #[schema(value_type = Option<String>)]
     pub address: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::http::nullable")]
     #[schema(value_type = Option<f64>)]
     pub latitude: Option<Option<f64>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::http::nullable")]
     #[schema(value_type = Option<f64>)]
     pub longitude: Option<Option<f64>>,
     pub geofence_radius_m: Option<i64>,
