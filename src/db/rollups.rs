@@ -2,12 +2,15 @@
 //! added to in the transaction that submits a report, and rebuilt from the raw rows by
 //! `sidak rollups rebuild` through the very same code.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Text};
 
 use super::inspections::{self as idb, InspectionRow};
-use super::schema::{inspections, rollup_daily, rollup_official_daily};
+use super::schema::{
+    inspections, rollup_daily, rollup_day_total, rollup_monthly, rollup_official_daily,
+    rollup_official_monthly,
+};
 use super::{DbConnection, DbUuid};
 use crate::domain::inspection::{FindingCategory, Severity};
 
@@ -112,44 +115,76 @@ impl DailyRow {
     }
 }
 
-/// Adds `row` to the stored (day, OPD) row (`INSERT … ON CONFLICT DO UPDATE`, the same text
-/// on both backends).
-pub fn add_daily(conn: &mut DbConnection, row: &DailyRow) -> QueryResult<()> {
-    let columns = COUNTERS.join(", ");
-    let placeholders: Vec<String> = (3..=20).map(|i| format!("${i}")).collect();
+/// The first day of `day`'s month.
+pub fn month_of(day: NaiveDate) -> NaiveDate {
+    day.with_day(1).unwrap_or(day)
+}
+
+/// `INSERT … ON CONFLICT DO UPDATE` adding the 18 counters to one row of `table` (the same
+/// text on both backends). `opd` is `None` for the all-OPD day totals.
+fn upsert_counters(
+    conn: &mut DbConnection,
+    table: &str,
+    date_column: &str,
+    date: NaiveDate,
+    opd: Option<&str>,
+    counters: [i64; 18],
+) -> QueryResult<()> {
+    let keys = if opd.is_some() {
+        format!("{date_column}, opd_id")
+    } else {
+        date_column.to_string()
+    };
+    let first = if opd.is_some() { 3 } else { 2 };
+    let placeholders: Vec<String> = (0..=counters.len())
+        .map(|i| {
+            if i == 0 {
+                "$1".to_string()
+            } else {
+                format!("${}", first + i - 1)
+            }
+        })
+        .collect();
+    let key_values = if opd.is_some() {
+        format!("{}, $2", placeholders[0])
+    } else {
+        placeholders[0].clone()
+    };
     let updates: Vec<String> = COUNTERS
         .iter()
-        .map(|c| format!("{c} = rollup_daily.{c} + excluded.{c}"))
+        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
         .collect();
     let sql = format!(
-        "INSERT INTO rollup_daily (day, opd_id, {columns}) VALUES ($1, $2, {}) ON CONFLICT (day, opd_id) DO UPDATE SET {}",
-        placeholders.join(", "),
+        "INSERT INTO {table} ({keys}, {}) VALUES ({key_values}, {}) ON CONFLICT ({keys}) DO UPDATE SET {}",
+        COUNTERS.join(", "),
+        placeholders[1..].join(", "),
         updates.join(", ")
     );
+    let mut q = diesel::sql_query(sql)
+        .into_boxed::<super::MultiBackend>()
+        .bind::<Date, _>(date);
+    if let Some(o) = opd {
+        q = q.bind::<Text, _>(o.to_string());
+    }
+    for v in counters {
+        q = q.bind::<BigInt, _>(v);
+    }
+    q.execute(conn).map(|_| ())
+}
+
+/// Adds `row` to its day and OPD, its month and OPD, and its day's total.
+pub fn add_daily(conn: &mut DbConnection, row: &DailyRow) -> QueryResult<()> {
     let c = row.counters();
-    diesel::sql_query(sql)
-        .bind::<Date, _>(row.day)
-        .bind::<Text, _>(&row.opd_id)
-        .bind::<BigInt, _>(c[0])
-        .bind::<BigInt, _>(c[1])
-        .bind::<BigInt, _>(c[2])
-        .bind::<BigInt, _>(c[3])
-        .bind::<BigInt, _>(c[4])
-        .bind::<BigInt, _>(c[5])
-        .bind::<BigInt, _>(c[6])
-        .bind::<BigInt, _>(c[7])
-        .bind::<BigInt, _>(c[8])
-        .bind::<BigInt, _>(c[9])
-        .bind::<BigInt, _>(c[10])
-        .bind::<BigInt, _>(c[11])
-        .bind::<BigInt, _>(c[12])
-        .bind::<BigInt, _>(c[13])
-        .bind::<BigInt, _>(c[14])
-        .bind::<BigInt, _>(c[15])
-        .bind::<BigInt, _>(c[16])
-        .bind::<BigInt, _>(c[17])
-        .execute(conn)
-        .map(|_| ())
+    upsert_counters(conn, "rollup_daily", "day", row.day, Some(&row.opd_id), c)?;
+    upsert_counters(
+        conn,
+        "rollup_monthly",
+        "month",
+        month_of(row.day),
+        Some(&row.opd_id),
+        c,
+    )?;
+    upsert_counters(conn, "rollup_day_total", "day", row.day, None, c)
 }
 
 pub fn add_official(
@@ -158,15 +193,20 @@ pub fn add_official(
     official: &str,
     n: i64,
 ) -> QueryResult<()> {
-    diesel::sql_query(
-        "INSERT INTO rollup_official_daily (day, official_id, findings) VALUES ($1, $2, $3) \
-         ON CONFLICT (day, official_id) DO UPDATE SET findings = rollup_official_daily.findings + excluded.findings",
-    )
-    .bind::<Date, _>(day)
-    .bind::<Text, _>(official)
-    .bind::<BigInt, _>(n)
-    .execute(conn)
-    .map(|_| ())
+    for (table, column, date) in [
+        ("rollup_official_daily", "day", day),
+        ("rollup_official_monthly", "month", month_of(day)),
+    ] {
+        diesel::sql_query(format!(
+            "INSERT INTO {table} ({column}, official_id, findings) VALUES ($1, $2, $3) \
+             ON CONFLICT ({column}, official_id) DO UPDATE SET findings = {table}.findings + excluded.findings"
+        ))
+        .bind::<Date, _>(date)
+        .bind::<Text, _>(official)
+        .bind::<BigInt, _>(n)
+        .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// Adds a submitted report, in the submitting transaction.
@@ -204,6 +244,9 @@ pub fn on_submit(
 pub fn rebuild(conn: &mut DbConnection, tz: chrono_tz::Tz) -> QueryResult<usize> {
     diesel::delete(rollup_official_daily::table).execute(conn)?;
     diesel::delete(rollup_daily::table).execute(conn)?;
+    diesel::delete(rollup_official_monthly::table).execute(conn)?;
+    diesel::delete(rollup_monthly::table).execute(conn)?;
+    diesel::delete(rollup_day_total::table).execute(conn)?;
     let mut after: Option<DbUuid> = None;
     let mut n = 0;
     loop {
@@ -304,6 +347,74 @@ pub enum GroupBy {
     Day,
 }
 
+/// How a range splits: whole months (read from the monthly rollups) and the days before
+/// and after them (read from the daily ones). Empty parts are empty ranges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Split {
+    pub head: (NaiveDate, NaiveDate),
+    pub months: (NaiveDate, NaiveDate),
+    pub tail: (NaiveDate, NaiveDate),
+}
+
+/// An empty range, in dates both databases can store.
+const EMPTY: (NaiveDate, NaiveDate) = (FAR_FUTURE, FAR_PAST);
+const FAR_FUTURE: NaiveDate = match NaiveDate::from_ymd_opt(9999, 12, 31) {
+    Some(d) => d,
+    None => NaiveDate::MAX,
+};
+const FAR_PAST: NaiveDate = match NaiveDate::from_ymd_opt(1, 1, 1) {
+    Some(d) => d,
+    None => NaiveDate::MIN,
+};
+
+pub fn split(from: NaiveDate, to: NaiveDate) -> Split {
+    let first_full = if from.day() == 1 {
+        from
+    } else {
+        month_of(from)
+            .checked_add_months(chrono::Months::new(1))
+            .unwrap_or(FAR_FUTURE)
+    };
+    let after_last_full = month_of(to.succ_opt().unwrap_or(to));
+    if first_full >= after_last_full {
+        return Split {
+            head: (from, to),
+            months: EMPTY,
+            tail: EMPTY,
+        };
+    }
+    let last_month = after_last_full
+        .checked_sub_months(chrono::Months::new(1))
+        .unwrap_or(first_full);
+    Split {
+        head: if from < first_full {
+            (from, first_full.pred_opt().unwrap_or(from))
+        } else {
+            EMPTY
+        },
+        months: (first_full, last_month),
+        tail: if after_last_full <= to {
+            (after_last_full, to)
+        } else {
+            EMPTY
+        },
+    }
+}
+
+fn sum_columns() -> String {
+    COUNTERS
+        .iter()
+        .map(|c| format!("CAST(SUM({c}) AS BIGINT) AS {c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn plain_columns() -> String {
+    COUNTERS.join(", ")
+}
+
+/// Sums of the counters over `[from, to]`, grouped by OPD or by day, computed by the
+/// database from whole months and the days around them.
 pub fn sums(
     conn: &mut DbConnection,
     from: NaiveDate,
@@ -311,30 +422,46 @@ pub fn sums(
     opd: Option<&str>,
     group: GroupBy,
 ) -> QueryResult<Vec<SumRow>> {
-    let key = match group {
-        GroupBy::Opd => "opd_id",
-        GroupBy::Day => "CAST(day AS TEXT)",
+    let cols = plain_columns();
+    let (sql, sp) = match (group, opd) {
+        (GroupBy::Opd, _) => {
+            let sp = split(from, to);
+            let opd_filter = if opd.is_some() { " AND opd_id = $7" } else { "" };
+            (
+                format!(
+                    "SELECT opd_id AS key, {} FROM (\
+                     SELECT opd_id, {cols} FROM rollup_daily WHERE ((day >= $1 AND day <= $2) OR (day >= $3 AND day <= $4)) \
+                     UNION ALL SELECT opd_id, {cols} FROM rollup_monthly WHERE month >= $5 AND month <= $6\
+                     ) AS r WHERE 1 = 1{opd_filter} GROUP BY opd_id",
+                    sum_columns()
+                ),
+                sp,
+            )
+        }
+        (GroupBy::Day, None) => (
+            format!("SELECT CAST(day AS TEXT) AS key, {cols} FROM rollup_day_total WHERE day >= $1 AND day <= $2"),
+            Split { head: (from, to), months: EMPTY, tail: EMPTY },
+        ),
+        (GroupBy::Day, Some(_)) => (
+            format!("SELECT CAST(day AS TEXT) AS key, {cols} FROM rollup_daily WHERE day >= $1 AND day <= $2 AND opd_id = $3"),
+            Split { head: (from, to), months: EMPTY, tail: EMPTY },
+        ),
     };
-    let sums: Vec<String> = COUNTERS
-        .iter()
-        .map(|c| format!("CAST(SUM({c}) AS BIGINT) AS {c}"))
-        .collect();
-    let opd_filter = if opd.is_some() {
-        " AND opd_id = $3"
-    } else {
-        ""
-    };
-    let sql = format!(
-        "SELECT {key} AS key, {} FROM rollup_daily WHERE day >= $1 AND day <= $2{opd_filter} GROUP BY {key}",
-        sums.join(", ")
-    );
-    let q = diesel::sql_query(sql)
-        .bind::<Date, _>(from)
-        .bind::<Date, _>(to);
-    match opd {
-        Some(o) => q.bind::<Text, _>(o.to_string()).load(conn),
-        None => q.load(conn),
+    let mut q = diesel::sql_query(sql)
+        .into_boxed::<super::MultiBackend>()
+        .bind::<Date, _>(sp.head.0)
+        .bind::<Date, _>(sp.head.1);
+    if group == GroupBy::Opd {
+        q = q
+            .bind::<Date, _>(sp.tail.0)
+            .bind::<Date, _>(sp.tail.1)
+            .bind::<Date, _>(sp.months.0)
+            .bind::<Date, _>(sp.months.1);
     }
+    if let Some(o) = opd {
+        q = q.bind::<Text, _>(o.to_string());
+    }
+    q.load(conn)
 }
 
 #[derive(Debug, QueryableByName)]
@@ -353,13 +480,20 @@ pub fn officials_with(
     to: NaiveDate,
     min: i64,
 ) -> QueryResult<Vec<(String, i64)>> {
+    let sp = split(from, to);
     let rows: Vec<OfficialSum> = diesel::sql_query(
-        "SELECT official_id, CAST(SUM(findings) AS BIGINT) AS findings FROM rollup_official_daily \
-         WHERE day >= $1 AND day <= $2 GROUP BY official_id HAVING SUM(findings) >= $3 \
-         ORDER BY 2 DESC, 1 ASC",
+        "SELECT official_id, CAST(SUM(findings) AS BIGINT) AS findings FROM (\
+         SELECT official_id, findings FROM rollup_official_daily \
+         WHERE (day >= $1 AND day <= $2) OR (day >= $3 AND day <= $4) \
+         UNION ALL SELECT official_id, findings FROM rollup_official_monthly WHERE month >= $5 AND month <= $6\
+         ) AS r GROUP BY official_id HAVING SUM(findings) >= $7 ORDER BY 2 DESC, 1 ASC",
     )
-    .bind::<Date, _>(from)
-    .bind::<Date, _>(to)
+    .bind::<Date, _>(sp.head.0)
+    .bind::<Date, _>(sp.head.1)
+    .bind::<Date, _>(sp.tail.0)
+    .bind::<Date, _>(sp.tail.1)
+    .bind::<Date, _>(sp.months.0)
+    .bind::<Date, _>(sp.months.1)
     .bind::<BigInt, _>(min)
     .load(conn)?;
     Ok(rows
@@ -368,8 +502,15 @@ pub fn officials_with(
         .collect())
 }
 
-/// Every rollup row, sorted: (per day and OPD, per day and official).
-pub type Snapshot = (Vec<DailyRow>, Vec<(NaiveDate, String, i64)>);
+/// Every rollup row, sorted: per day and OPD, per day and official, and the monthly and
+/// day-total sums as they come back from [`sums`]-like queries.
+pub type Snapshot = (
+    Vec<DailyRow>,
+    Vec<(NaiveDate, String, i64)>,
+    Vec<(NaiveDate, String, i64)>,
+    Vec<(String, [i64; 18])>,
+    Vec<(String, [i64; 18])>,
+);
 
 /// Every rollup row, sorted, for comparing with a rebuild.
 pub fn snapshot(conn: &mut DbConnection) -> QueryResult<Snapshot> {
@@ -383,5 +524,68 @@ pub fn snapshot(conn: &mut DbConnection) -> QueryResult<Snapshot> {
             rollup_official_daily::official_id,
         ))
         .load(conn)?;
-    Ok((a, b))
+    let c = rollup_official_monthly::table
+        .order((
+            rollup_official_monthly::month,
+            rollup_official_monthly::official_id,
+        ))
+        .load(conn)?;
+    let cols = plain_columns();
+    let monthly: Vec<SumRow> = diesel::sql_query(format!(
+        "SELECT CAST(month AS TEXT) || ' ' || opd_id AS key, {cols} FROM rollup_monthly ORDER BY month, opd_id"
+    ))
+    .load(conn)?;
+    let totals: Vec<SumRow> = diesel::sql_query(format!(
+        "SELECT CAST(day AS TEXT) AS key, {cols} FROM rollup_day_total ORDER BY day"
+    ))
+    .load(conn)?;
+    Ok((
+        a,
+        b,
+        c,
+        monthly
+            .into_iter()
+            .map(|r| (r.key.clone(), r.counters()))
+            .collect(),
+        totals
+            .into_iter()
+            .map(|r| (r.key.clone(), r.counters()))
+            .collect(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn ranges_split_into_whole_months_and_days() {
+        let s = split(d(2025, 11, 28), d(2026, 11, 27));
+        assert_eq!(s.head, (d(2025, 11, 28), d(2025, 11, 30)));
+        assert_eq!(s.months, (d(2025, 12, 1), d(2026, 10, 1)));
+        assert_eq!(s.tail, (d(2026, 11, 1), d(2026, 11, 27)));
+        let s = split(d(2026, 1, 1), d(2026, 12, 31));
+        assert_eq!(
+            (s.head, s.months, s.tail),
+            (EMPTY, (d(2026, 1, 1), d(2026, 12, 1)), EMPTY)
+        );
+        let s = split(d(2026, 3, 5), d(2026, 3, 20));
+        assert_eq!(
+            (s.head, s.months, s.tail),
+            ((d(2026, 3, 5), d(2026, 3, 20)), EMPTY, EMPTY)
+        );
+        let s = split(d(2026, 3, 5), d(2026, 4, 30));
+        assert_eq!(
+            (s.head, s.months, s.tail),
+            (
+                (d(2026, 3, 5), d(2026, 3, 31)),
+                (d(2026, 4, 1), d(2026, 4, 1)),
+                EMPTY
+            )
+        );
+    }
 }

@@ -248,6 +248,63 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    rollup_monthly (month, opd_id) {
+        month -> Date,
+        opd_id -> Text,
+        inspections -> BigInt,
+        outside_geofence -> BigInt,
+        attendance_checked -> BigInt,
+        present -> BigInt,
+        late -> BigInt,
+        absent_unexcused -> BigInt,
+        f_absence -> BigInt,
+        f_lateness -> BigInt,
+        f_idle -> BigInt,
+        f_poor_service -> BigInt,
+        f_facility -> BigInt,
+        f_administrative -> BigInt,
+        f_integrity -> BigInt,
+        f_other -> BigInt,
+        s_low -> BigInt,
+        s_medium -> BigInt,
+        s_high -> BigInt,
+        s_critical -> BigInt,
+    }
+}
+
+diesel::table! {
+    rollup_day_total (day) {
+        day -> Date,
+        inspections -> BigInt,
+        outside_geofence -> BigInt,
+        attendance_checked -> BigInt,
+        present -> BigInt,
+        late -> BigInt,
+        absent_unexcused -> BigInt,
+        f_absence -> BigInt,
+        f_lateness -> BigInt,
+        f_idle -> BigInt,
+        f_poor_service -> BigInt,
+        f_facility -> BigInt,
+        f_administrative -> BigInt,
+        f_integrity -> BigInt,
+        f_other -> BigInt,
+        s_low -> BigInt,
+        s_medium -> BigInt,
+        s_high -> BigInt,
+        s_critical -> BigInt,
+    }
+}
+
+diesel::table! {
+    rollup_official_monthly (month, official_id) {
+        month -> Date,
+        official_id -> Text,
+        findings -> BigInt,
+    }
+}
+
 diesel::joinable!(inspections -> opds (opd_id));
 diesel::joinable!(inspections -> users (inspector_id));
 
@@ -268,4 +325,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     follow_up_events,
     rollup_daily,
     rollup_official_daily,
+    rollup_monthly,
+    rollup_day_total,
+    rollup_official_monthly,
 );

@@ -221,6 +221,84 @@ async fn dashboards_add_up(backend: Backend) {
     assert!(rows
         .iter()
         .all(|r| r["findings"] == 2 && r["open_follow_ups"] == 1));
+    // A report in an earlier, whole month: long ranges read it from the monthly rollups.
+    let mut old = f.report();
+    old["started_at"] = json!((chrono::Utc::now() - chrono::Duration::days(45)).to_rfc3339());
+    old["submit"] = json!(true);
+    assert_eq!(f.post_report(&f.inspector, &old).await.status(), 201);
+    let year = format!("?from={}&to={t}", t - chrono::Duration::days(364));
+    let s: Value = f
+        .app
+        .get(&format!("/api/v1/dashboard/summary{year}"), Some(&f.admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (s["inspections"].as_i64(), s["findings"].as_i64()),
+        (Some(3), Some(9)),
+        "{s}"
+    );
+    let o: Value = f
+        .app
+        .get(
+            &format!("/api/v1/dashboard/opds{year}&opd_id={}", f.opd),
+            Some(&f.admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(o["items"][0]["inspections"], 3);
+    let m: Value = f
+        .app
+        .get(
+            &format!("/api/v1/dashboard/trends{year}&interval=month"),
+            Some(&f.admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let total: i64 = m["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["inspections"].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, 3);
+    let d: Value = f
+        .app
+        .get(
+            &format!(
+                "/api/v1/dashboard/trends{year}&interval=day&opd_id={}",
+                f.opd
+            ),
+            Some(&f.admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["items"].as_array().unwrap().len(), 365);
+    let total: i64 = d["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["findings"].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, 9);
+    let off: Value = f
+        .app
+        .get(
+            &format!("/api/v1/dashboard/officials{year}&min_findings=3"),
+            Some(&f.admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(off["items"].as_array().unwrap().len(), 2, "{off}");
     // Bad ranges.
     assert_problem(
         f.app
