@@ -668,6 +668,19 @@ pub fn submit(
     })
 }
 
+/// The fields a draft edit may change, for the audit entry's before/after.
+fn editable_json(row: &InspectionRow) -> serde_json::Value {
+    json!({
+        "started_at": row.started_at.and_utc().to_rfc3339(),
+        "ended_at": row.ended_at.map(|t| t.and_utc().to_rfc3339()),
+        "notes": row.notes,
+        "latitude": row.latitude,
+        "longitude": row.longitude,
+        "accuracy_m": row.accuracy_m,
+        "within_geofence": row.within_geofence,
+    })
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ReportPatch {
     pub started_at: Option<DateTime<Utc>>,
@@ -689,6 +702,7 @@ pub fn patch(
     write_tx(conn, |conn| {
         let mut row = load_visible(conn, caller, id)?;
         check_write(caller, &row)?;
+        let before = editable_json(&row);
         if if_match.is_some_and(|v| v != row.version) {
             return Err(ApiError::PreconditionFailed(
                 "The report has changed since you read it (If-Match is stale); read it again."
@@ -780,7 +794,11 @@ pub fn patch(
                 caller.id,
                 "inspection.update",
                 id,
-                json!({ "version": version + 1 }),
+                json!({
+                    "version": version + 1,
+                    "changes": crate::service::diff(&before, &editable_json(&row)),
+                    "attendance_replaced": patch.attendance.as_ref().map(|rows| rows.len()),
+                }),
                 request_id,
             ),
         )?;

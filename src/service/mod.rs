@@ -9,7 +9,23 @@ pub mod inspections;
 pub mod officials;
 pub mod opds;
 
+use serde_json::{json, Map, Value};
+
 /// "Today" in the deployment's time zone.
 pub fn today(tz: chrono_tz::Tz) -> chrono::NaiveDate {
     chrono::Utc::now().with_timezone(&tz).date_naive()
+}
+
+/// The fields that differ, as `{field: {before, after}}`.
+pub fn diff(before: &Value, after: &Value) -> Map<String, Value> {
+    let mut out = Map::new();
+    if let (Some(b), Some(a)) = (before.as_object(), after.as_object()) {
+        for (k, av) in a {
+            let bv = b.get(k).unwrap_or(&Value::Null);
+            if bv != av {
+                out.insert(k.clone(), json!({ "before": bv, "after": av }));
+            }
+        }
+    }
+    out
 }

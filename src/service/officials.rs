@@ -321,7 +321,7 @@ pub fn update(
             return Ok(());
         }
         let after = refdb::find_official(conn, id)?;
-        let changes = super::opds::diff(&official_json(&current), &official_json(&after));
+        let changes = super::diff(&official_json(&current), &official_json(&after));
         audit::append(
             conn,
             AuditEntry {

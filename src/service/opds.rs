@@ -1,6 +1,6 @@
 //! OPDs: create, update (deactivate instead of delete).
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::db::audit::{self, AuditEntry};
@@ -59,20 +59,6 @@ fn opd_json(f: &OpdFields) -> Value {
         "latitude": f.latitude, "longitude": f.longitude,
         "geofence_radius_m": f.geofence_radius_m, "active": f.active,
     })
-}
-
-/// The fields that differ, as `{field: {before, after}}`.
-pub fn diff(before: &Value, after: &Value) -> Map<String, Value> {
-    let mut out = Map::new();
-    if let (Some(b), Some(a)) = (before.as_object(), after.as_object()) {
-        for (k, av) in a {
-            let bv = b.get(k).unwrap_or(&Value::Null);
-            if bv != av {
-                out.insert(k.clone(), json!({ "before": bv, "after": av }));
-            }
-        }
-    }
-    out
 }
 
 pub fn create(
@@ -144,7 +130,7 @@ pub fn update(
                 action: "opd.update",
                 entity_type: "opd",
                 entity_id: Some(id.to_string()),
-                details: json!({ "changes": diff(&opd_json(&before), &opd_json(&fields)) }),
+                details: json!({ "changes": super::diff(&opd_json(&before), &opd_json(&fields)) }),
                 request_id,
             },
         )?;

@@ -145,6 +145,38 @@ async fn changes_are_audited_and_the_chain_verifies(backend: Backend) {
     assert!(!text.contains("argon2") && !text.contains(PASSWORD));
     assert!(!text.contains(session["refresh_token"].as_str().unwrap()));
     assert!(!text.contains(session["access_token"].as_str().unwrap()));
+    // A draft edit records the fields before and after.
+    let draft = f.report();
+    let id = draft["id"].as_str().unwrap().to_string();
+    f.post_report(&f.inspector, &draft).await;
+    f.app
+        .patch(
+            &format!("/api/v1/inspections/{id}"),
+            Some(&f.inspector),
+            &json!({"notes": "Diperbaiki"}),
+        )
+        .await;
+    let entries: Value = f
+        .app
+        .get(
+            &format!("/api/v1/audit?entity=inspection&entity_id={id}"),
+            Some(&f.admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let update = entries["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "inspection.update")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        update["details"]["changes"]["notes"],
+        json!({"before": "Sidak pagi", "after": "Diperbaiki"})
+    );
     // Paging reaches the first entry.
     let mut seen = 0;
     let mut path = "/api/v1/audit?limit=5".to_string();
