@@ -156,7 +156,7 @@ async fn changes_are_audited_and_the_chain_verifies(backend: Backend) {
             &json!({"notes": "Diperbaiki"}),
         )
         .await;
-    let entries: Value = f
+    let trail: Value = f
         .app
         .get(
             &format!("/api/v1/audit?entity=inspection&entity_id={id}"),
@@ -166,7 +166,7 @@ async fn changes_are_audited_and_the_chain_verifies(backend: Backend) {
         .json()
         .await
         .unwrap();
-    let update = entries["items"]
+    let update = trail["items"]
         .as_array()
         .unwrap()
         .iter()
