@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod evidence;
 pub mod http;
+pub mod metrics;
 pub mod openapi;
 pub mod service;
 pub mod startup;

@@ -156,6 +156,7 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
         routes: RouteTable::from_openapi(&spec),
         evidence: crate::evidence::EvidenceStore::open(&config.data_dir)
             .map_err(|e| format!("cannot prepare the evidence folder: {e}"))?,
+        metrics: crate::metrics::Metrics::new().map_err(|e| format!("metrics: {e}"))?,
         config: Arc::new(config),
     };
     Ok(Prepared {

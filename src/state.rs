@@ -17,4 +17,5 @@ pub struct AppState {
     /// The documented routes, used to tell 405 from 404.
     pub routes: RouteTable,
     pub evidence: EvidenceStore,
+    pub metrics: crate::metrics::Metrics,
 }

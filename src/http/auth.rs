@@ -118,6 +118,11 @@ pub async fn login(
     let account = rules::username_key(&username);
     let address = client_ip(&req, &state.config.trusted_proxies);
     if let Err(retry_after_secs) = state.throttle.check(&account, &address) {
+        state
+            .metrics
+            .login_failures
+            .with_label_values(&["throttled"])
+            .inc();
         return Err(ApiError::TooManyRequests {
             detail: "Too many failed login attempts; try again later.".into(),
             retry_after_secs,
@@ -169,6 +174,11 @@ pub async fn login(
         }
         user => {
             state.throttle.record_failure(&account, &address);
+            state
+                .metrics
+                .login_failures
+                .with_label_values(&["credentials"])
+                .inc();
             let rid = request_id.0.clone();
             let attempted: String = username.chars().take(64).collect();
             let user_id = user.as_ref().map(|u| u.id);

@@ -323,6 +323,9 @@ pub async fn upload_evidence(
             return Err(e);
         }
     };
+    if created == Created::New {
+        state.metrics.count("evidence", 1);
+    }
     let status = if created == Created::New {
         StatusCode::CREATED
     } else {

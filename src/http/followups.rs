@@ -245,6 +245,9 @@ pub async fn raise(
         )
     })
     .await?;
+    if created == Created::New {
+        state.metrics.count("follow_ups", 1);
+    }
     let f = load_full(&state, caller, id).await?;
     let status = if created == Created::New {
         actix_web::http::StatusCode::CREATED

@@ -445,6 +445,10 @@ pub async fn create_inspection(
     let report = full(&state, caller, id).await?;
     Ok(match created {
         Created::New => {
+            state.metrics.count("inspections", 1);
+            state
+                .metrics
+                .count("findings", report.findings.len() as u64);
             let mut resp = report_response(actix_web::http::StatusCode::CREATED, report);
             if let Ok(v) = header::HeaderValue::from_str(&format!("/api/v1/inspections/{id}")) {
                 resp.headers_mut().insert(header::LOCATION, v);

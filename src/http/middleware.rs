@@ -46,6 +46,9 @@ pub async fn around(
 
     // Handlers and extractors turn their errors into responses, so an `Err` here can only
     // come from actix itself; it renders that error as usual.
+    let state = req
+        .app_data::<actix_web::web::Data<crate::state::AppState>>()
+        .cloned();
     let mut res: ServiceResponse<BoxBody> = next
         .call(req)
         .instrument(span.clone())
@@ -95,7 +98,17 @@ pub async fn around(
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
 
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed().as_secs_f64();
+    if let Some(state) = &state {
+        let route = res
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".into());
+        state
+            .metrics
+            .observe(&route, method.as_str(), status.as_u16(), elapsed);
+    }
+    let elapsed_ms = elapsed * 1000.0;
     let _enter = span.enter();
     if status.is_server_error() {
         tracing::error!(status = status.as_u16(), elapsed_ms, "request failed");

@@ -131,6 +131,7 @@ pub fn register(cfg: &mut ServiceConfig) {
     cfg.service(ops::healthz)
         .service(ops::readyz)
         .service(ops::openapi_yaml)
+        .service(ops::metrics)
         .service(auth::login)
         .service(auth::refresh_tokens)
         .service(auth::logout)

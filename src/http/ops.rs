@@ -76,3 +76,35 @@ pub async fn openapi_yaml(spec: Data<SpecYaml>) -> HttpResponse {
         .content_type("application/yaml; charset=utf-8")
         .body(spec.0.clone())
 }
+
+/// Prometheus metrics (admin, supervisor): requests and latency by route pattern and status
+/// class, database pool, records written, login failures.
+#[utoipa::path(
+    tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
+        (status = 403, description = "Admins and supervisors only", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/metrics")]
+pub async fn metrics(
+    state: Data<AppState>,
+    caller: crate::auth::AuthUser,
+) -> ApiResult<HttpResponse> {
+    caller.require(&[
+        crate::domain::user::Role::Admin,
+        crate::domain::user::Role::Supervisor,
+    ])?;
+    let pool = state.pool.state();
+    state
+        .metrics
+        .pool_in_use
+        .set(i64::from(pool.connections - pool.idle_connections));
+    state
+        .metrics
+        .pool_idle
+        .set(i64::from(pool.idle_connections));
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render()))
+}

@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::both_backends;
 use crate::helpers::{Backend, TestApp};
 
-both_backends!(health_readiness_and_docs);
+both_backends!(health_readiness_and_docs, metrics_have_bounded_labels);
 
 async fn health_readiness_and_docs(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -36,6 +36,45 @@ async fn health_readiness_and_docs(backend: Backend) {
 
     // The first start wrote a private JWT secret only when none was configured.
     assert!(!app.data_dir().join("jwt_secret").exists());
+}
+
+async fn metrics_have_bounded_labels(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.admin_token().await;
+    app.get("/healthz", None).await;
+    let id = uuid::Uuid::new_v4();
+    app.get(&format!("/api/v1/users/{id}"), Some(&admin)).await;
+    app.get("/nothing/at/all/xyz", None).await;
+    app.login("admin", "wrong-password-x").await;
+    let resp = app.get("/metrics", Some(&admin)).await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = resp.text().await.unwrap();
+    assert!(
+        text.contains(r#"sidak_http_requests_total{method="GET",route="/healthz",status="2xx"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"route="/api/v1/users/{id}",status="4xx""#),
+        "{text}"
+    );
+    assert!(text.contains(r#"route="unmatched""#));
+    assert!(
+        !text.contains(&id.to_string()) && !text.contains("xyz"),
+        "raw paths never become labels"
+    );
+    assert!(
+        text.contains(r#"sidak_login_failures_total{reason="credentials"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains("sidak_db_pool_connections_idle"));
+    assert!(text.contains("sidak_http_request_duration_seconds_bucket"));
+    let viewer = app.token_for_role(&admin, "viewer").await;
+    assert_eq!(app.get("/metrics", Some(&viewer)).await.status(), 403);
+    assert_eq!(app.get("/metrics", None).await.status(), 401);
 }
 
 #[tokio::test]

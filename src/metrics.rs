@@ -1,0 +1,96 @@
+//! Prometheus metrics. Labels are bounded: the route *pattern* (never the raw path), the
+//! method and the status class.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+pub struct Metrics {
+    registry: Registry,
+    pub requests: IntCounterVec,
+    pub latency: HistogramVec,
+    pub login_failures: IntCounterVec,
+    pub written: IntCounterVec,
+    pub pool_in_use: IntGauge,
+    pub pool_idle: IntGauge,
+}
+
+impl Metrics {
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new_custom(Some("sidak".into()), None)?;
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by route pattern, method and status class",
+            ),
+            &["route", "method", "status"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency by route pattern",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &["route", "method"],
+        )?;
+        let login_failures = IntCounterVec::new(
+            Opts::new(
+                "login_failures_total",
+                "Refused logins: wrong credentials or throttled",
+            ),
+            &["reason"],
+        )?;
+        let written = IntCounterVec::new(
+            Opts::new("records_written_total", "Records created through the API"),
+            &["kind"],
+        )?;
+        let pool_in_use = IntGauge::new(
+            "db_pool_connections_in_use",
+            "Database connections checked out",
+        )?;
+        let pool_idle = IntGauge::new("db_pool_connections_idle", "Idle database connections")?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(login_failures.clone()))?;
+        registry.register(Box::new(written.clone()))?;
+        registry.register(Box::new(pool_in_use.clone()))?;
+        registry.register(Box::new(pool_idle.clone()))?;
+        Ok(Metrics {
+            registry,
+            requests,
+            latency,
+            login_failures,
+            written,
+            pool_in_use,
+            pool_idle,
+        })
+    }
+
+    pub fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        let class = match status {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        self.requests
+            .with_label_values(&[route, method, class])
+            .inc();
+        self.latency
+            .with_label_values(&[route, method])
+            .observe(seconds);
+    }
+
+    pub fn count(&self, kind: &str, n: u64) {
+        self.written.with_label_values(&[kind]).inc_by(n);
+    }
+
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
