@@ -314,6 +314,40 @@ pub fn labels(
     Ok((opd, user))
 }
 
+/// Display names for many reports at once: OPD (code, name) and inspector (username, full
+/// name), in the order of `rows`.
+#[allow(clippy::type_complexity)]
+pub fn labels_for(
+    conn: &mut DbConnection,
+    rows: &[InspectionRow],
+) -> QueryResult<Vec<((String, String), (String, String))>> {
+    let opd_ids: Vec<DbUuid> = rows.iter().map(|r| r.opd_id).collect();
+    let user_ids: Vec<DbUuid> = rows.iter().map(|r| r.inspector_id).collect();
+    let opd_names: std::collections::HashMap<DbUuid, (String, String)> = opds::table
+        .filter(opds::id.eq_any(&opd_ids))
+        .select((opds::id, opds::code, opds::name))
+        .load::<(DbUuid, String, String)>(conn)?
+        .into_iter()
+        .map(|(id, c, n)| (id, (c, n)))
+        .collect();
+    let user_names: std::collections::HashMap<DbUuid, (String, String)> = users::table
+        .filter(users::id.eq_any(&user_ids))
+        .select((users::id, users::username, users::full_name))
+        .load::<(DbUuid, String, String)>(conn)?
+        .into_iter()
+        .map(|(id, u, n)| (id, (u, n)))
+        .collect();
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                opd_names.get(&r.opd_id).cloned().unwrap_or_default(),
+                user_names.get(&r.inspector_id).cloned().unwrap_or_default(),
+            )
+        })
+        .collect())
+}
+
 pub struct ListFilter {
     pub opd_id: Option<DbUuid>,
     pub status: Option<String>,

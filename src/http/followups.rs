@@ -172,15 +172,18 @@ fn summary(row: FollowUpRow, official: OfficialRef, today: NaiveDate) -> FollowU
 }
 
 fn official_ref(conn: &mut db::DbConnection, id: DbUuid) -> ApiResult<OfficialRef> {
-    let o = refdb::find_official(conn, id)?;
-    Ok(OfficialRef {
+    Ok(to_ref(refdb::find_official(conn, id)?))
+}
+
+fn to_ref(o: refdb::OfficialWithCurrent) -> OfficialRef {
+    OfficialRef {
         id: o.official.id.0,
         nip: o.official.nip,
         full_name: o.official.full_name,
         employment_type: o.official.employment_type,
         current_opd_id: o.current.assignment.opd_id.0,
         current_opd_code: o.current.opd_code,
-    })
+    }
 }
 
 async fn load_full(state: &Data<AppState>, caller: AuthUser, id: DbUuid) -> ApiResult<FollowUp> {
@@ -288,9 +291,19 @@ pub async fn list(
     };
     let rows = db::run(&state.pool, move |conn| {
         let rows = fdb::list(conn, &filter)?;
+        let ids: Vec<DbUuid> = rows.iter().map(|r| r.official_id).collect();
+        let mut officials: std::collections::HashMap<DbUuid, OfficialRef> =
+            refdb::find_officials_by_ids(conn, &ids)?
+                .into_iter()
+                .map(|o| (o.official.id, to_ref(o)))
+                .collect();
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            let o = official_ref(conn, r.official_id)?;
+            let o = match officials.remove(&r.official_id) {
+                Some(o) => o,
+                // The same official twice on a page.
+                None => official_ref(conn, r.official_id)?,
+            };
             out.push((r, o));
         }
         Ok(out)

@@ -505,10 +505,7 @@ pub async fn list_inspections(
     };
     let (rows, labels, counts) = db::run(&state.pool, move |conn| {
         let rows = idb::list(conn, &filter)?;
-        let mut labels = Vec::with_capacity(rows.len());
-        for r in &rows {
-            labels.push(idb::labels(conn, r.opd_id, r.inspector_id)?);
-        }
+        let labels = idb::labels_for(conn, &rows)?;
         let ids: Vec<DbUuid> = rows.iter().map(|r| r.id).collect();
         let counts = idb::counts(conn, &ids)?;
         Ok((rows, labels, counts))
