@@ -6,6 +6,8 @@
 //! so that each handler only documents the errors particular to it.
 
 use actix_web::App;
+use utoipa::openapi::extensions::Extensions;
+use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi as Spec, Ref, RefOr, Response, ResponseBuilder};
@@ -25,7 +27,7 @@ Errors are RFC 9457 `application/problem+json`; every response carries `X-Reques
     ),
     security(("bearer" = [])),
     modifiers(&BearerScheme),
-    components(schemas(Problem, FieldError)),
+    components(schemas(Problem, FieldError, crate::http::dashboards::Format, crate::service::dashboards::Interval)),
     tags(
         (name = "auth", description = "Login, tokens, the caller's own account"),
         (name = "users", description = "User administration (admin only)"),
@@ -152,6 +154,60 @@ pub fn finish(spec: &mut Spec) {
                 add(op, "NotFound");
             }
             add(op, "InternalError");
+            add_links(op);
+        }
+    }
+}
+
+/// OpenAPI links from each create to what can be done with the record it returns (its `id`),
+/// so that clients and Schemathesis's stateful phase can chain create → read → act.
+const LINKS: &[(&str, &[&str])] = &[
+    (
+        "create_inspection",
+        &[
+            "get_inspection",
+            "update_inspection",
+            "add_finding",
+            "submit_inspection",
+            "upload_evidence",
+        ],
+    ),
+    ("upload_evidence", &["evidence_content"]),
+    (
+        "raise_follow_up",
+        &["get_follow_up", "act_on_follow_up"],
+    ),
+    (
+        "create_official",
+        &["get_official", "update_official", "official_record"],
+    ),
+    ("create_opd", &["get_opd", "update_opd"]),
+    ("create_user", &["get_user", "update_user"]),
+];
+
+fn add_links(op: &mut Operation) {
+    let Some(targets) = op
+        .operation_id
+        .as_deref()
+        .and_then(|id| LINKS.iter().find(|(from, _)| *from == id))
+        .map(|(_, targets)| *targets)
+    else {
+        return;
+    };
+    for status in ["200", "201"] {
+        if let Some(RefOr::T(response)) = op.responses.responses.get_mut(status) {
+            for target in targets {
+                // utoipa 5.5 writes `Link::operation_id` as `operation_id`, not the
+                // `operationId` OpenAPI names; the flattened extensions map writes the key as
+                // given.
+                let mut key = Extensions::default();
+                key.insert("operationId".to_string(), serde_json::json!(target));
+                let link = LinkBuilder::new()
+                    .parameter("id", "$response.body#/id")
+                    .extensions(Some(key))
+                    .build();
+                response.links.insert(target.to_string(), RefOr::T(link));
+            }
         }
     }
 }

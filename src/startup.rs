@@ -224,7 +224,7 @@ pub fn serve(state: AppState, listener: TcpListener) -> Result<Server, String> {
             .openapi(ApiDoc::openapi())
             .app_data(state.clone())
             .app_data(yaml.clone())
-            .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
+            .app_data(web::PathConfig::default().error_handler(|_, req| routes::path_rejected(req)))
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
                 ApiError::BadRequest(format!("Invalid query string: {err}")).into()
             }))

@@ -41,7 +41,7 @@ pub const USERNAME_MIN: usize = 3;
 pub const USERNAME_MAX: usize = 64;
 pub const PASSWORD_MIN_CHARS: usize = 10;
 /// Longer passwords are refused: hashing cost must not be the client's choice.
-pub const PASSWORD_MAX_BYTES: usize = 1024;
+pub const PASSWORD_MAX_CHARS: usize = 1024;
 pub const FULL_NAME_MAX: usize = 200;
 
 /// The key usernames are unique by: trimmed and lowercased.
@@ -89,7 +89,7 @@ pub fn validate_full_name(full_name: &str) -> Result<(), FieldError> {
     Ok(())
 }
 
-/// At least 10 characters, at most 1 KiB, and not the username (in any letter case).
+/// 10 to 1024 characters, and not the username (in any letter case).
 pub fn validate_password(field: &str, password: &str, username: &str) -> Result<(), FieldError> {
     if password.chars().count() < PASSWORD_MIN_CHARS {
         return Err(FieldError::new(
@@ -97,10 +97,10 @@ pub fn validate_password(field: &str, password: &str, username: &str) -> Result<
             format!("must be at least {PASSWORD_MIN_CHARS} characters"),
         ));
     }
-    if password.len() > PASSWORD_MAX_BYTES {
+    if password.chars().count() > PASSWORD_MAX_CHARS {
         return Err(FieldError::new(
             field,
-            format!("must be at most {PASSWORD_MAX_BYTES} bytes"),
+            format!("must be at most {PASSWORD_MAX_CHARS} characters"),
         ));
     }
     if password.trim().to_lowercase() == username_key(username) {

@@ -69,6 +69,7 @@ impl From<AuditRow> for AuditEntryOut {
 
 /// Who did what, when: newest first (admin, supervisor).
 #[utoipa::path(
+    operation_id = "list_audit",
     tag = "audit",
     params(AuditQuery),
     responses(
@@ -123,6 +124,7 @@ pub async fn list(
 /// Recompute the hash chain (admin). `first_bad_id` is the `seq` of the first entry that
 /// does not verify.
 #[utoipa::path(
+    operation_id = "verify_audit",
     tag = "audit",
     responses(
         (status = 200, description = "The verification", body = Verification),

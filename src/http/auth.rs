@@ -13,7 +13,7 @@ use crate::auth::{refresh, AuthUser};
 use crate::db::audit::{self, AuditEntry};
 use crate::db::users::{self as user_db, UserRow};
 use crate::db::{self, write_tx, DbUuid};
-use crate::domain::user::{self as rules, PASSWORD_MAX_BYTES};
+use crate::domain::user::{self as rules, PASSWORD_MAX_CHARS};
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::http::extract::{client_ip, Json, RequestId};
 use crate::http::users::User;
@@ -51,6 +51,8 @@ pub struct RefreshRequest {
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     pub current_password: String,
+    /// 10–1024 characters and not the username.
+    #[schema(min_length = 10, max_length = 1024)]
     pub new_password: String,
 }
 
@@ -138,7 +140,7 @@ pub async fn login(
         })
         .await?
     };
-    let verified = if password.len() > PASSWORD_MAX_BYTES {
+    let verified = if password.chars().count() > PASSWORD_MAX_CHARS {
         false
     } else {
         state
@@ -369,7 +371,7 @@ pub async fn change_password(
         .map_err(|e| ApiError::Validation(vec![e]))?;
     let uid = DbUuid(caller.id);
     let row = db::run(&state.pool, move |conn| Ok(user_db::find(conn, uid)?)).await?;
-    let ok = current_password.len() <= PASSWORD_MAX_BYTES
+    let ok = current_password.chars().count() <= PASSWORD_MAX_CHARS
         && state
             .hasher
             .verify(current_password, Some(row.password_hash))

@@ -118,10 +118,11 @@ fn range(state: &AppState, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Ap
 
 /// Overall figures for the range.
 #[utoipa::path(
+    operation_id = "dashboard_summary",
     tag = "dashboards",
     params(DashboardQuery),
     responses(
-        (status = 200, description = "The summary (JSON, or one CSV row)", body = Summary),
+        (status = 200, description = "The summary (JSON, or one CSV row)", content((Summary = "application/json"), (String = "text/csv"))),
         (status = 403, description = "Not signed in with a role", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -152,7 +153,12 @@ pub async fn summary(
 }
 
 /// One row per OPD: every active OPD (zeros included), and deactivated ones with data.
-#[utoipa::path(tag = "dashboards", params(DashboardQuery), responses((status = 200, description = "One row per OPD", body = DashboardRows)))]
+#[utoipa::path(
+    operation_id = "dashboard_opds",
+    tag = "dashboards",
+    params(DashboardQuery),
+    responses((status = 200, description = "One row per OPD", content((DashboardRows = "application/json"), (String = "text/csv"))))
+)]
 #[get("/api/v1/dashboard/opds")]
 pub async fn opds(
     req: HttpRequest,
@@ -179,7 +185,12 @@ pub async fn opds(
 }
 
 /// A time series in local days, ISO weeks or months; empty buckets are zeros.
-#[utoipa::path(tag = "dashboards", params(TrendsQuery), responses((status = 200, description = "One row per bucket", body = DashboardRows)))]
+#[utoipa::path(
+    operation_id = "dashboard_trends",
+    tag = "dashboards",
+    params(TrendsQuery),
+    responses((status = 200, description = "One row per bucket", content((DashboardRows = "application/json"), (String = "text/csv"))))
+)]
 #[get("/api/v1/dashboard/trends")]
 pub async fn trends(
     req: HttpRequest,
@@ -209,10 +220,11 @@ pub async fn trends(
 /// Repeat offenders: officials with at least `min_findings` findings in the range, with
 /// their current OPD and open follow-ups (supervisor, admin).
 #[utoipa::path(
+    operation_id = "dashboard_officials",
     tag = "dashboards",
     params(OfficialsQuery),
     responses(
-        (status = 200, description = "One row per official", body = DashboardRows),
+        (status = 200, description = "One row per official", content((DashboardRows = "application/json"), (String = "text/csv"))),
         (status = 403, description = "Supervisors and admins only", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -35,21 +35,25 @@ pub struct EvidenceMeta {
     /// A finding of the same report that the photo documents.
     pub finding_id: Option<Uuid>,
     pub captured_at: Option<DateTime<FixedOffset>>,
+    #[schema(minimum = -90.0, maximum = 90.0)]
     pub latitude: Option<f64>,
+    #[schema(minimum = -180.0, maximum = 180.0)]
     pub longitude: Option<f64>,
     /// Hex SHA-256 the phone computed; a mismatch (damage in transit) is refused.
+    #[schema(pattern = "^[0-9A-Fa-f]{64}$")]
     pub sha256: Option<String>,
 }
 
 /// The multipart form, for the documentation.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct EvidenceUpload {
     /// JPEG, PNG or WebP, judged by its bytes.
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
-    /// JSON, see `EvidenceMeta`.
-    #[schema(value_type = Option<String>)]
+    /// `EvidenceMeta` as JSON (the part's default `application/json`); `null` is no meta.
+    #[schema(value_type = Option<EvidenceMeta>)]
     meta: Option<String>,
 }
 
@@ -176,7 +180,8 @@ pub async fn upload_evidence(
     .await?;
 
     let mut form = Multipart::new(req.headers(), payload);
-    let mut meta: Option<EvidenceMeta> = None;
+    // Outer `Some` once the part was read; its JSON may be `null`.
+    let mut meta: Option<Option<EvidenceMeta>> = None;
     let mut received: Option<Received> = None;
     let mut temp = TempFile(None);
     while let Some(field) = form.next().await {
@@ -197,7 +202,7 @@ pub async fn upload_evidence(
                     }
                     bytes.extend_from_slice(&chunk);
                 }
-                meta = Some(parse_json::<EvidenceMeta>(&bytes).map_err(|e| {
+                meta = Some(parse_json::<Option<EvidenceMeta>>(&bytes).map_err(|e| {
                     match e {
                         ApiError::Validation(errs) => ApiError::Validation(
                             errs.into_iter()
@@ -231,7 +236,7 @@ pub async fn upload_evidence(
     let Some(file) = received else {
         return Err(ApiError::invalid("file", "is required"));
     };
-    let meta = meta.unwrap_or(EvidenceMeta {
+    let meta = meta.flatten().unwrap_or(EvidenceMeta {
         id: None,
         finding_id: None,
         captured_at: None,

@@ -29,7 +29,10 @@ const READERS: [Role; 3] = [Role::Inspector, Role::Supervisor, Role::Admin];
 pub struct NewFollowUp {
     pub official_id: Uuid,
     /// Findings in submitted reports, about this official.
+    #[schema(min_items = 1, max_items = 500)]
     pub finding_ids: Vec<Uuid>,
+    /// 1–2000 characters.
+    #[schema(max_length = 2000, pattern = r"\S")]
     pub reason: String,
     /// Default: today + `SIDAK_FOLLOW_UP_DUE_DAYS` (local).
     pub due_date: Option<NaiveDate>,
@@ -39,7 +42,8 @@ pub struct NewFollowUp {
 #[serde(deny_unknown_fields)]
 pub struct ActionRequest {
     pub action: Action,
-    /// Required for `decide`, `dismiss`, `reopen` and `comment`.
+    /// Required for `decide`, `dismiss`, `reopen` and `comment`; at most 5000 characters.
+    #[schema(max_length = 5000)]
     pub note: Option<String>,
     /// `decide` only: a PP 94/2021 sanction code or `none`.
     pub sanction: Option<String>,
@@ -213,6 +217,7 @@ fn with_etag(status: actix_web::http::StatusCode, f: FollowUp) -> HttpResponse {
 /// Raise a follow-up on an official (inspector, supervisor, admin). When the official already
 /// has an open or in-review follow-up, the findings are attached to it (`200`).
 #[utoipa::path(
+    operation_id = "raise_follow_up",
     tag = "follow-ups",
     request_body = NewFollowUp,
     responses(
@@ -262,6 +267,7 @@ pub async fn raise(
 
 /// List follow-ups, newest first. Inspectors see those they raised.
 #[utoipa::path(
+    operation_id = "list_follow_ups",
     tag = "follow-ups",
     params(FollowUpListQuery),
     responses(
@@ -328,6 +334,7 @@ pub async fn list(
 
 /// A follow-up with its findings, history and the recommendation.
 #[utoipa::path(
+    operation_id = "get_follow_up",
     tag = "follow-ups",
     params(("id" = Uuid, Path, description = "Follow-up id")),
     responses(
@@ -349,6 +356,7 @@ pub async fn get_one(
 /// Act on a follow-up: `assign`, `start_review`, `decide`, `dismiss`, `reopen` (admin),
 /// `close`, `comment`. A move the state does not allow is `409`; a stale `If-Match` `412`.
 #[utoipa::path(
+    operation_id = "act_on_follow_up",
     tag = "follow-ups",
     params(
         ("id" = Uuid, Path, description = "Follow-up id"),
@@ -414,6 +422,7 @@ pub struct OfficialRecord {
 
 /// An official's record for a year (supervisor, admin).
 #[utoipa::path(
+    operation_id = "official_record",
     tag = "follow-ups",
     params(("id" = Uuid, Path, description = "Official id"), RecordQuery),
     responses(

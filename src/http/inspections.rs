@@ -32,10 +32,13 @@ pub const REPORT_LIMIT: usize = 2 * 1024 * 1024;
 #[serde(deny_unknown_fields)]
 pub struct LocationBody {
     /// −90..90
+    #[schema(minimum = -90.0, maximum = 90.0)]
     pub latitude: f64,
     /// −180..180
+    #[schema(minimum = -180.0, maximum = 180.0)]
     pub longitude: f64,
-    /// Reported accuracy of the phone's fix, metres.
+    /// Reported accuracy of the phone's fix, 0–100000 metres.
+    #[schema(minimum = 0.0, maximum = 100000.0)]
     pub accuracy_m: Option<f64>,
 }
 
@@ -57,8 +60,11 @@ pub struct AttendanceBody {
     pub official_id: Uuid,
     pub status: AttendanceStatus,
     /// Only with `late`; 0–1440.
+    #[schema(minimum = 0, maximum = 1440)]
+    #[serde(default, deserialize_with = "crate::http::whole_number")]
     pub minutes_late: Option<i64>,
     /// At most 1000 characters.
+    #[schema(max_length = 1000)]
     pub note: Option<String>,
 }
 
@@ -84,6 +90,7 @@ pub struct FindingBody {
     pub category: FindingCategory,
     pub severity: Severity,
     /// 1–2000 characters.
+    #[schema(max_length = 2000, pattern = r"\S")]
     pub description: String,
     /// Default: the inspection's `started_at`.
     pub observed_at: Option<DateTime<FixedOffset>>,
@@ -112,11 +119,14 @@ pub struct NewInspection {
     pub started_at: DateTime<FixedOffset>,
     pub ended_at: Option<DateTime<FixedOffset>>,
     /// At most 5000 characters.
+    #[schema(max_length = 5000)]
     pub notes: Option<String>,
     pub location: Option<LocationBody>,
     /// At most 500 rows; each official at most once.
+    #[schema(max_items = 500)]
     pub attendance: Option<Vec<AttendanceBody>>,
     /// At most 200.
+    #[schema(max_items = 200)]
     pub findings: Option<Vec<FindingBody>>,
     /// Submit at once (the report becomes read-only).
     pub submit: Option<bool>,
@@ -132,11 +142,12 @@ pub struct InspectionPatch {
     #[schema(value_type = Option<DateTime<FixedOffset>>)]
     pub ended_at: Option<Option<DateTime<FixedOffset>>>,
     #[serde(default, deserialize_with = "crate::http::nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 5000)]
     pub notes: Option<Option<String>>,
     #[serde(default, deserialize_with = "crate::http::nullable")]
     #[schema(value_type = Option<LocationBody>)]
     pub location: Option<Option<LocationBody>>,
+    #[schema(max_items = 500)]
     pub attendance: Option<Vec<AttendanceBody>>,
 }
 

@@ -60,16 +60,26 @@ impl From<OpdRow> for Opd {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOpd {
-    /// Letters, digits, `.`, `_`, `-`; stored upper-case; unique.
+    /// 1–32 letters, digits, `.`, `_`, `-` (surrounding spaces are dropped); stored
+    /// upper-case; unique.
+    #[schema(pattern = r"^\s*[A-Za-z0-9._-]{1,32}\s*$")]
     pub code: String,
+    /// 1–200 characters.
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
     pub name: String,
     pub kind: OpdKind,
+    /// At most 500 characters; blank means none.
+    #[schema(max_length = 500, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub address: Option<String>,
     /// −90..90; given together with `longitude`.
+    #[schema(minimum = -90.0, maximum = 90.0)]
     pub latitude: Option<f64>,
     /// −180..180; given together with `latitude`.
+    #[schema(minimum = -180.0, maximum = 180.0)]
     pub longitude: Option<f64>,
     /// 10..5000 metres, default 150.
+    #[schema(minimum = 10, maximum = 5000)]
+    #[serde(default, deserialize_with = "crate::http::whole_number")]
     pub geofence_radius_m: Option<i64>,
 }
 
@@ -77,18 +87,22 @@ pub struct NewOpd {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpdPatch {
+    #[schema(pattern = r"^\s*[A-Za-z0-9._-]{1,32}\s*$")]
     pub code: Option<String>,
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
     pub name: Option<String>,
     pub kind: Option<OpdKind>,
     #[serde(default, deserialize_with = "crate::http::nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 500, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub address: Option<Option<String>>,
     #[serde(default, deserialize_with = "crate::http::nullable")]
-    #[schema(value_type = Option<f64>)]
+    #[schema(value_type = Option<f64>, minimum = -90.0, maximum = 90.0)]
     pub latitude: Option<Option<f64>>,
     #[serde(default, deserialize_with = "crate::http::nullable")]
-    #[schema(value_type = Option<f64>)]
+    #[schema(value_type = Option<f64>, minimum = -180.0, maximum = 180.0)]
     pub longitude: Option<Option<f64>>,
+    #[schema(minimum = 10, maximum = 5000)]
+    #[serde(default, deserialize_with = "crate::http::whole_number")]
     pub geofence_radius_m: Option<i64>,
     /// `false` deactivates the OPD (there is no delete).
     pub active: Option<bool>,

@@ -68,7 +68,7 @@ pub async fn readyz(state: Data<AppState>) -> ApiResult<HttpResponse> {
 #[utoipa::path(
     tag = "operations",
     security(()),
-    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/yaml", body = String))
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/yaml", body = serde_json::Value))
 )]
 #[get("/openapi.yaml")]
 pub async fn openapi_yaml(spec: Data<SpecYaml>) -> HttpResponse {

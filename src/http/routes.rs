@@ -55,6 +55,28 @@ impl RouteTable {
                 found.extend(methods.iter().copied());
             }
         }
+        Self::methods_or_none(found)
+    }
+
+    /// The methods of a documented path without parameters that equals `path`, if any.
+    pub fn literal_methods(&self, path: &str) -> Option<Vec<&'static str>> {
+        let parts: Vec<&str> = split(path).collect();
+        let found = self
+            .routes
+            .iter()
+            .filter(|(segments, _)| {
+                segments.len() == parts.len()
+                    && segments
+                        .iter()
+                        .zip(&parts)
+                        .all(|(seg, part)| seg.as_deref() == Some(*part))
+            })
+            .flat_map(|(_, methods)| methods.iter().copied())
+            .collect();
+        Self::methods_or_none(found)
+    }
+
+    fn methods_or_none(mut found: Vec<&'static str>) -> Option<Vec<&'static str>> {
         (!found.is_empty()).then(|| {
             found.sort_unstable();
             found.dedup();
@@ -69,14 +91,31 @@ fn split(path: &str) -> impl Iterator<Item = &str> {
 
 /// The default service: `405` for a documented path, `404` otherwise.
 pub async fn fallback(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    match state.routes.allowed_methods(req.path()) {
-        Some(methods) => {
-            let mut resp = generic_problem(actix_web::http::StatusCode::METHOD_NOT_ALLOWED);
-            if let Ok(v) = header::HeaderValue::from_str(&methods.join(", ")) {
-                resp.headers_mut().insert(header::ALLOW, v);
-            }
-            resp
-        }
+    let path = req.path();
+    let methods = (state.routes.literal_methods(path)).or_else(|| state.routes.allowed_methods(path));
+    match methods {
+        Some(methods) => method_not_allowed(&methods),
         None => generic_problem(actix_web::http::StatusCode::NOT_FOUND),
     }
+}
+
+/// A path parameter that does not parse (`PATCH /api/v1/opds/import` reaching
+/// `PATCH /api/v1/opds/{id}`): `405` when the path is a documented fixed path, else `404`.
+pub fn path_rejected(req: &HttpRequest) -> actix_web::Error {
+    let literal = req
+        .app_data::<web::Data<AppState>>()
+        .and_then(|state| state.routes.literal_methods(req.path()));
+    let resp = match literal {
+        Some(methods) => method_not_allowed(&methods),
+        None => generic_problem(actix_web::http::StatusCode::NOT_FOUND),
+    };
+    actix_web::error::InternalError::from_response("path parameter", resp).into()
+}
+
+fn method_not_allowed(methods: &[&str]) -> HttpResponse {
+    let mut resp = generic_problem(actix_web::http::StatusCode::METHOD_NOT_ALLOWED);
+    if let Ok(v) = header::HeaderValue::from_str(&methods.join(", ")) {
+        resp.headers_mut().insert(header::ALLOW, v);
+    }
+    resp
 }

@@ -48,24 +48,28 @@ impl From<UserRow> for User {
 #[serde(deny_unknown_fields)]
 pub struct NewUserRequest {
     /// 3–64 characters: letters, digits, `.`, `_`, `-`; unique ignoring letter case.
-    #[schema(example = "inspektur01")]
+    #[schema(example = "inspektur01", pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")]
     pub username: String,
-    #[schema(example = "Siti Rahmawati")]
+    /// 1–200 characters, no control characters.
+    #[schema(example = "Siti Rahmawati", max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
     pub full_name: String,
     pub role: Role,
-    /// At least 10 characters and not the username.
+    /// 10–1024 characters and not the username.
+    #[schema(min_length = 10, max_length = 1024)]
     pub password: String,
 }
 
-/// Fields to change; at least one.
+/// Fields to change; a body that changes nothing answers the user as it is.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
     pub full_name: Option<String>,
     pub role: Option<Role>,
     /// `false` deactivates: the user cannot log in and their refresh tokens stop working.
     pub active: Option<bool>,
     /// Sets a new password and revokes the user's refresh tokens.
+    #[schema(min_length = 10, max_length = 1024)]
     pub password: Option<String>,
 }
 
@@ -237,7 +241,9 @@ pub async fn update_user(
         && patch.active.is_none()
         && patch.password.is_none()
     {
-        return Err(ApiError::invalid("body", "names no field to change"));
+        // Nothing to change: the user as it is, and no audit entry.
+        let row = db::run(&state.pool, move |conn| Ok(user_db::find(conn, id)?)).await?;
+        return Ok(HttpResponse::Ok().json(User::from(row)));
     }
     if let Some(name) = &patch.full_name {
         rules::validate_full_name(name).map_err(|e| ApiError::Validation(vec![e]))?;

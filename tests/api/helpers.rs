@@ -244,6 +244,15 @@ impl TestApp {
         self.request(Method::GET, path, token, None).await
     }
 
+    /// How many audit entries there are (admin token), from the chain verification.
+    pub async fn audit_count(&self, admin: &str) -> i64 {
+        let resp = self.get("/api/v1/audit/verify", Some(admin)).await;
+        assert_eq!(resp.status(), 200);
+        let body: Value = resp.json().await.expect("verification JSON");
+        assert_eq!(body["ok"], true);
+        body["entries"].as_i64().expect("entries")
+    }
+
     pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
         self.request(Method::POST, path, token, Some(body)).await
     }
