@@ -173,10 +173,7 @@ const LINKS: &[(&str, &[&str])] = &[
         ],
     ),
     ("upload_evidence", &["evidence_content"]),
-    (
-        "raise_follow_up",
-        &["get_follow_up", "act_on_follow_up"],
-    ),
+    ("raise_follow_up", &["get_follow_up", "act_on_follow_up"]),
     (
         "create_official",
         &["get_official", "update_official", "official_record"],

@@ -105,11 +105,17 @@ pub struct NewOfficialRequest {
     #[schema(example = "198503152010011002", pattern = r"^\s*[0-9]{18}\s*$")]
     pub nip: String,
     /// 1–200 characters.
-    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub full_name: String,
     pub employment_type: EmploymentType,
     /// 1–200 characters.
-    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub position_title: String,
     pub position_kind: PositionKind,
     pub rank: Option<String>,
@@ -124,7 +130,10 @@ pub struct NewOfficialRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OfficialPatch {
-    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub full_name: Option<String>,
     /// `null` clears the rank.
     #[serde(default, deserialize_with = "crate::http::nullable")]
@@ -132,7 +141,10 @@ pub struct OfficialPatch {
     pub rank: Option<Option<String>>,
     pub active: Option<bool>,
     pub opd_id: Option<Uuid>,
-    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub position_title: Option<String>,
     pub position_kind: Option<PositionKind>,
     /// Date the transfer takes effect; not before the current placement began, not in the future.

@@ -65,7 +65,10 @@ pub struct NewOpd {
     #[schema(pattern = r"^\s*[A-Za-z0-9._-]{1,32}\s*$")]
     pub code: String,
     /// 1–200 characters.
-    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
     pub kind: OpdKind,
     /// At most 500 characters; blank means none.
@@ -89,7 +92,10 @@ pub struct NewOpd {
 pub struct OpdPatch {
     #[schema(pattern = r"^\s*[A-Za-z0-9._-]{1,32}\s*$")]
     pub code: Option<String>,
-    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: Option<String>,
     pub kind: Option<OpdKind>,
     #[serde(default, deserialize_with = "crate::http::nullable")]

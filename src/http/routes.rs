@@ -92,7 +92,8 @@ fn split(path: &str) -> impl Iterator<Item = &str> {
 /// The default service: `405` for a documented path, `404` otherwise.
 pub async fn fallback(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let path = req.path();
-    let methods = (state.routes.literal_methods(path)).or_else(|| state.routes.allowed_methods(path));
+    let methods =
+        (state.routes.literal_methods(path)).or_else(|| state.routes.allowed_methods(path));
     match methods {
         Some(methods) => method_not_allowed(&methods),
         None => generic_problem(actix_web::http::StatusCode::NOT_FOUND),

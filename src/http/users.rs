@@ -48,10 +48,17 @@ impl From<UserRow> for User {
 #[serde(deny_unknown_fields)]
 pub struct NewUserRequest {
     /// 3–64 characters: letters, digits, `.`, `_`, `-`; unique ignoring letter case.
-    #[schema(example = "inspektur01", pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")]
+    #[schema(
+        example = "inspektur01",
+        pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$"
+    )]
     pub username: String,
     /// 1–200 characters, no control characters.
-    #[schema(example = "Siti Rahmawati", max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
+    #[schema(
+        example = "Siti Rahmawati",
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub full_name: String,
     pub role: Role,
     /// 10–1024 characters and not the username.
@@ -63,7 +70,10 @@ pub struct NewUserRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
-    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub full_name: Option<String>,
     pub role: Option<Role>,
     /// `false` deactivates: the user cannot log in and their refresh tokens stop working.
