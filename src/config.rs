@@ -68,6 +68,10 @@ pub struct Config {
     /// How long after submission the author may still add photos.
     pub evidence_window: Duration,
     pub follow_ups: FollowUpConfig,
+    /// A request body that sends nothing for this long is abandoned (`408`, connection closed).
+    pub body_idle_timeout: Duration,
+    /// Browser origins allowed to read the dashboard endpoints (CORS); empty: none.
+    pub cors_origins: Vec<String>,
 }
 
 /// Flag rules and the discipline recommendation's settings.
@@ -274,8 +278,41 @@ impl Config {
                 u64::from(num(&get, "SIDAK_EVIDENCE_WINDOW_DAYS", 7, 0)?) * 24 * 3600,
             ),
             follow_ups: follow_up_config(&get)?,
+            body_idle_timeout: Duration::from_secs(u64::from(num(
+                &get,
+                "SIDAK_BODY_IDLE_TIMEOUT_SECONDS",
+                30,
+                1,
+            )?)),
+            cors_origins: cors_origins(get("SIDAK_CORS_ORIGINS").as_deref())?,
         })
     }
+}
+
+/// Exact origins (`scheme://host[:port]`), comma-separated. `*` is refused: the dashboard
+/// endpoints answer to bearer tokens, and a wildcard would open them to every page.
+fn cors_origins(value: Option<&str>) -> Result<Vec<String>, String> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|origin| {
+            let rest = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            match rest {
+                Some(host) if !host.is_empty() && !host.contains(['/', '*', ' ']) => {
+                    Ok(origin.to_string())
+                }
+                _ => Err(format!(
+                    "SIDAK_CORS_ORIGINS: `{origin}` is not an origin like https://dashboard.example.go.id"
+                )),
+            }
+        })
+        .collect()
 }
 
 fn num(

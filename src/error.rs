@@ -57,6 +57,9 @@ pub enum ApiError {
     PreconditionFailed(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The body stopped arriving (see `SIDAK_BODY_IDLE_TIMEOUT_SECONDS`).
+    #[error("{0}")]
+    RequestTimeout(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("validation failed")]
@@ -82,6 +85,18 @@ impl ApiError {
         ApiError::Validation(vec![FieldError::new(field, message)])
     }
 
+    /// A body that could not be read: `408` when it stopped arriving, else `400`.
+    pub fn unreadable(what: &str, e: &actix_web::error::PayloadError) -> Self {
+        match e {
+            actix_web::error::PayloadError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+                ApiError::RequestTimeout(format!(
+                    "{what} stopped arriving; the request was abandoned."
+                ))
+            }
+            other => ApiError::BadRequest(format!("{what} could not be read: {other}")),
+        }
+    }
+
     fn slug(&self) -> &'static str {
         match self {
             ApiError::BadRequest(_) => "bad-request",
@@ -91,6 +106,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::PreconditionFailed(_) => "precondition-failed",
             ApiError::PayloadTooLarge(_) => "payload-too-large",
+            ApiError::RequestTimeout(_) => "request-timeout",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::Validation(_) => "validation",
             ApiError::TooManyRequests { .. } => "too-many-requests",
@@ -157,6 +173,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -203,6 +220,15 @@ impl ResponseError for ApiError {
                 {
                     resp.headers_mut().insert(header::RETRY_AFTER, v);
                 }
+                resp
+            }
+            ApiError::RequestTimeout(detail) => {
+                // The rest of the body may still trickle in: the connection is not reused.
+                let mut resp = problem_response(status, self.slug(), detail, None);
+                resp.headers_mut().insert(
+                    header::CONNECTION,
+                    header::HeaderValue::from_static("close"),
+                );
                 resp
             }
             ApiError::Unauthorized(detail) => {

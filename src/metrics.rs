@@ -13,6 +13,9 @@ pub struct Metrics {
     pub written: IntCounterVec,
     pub pool_in_use: IntGauge,
     pub pool_idle: IntGauge,
+    pub blocking_waiting: IntGauge,
+    pub blocking_running: IntGauge,
+    pub rate_limited: IntCounterVec,
 }
 
 impl Metrics {
@@ -57,6 +60,24 @@ impl Metrics {
         registry.register(Box::new(written.clone()))?;
         registry.register(Box::new(pool_in_use.clone()))?;
         registry.register(Box::new(pool_idle.clone()))?;
+        let blocking_waiting = IntGauge::new(
+            "blocking_pool_jobs_waiting",
+            "Database jobs queued for a thread of the blocking pool",
+        )?;
+        let blocking_running = IntGauge::new(
+            "blocking_pool_jobs_running",
+            "Database jobs running on the blocking pool",
+        )?;
+        let rate_limited = IntCounterVec::new(
+            Opts::new(
+                "rate_limited_total",
+                "Requests refused with 429 Too Many Requests",
+            ),
+            &["route"],
+        )?;
+        registry.register(Box::new(blocking_waiting.clone()))?;
+        registry.register(Box::new(blocking_running.clone()))?;
+        registry.register(Box::new(rate_limited.clone()))?;
         Ok(Metrics {
             registry,
             requests,
@@ -65,6 +86,9 @@ impl Metrics {
             written,
             pool_in_use,
             pool_idle,
+            blocking_waiting,
+            blocking_running,
+            rate_limited,
         })
     }
 
@@ -79,6 +103,9 @@ impl Metrics {
         self.requests
             .with_label_values(&[route, method, class])
             .inc();
+        if status == 429 {
+            self.rate_limited.with_label_values(&[route]).inc();
+        }
         self.latency
             .with_label_values(&[route, method])
             .observe(seconds);

@@ -208,6 +208,32 @@ impl Application {
     }
 }
 
+/// CORS for browser dashboards: only the listed origins, only the read-only dashboard
+/// endpoints, no cookies. Other origins and paths get no CORS headers (the browser then
+/// refuses the response); with no origins configured nothing is opened.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    let origins: Vec<String> = origins.to_vec();
+    actix_cors::Cors::default()
+        .allowed_origin_fn(move |origin, head| {
+            head.uri.path().starts_with("/api/v1/dashboard/")
+                && origin
+                    .to_str()
+                    .is_ok_and(|o| origins.iter().any(|allowed| allowed == o))
+        })
+        .allowed_methods(["GET"])
+        .allowed_headers([
+            actix_web::http::header::AUTHORIZATION,
+            actix_web::http::header::ACCEPT,
+            actix_web::http::header::IF_NONE_MATCH,
+        ])
+        .expose_headers([
+            actix_web::http::header::ETAG,
+            actix_web::http::header::HeaderName::from_static("x-request-id"),
+        ])
+        .max_age(600)
+        .block_on_origin_mismatch(false)
+}
+
 /// The HTTP server on `listener`.
 pub fn serve(state: AppState, listener: TcpListener) -> Result<Server, String> {
     let workers = state.config.workers;
@@ -217,6 +243,7 @@ pub fn serve(state: AppState, listener: TcpListener) -> Result<Server, String> {
         Data::new(SpecYaml(spec.to_yaml().map_err(|e| {
             format!("cannot render the OpenAPI document: {e}")
         })?));
+    let cors_origins = state.config.cors_origins.clone();
     let state = Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
@@ -233,6 +260,7 @@ pub fn serve(state: AppState, listener: TcpListener) -> Result<Server, String> {
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec.clone()))
             .default_service(web::to(routes::fallback))
             .wrap(from_fn(crate::http::middleware::around))
+            .wrap(cors(&cors_origins))
     })
     .workers(workers)
     .shutdown_timeout(shutdown)

@@ -12,6 +12,7 @@ pub mod types;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::sync::atomic::{AtomicI64, Ordering};
 
 pub use pool::{ConnectionManager, DatabaseUrl, DbPool, SqliteSynchronous};
 pub use types::DbUuid;
@@ -143,11 +144,34 @@ where
     T: Send + 'static,
 {
     let pool = pool.clone();
+    let queued = Gauge::enter(&BLOCKING_WAITING);
     actix_web::web::block(move || {
+        drop(queued);
+        let _running = Gauge::enter(&BLOCKING_RUNNING);
         let mut conn = pool.get()?;
         f(&mut conn)
     })
     .await?
+}
+
+/// Database jobs waiting for a thread of the blocking pool, and running on one (for `/metrics`).
+pub static BLOCKING_WAITING: AtomicI64 = AtomicI64::new(0);
+pub static BLOCKING_RUNNING: AtomicI64 = AtomicI64::new(0);
+
+/// Counts one job in a gauge while it lives (also when the job is dropped unrun).
+struct Gauge(&'static AtomicI64);
+
+impl Gauge {
+    fn enter(gauge: &'static AtomicI64) -> Gauge {
+        gauge.fetch_add(1, Ordering::Relaxed);
+        Gauge(gauge)
+    }
+}
+
+impl Drop for Gauge {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 pub mod reference;
 pub mod rollups;

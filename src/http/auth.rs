@@ -22,9 +22,9 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    #[schema(example = "inspektur01")]
+    #[schema(example = "inspektur01", pattern = r"^[^\u0000]*$")]
     pub username: String,
-    #[schema(example = "kata-sandi-rahasia")]
+    #[schema(example = "kata-sandi-rahasia", pattern = r"^[^\u0000]*$")]
     pub password: String,
 }
 
@@ -44,15 +44,17 @@ pub struct TokenResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
+    #[schema(pattern = r"^[^\u0000]*$")]
     pub refresh_token: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
+    #[schema(pattern = r"^[^\u0000]*$")]
     pub current_password: String,
     /// 10–1024 characters and not the username.
-    #[schema(min_length = 10, max_length = 1024)]
+    #[schema(min_length = 10, max_length = 1024, pattern = r"^[^\u0000]*$")]
     pub new_password: String,
 }
 

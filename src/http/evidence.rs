@@ -57,6 +57,13 @@ pub struct EvidenceUpload {
     meta: Option<String>,
 }
 
+fn multipart_error(what: &str, e: actix_multipart::MultipartError) -> ApiError {
+    match e {
+        actix_multipart::MultipartError::Payload(p) => ApiError::unreadable(what, &p),
+        other => ApiError::BadRequest(format!("{what} could not be read: {other}")),
+    }
+}
+
 /// Removes the temporary file unless it was moved into place.
 struct TempFile(Option<std::path::PathBuf>);
 
@@ -88,8 +95,7 @@ async fn receive_file(
     let mut head = Vec::with_capacity(16);
     let mut tail: Vec<u8> = Vec::with_capacity(64);
     while let Some(chunk) = field.next().await {
-        let chunk = chunk
-            .map_err(|e| ApiError::BadRequest(format!("The upload could not be read: {e}")))?;
+        let chunk = chunk.map_err(|e| multipart_error("The upload", e))?;
         size += chunk.len() as u64;
         if size > max {
             return Err(ApiError::PayloadTooLarge(format!(
@@ -185,16 +191,12 @@ pub async fn upload_evidence(
     let mut received: Option<Received> = None;
     let mut temp = TempFile(None);
     while let Some(field) = form.next().await {
-        let mut field = field.map_err(|e| {
-            ApiError::BadRequest(format!("The multipart form could not be read: {e}"))
-        })?;
+        let mut field = field.map_err(|e| multipart_error("The multipart form", e))?;
         match field.name() {
             Some("meta") if meta.is_none() => {
                 let mut bytes = Vec::new();
                 while let Some(chunk) = field.next().await {
-                    let chunk = chunk.map_err(|e| {
-                        ApiError::BadRequest(format!("The meta part could not be read: {e}"))
-                    })?;
+                    let chunk = chunk.map_err(|e| multipart_error("The meta part", e))?;
                     if bytes.len() + chunk.len() > META_LIMIT {
                         return Err(ApiError::PayloadTooLarge(format!(
                             "The meta part may be at most {META_LIMIT} bytes."

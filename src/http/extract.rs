@@ -47,9 +47,7 @@ fn read_body(
         }
         let mut body = Vec::with_capacity(declared_len.unwrap_or(0).min(limit as u64) as usize);
         while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|e| {
-                ApiError::BadRequest(format!("The request body could not be read: {e}"))
-            })?;
+            let chunk = chunk.map_err(|e| ApiError::unreadable("The request body", &e))?;
             if body.len() + chunk.len() > limit {
                 return Err(too_large(limit));
             }
@@ -101,7 +99,18 @@ impl FromRequest for CsvBody {
             is_csv,
             "CSV (Content-Type: text/csv)",
         );
-        Box::pin(async move { body.await.map(CsvBody) })
+        Box::pin(async move {
+            let body = body.await?;
+            // No stored text may hold NUL (PostgreSQL text cannot): refused for both databases.
+            if let Some(at) = body.iter().position(|b| *b == 0) {
+                let line = body[..at].iter().filter(|b| **b == b'\n').count() + 1;
+                return Err(ApiError::invalid(
+                    "body",
+                    format!("line {line} contains the NUL character"),
+                ));
+            }
+            Ok(CsvBody(body))
+        })
     }
 }
 
@@ -118,6 +127,12 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             // Trailing content after the value is malformed JSON too.
             de.end()
                 .map_err(|e| ApiError::BadRequest(format!("Malformed JSON: {e}")))?;
+            if let Some(field) = nul_field(body) {
+                return Err(ApiError::invalid(
+                    field,
+                    "must not contain the NUL character (\\u0000)",
+                ));
+            }
             Ok(value)
         }
         Err(err) => {
@@ -137,6 +152,46 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             }
         }
     }
+}
+
+/// The path of the first string (or key) holding a NUL character, if any. No text the API
+/// stores may hold one (PostgreSQL text cannot), so both databases refuse it alike.
+fn nul_field(body: &[u8]) -> Option<String> {
+    // JSON can only carry NUL escaped; the full walk runs only when the escape appears.
+    if !body.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        return None;
+    }
+    fn walk(v: &serde_json::Value, path: &str) -> Option<String> {
+        let here = || {
+            if path.is_empty() {
+                "body".to_string()
+            } else {
+                path.to_string()
+            }
+        };
+        match v {
+            serde_json::Value::String(s) if s.contains('\0') => Some(here()),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, x)| walk(x, &format!("{path}[{i}]"))),
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, x)| {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                if k.contains('\0') {
+                    Some(here())
+                } else {
+                    walk(x, &p)
+                }
+            }),
+            _ => None,
+        }
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    walk(&value, "")
 }
 
 /// serde's messages end in "at line L column C"; the field path says more.

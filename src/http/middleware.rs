@@ -5,7 +5,8 @@
 use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::error::PayloadError;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage};
@@ -31,8 +32,66 @@ fn request_id_from(req: &ServiceRequest) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
+/// The request body, ended with a timed-out error when no bytes arrive for `idle` (a
+/// trickling client must not hold a worker's connection and the handler forever).
+fn idle_timeout(payload: Payload, idle: std::time::Duration) -> Payload {
+    let boxed: std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = Result<actix_web::web::Bytes, PayloadError>>>,
+    > = Box::pin(IdleTimeout {
+        inner: payload,
+        idle,
+        deadline: Box::pin(tokio::time::sleep(idle)),
+        done: false,
+    });
+    Payload::from(boxed)
+}
+
+struct IdleTimeout {
+    inner: Payload,
+    idle: std::time::Duration,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// Ended (by the body or the timeout): keeps answering `None` if polled again.
+    done: bool,
+}
+
+impl futures_util::Stream for IdleTimeout {
+    type Item = Result<actix_web::web::Bytes, PayloadError>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::future::Future;
+        use std::task::Poll;
+        if self.done {
+            return Poll::Ready(None);
+        }
+        match std::pin::Pin::new(&mut self.inner).poll_next(cx) {
+            Poll::Ready(Some(item)) => {
+                let next = tokio::time::Instant::now() + self.idle;
+                self.deadline.as_mut().reset(next);
+                Poll::Ready(Some(item))
+            }
+            Poll::Ready(None) => {
+                self.done = true;
+                Poll::Ready(None)
+            }
+            Poll::Pending => match self.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    self.done = true;
+                    Poll::Ready(Some(Err(PayloadError::Io(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "no body bytes within the idle timeout",
+                    )))))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
+
 pub async fn around(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let started = Instant::now();
@@ -49,6 +108,10 @@ pub async fn around(
     let state = req
         .app_data::<actix_web::web::Data<crate::state::AppState>>()
         .cloned();
+    if let Some(state) = &state {
+        let payload = req.take_payload();
+        req.set_payload(idle_timeout(payload, state.config.body_idle_timeout));
+    }
     let mut res: ServiceResponse<BoxBody> = next
         .call(req)
         .instrument(span.clone())

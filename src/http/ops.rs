@@ -104,6 +104,15 @@ pub async fn metrics(
         .metrics
         .pool_idle
         .set(i64::from(pool.idle_connections));
+    use std::sync::atomic::Ordering::Relaxed;
+    state
+        .metrics
+        .blocking_waiting
+        .set(crate::db::BLOCKING_WAITING.load(Relaxed));
+    state
+        .metrics
+        .blocking_running
+        .set(crate::db::BLOCKING_RUNNING.load(Relaxed));
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render()))

@@ -62,7 +62,7 @@ pub struct NewUserRequest {
     pub full_name: String,
     pub role: Role,
     /// 10–1024 characters and not the username.
-    #[schema(min_length = 10, max_length = 1024)]
+    #[schema(min_length = 10, max_length = 1024, pattern = r"^[^\u0000]*$")]
     pub password: String,
 }
 
@@ -79,7 +79,7 @@ pub struct UserPatch {
     /// `false` deactivates: the user cannot log in and their refresh tokens stop working.
     pub active: Option<bool>,
     /// Sets a new password and revokes the user's refresh tokens.
-    #[schema(min_length = 10, max_length = 1024)]
+    #[schema(min_length = 10, max_length = 1024, pattern = r"^[^\u0000]*$")]
     pub password: Option<String>,
 }
 
