@@ -109,7 +109,8 @@ def main():
         # releases). That run never reached a verdict, so it is run again; a run that
         # reports a failed check is never repeated.
         for attempt in range(3):
-            run = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            # In the temporary folder: Schemathesis keeps a cache in its working directory.
+            run = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=data)
             sys.stdout.write(run.stdout)
             sys.stdout.flush()
             code = run.returncode
