@@ -43,40 +43,30 @@ impl RouteTable {
 
     /// The methods documented for `path`, if any documented path matches it.
     pub fn allowed_methods(&self, path: &str) -> Option<Vec<&'static str>> {
-        let parts: Vec<&str> = split(path).collect();
-        let mut found: Vec<&'static str> = Vec::new();
-        for (segments, methods) in &self.routes {
-            let matches = segments.len() == parts.len()
-                && segments
-                    .iter()
-                    .zip(&parts)
-                    .all(|(seg, part)| seg.as_deref().is_none_or(|s| s == *part));
-            if matches {
-                found.extend(methods.iter().copied());
-            }
-        }
-        Self::methods_or_none(found)
+        self.methods(path, false)
     }
 
     /// The methods of a documented path without parameters that equals `path`, if any.
     pub fn literal_methods(&self, path: &str) -> Option<Vec<&'static str>> {
+        self.methods(path, true)
+    }
+
+    /// Methods of the documented paths matching `path`; `{param}` segments match any
+    /// segment unless `literal_only`.
+    fn methods(&self, path: &str, literal_only: bool) -> Option<Vec<&'static str>> {
         let parts: Vec<&str> = split(path).collect();
-        let found = self
+        let mut found: Vec<&'static str> = self
             .routes
             .iter()
             .filter(|(segments, _)| {
                 segments.len() == parts.len()
-                    && segments
-                        .iter()
-                        .zip(&parts)
-                        .all(|(seg, part)| seg.as_deref() == Some(*part))
+                    && segments.iter().zip(&parts).all(|(seg, part)| match seg {
+                        Some(s) => s == part,
+                        None => !literal_only,
+                    })
             })
             .flat_map(|(_, methods)| methods.iter().copied())
             .collect();
-        Self::methods_or_none(found)
-    }
-
-    fn methods_or_none(mut found: Vec<&'static str>) -> Option<Vec<&'static str>> {
         (!found.is_empty()).then(|| {
             found.sort_unstable();
             found.dedup();
