@@ -1,4 +1,5 @@
-//! The command line: `serve` (default), `migrate`, `user create`, `openapi`.
+//! The command line: `serve` (default), `migrate`, `user create`, `api-key create|list|revoke`,
+//! `openapi`, and the data tools.
 
 use std::io::BufRead;
 
@@ -26,6 +27,11 @@ pub enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Manage API keys for dashboards (read-only machine access).
+    ApiKey {
+        #[command(subcommand)]
+        command: ApiKeyCommand,
     },
     /// Import reference data from a CSV file (same rules as the API: all or nothing).
     Import {
@@ -110,6 +116,32 @@ pub enum UserCommand {
         #[arg(long)]
         full_name: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create a key and print its secret (once; only a hash is stored).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// `viewer` or `supervisor`.
+        #[arg(long, value_parser = parse_key_role)]
+        role: Role,
+        /// RFC 3339 moment after which the key is refused, e.g. 2027-01-01T00:00:00+07:00.
+        #[arg(long)]
+        expires_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    },
+    /// List keys (metadata only).
+    List,
+    /// Revoke a key at once.
+    Revoke { id: uuid::Uuid },
+}
+
+fn parse_key_role(s: &str) -> Result<Role, String> {
+    match Role::parse(s) {
+        Some(r @ (Role::Viewer | Role::Supervisor)) => Ok(r),
+        _ => Err("viewer or supervisor (keys only read)".to_string()),
+    }
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -296,6 +328,12 @@ pub fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
+        Command::ApiKey { command } => {
+            let config = Config::from_env()?;
+            crate::telemetry::init(config.log_format);
+            let mut conn = open_migrated(&config)?;
+            api_key_command(&mut conn, command)
+        }
         Command::User {
             command:
                 UserCommand::Create {
@@ -373,4 +411,70 @@ fn connect(config: &Config) -> Result<db::DbConnection, String> {
                 config.database_url.redacted()
             )
         })
+}
+
+fn api_key_command(conn: &mut db::DbConnection, command: ApiKeyCommand) -> Result<(), String> {
+    use crate::service::api_keys as keys;
+    let show = |e: crate::error::ApiError| match e {
+        crate::error::ApiError::Validation(errors) => errors
+            .iter()
+            .map(|e| format!("{} {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        crate::error::ApiError::NotFound => "no such API key".to_string(),
+        other => other.to_string(),
+    };
+    match command {
+        ApiKeyCommand::Create {
+            name,
+            role,
+            expires_at,
+        } => {
+            let (row, secret) = keys::create(
+                conn,
+                &keys::NewKey {
+                    name: &name,
+                    role,
+                    expires_at: expires_at.map(|e| e.naive_utc()),
+                },
+                None,
+                None,
+                "cli",
+            )
+            .map_err(show)?;
+            eprintln!(
+                "API key {} ({}, {}) created. Its secret follows; it is shown only now:",
+                row.id, row.name, row.role
+            );
+            println!("{secret}");
+            Ok(())
+        }
+        ApiKeyCommand::List => {
+            let rows = db::api_keys::list(conn, None, i64::MAX - 1)
+                .map_err(|e| format!("cannot list API keys: {e}"))?;
+            println!("id\tname\trole\tprefix\tcreated_at\texpires_at\tlast_used_at\trevoked_at");
+            let t = |v: Option<chrono::NaiveDateTime>| {
+                v.map(|v| v.and_utc().to_rfc3339()).unwrap_or_default()
+            };
+            for r in rows {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    r.id,
+                    r.name,
+                    r.role,
+                    r.prefix,
+                    r.created_at.and_utc().to_rfc3339(),
+                    t(r.expires_at),
+                    t(r.last_used_at),
+                    t(r.revoked_at)
+                );
+            }
+            Ok(())
+        }
+        ApiKeyCommand::Revoke { id } => {
+            let row = keys::revoke(conn, DbUuid(id), None, None, "cli").map_err(show)?;
+            eprintln!("API key {} ({}) is revoked.", row.id, row.name);
+            Ok(())
+        }
+    }
 }

@@ -72,6 +72,10 @@ pub struct Config {
     pub body_idle_timeout: Duration,
     /// Browser origins allowed to read the dashboard endpoints (CORS); empty: none.
     pub cors_origins: Vec<String>,
+    /// Requests per minute for each API key (0: no limit).
+    pub api_key_rate_per_minute: u32,
+    /// `Cache-Control: private, max-age=<this>` on dashboard answers.
+    pub dashboard_max_age_seconds: u32,
 }
 
 /// Flag rules and the discipline recommendation's settings.
@@ -285,6 +289,8 @@ impl Config {
                 1,
             )?)),
             cors_origins: cors_origins(get("SIDAK_CORS_ORIGINS").as_deref())?,
+            api_key_rate_per_minute: num(&get, "SIDAK_API_KEY_RATE_PER_MINUTE", 600, 0)?,
+            dashboard_max_age_seconds: num(&get, "SIDAK_DASHBOARD_MAX_AGE_SECONDS", 60, 0)?,
         })
     }
 }

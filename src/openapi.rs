@@ -9,7 +9,7 @@ use actix_web::App;
 use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi as Spec, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
@@ -25,12 +25,13 @@ use crate::error::{FieldError, Problem, PROBLEM_JSON};
 inspection reports from the field, officials flagged by findings, supervisors' follow-ups, dashboards.\n\n\
 Errors are RFC 9457 `application/problem+json`; every response carries `X-Request-Id`."
     ),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = [])),
     modifiers(&BearerScheme),
     components(schemas(Problem, FieldError, crate::http::dashboards::Format, crate::service::dashboards::Interval)),
     tags(
         (name = "auth", description = "Login, tokens, the caller's own account"),
         (name = "users", description = "User administration (admin only)"),
+        (name = "api-keys", description = "Read-only keys for dashboards and other machines (admin only)"),
         (name = "reference", description = "OPDs, officials (ASN) and their placements, CSV imports, the phone's offline sync"),
         (name = "inspections", description = "Inspection reports from the field: attendance, findings, photo evidence"),
         (name = "follow-ups", description = "Flags on officials, the supervisors' review and the PP 94/2021 recommendation"),
@@ -53,10 +54,20 @@ impl Modify for BearerScheme {
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
                     .description(Some(
-                        "Access token from `POST /api/v1/auth/login` (15 minutes by default).",
+                        "Access token from `POST /api/v1/auth/login` (15 minutes by default), \
+or an API key (`sdk_…`) in its place.",
                     ))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-API-Key",
+                "API key from `POST /api/v1/api-keys` (`sdk_…`): reads only (any other method \
+is `403`), as the key's role (viewer or supervisor) allows. Send it here or as \
+`Authorization: Bearer <key>`, not both.",
+            ))),
         );
     }
 }

@@ -157,6 +157,7 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
         evidence: crate::evidence::EvidenceStore::open(&config.data_dir)
             .map_err(|e| format!("cannot prepare the evidence folder: {e}"))?,
         metrics: crate::metrics::Metrics::new().map_err(|e| format!("metrics: {e}"))?,
+        key_limiter: crate::auth::api_key::KeyLimiter::new(config.api_key_rate_per_minute),
         config: Arc::new(config),
     };
     Ok(Prepared {
@@ -225,6 +226,7 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
             actix_web::http::header::AUTHORIZATION,
             actix_web::http::header::ACCEPT,
             actix_web::http::header::IF_NONE_MATCH,
+            actix_web::http::header::HeaderName::from_static(crate::auth::extract::API_KEY_HEADER),
         ])
         .expose_headers([
             actix_web::http::header::ETAG,

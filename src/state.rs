@@ -18,4 +18,6 @@ pub struct AppState {
     pub routes: RouteTable,
     pub evidence: EvidenceStore,
     pub metrics: crate::metrics::Metrics,
+    /// Requests per minute for each API key.
+    pub key_limiter: crate::auth::api_key::KeyLimiter,
 }

@@ -1,14 +1,18 @@
-//! `AuthUser`: the caller, from `Authorization: Bearer <access token>`.
+//! `AuthUser`: the caller, from `Authorization: Bearer <access token>`, or an API key
+//! (`Authorization: Bearer sdk_…` or `X-API-Key: sdk_…`).
 //!
 //! The token must verify *and* its user must still exist and be active; the role used for
 //! authorization is the one stored now, so a demotion or deactivation takes effect at once.
+//! A key must exist, be neither revoked nor expired, and may only read: any other method is
+//! `403` for a key, whatever its role.
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
+use actix_web::http::{header, Method};
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use uuid::Uuid;
 
+use crate::auth::api_key;
 use crate::db::{self, DbUuid};
 use crate::domain::user::Role;
 use crate::error::ApiError;
@@ -20,6 +24,9 @@ pub struct AuthUser {
     pub username: String,
     pub full_name: String,
     pub role: Role,
+    /// Set when the caller is an API key (then `id` is the key's id, `username` its shown
+    /// prefix and `full_name` its name).
+    pub api_key: Option<Uuid>,
 }
 
 const INVALID_TOKEN: &str = "A valid access token is required (Authorization: Bearer <token>).";
@@ -54,16 +61,111 @@ fn bearer(req: &HttpRequest) -> Option<String> {
         .then(|| token.trim().to_string())
 }
 
+pub const API_KEY_HEADER: &str = "x-api-key";
+
+enum Credential {
+    Token(String),
+    Key(String),
+}
+
+/// The one credential of the request. Both headers at once is refused (`None`), so a key
+/// never silently stands in for a user or the other way round.
+fn credential(req: &HttpRequest) -> Option<Credential> {
+    let key = req
+        .headers()
+        .get(API_KEY_HEADER)
+        .map(|v| v.to_str().map(|s| s.trim().to_string()));
+    match (key, req.headers().contains_key(header::AUTHORIZATION)) {
+        (Some(_), true) => None,
+        (Some(k), false) => k.ok().map(Credential::Key),
+        (None, _) => bearer(req).map(|t| {
+            if api_key::looks_like_key(&t) {
+                Credential::Key(t)
+            } else {
+                Credential::Token(t)
+            }
+        }),
+    }
+}
+
+/// Methods that change nothing; the only ones an API key may use.
+pub fn reads_only(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD)
+}
+
+/// Whether the request presents an API key (valid or not).
+pub fn carries_api_key(req: &HttpRequest) -> bool {
+    req.headers().contains_key(API_KEY_HEADER)
+        || bearer(req).is_some_and(|t| api_key::looks_like_key(&t))
+}
+
+pub fn key_write_refused() -> ApiError {
+    ApiError::Forbidden("API keys can only read; this request would change data.".into())
+}
+
+async fn key_caller(
+    state: &AppState,
+    secret: String,
+    method: Method,
+) -> Result<AuthUser, ApiError> {
+    let presented = api_key::hash(&secret);
+    drop(secret);
+    let at = db::now();
+    let stale_before = at - chrono::Duration::seconds(api_key::TOUCH_INTERVAL_SECONDS);
+    let row = db::run(&state.pool, move |conn| {
+        let Some(row) = db::api_keys::find_by_hash(conn, &presented)? else {
+            return Ok(None);
+        };
+        let usable = api_key::same_hash(&row.secret_hash, &presented)
+            && row.revoked_at.is_none()
+            && row.expires_at.is_none_or(|e| e > at);
+        if !usable {
+            return Ok(None);
+        }
+        if row.last_used_at.is_none_or(|t| t < stale_before) {
+            if let Err(e) = db::api_keys::touch(conn, row.id, at, stale_before) {
+                // The key is valid; a missed `last_used_at` must not refuse the read.
+                tracing::warn!(key_id = %row.id, error = %e, "could not record the key's use");
+            }
+        }
+        Ok(Some(row))
+    })
+    .await?;
+    let row = row.ok_or_else(unauthorized)?;
+    let role =
+        Role::parse(&row.role).ok_or_else(|| ApiError::internal("stored role is unknown"))?;
+    if !reads_only(&method) {
+        return Err(key_write_refused());
+    }
+    if let Err(wait) = state.key_limiter.check(row.id.0) {
+        return Err(ApiError::TooManyRequests {
+            detail: "This API key has used its requests for the minute; retry later.".into(),
+            retry_after_secs: wait.as_secs().saturating_add(1),
+        });
+    }
+    Ok(AuthUser {
+        id: row.id.0,
+        username: row.prefix,
+        full_name: row.name,
+        role,
+        api_key: Some(row.id.0),
+    })
+}
+
 impl FromRequest for AuthUser {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer(req);
+        let credential = credential(req);
+        let method = req.method().clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
-            let token = token.ok_or_else(unauthorized)?;
+            let token = match credential.ok_or_else(unauthorized)? {
+                Credential::Token(t) => t,
+                Credential::Key(k) => return key_caller(&state, k, method).await,
+            };
             let claims = state.jwt.verify(&token).map_err(|reason| {
                 tracing::debug!(%reason, "access token refused");
                 unauthorized()
@@ -88,6 +190,7 @@ impl FromRequest for AuthUser {
                 username: row.username,
                 full_name: row.full_name,
                 role,
+                api_key: None,
             })
         })
     }

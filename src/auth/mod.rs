@@ -1,6 +1,7 @@
 //! Authentication: password hashing, access tokens, refresh tokens, login throttling, and
 //! the extractor that turns a bearer token into the calling user.
 
+pub mod api_key;
 pub mod extract;
 pub mod jwt;
 pub mod password;

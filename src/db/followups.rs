@@ -48,8 +48,8 @@ pub struct EventRow {
 pub fn insert(conn: &mut DbConnection, row: &FollowUpRow) -> QueryResult<()> {
     diesel::insert_into(follow_ups::table)
         .values(row)
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    super::api_keys::bump_dashboard_version(conn)
 }
 
 pub fn find(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<FollowUpRow>> {
@@ -87,6 +87,9 @@ pub fn update(conn: &mut DbConnection, row: &FollowUpRow, expected: i64) -> Quer
         follow_ups::updated_at.eq(row.updated_at),
     ))
     .execute(conn)?;
+    if n == 1 {
+        super::api_keys::bump_dashboard_version(conn)?;
+    }
     Ok(n == 1)
 }
 

@@ -131,6 +131,7 @@ pub fn truncate_micros(t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
     t.with_nanosecond(nanos - nanos % 1_000).unwrap_or(t)
 }
 
+pub mod api_keys;
 pub mod audit;
 pub mod followups;
 pub mod inspections;

@@ -237,11 +237,12 @@ pub fn on_submit(
     for (official, n) in per_official {
         add_official(conn, day, &official, n)?;
     }
-    Ok(())
+    super::api_keys::bump_dashboard_version(conn)
 }
 
 /// Recomputes every rollup from the raw rows (run inside a write transaction).
 pub fn rebuild(conn: &mut DbConnection, tz: chrono_tz::Tz) -> QueryResult<usize> {
+    super::api_keys::bump_dashboard_version(conn)?;
     diesel::delete(rollup_official_daily::table).execute(conn)?;
     diesel::delete(rollup_daily::table).execute(conn)?;
     diesel::delete(rollup_official_monthly::table).execute(conn)?;

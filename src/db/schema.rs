@@ -308,6 +308,28 @@ diesel::table! {
 diesel::joinable!(inspections -> opds (opd_id));
 diesel::joinable!(inspections -> users (inspector_id));
 
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        name -> Text,
+        role -> Text,
+        prefix -> Text,
+        secret_hash -> Text,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    dashboard_version (id) {
+        id -> Integer,
+        version -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     refresh_tokens,
@@ -328,4 +350,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     rollup_monthly,
     rollup_day_total,
     rollup_official_monthly,
+    api_keys,
+    dashboard_version,
 );

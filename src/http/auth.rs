@@ -330,6 +330,11 @@ pub async fn logout(
 #[utoipa::path(tag = "auth", responses((status = 200, description = "The caller", body = User)))]
 #[get("/api/v1/me")]
 pub async fn me(state: Data<AppState>, caller: AuthUser) -> ApiResult<HttpResponse> {
+    if caller.api_key.is_some() {
+        return Err(ApiError::Forbidden(
+            "An API key is not a user account; see GET /api/v1/api-keys (admin).".into(),
+        ));
+    }
     let row = db::run(&state.pool, move |conn| {
         Ok(user_db::find(conn, DbUuid(caller.id))?)
     })

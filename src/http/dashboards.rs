@@ -6,6 +6,7 @@ use actix_web::{get, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -70,6 +71,16 @@ pub struct DashboardRows {
     pub items: Vec<Map<String, Value>>,
 }
 
+/// The summary, and the same figures as one flat row in `items` (the CSV's columns).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SummaryAnswer {
+    #[serde(flatten)]
+    pub summary: Summary,
+    /// One row: every figure above as a scalar column (`findings_by_category_absence`, …).
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<Map<String, Value>>,
+}
+
 const EVERYONE: [Role; 4] = [Role::Admin, Role::Supervisor, Role::Inspector, Role::Viewer];
 
 fn wants_csv(req: &HttpRequest, format: Option<Format>) -> bool {
@@ -112,6 +123,79 @@ fn csv_response(name: &str, range: Range, rows: &[Map<String, Value>]) -> ApiRes
         .body(body))
 }
 
+/// The validator of a dashboard answer: the dashboards' change counter and the reference
+/// data's sync counter (both moved by the transaction of every change the answer could show),
+/// today's local date (overdue counts and default ranges move with it), the caller's role,
+/// and the request's path, query and `Accept`.
+async fn etag(state: &AppState, req: &HttpRequest, caller: &AuthUser) -> ApiResult<String> {
+    let (dashboards, reference) = db::run(&state.pool, |conn| {
+        Ok(db::api_keys::dashboard_versions(conn)?)
+    })
+    .await?;
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    let mut h = Sha256::new();
+    h.update(
+        format!(
+            "{dashboards}:{reference}:{}:{}:{}?{}:",
+            crate::service::today(state.config.timezone),
+            caller.role,
+            req.path(),
+            req.query_string()
+        )
+        .as_bytes(),
+    );
+    h.update(accept);
+    Ok(format!("\"{}\"", hex::encode(&h.finalize()[..16])))
+}
+
+/// `If-None-Match` names this ETag (or `*`); weak and strong forms compare equal.
+fn matches(req: &HttpRequest, etag: &str) -> bool {
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || t == etag)
+}
+
+/// Caching headers of every dashboard answer.
+fn cached(state: &AppState, etag: &str, mut resp: HttpResponse) -> HttpResponse {
+    let headers = resp.headers_mut();
+    if let Ok(v) = header::HeaderValue::from_str(etag) {
+        headers.insert(header::ETAG, v);
+    }
+    if let Ok(v) = header::HeaderValue::from_str(&format!(
+        "private, max-age={}",
+        state.config.dashboard_max_age_seconds
+    )) {
+        headers.insert(header::CACHE_CONTROL, v);
+    }
+    headers.insert(header::VARY, header::HeaderValue::from_static("Accept"));
+    resp
+}
+
+/// `304` when the caller's copy is current, so the dashboard is not computed again.
+async fn unchanged(
+    state: &AppState,
+    req: &HttpRequest,
+    caller: &AuthUser,
+) -> ApiResult<Result<HttpResponse, String>> {
+    let tag = etag(state, req, caller).await?;
+    if matches(req, &tag) {
+        Ok(Ok(cached(
+            state,
+            &tag,
+            HttpResponse::NotModified().finish(),
+        )))
+    } else {
+        Ok(Err(tag))
+    }
+}
+
 fn range(state: &AppState, from: Option<NaiveDate>, to: Option<NaiveDate>) -> ApiResult<Range> {
     Range::new(from, to, crate::service::today(state.config.timezone))
 }
@@ -120,9 +204,10 @@ fn range(state: &AppState, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Ap
 #[utoipa::path(
     operation_id = "dashboard_summary",
     tag = "dashboards",
-    params(DashboardQuery),
+    params(DashboardQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer: `304` when nothing it shows has changed")),
     responses(
-        (status = 200, description = "The summary (JSON, or one CSV row)", content((Summary = "application/json"), (String = "text/csv"))),
+        (status = 200, description = "The summary (JSON, or one CSV row)", content((SummaryAnswer = "application/json"), (String = "text/csv")), headers(("ETag" = String, description = "Validator for If-None-Match"), ("Cache-Control" = String, description = "private, max-age=SIDAK_DASHBOARD_MAX_AGE_SECONDS"))),
+        (status = 304, description = "Unchanged since the ETag in If-None-Match (no body)", headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 403, description = "Not signed in with a role", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -136,6 +221,10 @@ pub async fn summary(
     caller.require(&EVERYONE)?;
     let q = q.into_inner();
     let r = range(&state, q.from, q.to)?;
+    let tag = match unchanged(&state, &req, &caller).await? {
+        Ok(not_modified) => return Ok(not_modified),
+        Err(tag) => tag,
+    };
     let opd = q.opd_id.map(|o| o.to_string());
     let (today, tz) = (
         crate::service::today(state.config.timezone),
@@ -147,17 +236,31 @@ pub async fn summary(
     .await?;
     if wants_csv(&req, q.format) {
         let value = serde_json::to_value(&s).map_err(ApiError::internal)?;
-        return csv_response("summary", r, &[service::flatten(&value)]);
+        return Ok(cached(
+            &state,
+            &tag,
+            csv_response("summary", r, &[service::flatten(&value)])?,
+        ));
     }
-    Ok(HttpResponse::Ok().json(s))
+    let items = vec![service::flatten(
+        &serde_json::to_value(&s).map_err(ApiError::internal)?,
+    )];
+    Ok(cached(
+        &state,
+        &tag,
+        HttpResponse::Ok().json(SummaryAnswer { summary: s, items }),
+    ))
 }
 
 /// One row per OPD: every active OPD (zeros included), and deactivated ones with data.
 #[utoipa::path(
     operation_id = "dashboard_opds",
     tag = "dashboards",
-    params(DashboardQuery),
-    responses((status = 200, description = "One row per OPD", content((DashboardRows = "application/json"), (String = "text/csv"))))
+    params(DashboardQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer: `304` when nothing it shows has changed")),
+    responses(
+        (status = 200, description = "One row per OPD", content((DashboardRows = "application/json"), (String = "text/csv")), headers(("ETag" = String, description = "Validator for If-None-Match"), ("Cache-Control" = String, description = "private, max-age=SIDAK_DASHBOARD_MAX_AGE_SECONDS"))),
+        (status = 304, description = "Unchanged since the ETag in If-None-Match (no body)", headers(("ETag" = String), ("Cache-Control" = String))),
+    )
 )]
 #[get("/api/v1/dashboard/opds")]
 pub async fn opds(
@@ -169,27 +272,38 @@ pub async fn opds(
     caller.require(&EVERYONE)?;
     let q = q.into_inner();
     let r = range(&state, q.from, q.to)?;
+    let tag = match unchanged(&state, &req, &caller).await? {
+        Ok(not_modified) => return Ok(not_modified),
+        Err(tag) => tag,
+    };
     let opd = q.opd_id.map(|o| o.to_string());
     let items = db::run(&state.pool, move |conn| {
         service::opds(conn, r, opd.as_deref())
     })
     .await?;
     if wants_csv(&req, q.format) {
-        return csv_response("opds", r, &items);
+        return Ok(cached(&state, &tag, csv_response("opds", r, &items)?));
     }
-    Ok(HttpResponse::Ok().json(DashboardRows {
-        from: r.from,
-        to: r.to,
-        items,
-    }))
+    Ok(cached(
+        &state,
+        &tag,
+        HttpResponse::Ok().json(DashboardRows {
+            from: r.from,
+            to: r.to,
+            items,
+        }),
+    ))
 }
 
 /// A time series in local days, ISO weeks or months; empty buckets are zeros.
 #[utoipa::path(
     operation_id = "dashboard_trends",
     tag = "dashboards",
-    params(TrendsQuery),
-    responses((status = 200, description = "One row per bucket", content((DashboardRows = "application/json"), (String = "text/csv"))))
+    params(TrendsQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer: `304` when nothing it shows has changed")),
+    responses(
+        (status = 200, description = "One row per bucket", content((DashboardRows = "application/json"), (String = "text/csv")), headers(("ETag" = String, description = "Validator for If-None-Match"), ("Cache-Control" = String, description = "private, max-age=SIDAK_DASHBOARD_MAX_AGE_SECONDS"))),
+        (status = 304, description = "Unchanged since the ETag in If-None-Match (no body)", headers(("ETag" = String), ("Cache-Control" = String))),
+    )
 )]
 #[get("/api/v1/dashboard/trends")]
 pub async fn trends(
@@ -201,6 +315,10 @@ pub async fn trends(
     caller.require(&EVERYONE)?;
     let q = q.into_inner();
     let r = range(&state, q.from, q.to)?;
+    let tag = match unchanged(&state, &req, &caller).await? {
+        Ok(not_modified) => return Ok(not_modified),
+        Err(tag) => tag,
+    };
     let opd = q.opd_id.map(|o| o.to_string());
     let interval = q.interval.unwrap_or(Interval::Day);
     let items = db::run(&state.pool, move |conn| {
@@ -208,13 +326,17 @@ pub async fn trends(
     })
     .await?;
     if wants_csv(&req, q.format) {
-        return csv_response("trends", r, &items);
+        return Ok(cached(&state, &tag, csv_response("trends", r, &items)?));
     }
-    Ok(HttpResponse::Ok().json(DashboardRows {
-        from: r.from,
-        to: r.to,
-        items,
-    }))
+    Ok(cached(
+        &state,
+        &tag,
+        HttpResponse::Ok().json(DashboardRows {
+            from: r.from,
+            to: r.to,
+            items,
+        }),
+    ))
 }
 
 /// Repeat offenders: officials with at least `min_findings` findings in the range, with
@@ -222,9 +344,10 @@ pub async fn trends(
 #[utoipa::path(
     operation_id = "dashboard_officials",
     tag = "dashboards",
-    params(OfficialsQuery),
+    params(OfficialsQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer: `304` when nothing it shows has changed")),
     responses(
-        (status = 200, description = "One row per official", content((DashboardRows = "application/json"), (String = "text/csv"))),
+        (status = 200, description = "One row per official", content((DashboardRows = "application/json"), (String = "text/csv")), headers(("ETag" = String, description = "Validator for If-None-Match"), ("Cache-Control" = String, description = "private, max-age=SIDAK_DASHBOARD_MAX_AGE_SECONDS"))),
+        (status = 304, description = "Unchanged since the ETag in If-None-Match (no body)", headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 403, description = "Supervisors and admins only", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -242,17 +365,25 @@ pub async fn officials(
     if min < 1 {
         return Err(ApiError::invalid("min_findings", "must be at least 1"));
     }
+    let tag = match unchanged(&state, &req, &caller).await? {
+        Ok(not_modified) => return Ok(not_modified),
+        Err(tag) => tag,
+    };
     let opd = q.opd_id.map(|o| o.to_string());
     let items = db::run(&state.pool, move |conn| {
         service::officials(conn, r, opd.as_deref(), min)
     })
     .await?;
     if wants_csv(&req, q.format) {
-        return csv_response("officials", r, &items);
+        return Ok(cached(&state, &tag, csv_response("officials", r, &items)?));
     }
-    Ok(HttpResponse::Ok().json(DashboardRows {
-        from: r.from,
-        to: r.to,
-        items,
-    }))
+    Ok(cached(
+        &state,
+        &tag,
+        HttpResponse::Ok().json(DashboardRows {
+            from: r.from,
+            to: r.to,
+            items,
+        }),
+    ))
 }

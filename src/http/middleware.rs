@@ -8,6 +8,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage};
 use tracing::Instrument;
@@ -112,11 +113,21 @@ pub async fn around(
         let payload = req.take_payload();
         req.set_payload(idle_timeout(payload, state.config.body_idle_timeout));
     }
-    let mut res: ServiceResponse<BoxBody> = next
-        .call(req)
-        .instrument(span.clone())
-        .await?
-        .map_into_boxed_body();
+    // A key may only read: any other request carrying one is refused before a handler or
+    // its extractors look at the body, so it is `403` whatever the body holds.
+    let key_writes = is_api
+        && method != Method::OPTIONS
+        && !crate::auth::extract::reads_only(&method)
+        && crate::auth::extract::carries_api_key(req.request());
+    let mut res: ServiceResponse<BoxBody> = if key_writes {
+        let refusal = crate::auth::extract::key_write_refused();
+        req.into_response(actix_web::ResponseError::error_response(&refusal))
+    } else {
+        next.call(req)
+            .instrument(span.clone())
+            .await?
+            .map_into_boxed_body()
+    };
 
     // Any error response that is not yet a problem document becomes one.
     let status = res.status();

@@ -1,5 +1,6 @@
 //! HTTP handlers, one module per resource, and the route registration.
 
+pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod dashboards;
@@ -179,6 +180,9 @@ pub fn register(cfg: &mut ServiceConfig) {
         .service(users::list_users)
         .service(users::get_user)
         .service(users::update_user)
+        .service(api_keys::create_api_key)
+        .service(api_keys::list_api_keys)
+        .service(api_keys::revoke_api_key)
         .service(opds::list_opds)
         .service(opds::create_opd)
         .service(opds::import_opds)

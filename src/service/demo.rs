@@ -310,6 +310,7 @@ pub fn generate(
         for ((day, official), n) in &per_official {
             rollups::add_official(conn, *day, official, *n)?;
         }
+        crate::db::api_keys::bump_dashboard_version(conn)?;
         audit::append(
             conn,
             audit::AuditEntry {

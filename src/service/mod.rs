@@ -1,6 +1,7 @@
 //! Use cases: validation against the database, writes in one transaction with their audit
 //! entry. Shared by the HTTP handlers and the command line.
 
+pub mod api_keys;
 pub mod dashboards;
 pub mod demo;
 pub mod followups;

@@ -327,7 +327,10 @@ async fn preflight(app: &TestApp, path: &str, origin: &str) -> reqwest::Response
         .request(reqwest::Method::OPTIONS, app.url(path))
         .header("origin", origin)
         .header("access-control-request-method", "GET")
-        .header("access-control-request-headers", "authorization")
+        .header(
+            "access-control-request-headers",
+            "authorization, x-api-key, if-none-match",
+        )
         .send()
         .await
         .unwrap()
@@ -351,11 +354,16 @@ async fn cors_is_closed_unless_an_origin_is_allowed(backend: Backend) {
     assert!(resp.status().is_success(), "{}", resp.status());
     let h = resp.headers();
     assert_eq!(h["access-control-allow-origin"], allowed);
-    assert!(h["access-control-allow-headers"]
+    let allowed_headers = h["access-control-allow-headers"]
         .to_str()
         .unwrap()
-        .to_ascii_lowercase()
-        .contains("authorization"));
+        .to_ascii_lowercase();
+    for name in ["authorization", "x-api-key", "if-none-match"] {
+        assert!(
+            allowed_headers.contains(name),
+            "{name} not allowed: {allowed_headers}"
+        );
+    }
     assert!(h["access-control-allow-methods"]
         .to_str()
         .unwrap()
@@ -384,7 +392,13 @@ async fn cors_is_closed_unless_an_origin_is_allowed(backend: Backend) {
         .unwrap()
         .to_ascii_lowercase()
         .contains("origin"));
-    // Security headers are still there.
+    // The validator is readable by the page; security headers are still there, and the
+    // dashboard answer may be kept privately for a minute.
+    assert!(resp.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase()
+        .contains("etag"));
     assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
-    assert_eq!(resp.headers()["cache-control"], "no-store");
+    assert_eq!(resp.headers()["cache-control"], "private, max-age=60");
 }

@@ -1,7 +1,8 @@
 //! The authorization matrix: for every documented operation, the status each caller gets,
 //! in one table. The test walks the route table of the OpenAPI document, so a new operation
 //! without a row here fails it, and sends each caller a request that is valid for the
-//! operation, so what differs between the columns is who asks.
+//! operation, so what differs between the columns is who asks. The two API-key columns show
+//! that a key reads as its role allows and is refused every write (`403`), whatever its role.
 
 use std::collections::BTreeSet;
 
@@ -18,64 +19,69 @@ use crate::inspections::Field;
 both_backends!(every_operation_answers_each_role_as_the_matrix_says);
 
 /// The callers, in column order.
-const CALLERS: [&str; 6] = [
+const CALLERS: [&str; 8] = [
     "admin",
     "supervisor",
     "inspector",
     "other inspector",
     "viewer",
+    "supervisor key",
+    "viewer key",
     "no token",
 ];
 
 /// `{id}` is a record of the column's subject: reports, photos and follow-ups are
 /// `inspector`'s, so `other inspector` shows what a peer gets.
 #[rustfmt::skip]
-const MATRIX: &[(&str, &str, [u16; 6])] = &[
-    //                                                   admin super insp  other view  none
-    ("GET",   "/healthz",                                [200,  200,  200,  200,  200,  200]),
-    ("GET",   "/readyz",                                 [200,  200,  200,  200,  200,  200]),
-    ("GET",   "/openapi.yaml",                           [200,  200,  200,  200,  200,  200]),
-    ("GET",   "/metrics",                                [200,  200,  403,  403,  403,  401]),
-    ("POST",  "/api/v1/auth/login",                      [200,  200,  200,  200,  200,  200]),
-    ("POST",  "/api/v1/auth/refresh",                    [200,  200,  200,  200,  200,  200]),
-    ("POST",  "/api/v1/auth/logout",                     [204,  204,  204,  204,  204,  401]),
-    ("GET",   "/api/v1/me",                              [200,  200,  200,  200,  200,  401]),
-    ("GET",   "/api/v1/users",                           [200,  403,  403,  403,  403,  401]),
-    ("POST",  "/api/v1/users",                           [201,  403,  403,  403,  403,  401]),
-    ("GET",   "/api/v1/users/{id}",                      [200,  403,  403,  403,  403,  401]),
-    ("PATCH", "/api/v1/users/{id}",                      [200,  403,  403,  403,  403,  401]),
-    ("GET",   "/api/v1/opds",                            [200,  200,  200,  200,  200,  401]),
-    ("POST",  "/api/v1/opds",                            [201,  403,  403,  403,  403,  401]),
-    ("POST",  "/api/v1/opds/import",                     [200,  403,  403,  403,  403,  401]),
-    ("GET",   "/api/v1/opds/{id}",                       [200,  200,  200,  200,  200,  401]),
-    ("PATCH", "/api/v1/opds/{id}",                       [200,  403,  403,  403,  403,  401]),
-    ("GET",   "/api/v1/officials",                       [200,  200,  200,  200,  403,  401]),
-    ("POST",  "/api/v1/officials",                       [201,  403,  403,  403,  403,  401]),
-    ("POST",  "/api/v1/officials/import",                [200,  403,  403,  403,  403,  401]),
-    ("GET",   "/api/v1/officials/{id}",                  [200,  200,  200,  200,  403,  401]),
-    ("PATCH", "/api/v1/officials/{id}",                  [200,  403,  403,  403,  403,  401]),
-    ("GET",   "/api/v1/officials/{id}/record",           [200,  200,  403,  403,  403,  401]),
-    ("GET",   "/api/v1/sync",                            [200,  200,  200,  200,  403,  401]),
-    ("POST",  "/api/v1/inspections",                     [201,  403,  201,  201,  403,  401]),
-    ("GET",   "/api/v1/inspections",                     [200,  200,  200,  200,  403,  401]),
-    ("GET",   "/api/v1/inspections/{id}",                [200,  200,  200,  404,  403,  401]),
-    ("PATCH", "/api/v1/inspections/{id}",                [200,  403,  200,  404,  403,  401]),
-    ("POST",  "/api/v1/inspections/{id}/findings",       [201,  403,  201,  404,  403,  401]),
-    ("POST",  "/api/v1/inspections/{id}/submit",         [200,  403,  200,  404,  403,  401]),
-    ("POST",  "/api/v1/inspections/{id}/evidence",       [201,  403,  201,  404,  403,  401]),
-    ("GET",   "/api/v1/evidence/{id}/content",           [200,  200,  200,  404,  403,  401]),
-    ("POST",  "/api/v1/follow-ups",                      [201,  201,  201,  201,  403,  401]),
-    ("GET",   "/api/v1/follow-ups",                      [200,  200,  200,  200,  403,  401]),
-    ("GET",   "/api/v1/follow-ups/{id}",                 [200,  200,  200,  404,  403,  401]),
-    ("POST",  "/api/v1/follow-ups/{id}/actions",         [200,  200,  200,  404,  403,  401]),
-    ("GET",   "/api/v1/audit",                           [200,  200,  403,  403,  403,  401]),
-    ("GET",   "/api/v1/audit/verify",                    [200,  403,  403,  403,  403,  401]),
-    ("GET",   "/api/v1/dashboard/summary",               [200,  200,  200,  200,  200,  401]),
-    ("GET",   "/api/v1/dashboard/opds",                  [200,  200,  200,  200,  200,  401]),
-    ("GET",   "/api/v1/dashboard/trends",                [200,  200,  200,  200,  200,  401]),
-    ("GET",   "/api/v1/dashboard/officials",             [200,  200,  403,  403,  403,  401]),
+const MATRIX: &[(&str, &str, [u16; 8])] = &[
+    //                                                   admin super insp  other view  s.key v.key none
+    ("GET",   "/healthz",                                [200,  200,  200,  200,  200,  200,  200,  200]),
+    ("GET",   "/readyz",                                 [200,  200,  200,  200,  200,  200,  200,  200]),
+    ("GET",   "/openapi.yaml",                           [200,  200,  200,  200,  200,  200,  200,  200]),
+    ("GET",   "/metrics",                                [200,  200,  403,  403,  403,  200,  403,  401]),
+    ("POST",  "/api/v1/auth/login",                      [200,  200,  200,  200,  200,  403,  403,  200]),
+    ("POST",  "/api/v1/auth/refresh",                    [200,  200,  200,  200,  200,  403,  403,  200]),
+    ("POST",  "/api/v1/auth/logout",                     [204,  204,  204,  204,  204,  403,  403,  401]),
+    ("GET",   "/api/v1/me",                              [200,  200,  200,  200,  200,  403,  403,  401]),
+    ("GET",   "/api/v1/users",                           [200,  403,  403,  403,  403,  403,  403,  401]),
+    ("POST",  "/api/v1/users",                           [201,  403,  403,  403,  403,  403,  403,  401]),
+    ("GET",   "/api/v1/users/{id}",                      [200,  403,  403,  403,  403,  403,  403,  401]),
+    ("POST",  "/api/v1/api-keys",                        [201,  403,  403,  403,  403,  403,  403,  401]),
+    ("GET",   "/api/v1/api-keys",                        [200,  403,  403,  403,  403,  403,  403,  401]),
+    ("DELETE", "/api/v1/api-keys/{id}",                  [204,  403,  403,  403,  403,  403,  403,  401]),
+    ("PATCH", "/api/v1/users/{id}",                      [200,  403,  403,  403,  403,  403,  403,  401]),
+    ("GET",   "/api/v1/opds",                            [200,  200,  200,  200,  200,  200,  200,  401]),
+    ("POST",  "/api/v1/opds",                            [201,  403,  403,  403,  403,  403,  403,  401]),
+    ("POST",  "/api/v1/opds/import",                     [200,  403,  403,  403,  403,  403,  403,  401]),
+    ("GET",   "/api/v1/opds/{id}",                       [200,  200,  200,  200,  200,  200,  200,  401]),
+    ("PATCH", "/api/v1/opds/{id}",                       [200,  403,  403,  403,  403,  403,  403,  401]),
+    ("GET",   "/api/v1/officials",                       [200,  200,  200,  200,  403,  200,  403,  401]),
+    ("POST",  "/api/v1/officials",                       [201,  403,  403,  403,  403,  403,  403,  401]),
+    ("POST",  "/api/v1/officials/import",                [200,  403,  403,  403,  403,  403,  403,  401]),
+    ("GET",   "/api/v1/officials/{id}",                  [200,  200,  200,  200,  403,  200,  403,  401]),
+    ("PATCH", "/api/v1/officials/{id}",                  [200,  403,  403,  403,  403,  403,  403,  401]),
+    ("GET",   "/api/v1/officials/{id}/record",           [200,  200,  403,  403,  403,  200,  403,  401]),
+    ("GET",   "/api/v1/sync",                            [200,  200,  200,  200,  403,  200,  403,  401]),
+    ("POST",  "/api/v1/inspections",                     [201,  403,  201,  201,  403,  403,  403,  401]),
+    ("GET",   "/api/v1/inspections",                     [200,  200,  200,  200,  403,  200,  403,  401]),
+    ("GET",   "/api/v1/inspections/{id}",                [200,  200,  200,  404,  403,  200,  403,  401]),
+    ("PATCH", "/api/v1/inspections/{id}",                [200,  403,  200,  404,  403,  403,  403,  401]),
+    ("POST",  "/api/v1/inspections/{id}/findings",       [201,  403,  201,  404,  403,  403,  403,  401]),
+    ("POST",  "/api/v1/inspections/{id}/submit",         [200,  403,  200,  404,  403,  403,  403,  401]),
+    ("POST",  "/api/v1/inspections/{id}/evidence",       [201,  403,  201,  404,  403,  403,  403,  401]),
+    ("GET",   "/api/v1/evidence/{id}/content",           [200,  200,  200,  404,  403,  200,  403,  401]),
+    ("POST",  "/api/v1/follow-ups",                      [201,  201,  201,  201,  403,  403,  403,  401]),
+    ("GET",   "/api/v1/follow-ups",                      [200,  200,  200,  200,  403,  200,  403,  401]),
+    ("GET",   "/api/v1/follow-ups/{id}",                 [200,  200,  200,  404,  403,  200,  403,  401]),
+    ("POST",  "/api/v1/follow-ups/{id}/actions",         [200,  200,  200,  404,  403,  403,  403,  401]),
+    ("GET",   "/api/v1/audit",                           [200,  200,  403,  403,  403,  200,  403,  401]),
+    ("GET",   "/api/v1/audit/verify",                    [200,  403,  403,  403,  403,  403,  403,  401]),
+    ("GET",   "/api/v1/dashboard/summary",               [200,  200,  200,  200,  200,  200,  200,  401]),
+    ("GET",   "/api/v1/dashboard/opds",                  [200,  200,  200,  200,  200,  200,  200,  401]),
+    ("GET",   "/api/v1/dashboard/trends",                [200,  200,  200,  200,  200,  200,  200,  401]),
+    ("GET",   "/api/v1/dashboard/officials",             [200,  200,  403,  403,  403,  200,  403,  401]),
     // Last: it changes each caller's password.
-    ("POST",  "/api/v1/me/password",                     [204,  204,  204,  204,  204,  401]),
+    ("POST",  "/api/v1/me/password",                     [204,  204,  204,  204,  204,  403,  403,  401]),
 ];
 
 struct World {
@@ -169,6 +175,13 @@ impl World {
                 )
             }
             ("GET", "/api/v1/users/{id}") => concrete = format!("/api/v1/users/{}", self.user_id),
+            ("POST", "/api/v1/api-keys") => {
+                body = Some(json!({"name": format!("Layar {n}"), "role": "viewer"}))
+            }
+            ("DELETE", "/api/v1/api-keys/{id}") => {
+                let (id, _) = crate::api_keys::create_key(app, &self.f.admin, "viewer").await;
+                concrete = path.replace("{id}", &id);
+            }
             ("PATCH", "/api/v1/users/{id}") => {
                 concrete = format!("/api/v1/users/{}", self.user_id);
                 body = Some(json!({"full_name": format!("Nama {n}")}));
@@ -321,6 +334,12 @@ async fn every_operation_answers_each_role_as_the_matrix_says(backend: Backend) 
         Some(f.inspector.clone()),
         Some(f.other_inspector.clone()),
         Some(viewer),
+        Some(
+            crate::api_keys::create_key(app, &f.admin, "supervisor")
+                .await
+                .1,
+        ),
+        Some(crate::api_keys::create_key(app, &f.admin, "viewer").await.1),
         None,
     ];
     let passwords = vec![
@@ -329,6 +348,8 @@ async fn every_operation_answers_each_role_as_the_matrix_says(backend: Backend) 
         PASSWORD.to_string(),
         PASSWORD.to_string(),
         PASSWORD.to_string(),
+        String::new(),
+        String::new(),
         String::new(),
     ];
     let mut world = World {

@@ -1,0 +1,110 @@
+//! API keys for machines that read dashboards: `sdk_` followed by 256 random bits
+//! (base64url). Only a SHA-256 of the secret is stored; the secret is shown once.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use governor::clock::{Clock, DefaultClock};
+use governor::{Quota, RateLimiter};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+/// Every key starts with this, so a key is told apart from an access token at a glance
+/// (and by secret scanners).
+pub const PREFIX: &str = "sdk_";
+/// How much of a key is kept in clear to tell keys apart: the prefix and 8 characters.
+pub const SHOWN_CHARS: usize = 12;
+/// `last_used_at` is written at most this often per key.
+pub const TOUCH_INTERVAL_SECONDS: i64 = 60;
+
+pub struct NewSecret {
+    /// The whole key; returned to the creator once, never stored.
+    pub secret: String,
+    pub shown: String,
+    pub hash: String,
+}
+
+pub fn generate() -> NewSecret {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
+    NewSecret {
+        shown: secret.chars().take(SHOWN_CHARS).collect(),
+        hash: hash(&secret),
+        secret,
+    }
+}
+
+pub fn hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Compares two stored-form hashes without an early exit.
+pub fn same_hash(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+pub fn looks_like_key(credential: &str) -> bool {
+    credential.starts_with(PREFIX)
+}
+
+/// Requests per minute for each key, enforced in this process.
+pub struct KeyLimiter {
+    limiter:
+        Option<RateLimiter<Uuid, governor::state::keyed::HashMapStateStore<Uuid>, DefaultClock>>,
+}
+
+impl KeyLimiter {
+    /// `per_minute == 0` turns the limit off.
+    pub fn new(per_minute: u32) -> Self {
+        KeyLimiter {
+            limiter: NonZeroU32::new(per_minute)
+                .map(|n| RateLimiter::hashmap(Quota::per_minute(n))),
+        }
+    }
+
+    /// `Err(wait)` when the key has used its quota.
+    pub fn check(&self, key: Uuid) -> Result<(), Duration> {
+        match &self.limiter {
+            None => Ok(()),
+            Some(l) => l
+                .check_key(&key)
+                .map_err(|not_until| not_until.wait_time_from(l.clock().now())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_long_random_and_hashed() {
+        let a = generate();
+        let b = generate();
+        assert!(a.secret.starts_with(PREFIX));
+        // 32 bytes in base64url without padding: 43 characters.
+        assert_eq!(a.secret.len(), PREFIX.len() + 43);
+        assert_ne!(a.secret, b.secret);
+        assert_eq!(a.hash, hash(&a.secret));
+        assert!(same_hash(&a.hash, &hash(&a.secret)));
+        assert!(!same_hash(&a.hash, &b.hash));
+        assert!(a.secret.starts_with(&a.shown) && a.shown.len() == SHOWN_CHARS);
+    }
+
+    #[test]
+    fn limiter_refuses_past_the_quota_per_key() {
+        let l = KeyLimiter::new(2);
+        let (k1, k2) = (Uuid::new_v4(), Uuid::new_v4());
+        assert!(l.check(k1).is_ok());
+        assert!(l.check(k1).is_ok());
+        let wait = l.check(k1).expect_err("third request in a minute");
+        assert!(wait > Duration::from_secs(1) && wait <= Duration::from_secs(60));
+        assert!(l.check(k2).is_ok());
+        assert!(KeyLimiter::new(0).check(k1).is_ok());
+    }
+}

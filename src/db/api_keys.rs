@@ -1,0 +1,120 @@
+//! Queries on `api_keys` and the dashboards' change counter.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{api_keys, dashboard_version};
+use super::{DbConnection, DbUuid};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_keys)]
+pub struct ApiKeyRow {
+    pub id: DbUuid,
+    pub name: String,
+    pub role: String,
+    pub prefix: String,
+    pub secret_hash: String,
+    pub created_by: Option<DbUuid>,
+    pub created_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
+    pub last_used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &ApiKeyRow) -> QueryResult<()> {
+    diesel::insert_into(api_keys::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn find(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<ApiKeyRow>> {
+    api_keys::table
+        .find(id)
+        .select(ApiKeyRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_hash(conn: &mut DbConnection, secret_hash: &str) -> QueryResult<Option<ApiKeyRow>> {
+    api_keys::table
+        .filter(api_keys::secret_hash.eq(secret_hash))
+        .select(ApiKeyRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Newest first; `after` is the `(created_at, id)` of the previous page's last key.
+pub fn list(
+    conn: &mut DbConnection,
+    after: Option<(NaiveDateTime, DbUuid)>,
+    limit: i64,
+) -> QueryResult<Vec<ApiKeyRow>> {
+    let mut q = api_keys::table
+        .select(ApiKeyRow::as_select())
+        .order((api_keys::created_at.desc(), api_keys::id.desc()))
+        .limit(limit + 1)
+        .into_boxed();
+    if let Some((at, id)) = after {
+        q = q.filter(
+            api_keys::created_at
+                .lt(at)
+                .or(api_keys::created_at.eq(at).and(api_keys::id.lt(id))),
+        );
+    }
+    q.load(conn)
+}
+
+/// Marks a key revoked; `false` when it already was.
+pub fn revoke(conn: &mut DbConnection, id: DbUuid, at: NaiveDateTime) -> QueryResult<bool> {
+    diesel::update(
+        api_keys::table
+            .find(id)
+            .filter(api_keys::revoked_at.is_null()),
+    )
+    .set(api_keys::revoked_at.eq(at))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// Records a use, unless one was recorded since `stale_before` (a concurrent request may
+/// have done it): at most one write per key and interval, however busy the key is.
+pub fn touch(
+    conn: &mut DbConnection,
+    id: DbUuid,
+    at: NaiveDateTime,
+    stale_before: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(
+        api_keys::table.find(id).filter(
+            api_keys::last_used_at
+                .is_null()
+                .or(api_keys::last_used_at.lt(stale_before)),
+        ),
+    )
+    .set(api_keys::last_used_at.eq(at))
+    .execute(conn)
+    .map(|_| ())
+}
+
+/// Counts a change to what the dashboards show; call it in the transaction that makes it.
+pub fn bump_dashboard_version(conn: &mut DbConnection) -> QueryResult<()> {
+    diesel::update(dashboard_version::table.find(1))
+        .set(dashboard_version::version.eq(dashboard_version::version + 1))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// The dashboards' change counter and the reference data's sync counter (OPD and official
+/// names, placements): together they change whenever a dashboard answer may.
+pub fn dashboard_versions(conn: &mut DbConnection) -> QueryResult<(i64, i64)> {
+    let dashboards: i64 = dashboard_version::table
+        .find(1)
+        .select(dashboard_version::version)
+        .first(conn)?;
+    let reference: i64 = super::schema::sync_counter::table
+        .find(1)
+        .select(super::schema::sync_counter::last_seq)
+        .first(conn)?;
+    Ok((dashboards, reference))
+}

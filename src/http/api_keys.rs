@@ -1,0 +1,240 @@
+//! API keys for dashboards and other machines that only read (admin only).
+
+use actix_web::web::{Data, Path, Query};
+use actix_web::{delete, get, post, HttpResponse};
+use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::db::api_keys::ApiKeyRow;
+use crate::db::{self, DbUuid};
+use crate::domain::user::Role;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::http::extract::{Json, RequestId};
+use crate::http::{check_limit, decode_cursor, encode_cursor, Page};
+use crate::service::api_keys as service;
+use crate::state::AppState;
+
+/// What a key may read: as a viewer (dashboard aggregates) or as a supervisor (everything a
+/// supervisor reads). Never admin, and never any write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyRole {
+    Viewer,
+    Supervisor,
+}
+
+impl From<KeyRole> for Role {
+    fn from(r: KeyRole) -> Role {
+        match r {
+            KeyRole::Viewer => Role::Viewer,
+            KeyRole::Supervisor => Role::Supervisor,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewApiKeyRequest {
+    /// What the key is for, e.g. "Layar kantor wali kota"; 1–100 characters.
+    #[schema(
+        example = "Wall screen, mayor's office",
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub name: String,
+    pub role: KeyRole,
+    /// After this moment the key is refused; none: until revoked. Must be in the future.
+    pub expires_at: Option<DateTime<FixedOffset>>,
+}
+
+/// A key's metadata; the secret is never shown again after creation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub name: String,
+    pub role: KeyRole,
+    /// The first characters of the secret, to tell keys apart.
+    #[schema(example = "sdk_Q2x1cHZ")]
+    pub prefix: String,
+    /// The admin who created it; `null` when made on the command line.
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Updated at most once a minute.
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A new key with its secret, shown only in this answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub key: ApiKey,
+    /// Send as `Authorization: Bearer <secret>` or `X-API-Key: <secret>`. Not retrievable later.
+    #[schema(example = "sdk_Q2x1cHZ0bGZ3b3R4c2V0aGZ2a3JxdW5ibGZ3b3R4c2U")]
+    pub secret: String,
+}
+
+fn utc(t: NaiveDateTime) -> DateTime<Utc> {
+    Utc.from_utc_datetime(&t)
+}
+
+impl From<ApiKeyRow> for ApiKey {
+    fn from(row: ApiKeyRow) -> Self {
+        ApiKey {
+            id: row.id.0,
+            name: row.name,
+            role: if row.role == "supervisor" {
+                KeyRole::Supervisor
+            } else {
+                KeyRole::Viewer
+            },
+            prefix: row.prefix,
+            created_by: row.created_by.map(|u| u.0),
+            created_at: utc(row.created_at),
+            expires_at: row.expires_at.map(utc),
+            last_used_at: row.last_used_at.map(utc),
+            revoked_at: row.revoked_at.map(utc),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyListQuery {
+    /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Create an API key (admin). The answer holds the secret, once.
+#[utoipa::path(
+    operation_id = "create_api_key",
+    tag = "api-keys",
+    request_body = NewApiKeyRequest,
+    responses(
+        (status = 201, description = "Created; `secret` is shown only here", body = CreatedApiKey, headers(("Location" = String))),
+        (status = 403, description = "Caller is not an admin (or is a key)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid name, role or expiry", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/api-keys")]
+pub async fn create_api_key(
+    state: Data<AppState>,
+    caller: AuthUser,
+    request_id: RequestId,
+    body: Json<NewApiKeyRequest>,
+) -> ApiResult<HttpResponse> {
+    caller.require_admin()?;
+    let body = body.0;
+    let (row, secret) = db::run(&state.pool, move |conn| {
+        service::create(
+            conn,
+            &service::NewKey {
+                name: &body.name,
+                role: body.role.into(),
+                expires_at: body.expires_at.map(|e| e.naive_utc()),
+            },
+            Some(caller.id),
+            Some(&request_id.0),
+            "api",
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/api-keys/{}", row.id)))
+        .json(CreatedApiKey {
+            key: ApiKey::from(row),
+            secret,
+        }))
+}
+
+fn cursor_of(row: &ApiKeyRow) -> String {
+    encode_cursor(&format!(
+        "{}|{}",
+        row.created_at.format("%Y-%m-%dT%H:%M:%S%.6f"),
+        row.id
+    ))
+}
+
+fn parse_cursor(c: &str) -> ApiResult<(NaiveDateTime, DbUuid)> {
+    let raw = decode_cursor("cursor", c)?;
+    raw.split_once('|')
+        .and_then(|(at, id)| {
+            Some((
+                NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%M:%S%.f").ok()?,
+                DbUuid(Uuid::parse_str(id).ok()?),
+            ))
+        })
+        .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor returned by this API"))
+}
+
+/// List API keys (admin), newest first: metadata only, never secrets.
+#[utoipa::path(
+    operation_id = "list_api_keys",
+    tag = "api-keys",
+    params(ApiKeyListQuery),
+    responses(
+        (status = 200, description = "One page of keys", body = Page<ApiKey>),
+        (status = 403, description = "Caller is not an admin", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/api-keys")]
+pub async fn list_api_keys(
+    state: Data<AppState>,
+    caller: AuthUser,
+    query: Query<ApiKeyListQuery>,
+) -> ApiResult<HttpResponse> {
+    caller.require_admin()?;
+    let query = query.into_inner();
+    let limit = check_limit(query.limit)?;
+    let after = query.cursor.as_deref().map(parse_cursor).transpose()?;
+    let mut rows = db::run(&state.pool, move |conn| {
+        Ok(db::api_keys::list(conn, after, limit)?)
+    })
+    .await?;
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(cursor_of)
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(Page {
+        items: rows.into_iter().map(ApiKey::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// Revoke an API key (admin): refused from the next request on. Revoking a revoked key
+/// changes nothing.
+#[utoipa::path(
+    operation_id = "revoke_api_key",
+    tag = "api-keys",
+    params(("id" = Uuid, Path, description = "API key id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 403, description = "Caller is not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such key", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/api/v1/api-keys/{id}")]
+pub async fn revoke_api_key(
+    state: Data<AppState>,
+    caller: AuthUser,
+    request_id: RequestId,
+    id: Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    caller.require_admin()?;
+    let id = DbUuid(id.into_inner());
+    db::run(&state.pool, move |conn| {
+        service::revoke(conn, id, Some(caller.id), Some(&request_id.0), "api")
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,126 @@
+//! API keys: create (the secret is returned once), revoke; both audited without the secret.
+
+use chrono::NaiveDateTime;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::auth::api_key;
+use crate::db::api_keys::{self as keys, ApiKeyRow};
+use crate::db::audit::{self, AuditEntry};
+use crate::db::{now, write_tx, DbConnection, DbUuid};
+use crate::domain::user::Role;
+use crate::error::{ApiError, FieldError};
+
+pub const NAME_MAX: usize = 100;
+
+pub struct NewKey<'a> {
+    pub name: &'a str,
+    pub role: Role,
+    pub expires_at: Option<NaiveDateTime>,
+}
+
+/// Name 1–100 characters without control characters; role viewer or supervisor (a key
+/// never administers); expiry, when given, in the future.
+pub fn validate(key: &NewKey<'_>, at: NaiveDateTime) -> Result<(), ApiError> {
+    let mut errors = Vec::new();
+    let name = key.name.trim();
+    if name.is_empty() {
+        errors.push(FieldError::new("name", "must not be empty"));
+    } else if name.chars().count() > NAME_MAX {
+        errors.push(FieldError::new(
+            "name",
+            format!("must be at most {NAME_MAX} characters"),
+        ));
+    } else if name.chars().any(char::is_control) {
+        errors.push(FieldError::new(
+            "name",
+            "must not contain control characters",
+        ));
+    }
+    if !matches!(key.role, Role::Viewer | Role::Supervisor) {
+        errors.push(FieldError::new(
+            "role",
+            "must be `viewer` or `supervisor`: keys only read",
+        ));
+    }
+    if key.expires_at.is_some_and(|e| e <= at) {
+        errors.push(FieldError::new("expires_at", "must be in the future"));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+/// Stores a new key and returns it with its secret (which is not stored).
+pub fn create(
+    conn: &mut DbConnection,
+    key: &NewKey<'_>,
+    created_by: Option<Uuid>,
+    request_id: Option<&str>,
+    via: &str,
+) -> Result<(ApiKeyRow, String), ApiError> {
+    let at = now();
+    validate(key, at)?;
+    let secret = api_key::generate();
+    let row = ApiKeyRow {
+        id: DbUuid(Uuid::new_v4()),
+        name: key.name.trim().to_string(),
+        role: key.role.as_str().to_string(),
+        prefix: secret.shown,
+        secret_hash: secret.hash,
+        created_by: created_by.map(DbUuid),
+        created_at: at,
+        expires_at: key.expires_at.map(crate::db::truncate_micros),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    write_tx(conn, |conn| {
+        keys::insert(conn, &row)?;
+        audit::append(
+            conn,
+            AuditEntry {
+                actor_id: created_by,
+                action: "api_key.create",
+                entity_type: "api_key",
+                entity_id: Some(row.id.to_string()),
+                details: json!({
+                    "name": row.name, "role": row.role, "prefix": row.prefix,
+                    "expires_at": row.expires_at.map(|e| e.and_utc().to_rfc3339()), "via": via,
+                }),
+                request_id,
+            },
+        )?;
+        Ok::<_, ApiError>(())
+    })?;
+    Ok((row, secret.secret))
+}
+
+/// Revokes a key at once; revoking a revoked key changes nothing (and is not audited again).
+pub fn revoke(
+    conn: &mut DbConnection,
+    id: DbUuid,
+    actor: Option<Uuid>,
+    request_id: Option<&str>,
+    via: &str,
+) -> Result<ApiKeyRow, ApiError> {
+    write_tx(conn, |conn| {
+        let row = keys::find(conn, id)?.ok_or(ApiError::NotFound)?;
+        let at = now();
+        if keys::revoke(conn, id, at)? {
+            audit::append(
+                conn,
+                AuditEntry {
+                    actor_id: actor,
+                    action: "api_key.revoke",
+                    entity_type: "api_key",
+                    entity_id: Some(id.to_string()),
+                    details: json!({ "name": row.name, "role": row.role, "prefix": row.prefix, "via": via }),
+                    request_id,
+                },
+            )?;
+        }
+        keys::find(conn, id)?.ok_or(ApiError::NotFound)
+    })
+}
