@@ -3,7 +3,7 @@
 and dashboards use most, against the HTTP and database ceilings measured in the same run.
 
     python3 bench/run.py                      # SQLite and PostgreSQL, writes BENCHMARKS.md
-    python3 bench/run.py --seconds 5 --large 100000 --no-write   # a quicker look
+    python3 bench/run.py --seconds 5 --large 100000 --skip-writes --no-markdown   # a quicker look
     python3 bench/run.py soak --minutes 10    # mixed load, memory over time (--database postgres)
 
 What it does (one machine, one run):
@@ -320,7 +320,7 @@ def bench(args):
                 ("follow-ups (page of 50)", "GET", "/api/v1/follow-ups?limit=50", "", large.supervisor),
                 ("sync (full)", "GET", "/api/v1/sync", "", large.inspector),
             ]
-            if not args.no_write:
+            if not args.skip_writes:
                 routes.append(("POST inspections (10 + 10 rows)", "POST", "/api/v1/inspections",
                                large.report_script() + "request = function() return wrk.format(nil, nil, nil, report()) end\n",
                                large.inspector))
@@ -333,7 +333,7 @@ def bench(args):
                     print(f"{backend}: {name}: {c} connections: {r['rps']:.1f}/s p50 {r['p50']:.1f} ms "
                           f"p99 {r['p99']:.1f} ms errors {r['errors']}", flush=True)
             res["rss_large"] = large.server.rss.peak()
-            if not args.no_write:
+            if not args.skip_writes:
                 out = subprocess.run([os.path.join(TARGET, "release", "examples", "diesel_ceiling"),
                                       large.env["DATABASE_URL"], large.opd_code, "bench.inspector", str(seconds),
                                       "1", "4", "16"], stdout=subprocess.PIPE, text=True, check=True).stdout
@@ -409,7 +409,7 @@ def bench(args):
     lines.append(fmt_row(["all", "errors in every run", str(errors), "0", "yes" if met else "**no**"]))
     text = "\n".join(lines) + "\n"
     print(text)
-    if args.write:
+    if args.markdown:
         with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
             f.write(text)
             f.write(NOTES)
@@ -477,8 +477,8 @@ def main():
                     help="PostgreSQL database to drop, create and use; '' for SQLite only")
     ap.add_argument("--port", type=int, default=18400)
     ap.add_argument("--no-build", action="store_true")
-    ap.add_argument("--no-write", action="store_true", help="skip the report writes and the diesel ceiling")
-    ap.add_argument("--write", action=argparse.BooleanOptionalAction, default=True, help="write BENCHMARKS.md")
+    ap.add_argument("--skip-writes", action="store_true", help="skip the report writes and the diesel ceiling")
+    ap.add_argument("--markdown", action=argparse.BooleanOptionalAction, default=True, help="write BENCHMARKS.md")
     ap.add_argument("--minutes", type=float, default=10, help="soak length")
     ap.add_argument("--connections", type=int, default=16, help="soak connections")
     ap.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite", help="soak database")

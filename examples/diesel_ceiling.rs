@@ -1,7 +1,7 @@
 //! The database ceiling for `bench/run.py`: the rows of one report (the inspection, 10
 //! attendance rows, 10 findings and its audit entry) written in one transaction, directly
-//! through diesel with Sidak's own connection settings and queries, with no HTTP, no JSON and
-//! no checks. Each connection is a thread that writes reports back to back.
+//! through diesel with Sidak's own connection settings and inserts (multi-row, as the API
+//! writes them), with no HTTP, no JSON and no checks. Each connection is a thread that writes reports back to back.
 //!
 //!     cargo run --release --example diesel_ceiling -- <DATABASE_URL> <OPD code> <inspector username> <seconds> <connections>...
 //!
@@ -86,44 +86,46 @@ fn write_report(conn: &mut DbConnection, t: &Target) -> Fallible<()> {
                 submitted_at: None,
             },
         )?;
-        for a in &t.placements {
-            idb::insert_attendance(
-                c,
-                &AttendanceRow {
-                    id: DbUuid(uuid::Uuid::new_v4()),
-                    inspection_id: inspection,
-                    official_id: a.official_id,
-                    status: "present".into(),
-                    minutes_late: None,
-                    note: None,
-                    assignment_id: a.id,
-                    opd_id: a.opd_id,
-                    position_title: a.position_title.clone(),
-                    position_kind: a.position_kind.clone(),
-                    created_at: at,
-                },
-            )?;
-            idb::insert_finding(
-                c,
-                &FindingRow {
-                    id: DbUuid(uuid::Uuid::new_v4()),
-                    inspection_id: inspection,
-                    official_id: Some(a.official_id),
-                    category: "idle".into(),
-                    severity: "medium".into(),
-                    description: "Tidak berada di meja kerja pada jam pelayanan".into(),
-                    observed_at: at,
-                    source: "report".into(),
-                    attendance_id: None,
-                    request_hash: "y".repeat(64),
-                    assignment_id: Some(a.id),
-                    official_opd_id: Some(a.opd_id),
-                    official_position_title: Some(a.position_title.clone()),
-                    official_position_kind: Some(a.position_kind.clone()),
-                    created_at: at,
-                },
-            )?;
-        }
+        let attendance: Vec<AttendanceRow> = t
+            .placements
+            .iter()
+            .map(|a| AttendanceRow {
+                id: DbUuid(uuid::Uuid::new_v4()),
+                inspection_id: inspection,
+                official_id: a.official_id,
+                status: "present".into(),
+                minutes_late: None,
+                note: None,
+                assignment_id: a.id,
+                opd_id: a.opd_id,
+                position_title: a.position_title.clone(),
+                position_kind: a.position_kind.clone(),
+                created_at: at,
+            })
+            .collect();
+        idb::insert_attendance_rows(c, &attendance)?;
+        let findings: Vec<FindingRow> = t
+            .placements
+            .iter()
+            .map(|a| FindingRow {
+                id: DbUuid(uuid::Uuid::new_v4()),
+                inspection_id: inspection,
+                official_id: Some(a.official_id),
+                category: "idle".into(),
+                severity: "medium".into(),
+                description: "Tidak berada di meja kerja pada jam pelayanan".into(),
+                observed_at: at,
+                source: "report".into(),
+                attendance_id: None,
+                request_hash: "y".repeat(64),
+                assignment_id: Some(a.id),
+                official_opd_id: Some(a.opd_id),
+                official_position_title: Some(a.position_title.clone()),
+                official_position_kind: Some(a.position_kind.clone()),
+                created_at: at,
+            })
+            .collect();
+        idb::insert_finding_rows(c, &findings)?;
         audit::append(
             c,
             AuditEntry {

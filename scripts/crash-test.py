@@ -31,6 +31,14 @@ import sys, tempfile, threading, time, uuid, zlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PASSWORD = "crash-password-for-all-users"
+# Namespace of the ids of findings derived from unexcused absences (src/service/inspections.rs).
+DERIVED_FINDING_NS = uuid.UUID(int=0x5D1DA4A77E0C4C4E9B7A0A11CE000001)
+
+
+def derived_finding_id(attendance_id):
+    """UUIDv5 over the attendance id's 16 bytes (Python's uuid5 only hashes text)."""
+    digest = hashlib.sha1(DERIVED_FINDING_NS.bytes + uuid.UUID(attendance_id).bytes).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=5))
 
 
 class NoAnswer(Exception):
@@ -213,7 +221,6 @@ def verify(args, token, ledger, data, backend):
             continue
         got = json.loads(raw)
         body = r["body"]
-        findings += len(body["findings"])
         if got["status"] != "submitted":
             failures.append(f"{rid}: status {got['status']}")
         if got.get("notes") != body["notes"]:
@@ -222,9 +229,19 @@ def verify(args, token, ledger, data, backend):
         have_att = {a["id"]: (a["official_id"], a["status"], a.get("minutes_late")) for a in got["attendance"]}
         if want_att != have_att:
             failures.append(f"{rid}: attendance differs")
-        want_f = {f["id"]: (f["official_id"], f["category"], f["severity"], f["description"]) for f in body["findings"]}
-        have_f = {f["id"]: (f.get("official_id"), f["category"], f["severity"], f["description"]) for f in got["findings"]}
-        if want_f != have_f:
+        # The sent findings, plus one derived absence finding per unexcused absence (its id
+        # is the UUIDv5 of the attendance row's id, so a retry cannot add a second).
+        want_f = {f["id"]: (f["official_id"], f["category"], f["severity"], f["description"], "report")
+                  for f in body["findings"]}
+        for a in body["attendance"]:
+            if a["status"] == "absent_unexcused":
+                want_f[derived_finding_id(a["id"])] = (
+                    a["official_id"], "absence", "medium", None, "attendance")
+        have_f = {f["id"]: (f.get("official_id"), f["category"], f["severity"],
+                            None if f["source"] == "attendance" else f["description"], f["source"])
+                  for f in got["findings"]}
+        findings += len(got["findings"])
+        if want_f != have_f or len(got["findings"]) != len(want_f):
             failures.append(f"{rid}: findings differ")
         ev = got["evidence"]
         if [e["id"] for e in ev] != [r["photo_id"]] or ev[0]["sha256"] != r["sha256"]:
@@ -343,7 +360,7 @@ def main():
             db.close()
             if check != [("ok",)]:
                 failures.append(f"PRAGMA integrity_check: {check[:5]}")
-        print(f"{backend}: {len(ledger.reports)} reports ({findings} findings, {len(ledger.reports)} photos) sent; "
+        print(f"{backend}: {len(ledger.reports)} reports ({findings} findings stored, {len(ledger.reports)} photos) sent; "
               f"{ledger.unanswered} requests unanswered by a killed server, {ledger.retries} retries answered",
               flush=True)
     finally:
@@ -358,6 +375,9 @@ def main():
     print(f"{backend}: every acknowledged report and photo survived {args.kills} kills; retries created nothing twice;"
           f" {'integrity_check ok, ' if not args.postgres else ''}audit chain ok, no stray files", flush=True)
     shutil.rmtree(data, ignore_errors=True)
+    if args.postgres:
+        base, name = args.postgres.rsplit("/", 1)
+        subprocess.run(["psql", f"{base}/postgres", "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=True)
     return 0
 
 

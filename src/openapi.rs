@@ -191,6 +191,7 @@ const LINKS: &[(&str, &[&str])] = &[
     ),
     ("create_opd", &["get_opd", "update_opd"]),
     ("create_user", &["get_user", "update_user"]),
+    ("create_api_key", &["revoke_api_key"]),
 ];
 
 fn add_links(op: &mut Operation) {

@@ -239,6 +239,11 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
 /// The HTTP server on `listener`.
 pub fn serve(state: AppState, listener: TcpListener) -> Result<Server, String> {
     let workers = state.config.workers;
+    // Every blocking job holds a pooled connection or a hashing permit: threads beyond those
+    // would only wait (each with its stack and allocator arena), so jobs queue instead.
+    let blocking_threads = (state.config.db_pool_size as usize + state.config.hash_concurrency)
+        .div_ceil(workers)
+        .max(2);
     let shutdown = state.config.shutdown_timeout.as_secs();
     let spec = openapi::document();
     let yaml =
@@ -265,6 +270,7 @@ pub fn serve(state: AppState, listener: TcpListener) -> Result<Server, String> {
             .wrap(cors(&cors_origins))
     })
     .workers(workers)
+    .worker_max_blocking_threads(blocking_threads)
     .shutdown_timeout(shutdown)
     .listen(listener)
     .map_err(|e| format!("cannot serve: {e}"))?

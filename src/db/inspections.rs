@@ -146,11 +146,16 @@ pub fn update(
     Ok(n == 1)
 }
 
-pub fn insert_attendance(conn: &mut DbConnection, row: &AttendanceRow) -> QueryResult<()> {
-    diesel::insert_into(attendance::table)
-        .values(row)
-        .execute(conn)
-        .map(|_| ())
+/// Attendance rows in one statement per 1000.
+pub fn insert_attendance_rows(conn: &mut DbConnection, rows: &[AttendanceRow]) -> QueryResult<()> {
+    super::bulk_insert!(conn, attendance::table, rows, 1000);
+    Ok(())
+}
+
+/// Finding rows in one statement per 1000.
+pub fn insert_finding_rows(conn: &mut DbConnection, rows: &[FindingRow]) -> QueryResult<()> {
+    super::bulk_insert!(conn, findings::table, rows, 1000);
+    Ok(())
 }
 
 pub fn insert_finding(conn: &mut DbConnection, row: &FindingRow) -> QueryResult<()> {
@@ -258,6 +263,38 @@ pub fn derived_findings_have_evidence(
             ),
     ))
     .get_result(conn)
+}
+
+/// The placements the officials held on local date `day` (one query for all of them);
+/// officials without one are absent from the map.
+pub fn assignments_on(
+    conn: &mut DbConnection,
+    officials: &[DbUuid],
+    day: NaiveDate,
+) -> QueryResult<std::collections::HashMap<DbUuid, AssignmentRow>> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in officials.chunks(500) {
+        let rows: Vec<AssignmentRow> = official_assignments::table
+            .filter(official_assignments::official_id.eq_any(chunk))
+            .filter(official_assignments::effective_from.le(day))
+            .filter(
+                official_assignments::effective_to
+                    .is_null()
+                    .or(official_assignments::effective_to.gt(day)),
+            )
+            .order((
+                official_assignments::official_id,
+                official_assignments::effective_from.desc(),
+                official_assignments::created_at.desc(),
+            ))
+            .select(AssignmentRow::as_select())
+            .load(conn)?;
+        for r in rows {
+            // The first row per official is the latest placement in force (as `assignment_on`).
+            out.entry(r.official_id).or_insert(r);
+        }
+    }
+    Ok(out)
 }
 
 /// The placement an official held on local date `day`, if any.

@@ -131,6 +131,26 @@ pub fn truncate_micros(t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
     t.with_nanosecond(nanos - nanos % 1_000).unwrap_or(t)
 }
 
+/// Inserts many rows in chunks, each one multi-row `INSERT` on the backend's own
+/// connection (the multi-backend connection writes one row per statement).
+macro_rules! bulk_insert {
+    ($conn:expr, $table:expr, $rows:expr, $chunk:expr) => {{
+        for part in $rows.chunks($chunk) {
+            match &mut *$conn {
+                $crate::db::DbConnection::Pg(c) => diesel::insert_into($table)
+                    .values(part)
+                    .execute(c)
+                    .map(|_| ())?,
+                $crate::db::DbConnection::Sqlite(c) => diesel::insert_into($table)
+                    .values(part)
+                    .execute(c)
+                    .map(|_| ())?,
+            }
+        }
+    }};
+}
+pub(crate) use bulk_insert;
+
 pub mod api_keys;
 pub mod audit;
 pub mod followups;

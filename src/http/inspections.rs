@@ -442,8 +442,12 @@ pub async fn create_inspection(
     let created = loop {
         let (input, who, rid) = (input.clone(), who.clone(), request_id.0.clone());
         let st = state.clone();
+        // The answer is read back on the same connection, in the same blocking job.
         let result = db::run(&state.pool, move |conn| {
-            service::create(conn, &input, &who, &st.config.follow_ups, tz, Some(&rid))
+            let created =
+                service::create(conn, &input, &who, &st.config.follow_ups, tz, Some(&rid))?;
+            let row = service::load_visible(conn, &who, id)?;
+            Ok((created, service::load_full(conn, row)?))
         })
         .await;
         match result {
@@ -453,7 +457,7 @@ pub async fn create_inspection(
             other => break other?,
         }
     };
-    let report = full(&state, caller, id).await?;
+    let (created, report) = created;
     Ok(match created {
         Created::New => {
             state.metrics.count("inspections", 1);

@@ -39,24 +39,6 @@ fn uuid_from(rng: &mut StdRng) -> Uuid {
     uuid::Builder::from_random_bytes(rng.random()).into_uuid()
 }
 
-/// Inserts many rows in chunks: multi-row `INSERT` on the backend's own connection.
-macro_rules! bulk {
-    ($conn:expr, $table:expr, $rows:expr, $chunk:expr) => {{
-        for part in $rows.chunks($chunk) {
-            match $conn {
-                DbConnection::Pg(c) => diesel::insert_into($table)
-                    .values(part)
-                    .execute(c)
-                    .map(|_| ())?,
-                DbConnection::Sqlite(c) => diesel::insert_into($table)
-                    .values(part)
-                    .execute(c)
-                    .map(|_| ())?,
-            }
-        }
-    }};
-}
-
 pub fn generate(
     conn: &mut DbConnection,
     size: DemoSize,
@@ -289,8 +271,8 @@ pub fn generate(
             for r in &reports {
                 crate::db::inspections::insert(conn, r)?;
             }
-            bulk!(conn, schema::attendance::table, attendance, 1000);
-            bulk!(conn, schema::findings::table, findings, 1000);
+            crate::db::bulk_insert!(conn, schema::attendance::table, attendance, 1000);
+            crate::db::bulk_insert!(conn, schema::findings::table, findings, 1000);
             Ok::<_, diesel::result::Error>(())
         })?;
         out.inspections += n;
@@ -327,5 +309,10 @@ pub fn generate(
         )?;
         Ok::<_, diesel::result::Error>(())
     })?;
+    // A bulk load leaves PostgreSQL's planner with the statistics of empty tables until
+    // autovacuum catches up; the first queries after it would pick plans for empty tables.
+    if let DbConnection::Pg(pg) = conn {
+        diesel::sql_query("ANALYZE").execute(pg)?;
+    }
     Ok(out)
 }

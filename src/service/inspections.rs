@@ -1,6 +1,8 @@
 //! Inspection reports: one whole report in one transaction, replay-safe by the phone's ids;
 //! drafts edited with optimistic concurrency; submission makes a report read-only.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -272,13 +274,14 @@ fn insert_attendance(
     inspection: &InspectionRow,
     rows: &[AttendanceInput],
     tz: chrono_tz::Tz,
+    placements: &mut Placements,
     errors: &mut Vec<FieldError>,
 ) -> Result<(), ApiError> {
     let day = local_day(inspection.started_at, tz);
     let at = now();
     let mut pending = Vec::new();
     for (i, a) in rows.iter().enumerate() {
-        match idb::assignment_on(conn, DbUuid(a.official_id), day)? {
+        match placements.on(conn, DbUuid(a.official_id), day)? {
             Some(asg) if asg.opd_id == inspection.opd_id => pending.push((a, asg)),
             _ => errors.push(FieldError::new(
                 format!("attendance[{i}].official_id"),
@@ -289,6 +292,8 @@ fn insert_attendance(
     if !errors.is_empty() {
         return Ok(());
     }
+    let mut attendance_rows = Vec::with_capacity(pending.len());
+    let mut derived = Vec::new();
     for (a, asg) in pending {
         let row = AttendanceRow {
             id: DbUuid(a.id),
@@ -303,32 +308,64 @@ fn insert_attendance(
             position_kind: asg.position_kind.clone(),
             created_at: at,
         };
-        idb::insert_attendance(conn, &row)?;
         if a.status == AttendanceStatus::AbsentUnexcused {
-            idb::insert_finding(
-                conn,
-                &FindingRow {
-                    id: DbUuid(Uuid::new_v5(&DERIVED_FINDING_NS, a.id.as_bytes())),
-                    inspection_id: inspection.id,
-                    official_id: Some(row.official_id),
-                    category: FindingCategory::Absence.as_str().into(),
-                    severity: Severity::Medium.as_str().into(),
-                    description: "Absent without excuse when the inspection checked attendance."
-                        .into(),
-                    observed_at: inspection.started_at,
-                    source: "attendance".into(),
-                    attendance_id: Some(row.id),
-                    request_hash: String::new(),
-                    assignment_id: Some(asg.id),
-                    official_opd_id: Some(asg.opd_id),
-                    official_position_title: Some(asg.position_title.clone()),
-                    official_position_kind: Some(asg.position_kind.clone()),
-                    created_at: at,
-                },
-            )?;
+            derived.push(FindingRow {
+                id: DbUuid(Uuid::new_v5(&DERIVED_FINDING_NS, a.id.as_bytes())),
+                inspection_id: inspection.id,
+                official_id: Some(row.official_id),
+                category: FindingCategory::Absence.as_str().into(),
+                severity: Severity::Medium.as_str().into(),
+                description: "Absent without excuse when the inspection checked attendance.".into(),
+                observed_at: inspection.started_at,
+                source: "attendance".into(),
+                attendance_id: Some(row.id),
+                request_hash: String::new(),
+                assignment_id: Some(asg.id),
+                official_opd_id: Some(asg.opd_id),
+                official_position_title: Some(asg.position_title.clone()),
+                official_position_kind: Some(asg.position_kind.clone()),
+                created_at: at,
+            });
         }
+        attendance_rows.push(row);
     }
+    idb::insert_attendance_rows(conn, &attendance_rows)?;
+    idb::insert_finding_rows(conn, &derived)?;
     Ok(())
+}
+
+/// Placements in force on a day, looked up once per official and day; a report's officials
+/// on its own day are fetched together in one query.
+#[derive(Default)]
+struct Placements(HashMap<(DbUuid, NaiveDate), Option<refdb::AssignmentRow>>);
+
+impl Placements {
+    fn prefetch(
+        &mut self,
+        conn: &mut DbConnection,
+        officials: &[DbUuid],
+        day: NaiveDate,
+    ) -> Result<(), ApiError> {
+        let found = idb::assignments_on(conn, officials, day)?;
+        for o in officials {
+            self.0.insert((*o, day), found.get(o).cloned());
+        }
+        Ok(())
+    }
+
+    fn on(
+        &mut self,
+        conn: &mut DbConnection,
+        official: DbUuid,
+        day: NaiveDate,
+    ) -> Result<Option<refdb::AssignmentRow>, ApiError> {
+        if let Some(known) = self.0.get(&(official, day)) {
+            return Ok(known.clone());
+        }
+        let found = idb::assignment_on(conn, official, day)?;
+        self.0.insert((official, day), found.clone());
+        Ok(found)
+    }
 }
 
 /// Builds a finding row with the official's placement in force when it was observed.
@@ -338,6 +375,7 @@ fn finding_row(
     inspection: &InspectionRow,
     f: &FindingInput,
     tz: chrono_tz::Tz,
+    placements: &mut Placements,
     errors: &mut Vec<FieldError>,
 ) -> Result<Option<FindingRow>, ApiError> {
     let observed_at = f.observed_at.map(ts).unwrap_or(inspection.started_at);
@@ -360,7 +398,7 @@ fn finding_row(
     };
     if let Some(official) = f.official_id {
         let day = local_day(observed_at, tz);
-        match idb::assignment_on(conn, DbUuid(official), day)? {
+        match placements.on(conn, DbUuid(official), day)? {
             Some(asg) => {
                 row.assignment_id = Some(asg.id);
                 row.official_opd_id = Some(asg.opd_id);
@@ -537,10 +575,30 @@ pub fn create(
             submitted_at: None,
         };
         idb::insert(conn, &row)?;
-        insert_attendance(conn, &row, &input.attendance, tz, &mut errors)?;
+        let mut placements = Placements::default();
+        let officials: Vec<DbUuid> = input
+            .attendance
+            .iter()
+            .map(|a| DbUuid(a.official_id))
+            .chain(
+                input
+                    .findings
+                    .iter()
+                    .filter_map(|f| f.official_id.map(DbUuid)),
+            )
+            .collect();
+        placements.prefetch(conn, &officials, local_day(row.started_at, tz))?;
+        insert_attendance(
+            conn,
+            &row,
+            &input.attendance,
+            tz,
+            &mut placements,
+            &mut errors,
+        )?;
         let mut finding_rows = Vec::new();
         for (path, f) in &finding_paths {
-            if let Some(r) = finding_row(conn, path, &row, f, tz, &mut errors)? {
+            if let Some(r) = finding_row(conn, path, &row, f, tz, &mut placements, &mut errors)? {
                 finding_rows.push(r);
             }
         }
@@ -548,9 +606,7 @@ pub fn create(
             // Rolls the whole report back.
             return Err(ApiError::Validation(errors));
         }
-        for r in &finding_rows {
-            idb::insert_finding(conn, r)?;
-        }
+        idb::insert_finding_rows(conn, &finding_rows)?;
         audit::append(
             conn,
             audit_entry(
@@ -783,7 +839,14 @@ pub fn patch(
                 .map(|(i, a)| (format!("attendance[{i}].id"), a.id))
                 .collect();
             check_ids_free(conn, &ids)?;
-            insert_attendance(conn, &row, rows, tz, &mut errors)?;
+            insert_attendance(
+                conn,
+                &row,
+                rows,
+                tz,
+                &mut Placements::default(),
+                &mut errors,
+            )?;
             if !errors.is_empty() {
                 return Err(ApiError::Validation(errors));
             }
@@ -845,7 +908,16 @@ pub fn add_finding(
             return Err(ApiError::Validation(errors));
         }
         check_ids_free(conn, &[("id".into(), f.id)])?;
-        let Some(new) = finding_row(conn, "", &row, f, tz, &mut errors)? else {
+        let Some(new) = finding_row(
+            conn,
+            "",
+            &row,
+            f,
+            tz,
+            &mut Placements::default(),
+            &mut errors,
+        )?
+        else {
             return Err(ApiError::Validation(errors));
         };
         idb::insert_finding(conn, &new)?;
