@@ -104,7 +104,8 @@ pub fn verify_blocking(password: &str, hash: &str) -> bool {
 #[derive(Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
-    /// One working buffer per permit.
+    /// Working buffers kept for reuse while logins queue for a permit (under a burst every
+    /// hash would otherwise allocate and free its 19 MiB); released when no login waits.
     buffers: Arc<Mutex<Vec<Vec<Block>>>>,
     /// Verified against when the user does not exist, so that an unknown username costs
     /// the same time as a wrong password.
@@ -140,7 +141,13 @@ impl PasswordHasher {
         })
         .await?;
         if let Ok(mut buffers) = self.buffers.lock() {
-            buffers.push(buffer);
+            if self.permits.available_permits() > 0 {
+                // No login is waiting: give the working memory (19 MiB a buffer) back
+                // instead of holding it until the next burst of logins.
+                buffers.clear();
+            } else {
+                buffers.push(buffer);
+            }
         }
         Ok(result)
     }

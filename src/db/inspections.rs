@@ -356,15 +356,13 @@ pub fn labels(
     opd: DbUuid,
     inspector: DbUuid,
 ) -> QueryResult<((String, String), (String, String))> {
-    let opd = opds::table
-        .find(opd)
-        .select((opds::code, opds::name))
-        .first(conn)?;
-    let user = users::table
-        .find(inspector)
-        .select((users::username, users::full_name))
-        .first(conn)?;
-    Ok((opd, user))
+    // One round trip: the OPD's row joined with the inspector's.
+    let (code, name, username, full_name) = opds::table
+        .inner_join(users::table.on(users::id.eq(inspector)))
+        .filter(opds::id.eq(opd))
+        .select((opds::code, opds::name, users::username, users::full_name))
+        .first::<(String, String, String, String)>(conn)?;
+    Ok(((code, name), (username, full_name)))
 }
 
 /// Display names for many reports at once: OPD (code, name) and inspector (username, full

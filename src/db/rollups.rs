@@ -466,6 +466,36 @@ pub fn sums(
 }
 
 #[derive(Debug, QueryableByName)]
+struct Key {
+    #[diesel(sql_type = Text)]
+    key: String,
+}
+
+/// The OPDs with at least one submitted report in the range: full months from the monthly
+/// rows, the partial months at the ends from the daily rows; only two columns are read.
+pub fn visited_opds(
+    conn: &mut DbConnection,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<Vec<String>> {
+    let sp = split(from, to);
+    let rows: Vec<Key> = diesel::sql_query(
+        "SELECT opd_id AS key FROM rollup_monthly WHERE month >= $1 AND month <= $2 AND inspections > 0 \
+         UNION SELECT opd_id AS key FROM rollup_daily \
+         WHERE ((day >= $3 AND day <= $4) OR (day >= $5 AND day <= $6)) AND inspections > 0",
+    )
+    .into_boxed::<super::MultiBackend>()
+    .bind::<Date, _>(sp.months.0)
+    .bind::<Date, _>(sp.months.1)
+    .bind::<Date, _>(sp.head.0)
+    .bind::<Date, _>(sp.head.1)
+    .bind::<Date, _>(sp.tail.0)
+    .bind::<Date, _>(sp.tail.1)
+    .load(conn)?;
+    Ok(rows.into_iter().map(|k| k.key).collect())
+}
+
+#[derive(Debug, QueryableByName)]
 struct OfficialSum {
     #[diesel(sql_type = Text)]
     official_id: String,

@@ -137,14 +137,22 @@ pub fn summary(
     today: NaiveDate,
     tz: chrono_tz::Tz,
 ) -> Result<Summary, ApiError> {
-    let rows = rollups::sums(conn, range.from, range.to, opd, GroupBy::Opd)?;
     let mut totals = Totals::default();
     let mut visited = BTreeSet::new();
-    for r in &rows {
-        totals.add(r);
-        if r.inspections > 0 {
-            visited.insert(r.key.clone());
+    if opd.is_some() {
+        for r in &rollups::sums(conn, range.from, range.to, opd, GroupBy::Opd)? {
+            totals.add(r);
+            if r.inspections > 0 {
+                visited.insert(r.key.clone());
+            }
         }
+    } else {
+        // Over all OPDs: one total row per day (at most 366 a year, however dense the data)
+        // and the visited OPDs on their own, instead of every OPD's daily rows.
+        for r in &rollups::sums(conn, range.from, range.to, None, GroupBy::Day)? {
+            totals.add(r);
+        }
+        visited.extend(rollups::visited_opds(conn, range.from, range.to)?);
     }
     let active: Vec<OpdRow> = crate::db::reference::all_opds(conn)?
         .into_iter()
@@ -155,7 +163,12 @@ pub fn summary(
         .filter(|o| !visited.contains(&o.id.to_string()))
         .count() as i64;
 
-    let placements = current_opd_of(conn)?;
+    // Only an OPD filter needs each official's current OPD (5,000 rows for a city).
+    let placements = if opd.is_some() {
+        current_opd_of(conn)?
+    } else {
+        HashMap::new()
+    };
     let mut by_status: BTreeMap<String, i64> = crate::domain::discipline::FollowUpStatus::ALL
         .iter()
         .map(|s| (s.as_str().to_string(), 0))

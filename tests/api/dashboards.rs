@@ -399,6 +399,62 @@ async fn rollups_equal_a_rebuild(backend: Backend) {
     .unwrap();
     assert!(!before.0.is_empty());
     assert_eq!(before, after);
+
+    // Over a year of demo data (whole months and partial months at the ends), the summary of
+    // all OPDs (read from the daily totals) equals the per-OPD summaries added up (read from
+    // each OPD's monthly and daily rows).
+    let t = today();
+    let year = format!("from={}&to={t}", t - chrono::Duration::days(364));
+    let all: Value = f
+        .app
+        .get(&format!("/api/v1/dashboard/summary?{year}"), Some(&f.admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let opds: Value = f
+        .app
+        .get("/api/v1/opds?limit=200", Some(&f.admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut added: std::collections::BTreeMap<String, i64> = Default::default();
+    let mut visited = 0;
+    for o in opds["items"].as_array().unwrap() {
+        let one: Value = f
+            .app
+            .get(
+                &format!(
+                    "/api/v1/dashboard/summary?{year}&opd_id={}",
+                    o["id"].as_str().unwrap()
+                ),
+                Some(&f.admin),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        visited += one["opds_visited"].as_i64().unwrap();
+        for (k, v) in one["items"][0].as_object().unwrap() {
+            if let Some(n) = v.as_i64() {
+                *added.entry(k.clone()).or_default() += n;
+            }
+        }
+    }
+    assert!(all["inspections"].as_i64().unwrap() > 40, "{all}");
+    assert_eq!(all["opds_visited"], visited);
+    for key in [
+        "inspections",
+        "findings",
+        "attendance_checked",
+        "reports_outside_geofence",
+        "findings_by_category_absence",
+        "findings_by_category_idle",
+        "findings_by_severity_high",
+    ] {
+        assert_eq!(all["items"][0][key].as_i64().unwrap(), added[key], "{key}");
+    }
     // The command line does the same.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_sidak"))
         .args(["rollups", "rebuild"])
