@@ -428,14 +428,19 @@ def bench(args):
     text = "\n".join(lines) + "\n"
     print(text)
     if args.markdown:
-        with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
+        path = os.path.join(ROOT, "BENCHMARKS.md")
+        # The hand-written "## Notes" section (what was profiled and changed) is kept.
+        notes = ""
+        if os.path.exists(path):
+            with open(path) as f:
+                old = f.read()
+            if "\n## Notes" in old:
+                notes = "\n" + old[old.index("\n## Notes") + 1:]
+        with open(path, "w") as f:
             f.write(text)
-            f.write(NOTES)
+            f.write(notes)
         print("written to BENCHMARKS.md")
     return 0 if all_met else 1
-
-
-NOTES = ""
 
 
 def soak(args):

@@ -471,8 +471,9 @@ struct Key {
     key: String,
 }
 
-/// The OPDs with at least one submitted report in the range: full months from the monthly
-/// rows, the partial months at the ends from the daily rows; only two columns are read.
+/// The OPDs with at least one submitted report in the range: per OPD, an index probe into
+/// the monthly rows of the whole months, then (only if none) into the daily rows of the
+/// partial months at the ends.
 pub fn visited_opds(
     conn: &mut DbConnection,
     from: NaiveDate,
@@ -480,9 +481,12 @@ pub fn visited_opds(
 ) -> QueryResult<Vec<String>> {
     let sp = split(from, to);
     let rows: Vec<Key> = diesel::sql_query(
-        "SELECT opd_id AS key FROM rollup_monthly WHERE month >= $1 AND month <= $2 AND inspections > 0 \
-         UNION SELECT opd_id AS key FROM rollup_daily \
-         WHERE ((day >= $3 AND day <= $4) OR (day >= $5 AND day <= $6)) AND inspections > 0",
+        "SELECT o.id AS key FROM opds o \
+         WHERE EXISTS (SELECT 1 FROM rollup_monthly m WHERE m.opd_id = o.id \
+                       AND m.month >= $1 AND m.month <= $2 AND m.inspections > 0) \
+            OR EXISTS (SELECT 1 FROM rollup_daily d WHERE d.opd_id = o.id \
+                       AND ((d.day >= $3 AND d.day <= $4) OR (d.day >= $5 AND d.day <= $6)) \
+                       AND d.inspections > 0)",
     )
     .into_boxed::<super::MultiBackend>()
     .bind::<Date, _>(sp.months.0)

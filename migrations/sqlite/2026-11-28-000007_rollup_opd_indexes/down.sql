@@ -1,0 +1,2 @@
+DROP INDEX rollup_monthly_opd_idx;
+DROP INDEX rollup_daily_opd_idx;
