@@ -92,6 +92,7 @@ pub fn yaml() -> Result<String, String> {
 const SHARED: &[(&str, &str, &str)] = &[
     ("BadRequest", "400", "Malformed JSON, an unreadable body, or a malformed query string"),
     ("Unauthorized", "401", "Missing, invalid or expired access token"),
+    ("Forbidden", "403", "The caller's role may not do this, or an API key asked to change data (keys only read)"),
     ("NotFound", "404", "No such record, or not visible to the caller"),
     ("PayloadTooLarge", "413", "The body is larger than this operation accepts"),
     ("UnsupportedMediaType", "415", "The body is not of the media type this operation takes"),
@@ -142,6 +143,10 @@ pub fn finish(spec: &mut Spec) {
             });
             if !public {
                 add(op, "Unauthorized");
+            }
+            // A request carrying an API key is refused anything but reading.
+            if !public || op.request_body.is_some() {
+                add(op, "Forbidden");
             }
             if op.request_body.is_some() {
                 for name in [
