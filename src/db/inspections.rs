@@ -319,21 +319,7 @@ pub fn assignment_on(
     official: DbUuid,
     day: NaiveDate,
 ) -> QueryResult<Option<AssignmentRow>> {
-    official_assignments::table
-        .filter(official_assignments::official_id.eq(official))
-        .filter(official_assignments::effective_from.le(day))
-        .filter(
-            official_assignments::effective_to
-                .is_null()
-                .or(official_assignments::effective_to.gt(day)),
-        )
-        .order((
-            official_assignments::effective_from.desc(),
-            official_assignments::created_at.desc(),
-        ))
-        .select(AssignmentRow::as_select())
-        .first(conn)
-        .optional()
+    Ok(assignments_on(conn, &[official], day)?.remove(&official))
 }
 
 /// Which of `ids` are known officials.

@@ -178,6 +178,28 @@ fn cached(state: &AppState, etag: &str, mut resp: HttpResponse) -> HttpResponse 
     resp
 }
 
+/// A table of rows as CSV or JSON, with the caching headers.
+fn rows_answer(
+    state: &AppState,
+    req: &HttpRequest,
+    format: Option<Format>,
+    tag: &str,
+    name: &str,
+    r: Range,
+    items: Vec<Map<String, Value>>,
+) -> ApiResult<HttpResponse> {
+    let resp = if wants_csv(req, format) {
+        csv_response(name, r, &items)?
+    } else {
+        HttpResponse::Ok().json(DashboardRows {
+            from: r.from,
+            to: r.to,
+            items,
+        })
+    };
+    Ok(cached(state, tag, resp))
+}
+
 /// `304` when the caller's copy is current, so the dashboard is not computed again.
 async fn unchanged(
     state: &AppState,
@@ -281,18 +303,7 @@ pub async fn opds(
         service::opds(conn, r, opd.as_deref())
     })
     .await?;
-    if wants_csv(&req, q.format) {
-        return Ok(cached(&state, &tag, csv_response("opds", r, &items)?));
-    }
-    Ok(cached(
-        &state,
-        &tag,
-        HttpResponse::Ok().json(DashboardRows {
-            from: r.from,
-            to: r.to,
-            items,
-        }),
-    ))
+    rows_answer(&state, &req, q.format, &tag, "opds", r, items)
 }
 
 /// A time series in local days, ISO weeks or months; empty buckets are zeros.
@@ -325,18 +336,7 @@ pub async fn trends(
         service::trends(conn, r, opd.as_deref(), interval)
     })
     .await?;
-    if wants_csv(&req, q.format) {
-        return Ok(cached(&state, &tag, csv_response("trends", r, &items)?));
-    }
-    Ok(cached(
-        &state,
-        &tag,
-        HttpResponse::Ok().json(DashboardRows {
-            from: r.from,
-            to: r.to,
-            items,
-        }),
-    ))
+    rows_answer(&state, &req, q.format, &tag, "trends", r, items)
 }
 
 /// Repeat offenders: officials with at least `min_findings` findings in the range, with
@@ -374,16 +374,5 @@ pub async fn officials(
         service::officials(conn, r, opd.as_deref(), min)
     })
     .await?;
-    if wants_csv(&req, q.format) {
-        return Ok(cached(&state, &tag, csv_response("officials", r, &items)?));
-    }
-    Ok(cached(
-        &state,
-        &tag,
-        HttpResponse::Ok().json(DashboardRows {
-            from: r.from,
-            to: r.to,
-            items,
-        }),
-    ))
+    rows_answer(&state, &req, q.format, &tag, "officials", r, items)
 }
