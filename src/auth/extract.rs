@@ -3,8 +3,8 @@
 //!
 //! The token must verify *and* its user must still exist and be active; the role used for
 //! authorization is the one stored now, so a demotion or deactivation takes effect at once.
-//! A key must exist, be neither revoked nor expired, and may only read: any other method is
-//! `403` for a key, whatever its role.
+//! A key must exist, be neither revoked nor expired, and may only read: the request
+//! middleware answers `403` to any other method carrying a key, whatever its role.
 
 use actix_web::dev::Payload;
 use actix_web::http::{header, Method};
@@ -103,11 +103,9 @@ pub fn key_write_refused() -> ApiError {
     ApiError::Forbidden("API keys can only read; this request would change data.".into())
 }
 
-async fn key_caller(
-    state: &AppState,
-    secret: String,
-    method: Method,
-) -> Result<AuthUser, ApiError> {
+/// The key's caller. That a key only reads is enforced once, for every path, by the
+/// request middleware (`http::middleware::around`) before any extractor runs.
+async fn key_caller(state: &AppState, secret: String) -> Result<AuthUser, ApiError> {
     let presented = api_key::hash(&secret);
     drop(secret);
     let at = db::now();
@@ -123,7 +121,10 @@ async fn key_caller(
             return Ok(None);
         }
         if row.last_used_at.is_none_or(|t| t < stale_before) {
-            if let Err(e) = db::api_keys::touch(conn, row.id, at, stale_before) {
+            // Through the writers' queue like every other write (on SQLite a bare UPDATE
+            // would wait in the busy handler behind a report being written).
+            let touched = db::write_tx(conn, |c| db::api_keys::touch(c, row.id, at, stale_before));
+            if let Err(e) = touched {
                 // The key is valid; a missed `last_used_at` must not refuse the read.
                 tracing::warn!(key_id = %row.id, error = %e, "could not record the key's use");
             }
@@ -134,9 +135,6 @@ async fn key_caller(
     let row = row.ok_or_else(unauthorized)?;
     let role =
         Role::parse(&row.role).ok_or_else(|| ApiError::internal("stored role is unknown"))?;
-    if !reads_only(&method) {
-        return Err(key_write_refused());
-    }
     if let Err(wait) = state.key_limiter.check(row.id.0) {
         return Err(ApiError::TooManyRequests {
             detail: "This API key has used its requests for the minute; retry later.".into(),
@@ -159,12 +157,11 @@ impl FromRequest for AuthUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let credential = credential(req);
-        let method = req.method().clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
             let token = match credential.ok_or_else(unauthorized)? {
                 Credential::Token(t) => t,
-                Credential::Key(k) => return key_caller(&state, k, method).await,
+                Credential::Key(k) => return key_caller(&state, k).await,
             };
             let claims = state.jwt.verify(&token).map_err(|reason| {
                 tracing::debug!(%reason, "access token refused");

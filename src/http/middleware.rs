@@ -115,8 +115,7 @@ pub async fn around(
     }
     // A key may only read: any other request carrying one is refused before a handler or
     // its extractors look at the body, so it is `403` whatever the body holds.
-    let key_writes = is_api
-        && method != Method::OPTIONS
+    let key_writes = method != Method::OPTIONS
         && !crate::auth::extract::reads_only(&method)
         && crate::auth::extract::carries_api_key(req.request());
     let mut res: ServiceResponse<BoxBody> = if key_writes {
