@@ -70,6 +70,9 @@ pub enum Command {
 pub enum RollupsCommand {
     /// Recompute every rollup from the stored reports.
     Rebuild,
+    /// Compare every rollup with a rebuild (in a transaction that is rolled back: nothing
+    /// changes); exits non-zero and prints the rows that differ when they are not equal.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -278,6 +281,24 @@ pub fn run(cli: Cli) -> Result<(), String> {
             .map_err(|e| format!("rebuilding rollups failed: {e}"))?;
             println!("rollups rebuilt from {n} submitted report(s)");
             Ok(())
+        }
+        Command::Rollups {
+            what: RollupsCommand::Check,
+        } => {
+            let config = Config::from_env()?;
+            crate::telemetry::init(config.log_format);
+            let mut conn = open_migrated(&config)?;
+            let found = db::rollups::check(&mut conn, config.timezone)
+                .map_err(|e| format!("checking rollups failed: {e}"))?;
+            if found.is_empty() {
+                println!("rollups equal a rebuild from the stored reports");
+                Ok(())
+            } else {
+                for line in &found {
+                    println!("{line}");
+                }
+                Err("the rollups differ from a rebuild from the stored reports".into())
+            }
         }
         Command::DemoData {
             opds,

@@ -10,6 +10,9 @@ use utoipa::ToSchema;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// `Retry-After` (seconds) on every `503`: long enough for a conflict or a full pool to clear.
+pub const RETRY_AFTER_UNAVAILABLE: &str = "1";
+
 /// One field that failed validation.
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
 pub struct FieldError {
@@ -71,6 +74,12 @@ pub enum ApiError {
     },
     #[error("{0}")]
     ServiceUnavailable(String),
+    /// A transient conflict in the database that outlasted the retries of
+    /// [`crate::db::write_tx`] (or, with `retryable: false`, a write lock not granted in
+    /// time): `503` with `Retry-After`. Nothing was written; the client may send the same
+    /// request again.
+    #[error("{cause}")]
+    Contention { cause: String, retryable: bool },
     /// The message is logged, never returned.
     #[error("internal error: {0}")]
     Internal(String),
@@ -110,7 +119,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::Validation(_) => "validation",
             ApiError::TooManyRequests { .. } => "too-many-requests",
-            ApiError::ServiceUnavailable(_) => "service-unavailable",
+            ApiError::ServiceUnavailable(_) | ApiError::Contention { .. } => "service-unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -177,7 +186,9 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::ServiceUnavailable(_) | ApiError::Contention { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -189,14 +200,19 @@ impl ResponseError for ApiError {
                 tracing::error!(cause = %cause, "internal error");
                 generic_problem(status)
             }
-            ApiError::ServiceUnavailable(cause) => {
+            ApiError::ServiceUnavailable(cause) | ApiError::Contention { cause, .. } => {
                 tracing::warn!(cause = %cause, "service unavailable");
-                problem_response(
+                let mut resp = problem_response(
                     status,
                     self.slug(),
-                    "The service is temporarily unavailable; try again shortly.",
+                    "The service is temporarily unavailable and nothing was changed; send the same request again after `Retry-After` seconds.",
                     None,
-                )
+                );
+                resp.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    header::HeaderValue::from_static(RETRY_AFTER_UNAVAILABLE),
+                );
+                resp
             }
             ApiError::NotFound => problem_response(
                 status,
@@ -252,13 +268,10 @@ impl From<diesel::result::Error> for ApiError {
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
                 ApiError::Conflict("A record with the same unique value already exists.".into())
             }
-            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
-                ApiError::Conflict("The record was changed by a concurrent request; retry.".into())
-            }
-            // SQLite's busy timeout ran out (another process holds the write lock).
-            Error::DatabaseError(_, info) if info.message().contains("database is locked") => {
-                ApiError::ServiceUnavailable("database: database is locked".into())
-            }
+            e if crate::db::tx::is_transient(&e) => ApiError::Contention {
+                retryable: crate::db::tx::is_retryable(&e),
+                cause: format!("database: {e}"),
+            },
             other => ApiError::Internal(format!("database: {other}")),
         }
     }
@@ -273,6 +286,18 @@ impl From<diesel::r2d2::PoolError> for ApiError {
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(e: actix_web::error::BlockingError) -> Self {
         ApiError::Internal(format!("blocking task failed: {e}"))
+    }
+}
+
+impl crate::db::TxError for ApiError {
+    fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ApiError::Contention {
+                retryable: true,
+                ..
+            }
+        )
     }
 }
 

@@ -2,13 +2,16 @@
 //!
 //! [`document`] builds the same app the server runs and takes its spec, then [`finish`]
 //! adds the error responses every operation shares (401 where a token is needed, 400/413/
-//! 415/422 where a body or query is parsed, 404 where the path names a record, 500 always),
+//! 415/422 where a body or query is parsed, 404 where the path names a record, 500 and 503
+//! always),
 //! so that each handler only documents the errors particular to it.
 
 use actix_web::App;
 use utoipa::openapi::extensions::Extensions;
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi as Spec, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
@@ -98,16 +101,28 @@ const SHARED: &[(&str, &str, &str)] = &[
     ("UnsupportedMediaType", "415", "The body is not of the media type this operation takes"),
     ("ValidationFailed", "422", "The request is well-formed but a field is invalid; `errors` names each"),
     ("InternalError", "500", "Unexpected server error; nothing internal is disclosed, the request id identifies it in the log"),
+    ("ServiceUnavailable", "503", "The database is busy (a write conflict outlasted the server's retries, or no connection was free in time). Nothing was changed: send the same request again after `Retry-After` seconds; a replayed create is recognised by its id"),
 ];
 
-fn problem_response(description: &str) -> Response {
-    ResponseBuilder::new()
-        .description(description)
-        .content(
-            PROBLEM_JSON,
-            Content::new(Some(Ref::from_schema_name("Problem"))),
-        )
-        .build()
+fn problem_response(name: &str, description: &str) -> Response {
+    let mut response = ResponseBuilder::new().description(description).content(
+        PROBLEM_JSON,
+        Content::new(Some(Ref::from_schema_name("Problem"))),
+    );
+    if name == "ServiceUnavailable" {
+        response = response.header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(1)),
+                )
+                .description(Some("Seconds to wait before sending the request again"))
+                .build(),
+        );
+    }
+    response.build()
 }
 
 fn add(op: &mut Operation, name: &str) {
@@ -122,9 +137,10 @@ fn add(op: &mut Operation, name: &str) {
 pub fn finish(spec: &mut Spec) {
     let components = spec.components.get_or_insert_with(Default::default);
     for (name, _, description) in SHARED {
-        components
-            .responses
-            .insert(name.to_string(), RefOr::T(problem_response(description)));
+        components.responses.insert(
+            name.to_string(),
+            RefOr::T(problem_response(name, description)),
+        );
     }
     for (path, item) in spec.paths.paths.iter_mut() {
         let has_path_params = path.contains('{');
@@ -170,6 +186,7 @@ pub fn finish(spec: &mut Spec) {
                 add(op, "NotFound");
             }
             add(op, "InternalError");
+            add(op, "ServiceUnavailable");
             add_links(op);
         }
     }

@@ -22,6 +22,7 @@ pub struct ApiKeyRow {
 }
 
 pub fn insert(conn: &mut DbConnection, row: &ApiKeyRow) -> QueryResult<()> {
+    super::tx::debug_assert_writing();
     diesel::insert_into(api_keys::table)
         .values(row)
         .execute(conn)
@@ -67,6 +68,7 @@ pub fn list(
 
 /// Marks a key revoked; `false` when it already was.
 pub fn revoke(conn: &mut DbConnection, id: DbUuid, at: NaiveDateTime) -> QueryResult<bool> {
+    super::tx::debug_assert_writing();
     diesel::update(
         api_keys::table
             .find(id)
@@ -85,6 +87,7 @@ pub fn touch(
     at: NaiveDateTime,
     stale_before: NaiveDateTime,
 ) -> QueryResult<()> {
+    super::tx::debug_assert_writing();
     diesel::update(
         api_keys::table.find(id).filter(
             api_keys::last_used_at
@@ -99,6 +102,7 @@ pub fn touch(
 
 /// Counts a change to what the dashboards show; call it in the transaction that makes it.
 pub fn bump_dashboard_version(conn: &mut DbConnection) -> QueryResult<()> {
+    super::tx::debug_assert_writing();
     diesel::update(dashboard_version::table.find(1))
         .set(dashboard_version::version.eq(dashboard_version::version + 1))
         .execute(conn)

@@ -2,9 +2,9 @@
 //!
 //! `hash = SHA-256(prev_hash ‖ ":" ‖ seq ‖ ":" ‖ canonical JSON of the entry)`, where the
 //! canonical JSON has sorted keys, the time in UTC with microseconds, and `details` as
-//! parsed JSON. Appends are serialized — on SQLite by the write lock every write
-//! transaction takes, on PostgreSQL by a transaction-scoped advisory lock on the chain head
-//! — so `seq` has no gaps. The database itself refuses UPDATE, DELETE (and, on PostgreSQL,
+//! parsed JSON. Appends are serialised by the write lock that every write transaction
+//! holds from its first statement ([`super::tx`]), so `seq` has no gaps; an append outside
+//! [`super::write_tx`] is refused. The database itself refuses UPDATE, DELETE (and, on PostgreSQL,
 //! TRUNCATE) of the table.
 
 use chrono::NaiveDateTime;
@@ -19,8 +19,6 @@ use super::schema::audit_log;
 use super::{now, DbConnection};
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-/// The advisory lock key of the chain head (PostgreSQL).
-const CHAIN_LOCK: i64 = 0x0051_DA4A_0D17;
 
 /// One change to record: who did what to which entity, and what changed.
 pub struct AuditEntry<'a> {
@@ -84,10 +82,13 @@ pub fn head(conn: &mut DbConnection) -> QueryResult<(i64, String)> {
         .map(|h| h.unwrap_or((0, GENESIS.to_string())))
 }
 
-/// Appends inside the caller's (write) transaction.
+/// Appends inside the caller's write transaction ([`super::write_tx`], which holds the
+/// write lock that keeps `seq` gapless); anywhere else it is an error.
 pub fn append(conn: &mut DbConnection, entry: AuditEntry<'_>) -> QueryResult<()> {
-    if let DbConnection::Pg(pg) = conn {
-        diesel::sql_query(format!("SELECT pg_advisory_xact_lock({CHAIN_LOCK})")).execute(pg)?;
+    if !super::tx::holds_write_lock() {
+        return Err(diesel::result::Error::QueryBuilderError(
+            "an audit entry is appended only inside write_tx, which holds the write lock".into(),
+        ));
     }
     let (last_seq, last_hash) = head(conn)?;
     let mut row = AuditRow {

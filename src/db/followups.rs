@@ -46,6 +46,7 @@ pub struct EventRow {
 }
 
 pub fn insert(conn: &mut DbConnection, row: &FollowUpRow) -> QueryResult<()> {
+    super::tx::debug_assert_writing();
     diesel::insert_into(follow_ups::table)
         .values(row)
         .execute(conn)?;
@@ -71,6 +72,7 @@ pub fn active_for(conn: &mut DbConnection, official: DbUuid) -> QueryResult<Opti
 
 /// Writes the row's state, only if its version is still `expected`.
 pub fn update(conn: &mut DbConnection, row: &FollowUpRow, expected: i64) -> QueryResult<bool> {
+    super::tx::debug_assert_writing();
     let n = diesel::update(
         follow_ups::table
             .find(row.id)
@@ -95,6 +97,7 @@ pub fn update(conn: &mut DbConnection, row: &FollowUpRow, expected: i64) -> Quer
 
 /// Attaches a finding unless it is attached already; `true` when new.
 pub fn attach(conn: &mut DbConnection, follow_up: DbUuid, finding: DbUuid) -> QueryResult<bool> {
+    super::tx::debug_assert_writing();
     let exists: bool = diesel::select(diesel::dsl::exists(
         follow_up_findings::table
             .filter(follow_up_findings::follow_up_id.eq(follow_up))
@@ -115,6 +118,7 @@ pub fn attach(conn: &mut DbConnection, follow_up: DbUuid, finding: DbUuid) -> Qu
 }
 
 pub fn insert_event(conn: &mut DbConnection, e: &EventRow) -> QueryResult<()> {
+    super::tx::debug_assert_writing();
     diesel::insert_into(follow_up_events::table)
         .values(e)
         .execute(conn)

@@ -92,6 +92,7 @@ pub fn find(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<Inspectio
 }
 
 pub fn insert(conn: &mut DbConnection, row: &InspectionRow) -> QueryResult<()> {
+    super::tx::debug_assert_writing();
     diesel::insert_into(inspections::table)
         .values((
             inspections::id.eq(row.id),
@@ -123,6 +124,7 @@ pub fn update(
     row: &InspectionRow,
     expected_version: i64,
 ) -> QueryResult<bool> {
+    super::tx::debug_assert_writing();
     let n = diesel::update(
         inspections::table
             .find(row.id)
@@ -150,6 +152,7 @@ pub fn update(
 /// SQLite, in-process, one cached prepared statement per row is cheaper than parsing a
 /// multi-row statement that cannot be cached.
 pub fn insert_attendance_rows(conn: &mut DbConnection, rows: &[AttendanceRow]) -> QueryResult<()> {
+    super::tx::debug_assert_writing();
     if matches!(conn, DbConnection::Pg(_)) {
         super::bulk_insert!(conn, attendance::table, rows, 1000);
     } else {
@@ -164,6 +167,7 @@ pub fn insert_attendance_rows(conn: &mut DbConnection, rows: &[AttendanceRow]) -
 
 /// A report's findings, written as [`insert_attendance_rows`] writes attendance.
 pub fn insert_finding_rows(conn: &mut DbConnection, rows: &[FindingRow]) -> QueryResult<()> {
+    super::tx::debug_assert_writing();
     if matches!(conn, DbConnection::Pg(_)) {
         super::bulk_insert!(conn, findings::table, rows, 1000);
     } else {
@@ -175,6 +179,7 @@ pub fn insert_finding_rows(conn: &mut DbConnection, rows: &[FindingRow]) -> Quer
 }
 
 pub fn insert_finding(conn: &mut DbConnection, row: &FindingRow) -> QueryResult<()> {
+    super::tx::debug_assert_writing();
     diesel::insert_into(findings::table)
         .values(row)
         .execute(conn)
@@ -182,6 +187,7 @@ pub fn insert_finding(conn: &mut DbConnection, row: &FindingRow) -> QueryResult<
 }
 
 pub fn insert_evidence(conn: &mut DbConnection, row: &EvidenceRow) -> QueryResult<()> {
+    super::tx::debug_assert_writing();
     diesel::insert_into(evidence::table)
         .values(row)
         .execute(conn)
@@ -253,6 +259,7 @@ pub fn taken_ids(conn: &mut DbConnection, ids: &[DbUuid]) -> QueryResult<Vec<DbU
 
 /// Removes a draft's attendance rows and the absence findings derived from them.
 pub fn delete_attendance(conn: &mut DbConnection, inspection: DbUuid) -> QueryResult<()> {
+    super::tx::debug_assert_writing();
     diesel::delete(
         findings::table
             .filter(findings::inspection_id.eq(inspection))

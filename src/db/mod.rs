@@ -2,19 +2,21 @@
 //!
 //! [`DbConnection`] is a diesel `MultiConnection` over PostgreSQL and SQLite. The pool
 //! ([`ConnectionManager`]) chooses the backend from the URL scheme, applies the SQLite
-//! pragmas to every new connection, and [`write_tx`] opens write transactions with
-//! `BEGIN IMMEDIATE` on SQLite so that concurrent writers wait instead of failing.
+//! pragmas to every new connection, and [`write_tx`] ([`tx`]) runs every write transaction
+//! under the one write lock — the lock order, and the retry of transient conflicts, are
+//! documented there.
 
 pub mod pool;
 pub mod schema;
+pub mod tx;
 pub mod types;
 
-use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::sync::atomic::{AtomicI64, Ordering};
 
 pub use pool::{ConnectionManager, DatabaseUrl, DbPool, SqliteSynchronous};
+pub use tx::{write_tx, TxError};
 pub use types::DbUuid;
 
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -36,87 +38,39 @@ impl DbConnection {
     }
 }
 
+/// The advisory lock key that serialises migrations (PostgreSQL), distinct from the
+/// write lock.
+const MIGRATION_LOCK: i64 = 0x0051_DA4A_0D18;
+
 /// Runs the pending migrations of the connection's backend and returns the versions applied.
+///
+/// Any number of processes may start at once on one empty database: on PostgreSQL they
+/// queue on a session advisory lock and each finds the migrations the first one applied
+/// (without it, two would create the same tables and one would die on a duplicate key in
+/// PostgreSQL's catalogue). On SQLite each migration's transaction takes the file's write
+/// lock, and `busy_timeout` makes the others wait.
 pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, String> {
     let applied = match conn {
-        DbConnection::Pg(c) => c
-            .run_pending_migrations(POSTGRES_MIGRATIONS)
-            .map(|v| v.iter().map(|m| m.to_string()).collect()),
+        DbConnection::Pg(c) => {
+            diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+                .execute(c)
+                .map_err(|e| format!("waiting for the migration lock failed: {e}"))?;
+            let applied = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.to_string()).collect());
+            let unlocked =
+                diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+                    .execute(c);
+            if let Err(e) = unlocked {
+                tracing::warn!(error = %e, "releasing the migration lock failed; it ends with the connection");
+            }
+            applied
+        }
         DbConnection::Sqlite(c) => c
             .run_pending_migrations(SQLITE_MIGRATIONS)
             .map(|v| v.iter().map(|m| m.to_string()).collect()),
     };
     applied.map_err(|e| format!("running migrations failed: {e}"))
-}
-
-/// Runs `f` in a write transaction: `BEGIN IMMEDIATE` on SQLite (the write lock is taken
-/// up front, so a concurrent writer waits on `busy_timeout` instead of failing half-way),
-/// a plain transaction on PostgreSQL. Commits on `Ok`, rolls back on `Err`.
-pub fn write_tx<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
-where
-    F: FnOnce(&mut DbConnection) -> Result<T, E>,
-    E: From<diesel::result::Error>,
-{
-    match conn {
-        DbConnection::Pg(_) => conn.transaction(f),
-        DbConnection::Sqlite(inner) => {
-            // SQLite has one writer at a time. Writers of this process queue on a mutex
-            // (woken as soon as it is free) rather than in SQLite's busy handler, which
-            // sleeps in growing steps and gives long tails under load; `busy_timeout`
-            // still covers other processes (the command line).
-            let _writer = SqliteWriter::acquire();
-            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
-            match f(conn) {
-                Ok(value) => {
-                    if let Err(commit_error) =
-                        <DbConnection as Connection>::TransactionManager::commit_transaction(conn)
-                    {
-                        let _ =
-                            <DbConnection as Connection>::TransactionManager::rollback_transaction(
-                                conn,
-                            );
-                        return Err(commit_error.into());
-                    }
-                    Ok(value)
-                }
-                Err(error) => {
-                    <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)?;
-                    Err(error)
-                }
-            }
-        }
-    }
-}
-
-static SQLITE_WRITE_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-thread_local! {
-    static HOLDS_WRITE_LOCK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// The process-wide SQLite write lock; re-entrant per thread (a nested `write_tx` becomes
-/// a savepoint and must not wait for itself).
-struct SqliteWriter(Option<std::sync::MutexGuard<'static, ()>>);
-
-impl SqliteWriter {
-    fn acquire() -> Self {
-        if HOLDS_WRITE_LOCK.with(|h| h.get()) {
-            return SqliteWriter(None);
-        }
-        let guard = SQLITE_WRITE_LOCK
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        HOLDS_WRITE_LOCK.with(|h| h.set(true));
-        SqliteWriter(Some(guard))
-    }
-}
-
-impl Drop for SqliteWriter {
-    fn drop(&mut self) {
-        if self.0.take().is_some() {
-            HOLDS_WRITE_LOCK.with(|h| h.set(false));
-        }
-    }
 }
 
 /// The current time as stored: UTC, truncated to microseconds (PostgreSQL's precision),

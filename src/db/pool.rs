@@ -160,8 +160,19 @@ impl r2d2::ManageConnection for ConnectionManager {
     type Connection = DbConnection;
     type Error = r2d2::Error;
 
+    /// A pooled PostgreSQL connection waits at most 10 s for the write lock (like SQLite's
+    /// `busy_timeout`): past that the request is answered `503` with `Retry-After` instead of
+    /// holding its connection for as long as the lock's holder takes.
     fn connect(&self) -> Result<DbConnection, r2d2::Error> {
-        self.establish()
+        let mut conn = self.establish()?;
+        if let DbConnection::Pg(pg) = &mut conn {
+            pg.batch_execute(&format!(
+                "SET lock_timeout = {}",
+                self.busy_timeout.as_millis()
+            ))
+            .map_err(r2d2::Error::QueryError)?;
+        }
+        Ok(conn)
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {

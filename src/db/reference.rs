@@ -11,6 +11,7 @@ diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql
 /// Takes `n` sequence numbers for changes in this transaction and returns the first. The
 /// counter row stays locked until commit, so numbers are handed out in commit order.
 pub fn take_seqs(conn: &mut DbConnection, n: i64) -> QueryResult<i64> {
+    super::tx::debug_assert_writing();
     diesel::update(sync_counter::table.find(1))
         .set(sync_counter::last_seq.eq(sync_counter::last_seq + n))
         .execute(conn)?;
@@ -89,6 +90,7 @@ pub fn insert_opd(
     f: &OpdFields,
     seq: i64,
 ) -> QueryResult<OpdRow> {
+    super::tx::debug_assert_writing();
     let at = now();
     diesel::insert_into(opds::table)
         .values((
@@ -115,6 +117,7 @@ pub fn update_opd(
     f: &OpdFields,
     seq: i64,
 ) -> QueryResult<OpdRow> {
+    super::tx::debug_assert_writing();
     diesel::update(opds::table.find(id))
         .set((
             opds::code.eq(&f.code),
@@ -244,6 +247,7 @@ fn insert_assignment(
     official_id: DbUuid,
     p: &NewPlacement<'_>,
 ) -> QueryResult<()> {
+    super::tx::debug_assert_writing();
     diesel::insert_into(official_assignments::table)
         .values((
             official_assignments::id.eq(DbUuid(uuid::Uuid::new_v4())),
@@ -264,6 +268,7 @@ pub fn insert_official(
     placement: &NewPlacement<'_>,
     seq: i64,
 ) -> QueryResult<()> {
+    super::tx::debug_assert_writing();
     let at = now();
     diesel::insert_into(officials::table)
         .values((
@@ -287,6 +292,7 @@ pub fn transfer(
     official_id: DbUuid,
     placement: &NewPlacement<'_>,
 ) -> QueryResult<()> {
+    super::tx::debug_assert_writing();
     diesel::update(
         official_assignments::table
             .filter(official_assignments::official_id.eq(official_id))
@@ -309,6 +315,7 @@ pub fn update_official(
     c: &OfficialChanges<'_>,
     seq: i64,
 ) -> QueryResult<()> {
+    super::tx::debug_assert_writing();
     diesel::update(officials::table.find(id))
         .set((
             officials::full_name.eq(c.full_name),

@@ -130,6 +130,7 @@ fn upsert_counters(
     opd: Option<&str>,
     counters: [i64; 18],
 ) -> QueryResult<()> {
+    super::tx::debug_assert_writing();
     let keys = if opd.is_some() {
         format!("{date_column}, opd_id")
     } else {
@@ -174,6 +175,7 @@ fn upsert_counters(
 
 /// Adds `row` to its day and OPD, its month and OPD, and its day's total.
 pub fn add_daily(conn: &mut DbConnection, row: &DailyRow) -> QueryResult<()> {
+    super::tx::debug_assert_writing();
     let c = row.counters();
     upsert_counters(conn, "rollup_daily", "day", row.day, Some(&row.opd_id), c)?;
     upsert_counters(
@@ -193,6 +195,7 @@ pub fn add_official(
     official: &str,
     n: i64,
 ) -> QueryResult<()> {
+    super::tx::debug_assert_writing();
     for (table, column, date) in [
         ("rollup_official_daily", "day", day),
         ("rollup_official_monthly", "month", month_of(day)),
@@ -242,6 +245,7 @@ pub fn on_submit(
 
 /// Recomputes every rollup from the raw rows (run inside a write transaction).
 pub fn rebuild(conn: &mut DbConnection, tz: chrono_tz::Tz) -> QueryResult<usize> {
+    super::tx::debug_assert_writing();
     super::api_keys::bump_dashboard_version(conn)?;
     diesel::delete(rollup_official_daily::table).execute(conn)?;
     diesel::delete(rollup_daily::table).execute(conn)?;
@@ -587,6 +591,75 @@ pub fn snapshot(conn: &mut DbConnection) -> QueryResult<Snapshot> {
             .map(|r| (r.key.clone(), r.counters()))
             .collect(),
     ))
+}
+
+/// How [`check`] ends its transaction: with what it found, or with a database error.
+enum CheckEnd {
+    Found(Vec<String>),
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for CheckEnd {
+    fn from(e: diesel::result::Error) -> Self {
+        CheckEnd::Db(e)
+    }
+}
+
+impl super::TxError for CheckEnd {
+    fn is_retryable(&self) -> bool {
+        matches!(self, CheckEnd::Db(e) if super::tx::is_retryable(e))
+    }
+}
+
+/// Compares every stored rollup with a rebuild from the reports, in a write transaction
+/// that is rolled back (nothing changes; writers wait while it runs). Returns what differs,
+/// nothing when the rollups are right.
+pub fn check(conn: &mut DbConnection, tz: chrono_tz::Tz) -> QueryResult<Vec<String>> {
+    let ended = super::write_tx(conn, |conn| {
+        let stored = snapshot(conn)?;
+        rebuild(conn, tz)?;
+        let rebuilt = snapshot(conn)?;
+        Err::<(), _>(CheckEnd::Found(differences(&stored, &rebuilt)))
+    });
+    match ended {
+        Ok(()) => Ok(Vec::new()),
+        Err(CheckEnd::Found(found)) => Ok(found),
+        Err(CheckEnd::Db(e)) => Err(e),
+    }
+}
+
+/// The rows of two snapshots that differ, table by table (at most five per table).
+fn differences(stored: &Snapshot, rebuilt: &Snapshot) -> Vec<String> {
+    fn table<T: PartialEq + std::fmt::Debug>(
+        name: &str,
+        stored: &[T],
+        rebuilt: &[T],
+        out: &mut Vec<String>,
+    ) {
+        if stored == rebuilt {
+            return;
+        }
+        out.push(format!(
+            "{name}: {} stored row(s), {} after a rebuild",
+            stored.len(),
+            rebuilt.len()
+        ));
+        let missing = rebuilt.iter().filter(|r| !stored.contains(r));
+        let extra = stored.iter().filter(|r| !rebuilt.contains(r));
+        for r in missing.take(5) {
+            out.push(format!("  {name}: expected {r:?}"));
+        }
+        for r in extra.take(5) {
+            out.push(format!("  {name}: stored {r:?}"));
+        }
+    }
+    let mut out = Vec::new();
+    table("rollup_daily", &stored.0, &rebuilt.0, &mut out);
+    table("rollup_official_daily", &stored.1, &rebuilt.1, &mut out);
+    table("rollup_official_monthly", &stored.2, &rebuilt.2, &mut out);
+    table("rollup_monthly", &stored.3, &rebuilt.3, &mut out);
+    table("rollup_day_total", &stored.4, &rebuilt.4, &mut out);
+    out
 }
 
 #[cfg(test)]

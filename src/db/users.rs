@@ -29,6 +29,7 @@ pub struct NewUser<'a> {
 }
 
 pub fn insert(conn: &mut DbConnection, user: &NewUser<'_>) -> QueryResult<UserRow> {
+    super::tx::debug_assert_writing();
     let at = now();
     diesel::insert_into(users::table)
         .values((
@@ -109,6 +110,7 @@ pub struct UserChanges {
 }
 
 pub fn update(conn: &mut DbConnection, id: DbUuid, changes: &UserChanges) -> QueryResult<()> {
+    super::tx::debug_assert_writing();
     let at = now();
     if let Some(v) = &changes.full_name {
         diesel::update(users::table.find(id))
@@ -158,6 +160,7 @@ pub fn insert_refresh_token(
     token_hash: &str,
     expires_at: NaiveDateTime,
 ) -> QueryResult<()> {
+    super::tx::debug_assert_writing();
     diesel::insert_into(refresh_tokens::table)
         .values((
             refresh_tokens::id.eq(DbUuid(uuid::Uuid::new_v4())),
@@ -184,6 +187,7 @@ pub fn find_refresh_token(
 
 /// Marks a token spent; `true` only for the one request that spent it.
 pub fn spend_refresh_token(conn: &mut DbConnection, id: DbUuid) -> QueryResult<bool> {
+    super::tx::debug_assert_writing();
     let n = diesel::update(
         refresh_tokens::table
             .find(id)
@@ -196,6 +200,7 @@ pub fn spend_refresh_token(conn: &mut DbConnection, id: DbUuid) -> QueryResult<b
 }
 
 pub fn revoke_family(conn: &mut DbConnection, family_id: DbUuid) -> QueryResult<usize> {
+    super::tx::debug_assert_writing();
     diesel::update(
         refresh_tokens::table
             .filter(refresh_tokens::family_id.eq(family_id))
@@ -206,6 +211,7 @@ pub fn revoke_family(conn: &mut DbConnection, family_id: DbUuid) -> QueryResult<
 }
 
 pub fn revoke_all_for_user(conn: &mut DbConnection, user_id: DbUuid) -> QueryResult<usize> {
+    super::tx::debug_assert_writing();
     diesel::update(
         refresh_tokens::table
             .filter(refresh_tokens::user_id.eq(user_id))

@@ -121,39 +121,58 @@ pub async fn login(
     let LoginRequest { username, password } = body.0;
     let account = rules::username_key(&username);
     let address = client_ip(&req, &state.config.trusted_proxies);
-    if let Err(retry_after_secs) = state.throttle.check(&account, &address) {
-        state
-            .metrics
-            .login_failures
-            .with_label_values(&["throttled"])
-            .inc();
-        return Err(ApiError::TooManyRequests {
-            detail: "Too many failed login attempts; try again later.".into(),
-            retry_after_secs,
-        });
-    }
+    // Counted before it is verified: a burst of guesses gets no more than a slow series.
+    let attempt = match state.throttle.begin(&account, &address) {
+        Ok(attempt) => attempt,
+        Err(retry_after_secs) => {
+            state
+                .metrics
+                .login_failures
+                .with_label_values(&["throttled"])
+                .inc();
+            return Err(ApiError::TooManyRequests {
+                detail: "Too many failed login attempts; try again later.".into(),
+                retry_after_secs,
+            });
+        }
+    };
 
     let lookup = username.clone();
     let user = if account.is_empty() || account.len() > 256 {
         None
     } else {
-        db::run(&state.pool, move |conn| {
+        let found = db::run(&state.pool, move |conn| {
             Ok(user_db::find_by_username(conn, &lookup)?)
         })
-        .await?
+        .await;
+        match found {
+            Ok(user) => user,
+            Err(e) => {
+                // Nothing was guessed: the database did not answer.
+                attempt.release();
+                return Err(e);
+            }
+        }
     };
     let verified = if password.chars().count() > PASSWORD_MAX_CHARS {
         false
     } else {
-        state
+        match state
             .hasher
             .verify(password, user.as_ref().map(|u| u.password_hash.clone()))
-            .await?
+            .await
+        {
+            Ok(verified) => verified,
+            Err(e) => {
+                attempt.release();
+                return Err(e);
+            }
+        }
     };
 
     match user {
         Some(user) if verified && user.active => {
-            state.throttle.record_success(&account);
+            attempt.succeeded();
             let st = state.clone();
             let rid = request_id.0.clone();
             let (user, refresh_token) = db::run(&state.pool, move |conn| {
@@ -170,14 +189,14 @@ pub async fn login(
                             request_id: Some(&rid),
                         },
                     )?;
-                    Ok((user, token))
+                    Ok((user.clone(), token))
                 })
             })
             .await?;
             token_response(&state, user, refresh_token)
         }
         user => {
-            state.throttle.record_failure(&account, &address);
+            attempt.failed();
             state
                 .metrics
                 .login_failures
@@ -368,29 +387,44 @@ pub async fn change_password(
     } = body.0;
     let account = rules::username_key(&caller.username);
     let address = client_ip(&req, &state.config.trusted_proxies);
-    if let Err(retry_after_secs) = state.throttle.check(&account, &address) {
-        return Err(ApiError::TooManyRequests {
+    // The current password is a guess like a login's: reserved before it is verified.
+    let attempt = state
+        .throttle
+        .begin(&account, &address)
+        .map_err(|retry_after_secs| ApiError::TooManyRequests {
             detail: "Too many failed password attempts; try again later.".into(),
             retry_after_secs,
-        });
+        })?;
+    if let Err(e) = rules::validate_password("new_password", &new_password, &caller.username) {
+        attempt.release();
+        return Err(ApiError::Validation(vec![e]));
     }
-    rules::validate_password("new_password", &new_password, &caller.username)
-        .map_err(|e| ApiError::Validation(vec![e]))?;
     let uid = DbUuid(caller.id);
-    let row = db::run(&state.pool, move |conn| Ok(user_db::find(conn, uid)?)).await?;
-    let ok = current_password.chars().count() <= PASSWORD_MAX_CHARS
-        && state
+    let checked = async {
+        let row = db::run(&state.pool, move |conn| Ok(user_db::find(conn, uid)?)).await?;
+        if current_password.chars().count() > PASSWORD_MAX_CHARS {
+            return Ok(false);
+        }
+        state
             .hasher
             .verify(current_password, Some(row.password_hash))
-            .await?;
-    if !ok {
-        state.throttle.record_failure(&account, &address);
-        return Err(ApiError::Validation(vec![FieldError::new(
-            "current_password",
-            "is not the current password",
-        )]));
+            .await
     }
-    state.throttle.record_success(&account);
+    .await;
+    match checked {
+        Ok(true) => attempt.succeeded(),
+        Ok(false) => {
+            attempt.failed();
+            return Err(ApiError::Validation(vec![FieldError::new(
+                "current_password",
+                "is not the current password",
+            )]));
+        }
+        Err(e) => {
+            attempt.release();
+            return Err(e);
+        }
+    }
     let new_hash = state.hasher.hash(new_password).await?;
     db::run(&state.pool, move |conn| {
         write_tx(conn, |conn| {
@@ -398,7 +432,7 @@ pub async fn change_password(
                 conn,
                 uid,
                 &user_db::UserChanges {
-                    password_hash: Some(new_hash),
+                    password_hash: Some(new_hash.clone()),
                     ..Default::default()
                 },
             )?;

@@ -268,17 +268,17 @@ pub async fn update_opd(
             conn,
             id,
             |f| {
-                if let Some(v) = p.code {
-                    f.code = v;
+                if let Some(v) = &p.code {
+                    f.code = v.clone();
                 }
-                if let Some(v) = p.name {
-                    f.name = v;
+                if let Some(v) = &p.name {
+                    f.name = v.clone();
                 }
                 if let Some(v) = p.kind {
                     f.kind = v.as_str().to_string();
                 }
-                if let Some(v) = p.address {
-                    f.address = v;
+                if let Some(v) = &p.address {
+                    f.address = v.clone();
                 }
                 if let Some(v) = p.latitude {
                     f.latitude = v;

@@ -271,10 +271,10 @@ pub async fn update_user(
         write_tx(conn, |conn| {
             let before = user_db::find(conn, id)?;
             let changes = UserChanges {
-                full_name: patch.full_name.map(|n| n.trim().to_string()),
+                full_name: patch.full_name.as_deref().map(|n| n.trim().to_string()),
                 role: patch.role.map(|r| r.as_str().to_string()),
                 active: patch.active,
-                password_hash,
+                password_hash: password_hash.clone(),
             };
             user_db::update(conn, id, &changes)?;
             if user_db::count_active_admins(conn)? == 0 {

@@ -237,8 +237,23 @@ pub fn raise(
         return Err(ApiError::Validation(errors));
     }
     write_tx(conn, |conn| {
-        if crate::db::reference::find_official(conn, DbUuid(input.official_id)).is_err() {
-            return Err(ApiError::invalid("official_id", "no such official"));
+        match crate::db::reference::find_official(conn, DbUuid(input.official_id)) {
+            Ok(_) => {}
+            Err(diesel::result::Error::NotFound) => {
+                return Err(ApiError::invalid("official_id", "no such official"))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        // Refused before anything is written: findings go only to a follow-up the caller
+        // may see (an inspector's own), never into someone else's behind their back.
+        if let Some(active) = fdb::active_for(conn, DbUuid(input.official_id))? {
+            if check_read(caller, &active).is_err() {
+                return Err(ApiError::Forbidden(
+                    "The official already has a follow-up under review that you did not raise; \
+                     a supervisor attaches further findings to it."
+                        .into(),
+                ));
+            }
         }
         let ids: Vec<DbUuid> = input.finding_ids.iter().copied().map(DbUuid).collect();
         let found = fdb::findings_with_status(conn, &ids)?;
@@ -401,7 +416,10 @@ pub fn act(
                             "assignee_id",
                             "must be an active supervisor or admin",
                         )),
-                        Err(_) => errors.push(FieldError::new("assignee_id", "no such user")),
+                        Err(diesel::result::Error::NotFound) => {
+                            errors.push(FieldError::new("assignee_id", "no such user"))
+                        }
+                        Err(e) => return Err(e.into()),
                     },
                 }
                 if let Some(d) = input.due_date {

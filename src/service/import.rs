@@ -202,8 +202,9 @@ fn report(dry_run: bool, errors: Vec<LineError>) -> ImportReport {
 /// `apply = false`.
 fn run<F>(conn: &mut DbConnection, dry_run: bool, f: F) -> Result<ImportReport, ApiError>
 where
-    F: FnOnce(&mut DbConnection, bool) -> Result<ImportReport, ApiError>,
+    F: FnMut(&mut DbConnection, bool) -> Result<ImportReport, ApiError>,
 {
+    let mut f = f;
     if dry_run {
         read_snapshot(conn, |conn| f(conn, false))
     } else {
@@ -250,7 +251,7 @@ pub fn import_officials(
                 .map(|o| (o.official.nip.clone(), o))
                 .collect();
 
-        let mut errors = unreadable;
+        let mut errors = unreadable.clone();
         let mut plans = Vec::new();
         let mut seen: HashMap<String, u64> = HashMap::new();
         for row in &rows {
@@ -484,7 +485,7 @@ pub fn import_opds(
             .into_iter()
             .map(|o| (o.code.clone(), o))
             .collect();
-        let mut errors = unreadable;
+        let mut errors = unreadable.clone();
         let mut plans: Vec<(Option<refdb::OpdRow>, OpdFields)> = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
         for row in &rows {

@@ -524,7 +524,7 @@ pub fn create(
             return Ok(Created::Replay);
         }
         if !errors.is_empty() {
-            return Err(ApiError::Validation(errors));
+            return Err(ApiError::Validation(errors.clone()));
         }
         let opd = opd_for_report(conn, DbUuid(input.opd_id))?;
         let mut errors = Vec::new();
@@ -817,17 +817,17 @@ pub fn patch(
         };
         (row.distance_m, row.within_geofence) = geofence(&opd, location);
         row.updated_at = now();
+        if patch.attendance.is_some() && idb::derived_findings_have_evidence(conn, id)? {
+            return Err(ApiError::Conflict(
+                "Evidence is attached to an absence recorded by this attendance list; it cannot be replaced.".into(),
+            ));
+        }
         if !idb::update(conn, &row, version)? {
             return Err(ApiError::PreconditionFailed(
                 "The report changed concurrently; read it again.".into(),
             ));
         }
         if let Some(rows) = &patch.attendance {
-            if idb::derived_findings_have_evidence(conn, id)? {
-                return Err(ApiError::Conflict(
-                    "Evidence is attached to an absence recorded by this attendance list; it cannot be replaced.".into(),
-                ));
-            }
             idb::delete_attendance(conn, id)?;
             check_officials(conn, rows, &[], &mut errors)?;
             if !errors.is_empty() {

@@ -99,7 +99,7 @@ pub fn create(
 pub fn update(
     conn: &mut DbConnection,
     id: DbUuid,
-    change: impl FnOnce(&mut OpdFields),
+    mut change: impl FnMut(&mut OpdFields),
     actor: Option<Uuid>,
     request_id: Option<&str>,
 ) -> Result<OpdRow, ApiError> {

@@ -106,6 +106,49 @@ fn create_pg_database() -> String {
     name
 }
 
+/// An empty database (no tables) and a data directory, for start-up tests; dropped with it.
+pub struct EmptyDatabase {
+    pub url: String,
+    pub dir: PathBuf,
+    pg_database: Option<String>,
+}
+
+impl EmptyDatabase {
+    pub fn new(backend: Backend) -> EmptyDatabase {
+        let dir =
+            std::env::temp_dir().join(format!("sidak-empty-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("data directory");
+        match backend {
+            Backend::Sqlite => EmptyDatabase {
+                url: format!("sqlite://{}", dir.join("sidak.db").display()),
+                dir,
+                pg_database: None,
+            },
+            Backend::Postgres => {
+                let name = format!("sidak_empty_{}", uuid::Uuid::new_v4().simple());
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut pg_admin())
+                    .expect("create an empty database");
+                EmptyDatabase {
+                    url: pg_url_for(&name),
+                    dir,
+                    pg_database: Some(name),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for EmptyDatabase {
+    fn drop(&mut self) {
+        if let Some(db) = &self.pg_database {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+                .execute(&mut pg_admin());
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// Where one test's data lives; removed when the last app using it is dropped.
 struct Storage {
     dir: PathBuf,

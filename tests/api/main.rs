@@ -8,6 +8,7 @@ mod api_keys;
 mod audit;
 mod auth;
 mod authz;
+mod concurrency;
 mod dashboards;
 mod errors;
 mod evidence;

@@ -1,0 +1,516 @@
+//! Many callers at once: bursts of guesses, admins deactivating each other, reports and
+//! follow-up decisions written side by side, servers starting together on an empty
+//! database. Every scenario runs on both databases.
+
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::both_backends;
+use crate::helpers::{assert_problem, token_of, Backend, TestApp, ADMIN_PASSWORD, PASSWORD};
+use crate::inspections::Field;
+
+both_backends!(
+    a_burst_of_guesses_is_held_to_the_account_limit,
+    a_burst_from_one_address_is_held_to_the_address_limit,
+    a_burst_of_current_passwords_is_held_to_the_limit,
+    admins_deactivating_each_other_leave_one_admin,
+    a_refused_raise_changes_nothing,
+    mixed_writers_never_see_a_server_error,
+    servers_starting_together_on_an_empty_database_all_come_up,
+    a_transient_conflict_runs_the_transaction_again,
+);
+
+/// Sends `n` logins at once; returns the statuses.
+async fn login_burst(app: &TestApp, logins: Vec<(String, String)>) -> Vec<u16> {
+    let sends = logins.into_iter().map(|(username, password)| {
+        let client = app.client.clone();
+        let url = app.url("/api/v1/auth/login");
+        async move {
+            client
+                .post(url)
+                .json(&json!({"username": username, "password": password}))
+                .send()
+                .await
+                .expect("login sent")
+                .status()
+                .as_u16()
+        }
+    });
+    join_all(sends).await
+}
+
+fn count(statuses: &[u16], status: u16) -> usize {
+    statuses.iter().filter(|s| **s == status).count()
+}
+
+async fn a_burst_of_guesses_is_held_to_the_account_limit(backend: Backend) {
+    let app = TestApp::spawn_with(
+        backend,
+        &[
+            ("SIDAK_LOGIN_MAX_FAILURES", "5"),
+            ("SIDAK_LOGIN_LOCKOUT_SECONDS", "3"),
+        ],
+    )
+    .await;
+    let admin = app.admin_token().await;
+    app.create_user(&admin, "sasaran", "inspector").await;
+    let audited_before = app.audit_count(&admin).await;
+
+    // Forty guesses at once, none right: at most five are ever verified.
+    let guesses = (0..40)
+        .map(|i| ("sasaran".to_string(), format!("tebakan-salah-{i:02}")))
+        .collect();
+    let statuses = login_burst(&app, guesses).await;
+    let (unauthorized, throttled) = (count(&statuses, 401), count(&statuses, 429));
+    assert_eq!(unauthorized + throttled, 40, "{statuses:?}");
+    assert!(
+        (1..=5).contains(&unauthorized),
+        "{unauthorized} guesses were verified: {statuses:?}"
+    );
+    // Each verified guess is in the audit trail; the refused ones never reached a check.
+    assert_eq!(
+        app.audit_count(&admin).await,
+        audited_before + unauthorized as i64
+    );
+
+    // The account is locked now: even the right password waits for the lockout to end.
+    let resp = app.login("sasaran", PASSWORD).await;
+    assert!(resp.headers().contains_key("retry-after"));
+    assert_problem(resp, 429).await;
+    tokio::time::sleep(Duration::from_millis(3_200)).await;
+    assert_eq!(app.login("sasaran", PASSWORD).await.status(), 200);
+}
+
+async fn a_burst_from_one_address_is_held_to_the_address_limit(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("SIDAK_LOGIN_ADDRESS_MAX_FAILURES", "10")]).await;
+    let admin = app.admin_token().await;
+    app.create_user(&admin, "pengguna-jujur", "inspector").await;
+
+    // Forty wrong passwords for forty accounts from one address.
+    let guesses = (0..40)
+        .map(|i| (format!("akun-{i:02}"), "kata-sandi-salah".to_string()))
+        .collect();
+    let statuses = login_burst(&app, guesses).await;
+    let unauthorized = count(&statuses, 401);
+    assert_eq!(unauthorized + count(&statuses, 429), 40, "{statuses:?}");
+    assert!(
+        (1..=10).contains(&unauthorized),
+        "{unauthorized} guesses were verified from one address: {statuses:?}"
+    );
+    if unauthorized == 10 {
+        // The address is held back now, whoever logs in from it.
+        assert_problem(app.login("pengguna-jujur", PASSWORD).await, 429).await;
+    }
+}
+
+async fn a_burst_of_current_passwords_is_held_to_the_limit(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("SIDAK_LOGIN_MAX_FAILURES", "5")]).await;
+    let admin = app.admin_token().await;
+    let token = app.token_for_role(&admin, "supervisor").await;
+    let sends = (0..40).map(|i| {
+        let req = app
+            .client
+            .post(app.url("/api/v1/me/password"))
+            .bearer_auth(&token)
+            .json(&json!({"current_password": format!("bukan-sandi-{i:02}"),
+                          "new_password": "kata-sandi-baru-yang-panjang"}));
+        async move { req.send().await.expect("sent").status().as_u16() }
+    });
+    let statuses = join_all(sends).await;
+    let wrong = count(&statuses, 422);
+    assert_eq!(wrong + count(&statuses, 429), 40, "{statuses:?}");
+    assert!((1..=5).contains(&wrong), "{wrong} checked: {statuses:?}");
+    // Locked: the right current password waits too, and the password is unchanged.
+    let resp = app
+        .post(
+            "/api/v1/me/password",
+            Some(&token),
+            &json!({"current_password": PASSWORD, "new_password": "kata-sandi-baru-yang-panjang"}),
+        )
+        .await;
+    assert_problem(resp, 429).await;
+}
+
+/// Sets `active` on a user as `token`; the status.
+async fn set_active(app: &TestApp, token: &str, id: &str, active: bool) -> u16 {
+    app.patch(
+        &format!("/api/v1/users/{id}"),
+        Some(token),
+        &json!({ "active": active }),
+    )
+    .await
+    .status()
+    .as_u16()
+}
+
+async fn active_admins(app: &TestApp, token: &str) -> Vec<String> {
+    let page: Value = app
+        .get("/api/v1/users?role=admin&limit=200", Some(token))
+        .await
+        .json()
+        .await
+        .expect("users");
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|u| u["active"] == true)
+        .map(|u| u["id"].as_str().expect("id").to_string())
+        .collect()
+}
+
+async fn admins_deactivating_each_other_leave_one_admin(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let first = app.admin_token().await;
+    let me: Value = app
+        .get("/api/v1/me", Some(&first))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let first_id = me["id"].as_str().unwrap().to_string();
+    let second_id = app.create_user(&first, "admin-kedua", "admin").await;
+    for trial in 0..6 {
+        // Two admins, each deactivating the other at the same moment.
+        let a = token_of(&app.login_ok("admin", ADMIN_PASSWORD).await);
+        let b = token_of(&app.login_ok("admin-kedua", PASSWORD).await);
+        assert_eq!(active_admins(&app, &a).await.len(), 2);
+        let (ra, rb) = tokio::join!(
+            set_active(&app, &a, &second_id, false),
+            set_active(&app, &b, &first_id, false)
+        );
+        // One wins; the other is refused: 409 (it would leave no admin) or 401 (its caller
+        // was deactivated first).
+        let won = [ra, rb].iter().filter(|s| **s == 200).count();
+        assert_eq!(won, 1, "trial {trial}: answers {ra} and {rb}");
+        assert!(
+            [ra, rb].iter().all(|s| [200, 401, 409].contains(s)),
+            "trial {trial}: answers {ra} and {rb}"
+        );
+        let (survivor, other) = if ra == 200 {
+            (&a, &second_id)
+        } else {
+            (&b, &first_id)
+        };
+        assert_eq!(
+            active_admins(&app, survivor).await.len(),
+            1,
+            "trial {trial}"
+        );
+        assert_eq!(set_active(&app, survivor, other, true).await, 200);
+    }
+}
+
+async fn a_refused_raise_changes_nothing(backend: Backend) {
+    let f = Field::new(backend).await;
+    let low = |f: &Field| {
+        let mut r = f.report();
+        r["attendance"] = json!([]);
+        r["findings"][0]["severity"] = json!("low");
+        r["submit"] = json!(true);
+        r
+    };
+    let (mine, theirs) = (low(&f), low(&f));
+    assert_eq!(f.post_report(&f.inspector, &mine).await.status(), 201);
+    assert_eq!(
+        f.post_report(&f.other_inspector, &theirs).await.status(),
+        201
+    );
+    let official = f.officials[3].clone();
+    // The other inspector raises a follow-up on the official first.
+    let resp = f
+        .app
+        .post(
+            "/api/v1/follow-ups",
+            Some(&f.other_inspector),
+            &json!({"official_id": official, "finding_ids": [theirs["findings"][0]["id"]],
+                    "reason": "Sering tidak di meja"}),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    let raised: Value = resp.json().await.unwrap();
+    let audited = f.app.audit_count(&f.admin).await;
+
+    // This inspector may not see it, so may not add to it: refused, and nothing changes.
+    let resp = f
+        .app
+        .post(
+            "/api/v1/follow-ups",
+            Some(&f.inspector),
+            &json!({"official_id": official, "finding_ids": [mine["findings"][0]["id"]],
+                    "reason": "Juga tidak di meja"}),
+        )
+        .await;
+    let problem = assert_problem(resp, 403).await;
+    assert!(problem["detail"].as_str().unwrap().contains("supervisor"));
+    let full: Value = f
+        .app
+        .get(
+            &format!("/api/v1/follow-ups/{}", raised["id"].as_str().unwrap()),
+            Some(&f.admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(full["findings"].as_array().unwrap().len(), 1);
+    assert_eq!(full["version"], raised["version"]);
+    assert_eq!(full["history"].as_array().unwrap().len(), 1);
+    assert_eq!(f.app.audit_count(&f.admin).await, audited);
+    // A supervisor may attach the same findings.
+    let supervisor = f.app.token_for_role(&f.admin, "supervisor").await;
+    let resp = f
+        .app
+        .post(
+            "/api/v1/follow-ups",
+            Some(&supervisor),
+            &json!({"official_id": official, "finding_ids": [mine["findings"][0]["id"]],
+                    "reason": "Juga tidak di meja"}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+}
+
+/// The paths that once took their locks in opposite orders, side by side: reports created
+/// and submitted in one request, drafts submitted later, and follow-ups decided — none may
+/// answer 5xx, and every report must be stored once.
+async fn mixed_writers_never_see_a_server_error(backend: Backend) {
+    let f = std::sync::Arc::new(Field::new(backend).await);
+    let supervisor = f.app.token_for_role(&f.admin, "supervisor").await;
+    let until = tokio::time::Instant::now() + Duration::from_secs(3);
+    let mut tasks = Vec::new();
+    for one_request in [true, false, true, false] {
+        let f = f.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            let mut ids = Vec::new();
+            while tokio::time::Instant::now() < until {
+                let mut body = f.report();
+                body["submit"] = json!(one_request);
+                let id = body["id"].as_str().unwrap().to_string();
+                let status = f.post_report(&f.inspector, &body).await.status().as_u16();
+                statuses.push(status);
+                if !one_request && status == 201 {
+                    let path = format!("/api/v1/inspections/{id}/submit");
+                    statuses.push(
+                        f.app
+                            .post(&path, Some(&f.inspector), &json!({}))
+                            .await
+                            .status()
+                            .as_u16(),
+                    );
+                }
+                ids.push(id);
+            }
+            (statuses, ids)
+        }));
+    }
+    let g = f.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut statuses = Vec::new();
+        while tokio::time::Instant::now() < until {
+            let page: Value = g
+                .app
+                .get("/api/v1/follow-ups?status=open&limit=5", Some(&supervisor))
+                .await
+                .json()
+                .await
+                .unwrap();
+            for item in page["items"].as_array().unwrap() {
+                let path = format!(
+                    "/api/v1/follow-ups/{}/actions",
+                    item["id"].as_str().unwrap()
+                );
+                for body in [
+                    json!({"action": "comment", "note": "Dicek"}),
+                    json!({"action": "start_review"}),
+                    json!({"action": "decide", "sanction": "teguran_lisan", "note": "Diputuskan"}),
+                ] {
+                    statuses.push(
+                        g.app
+                            .request(Method::POST, &path, Some(&supervisor), Some(&body))
+                            .await
+                            .status()
+                            .as_u16(),
+                    );
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        (statuses, Vec::new())
+    }));
+    let mut sent = Vec::new();
+    for task in tasks {
+        let (statuses, ids) = task.await.unwrap();
+        // 409: a follow-up moved on between the list and the action.
+        assert!(
+            statuses.iter().all(|s| [200, 201, 409].contains(s)),
+            "{statuses:?}"
+        );
+        sent.extend(ids);
+    }
+    assert!(!sent.is_empty());
+    // Each report stored once, submitted.
+    let page: Value = f
+        .app
+        .get("/api/v1/inspections?limit=200", Some(&f.admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut stored: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            assert_eq!(i["status"], "submitted");
+            i["id"].as_str().unwrap()
+        })
+        .collect();
+    stored.sort_unstable();
+    let mut wanted: Vec<&str> = sent.iter().map(String::as_str).collect();
+    wanted.sort_unstable();
+    if sent.len() <= 200 {
+        assert_eq!(stored, wanted);
+    }
+    // The chain verifies (audit_count asserts it).
+    assert!(f.app.audit_count(&f.admin).await > 0);
+}
+
+async fn servers_starting_together_on_an_empty_database_all_come_up(backend: Backend) {
+    let empty = crate::helpers::EmptyDatabase::new(backend);
+    let ports: Vec<u16> = (0..3)
+        .map(|_| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port()
+        })
+        .collect();
+    let mut servers: Vec<_> = ports
+        .iter()
+        .map(|port| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_sidak"))
+                .arg("serve")
+                .env("DATABASE_URL", &empty.url)
+                .env("SIDAK_DATA_DIR", &empty.dir)
+                .env("SIDAK_BIND", format!("127.0.0.1:{port}"))
+                .env("SIDAK_JWT_SECRET", crate::helpers::TEST_JWT_SECRET)
+                .env("SIDAK_ADMIN_PASSWORD", ADMIN_PASSWORD)
+                .env("SIDAK_WORKERS", "1")
+                .env("RUST_LOG", "warn")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("server starts")
+        })
+        .collect();
+    let client = reqwest::Client::new();
+    let mut ready = vec![false; ports.len()];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while ready.iter().any(|r| !r) && tokio::time::Instant::now() < deadline {
+        for (i, port) in ports.iter().enumerate() {
+            if ready[i] {
+                continue;
+            }
+            if let Ok(Some(status)) = servers[i].try_wait() {
+                let mut stderr = String::new();
+                if let Some(mut e) = servers[i].stderr.take() {
+                    use std::io::Read;
+                    let _ = e.read_to_string(&mut stderr);
+                }
+                panic!("server {i} exited ({status}) while starting: {stderr}");
+            }
+            let answer = client
+                .get(format!("http://127.0.0.1:{port}/readyz"))
+                .send()
+                .await;
+            ready[i] = answer.is_ok_and(|r| r.status() == 200);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Exactly one first admin was created, and every server sees it.
+    let mut admins = Vec::new();
+    for port in &ports {
+        let login: Value = client
+            .post(format!("http://127.0.0.1:{port}/api/v1/auth/login"))
+            .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
+            .send()
+            .await
+            .expect("login")
+            .json()
+            .await
+            .expect("token");
+        let users: Value = client
+            .get(format!("http://127.0.0.1:{port}/api/v1/users?limit=200"))
+            .bearer_auth(token_of(&login))
+            .send()
+            .await
+            .expect("users")
+            .json()
+            .await
+            .expect("users");
+        admins.push(users["items"].as_array().expect("items").len());
+    }
+    for s in &mut servers {
+        let _ = s.kill();
+        let _ = s.wait();
+    }
+    assert_eq!(ready, vec![true; 3], "not every server became ready");
+    assert_eq!(admins, vec![1; 3]);
+}
+
+/// A deadlock or serialisation failure inside [`sidak::db::write_tx`] runs the closure again
+/// (what the first attempt wrote is rolled back); one that persists becomes a `503`.
+async fn a_transient_conflict_runs_the_transaction_again(backend: Backend) {
+    use diesel::result::{DatabaseErrorKind, Error};
+    use sidak::db::{ConnectionManager, DatabaseUrl, SqliteSynchronous};
+    let app = TestApp::spawn(backend).await;
+    let url = app.database_url();
+    let (attempts, versions, persistent) = tokio::task::spawn_blocking(move || {
+        let manager = ConnectionManager::new(
+            DatabaseUrl::parse(&url).expect("url"),
+            SqliteSynchronous::Full,
+        );
+        let mut conn = manager.establish().expect("connection");
+        let before = sidak::db::api_keys::dashboard_versions(&mut conn).expect("versions");
+        let mut attempts = 0;
+        sidak::db::write_tx(&mut conn, |c| {
+            attempts += 1;
+            sidak::db::api_keys::bump_dashboard_version(c)?;
+            if attempts < 3 {
+                return Err(Error::DatabaseError(
+                    DatabaseErrorKind::SerializationFailure,
+                    Box::new("could not serialize access due to concurrent update".to_string()),
+                ));
+            }
+            Ok(())
+        })
+        .expect("the third attempt commits");
+        let after = sidak::db::api_keys::dashboard_versions(&mut conn).expect("versions");
+        let persistent = sidak::db::write_tx(&mut conn, |_| {
+            Err::<(), _>(sidak::error::ApiError::from(Error::DatabaseError(
+                DatabaseErrorKind::Unknown,
+                Box::new("deadlock detected".to_string()),
+            )))
+        })
+        .expect_err("a conflict that persists");
+        (attempts, (before, after), persistent)
+    })
+    .await
+    .expect("blocking task");
+    assert_eq!(attempts, 3);
+    // Only the committed attempt's bump remains.
+    assert_eq!(versions.1 .0, versions.0 .0 + 1, "{versions:?}");
+    let resp = actix_web::ResponseError::error_response(&persistent);
+    assert_eq!(resp.status().as_u16(), 503);
+    assert_eq!(
+        resp.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+}
