@@ -26,94 +26,13 @@ is killed with SIGKILL at random moments and restarted. At the end:
 
 Exit status 0 only when every check holds.
 """
-import argparse, datetime, hashlib, http.client, json, os, random, shutil, signal, sqlite3, struct, subprocess
-import sys, tempfile, threading, time, uuid, zlib
+import argparse, datetime, hashlib, json, os, random, shutil, sqlite3, subprocess, sys, tempfile, threading, time
+import uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from harness import (ROOT, NoAnswer, Server, drop_postgres, get_json, multipart, png, recreate_postgres,
+                     report_differences, request)
+
 PASSWORD = "crash-password-for-all-users"
-# Namespace of the ids of findings derived from unexcused absences (src/service/inspections.rs).
-DERIVED_FINDING_NS = uuid.UUID(int=0x5D1DA4A77E0C4C4E9B7A0A11CE000001)
-
-
-def derived_finding_id(attendance_id):
-    """UUIDv5 over the attendance id's 16 bytes (Python's uuid5 only hashes text)."""
-    digest = hashlib.sha1(DERIVED_FINDING_NS.bytes + uuid.UUID(attendance_id).bytes).digest()
-    return str(uuid.UUID(bytes=digest[:16], version=5))
-
-
-class NoAnswer(Exception):
-    """The server did not answer (killed, restarting, connection refused or reset)."""
-
-
-def request(port, method, path, body=None, token=None, headers=None, timeout=30):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    h = dict(headers or {})
-    if token:
-        h["Authorization"] = f"Bearer {token}"
-    if isinstance(body, (dict, list)):
-        body = json.dumps(body).encode()
-        h.setdefault("Content-Type", "application/json")
-    try:
-        conn.request(method, path, body, h)
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    except (OSError, http.client.HTTPException) as e:
-        raise NoAnswer(str(e)) from e
-    finally:
-        conn.close()
-
-
-def png(rng, side):
-    """A valid PNG of random RGB pixels (does not compress: every photo is `side`² × 3 bytes)."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    raw = b"".join(b"\x00" + rng.randbytes(side * 3) for _ in range(side))
-    ihdr = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 1)) + chunk(b"IEND", b"")
-
-
-def multipart(file_bytes, meta):
-    boundary = uuid.uuid4().hex
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="meta"\r\nContent-Type: application/json\r\n\r\n'.encode()
-        + json.dumps(meta).encode() + b"\r\n",
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="photo.png"\r\n'
-        f"Content-Type: image/png\r\n\r\n".encode() + file_bytes + b"\r\n",
-        f"--{boundary}--\r\n".encode(),
-    ]
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
-
-
-class Server:
-    def __init__(self, args, env, data):
-        self.args, self.env, self.proc = args, env, None
-        self.log = open(os.path.join(data, "server.log"), "ab")
-
-    def start(self):
-        self.proc = subprocess.Popen([self.args.binary, "serve"], env=self.env, stdout=self.log, stderr=self.log)
-        for _ in range(300):
-            try:
-                if request(self.args.port, "GET", "/readyz", timeout=2)[0] == 200:
-                    return
-            except NoAnswer:
-                pass
-            if self.proc.poll() is not None:
-                raise SystemExit(f"the server exited on start (status {self.proc.returncode}); see server.log")
-            time.sleep(0.05)
-        raise SystemExit("the server did not become ready")
-
-    def kill(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 class Ledger:
@@ -166,7 +85,7 @@ def writer(n, args, token, opd, officials, ledger, stop, seed):
             while True:
                 attempts += 1
                 try:
-                    status, resp = request(args.port, method, path, payload, token, headers)
+                    status, resp, _ = request(args.port, method, path, payload, token, headers, timeout=30)
                 except NoAnswer:
                     with ledger.lock:
                         ledger.unanswered += 1
@@ -189,13 +108,6 @@ def writer(n, args, token, opd, officials, ledger, stop, seed):
                 break
 
 
-def get_json(port, path, token):
-    status, body = request(port, "GET", path, token=token, timeout=120)
-    if status != 200:
-        raise SystemExit(f"GET {path}: {status} {body[:300]!r}")
-    return json.loads(body)
-
-
 def verify(args, token, ledger, data, backend):
     failures = list(ledger.errors)
     port = args.port
@@ -215,39 +127,18 @@ def verify(args, token, ledger, data, backend):
                         f"unexpected {len(set(seen) - set(sent))}")
     findings = 0
     for rid, r in sent.items():
-        status, raw = request(port, "GET", f"/api/v1/inspections/{rid}", token=token)
+        status, raw, _ = request(port, "GET", f"/api/v1/inspections/{rid}", token=token)
         if status != 200:
             failures.append(f"{rid}: GET answered {status}")
             continue
         got = json.loads(raw)
-        body = r["body"]
-        if got["status"] != "submitted":
-            failures.append(f"{rid}: status {got['status']}")
-        if got.get("notes") != body["notes"]:
-            failures.append(f"{rid}: notes differ")
-        want_att = {a["id"]: (a["official_id"], a["status"], a.get("minutes_late")) for a in body["attendance"]}
-        have_att = {a["id"]: (a["official_id"], a["status"], a.get("minutes_late")) for a in got["attendance"]}
-        if want_att != have_att:
-            failures.append(f"{rid}: attendance differs")
-        # The sent findings, plus one derived absence finding per unexcused absence (its id
-        # is the UUIDv5 of the attendance row's id, so a retry cannot add a second).
-        want_f = {f["id"]: (f["official_id"], f["category"], f["severity"], f["description"], "report")
-                  for f in body["findings"]}
-        for a in body["attendance"]:
-            if a["status"] == "absent_unexcused":
-                want_f[derived_finding_id(a["id"])] = (
-                    a["official_id"], "absence", "medium", None, "attendance")
-        have_f = {f["id"]: (f.get("official_id"), f["category"], f["severity"],
-                            None if f["source"] == "attendance" else f["description"], f["source"])
-                  for f in got["findings"]}
+        failures += report_differences(rid, got, r["body"])
         findings += len(got["findings"])
-        if want_f != have_f or len(got["findings"]) != len(want_f):
-            failures.append(f"{rid}: findings differ")
         ev = got["evidence"]
         if [e["id"] for e in ev] != [r["photo_id"]] or ev[0]["sha256"] != r["sha256"]:
             failures.append(f"{rid}: evidence differs: {[(e['id'], e['sha256']) for e in ev]}")
             continue
-        status, content = request(port, "GET", f"/api/v1/evidence/{r['photo_id']}/content", token=token)
+        status, content, _ = request(port, "GET", f"/api/v1/evidence/{r['photo_id']}/content", token=token)
         if status != 200 or hashlib.sha256(content).hexdigest() != r["sha256"]:
             failures.append(f"{rid}: photo bytes differ (status {status})")
     # Rollups: each report and finding counted once, however often its requests were retried.
@@ -291,9 +182,7 @@ def main():
     env = dict(os.environ, SIDAK_DATA_DIR=data, SIDAK_BIND=f"127.0.0.1:{args.port}", RUST_LOG="warn",
                SIDAK_JWT_SECRET="crash-secret-crash-secret-crash-secret-00", SIDAK_USER_PASSWORD=PASSWORD)
     if args.postgres:
-        base, name = args.postgres.rsplit("/", 1)
-        subprocess.run(["psql", f"{base}/postgres", "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=True)
-        subprocess.run(["psql", f"{base}/postgres", "-qc", f"CREATE DATABASE {name}"], check=True)
+        recreate_postgres(args.postgres)
         env["DATABASE_URL"] = args.postgres
     else:
         env.pop("DATABASE_URL", None)
@@ -318,7 +207,8 @@ def main():
         server.start()
 
         def login(user):
-            status, body = request(args.port, "POST", "/api/v1/auth/login", {"username": user, "password": PASSWORD})
+            status, body, _ = request(args.port, "POST", "/api/v1/auth/login",
+                                      {"username": user, "password": PASSWORD})
             if status != 200:
                 raise SystemExit(f"login of {user}: {status} {body!r}")
             return json.loads(body)["access_token"]
@@ -376,8 +266,7 @@ def main():
           f" {'integrity_check ok, ' if not args.postgres else ''}audit chain ok, no stray files", flush=True)
     shutil.rmtree(data, ignore_errors=True)
     if args.postgres:
-        base, name = args.postgres.rsplit("/", 1)
-        subprocess.run(["psql", f"{base}/postgres", "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=True)
+        drop_postgres(args.postgres)
     return 0
 
 

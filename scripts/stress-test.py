@@ -55,13 +55,13 @@ Prints operation → status → count (with latencies) and requests per second, 
 `stress: OK ...` or `stress: FAILED ...`. Exit status 0 only when every check holds; the
 temporary folder (and the PostgreSQL database) is removed only then.
 """
-import argparse, collections, datetime, hashlib, http.client, json, os, random, shutil, signal, sqlite3, struct
-import subprocess, sys, tempfile, threading, time, traceback, urllib.parse, uuid, zlib
+import argparse, collections, datetime, hashlib, json, os, random, shutil, sqlite3, subprocess, sys, tempfile
+import threading, time, traceback, urllib.parse, uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from harness import (ROOT, NoAnswer, Server, drop_postgres, get_json, multipart, png, recreate_postgres,
+                     report_differences, request)
+
 PASSWORD = "stress-password-for-all-users"
-# Namespace of the ids of findings derived from unexcused absences (src/service/inspections.rs).
-DERIVED_FINDING_NS = uuid.UUID(int=0x5D1DA4A77E0C4C4E9B7A0A11CE000001)
 # The flag rules' defaults (SIDAK_FLAG_CATEGORIES, SIDAK_FLAG_SEVERITIES in src/config.rs);
 # the server is started without them set.
 FLAG_CATEGORIES = {"absence"}
@@ -96,85 +96,6 @@ ALLOWED = {
     "dashboard.opds": {200, 304},
     "dashboard.trends": {200, 304},
 }
-
-
-def derived_finding_id(attendance_id):
-    """UUIDv5 over the attendance id's 16 bytes (Python's uuid5 only hashes text)."""
-    digest = hashlib.sha1(DERIVED_FINDING_NS.bytes + uuid.UUID(attendance_id).bytes).digest()
-    return str(uuid.UUID(bytes=digest[:16], version=5))
-
-
-class NoAnswer(Exception):
-    """The server did not answer (connection refused or reset, or no answer in time)."""
-
-
-def request(port, method, path, body=None, token=None, headers=None, timeout=60):
-    """One request on a new connection: (status, body bytes, headers with lower-case names)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    h = dict(headers or {})
-    if token:
-        h["Authorization"] = f"Bearer {token}"
-    if isinstance(body, (dict, list)):
-        body = json.dumps(body).encode()
-        h.setdefault("Content-Type", "application/json")
-    try:
-        conn.request(method, path, body, h)
-        resp = conn.getresponse()
-        return resp.status, resp.read(), {k.lower(): v for k, v in resp.getheaders()}
-    except (OSError, http.client.HTTPException) as e:
-        raise NoAnswer(str(e)) from e
-    finally:
-        conn.close()
-
-
-def png(rng, side):
-    """A valid PNG of random RGB pixels (does not compress: every photo is `side`² × 3 bytes)."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    raw = b"".join(b"\x00" + rng.randbytes(side * 3) for _ in range(side))
-    ihdr = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 1)) + chunk(b"IEND", b"")
-
-
-def multipart(file_bytes, meta):
-    boundary = uuid.uuid4().hex
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="meta"\r\nContent-Type: application/json\r\n\r\n'.encode()
-        + json.dumps(meta).encode() + b"\r\n",
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="photo.png"\r\n'
-        f"Content-Type: image/png\r\n\r\n".encode() + file_bytes + b"\r\n",
-        f"--{boundary}--\r\n".encode(),
-    ]
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
-
-
-class Server:
-    def __init__(self, args, env, data):
-        self.args, self.env, self.proc = args, env, None
-        self.log_path = os.path.join(data, "server.log")
-        self.log = open(self.log_path, "ab")
-
-    def start(self):
-        self.proc = subprocess.Popen([self.args.binary, "serve"], env=self.env, stdout=self.log, stderr=self.log)
-        for _ in range(300):
-            try:
-                if request(self.args.port, "GET", "/readyz", timeout=2)[0] == 200:
-                    return
-            except NoAnswer:
-                pass
-            if self.proc.poll() is not None:
-                raise SystemExit(f"the server exited on start (status {self.proc.returncode}); see {self.log_path}")
-            time.sleep(0.05)
-        raise SystemExit("the server did not become ready")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 class Run:
@@ -468,13 +389,6 @@ def phone(run, seed):
             run.call("auth.refresh_after_replay", "POST", "/api/v1/auth/refresh", {"refresh_token": refresh})
 
 
-def get_json(port, path, token):
-    status, body, _ = request(port, "GET", path, token=token, timeout=120)
-    if status != 200:
-        raise SystemExit(f"GET {path}: {status} {body[:300]!r}")
-    return json.loads(body)
-
-
 def all_pages(port, path, token):
     items, cursor = [], None
     while True:
@@ -519,28 +433,7 @@ def verify_reports(run, token):
         complete = "submit" in r["acked"]
         if not complete:
             continue  # a step failed (counted already); only what was fully acknowledged is compared
-        body = r["body"]
-        if got["status"] != "submitted":
-            failures.append(f"{rid}: status {got['status']}")
-        if got.get("notes") != body["notes"]:
-            failures.append(f"{rid}: notes differ")
-        want_att = {a["id"]: (a["official_id"], a["status"], a.get("minutes_late")) for a in body["attendance"]}
-        have_att = {a["id"]: (a["official_id"], a["status"], a.get("minutes_late")) for a in got["attendance"]}
-        if want_att != have_att or len(got["attendance"]) != len(want_att):
-            failures.append(f"{rid}: attendance differs")
-        # The sent findings (and the draft path's extra one), plus one derived absence finding
-        # per unexcused absence, its id the UUIDv5 of the attendance row's id.
-        sent_findings = body["findings"] + ([r["extra"]] if r["extra"] else [])
-        want_f = {f["id"]: (f.get("official_id"), f["category"], f["severity"], f["description"], "report")
-                  for f in sent_findings}
-        for a in body["attendance"]:
-            if a["status"] == "absent_unexcused":
-                want_f[derived_finding_id(a["id"])] = (a["official_id"], "absence", "medium", None, "attendance")
-        have_f = {f["id"]: (f.get("official_id"), f["category"], f["severity"],
-                            None if f["source"] == "attendance" else f["description"], f["source"])
-                  for f in got["findings"]}
-        if want_f != have_f or len(got["findings"]) != len(want_f):
-            failures.append(f"{rid}: findings differ: sent {sorted(want_f.items())}, stored {sorted(have_f.items())}")
+        failures += report_differences(rid, got, r["body"], [r["extra"]] if r["extra"] else [])
         ev = got["evidence"]
         if r["photo_id"] is None:
             if ev:
@@ -643,9 +536,7 @@ def main():
                                                  "SIDAK_USER_PASSWORD"):
             del env[k]  # throttles, flag rules and limits at their defaults
     if args.postgres:
-        base, name = args.postgres.rsplit("/", 1)
-        subprocess.run(["psql", f"{base}/postgres", "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=True)
-        subprocess.run(["psql", f"{base}/postgres", "-qc", f"CREATE DATABASE {name}"], check=True)
+        recreate_postgres(args.postgres)
         env["DATABASE_URL"] = args.postgres
     else:
         env.pop("DATABASE_URL", None)
@@ -782,8 +673,7 @@ def main():
           flush=True)
     shutil.rmtree(data, ignore_errors=True)
     if args.postgres:
-        base, name = args.postgres.rsplit("/", 1)
-        subprocess.run(["psql", f"{base}/postgres", "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=True)
+        drop_postgres(args.postgres)
     return 0
 
 

@@ -42,13 +42,16 @@ impl DbConnection {
 /// write lock.
 const MIGRATION_LOCK: i64 = 0x0051_DA4A_0D18;
 
+/// How long a starting process waits for another one's migrations (SQLite).
+const MIGRATION_WAIT_MS: u64 = 10 * 60 * 1000;
+
 /// Runs the pending migrations of the connection's backend and returns the versions applied.
 ///
-/// Any number of processes may start at once on one empty database: on PostgreSQL they
-/// queue on a session advisory lock and each finds the migrations the first one applied
-/// (without it, two would create the same tables and one would die on a duplicate key in
-/// PostgreSQL's catalogue). On SQLite each migration's transaction takes the file's write
-/// lock, and `busy_timeout` makes the others wait.
+/// Any number of processes may start at once on one empty database: they queue — on
+/// PostgreSQL on a session advisory lock, on SQLite on the file's write lock — and each finds
+/// the migrations the first one applied. (Without it, two would create the same tables and
+/// one would die: a duplicate key in PostgreSQL's catalogue, "table already exists" in
+/// SQLite.)
 pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, String> {
     let applied = match conn {
         DbConnection::Pg(c) => {
@@ -66,9 +69,33 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, String> {
             }
             applied
         }
-        DbConnection::Sqlite(c) => c
-            .run_pending_migrations(SQLITE_MIGRATIONS)
-            .map(|v| v.iter().map(|m| m.to_string()).collect()),
+        DbConnection::Sqlite(c) => {
+            // One `BEGIN IMMEDIATE` around all of them (each migration becomes a savepoint):
+            // a second process waits for the file's write lock and then finds nothing
+            // pending, instead of creating the same tables again. Waiting may take as long
+            // as a migration of a large file does.
+            use diesel::connection::{
+                AnsiTransactionManager, SimpleConnection, TransactionManager,
+            };
+            let wait = |c: &mut diesel::SqliteConnection, ms: u64| {
+                c.batch_execute(&format!("PRAGMA busy_timeout = {ms}"))
+                    .map_err(|e| format!("setting busy_timeout failed: {e}"))
+            };
+            wait(c, MIGRATION_WAIT_MS)?;
+            let applied = AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
+                .map_err(|e| e.into())
+                .and_then(|()| c.run_pending_migrations(SQLITE_MIGRATIONS))
+                .map(|v| v.iter().map(|m| m.to_string()).collect::<Vec<_>>());
+            let ended = match &applied {
+                Ok(_) => AnsiTransactionManager::commit_transaction(c),
+                Err(_) => AnsiTransactionManager::rollback_transaction(c),
+            };
+            wait(c, pool::BUSY_TIMEOUT.as_millis() as u64)?;
+            match (applied, ended) {
+                (Ok(_), Err(e)) => Err(e.into()),
+                (applied, _) => applied,
+            }
+        }
     };
     applied.map_err(|e| format!("running migrations failed: {e}"))
 }

@@ -112,6 +112,10 @@ impl SqliteSynchronous {
     }
 }
 
+/// How long a connection waits for the write lock held by another process (SQLite
+/// `busy_timeout`) or by another transaction (PostgreSQL `lock_timeout`, pooled connections).
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[derive(Debug, Clone)]
 pub struct ConnectionManager {
     url: DatabaseUrl,
@@ -124,7 +128,7 @@ impl ConnectionManager {
         ConnectionManager {
             url,
             synchronous,
-            busy_timeout: Duration::from_secs(10),
+            busy_timeout: BUSY_TIMEOUT,
         }
     }
 
