@@ -130,9 +130,14 @@ pub enum ApiKeyCommand {
         /// `viewer` or `supervisor`.
         #[arg(long, value_parser = parse_key_role)]
         role: Role,
-        /// RFC 3339 moment after which the key is refused, e.g. 2027-01-01T00:00:00+07:00.
+        /// RFC 3339 moment after which the key is refused, e.g. 2027-01-01T00:00:00+07:00;
+        /// default one year from now.
         #[arg(long)]
         expires_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+        /// What the key may read (repeat for more): dashboards (the default),
+        /// officials:read, reports:read, follow-ups:read, audit:read, metrics.
+        #[arg(long = "scope", value_parser = parse_scope)]
+        scopes: Vec<crate::auth::api_key::Scope>,
     },
     /// List keys (metadata only).
     List,
@@ -145,6 +150,16 @@ fn parse_key_role(s: &str) -> Result<Role, String> {
         Some(r @ (Role::Viewer | Role::Supervisor)) => Ok(r),
         _ => Err("viewer or supervisor (keys only read)".to_string()),
     }
+}
+
+fn parse_scope(s: &str) -> Result<crate::auth::api_key::Scope, String> {
+    crate::auth::api_key::Scope::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = crate::auth::api_key::Scope::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
+        format!("one of {}", names.join(", "))
+    })
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -194,6 +209,12 @@ pub fn run(cli: Cli) -> Result<(), String> {
             for e in &report.errors {
                 eprintln!("line {}: {}", e.line, e.message);
             }
+            if report.error_count > report.errors.len() {
+                eprintln!(
+                    "… and {} more wrong line(s)",
+                    report.error_count - report.errors.len()
+                );
+            }
             println!(
                 "{}: {} created, {} updated, {} unchanged{}",
                 file.display(),
@@ -213,7 +234,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
             } else {
                 Err(format!(
                     "{} line(s) are wrong; nothing was imported",
-                    report.errors.len()
+                    report.error_count
                 ))
             }
         }
@@ -450,13 +471,20 @@ fn api_key_command(conn: &mut db::DbConnection, command: ApiKeyCommand) -> Resul
             name,
             role,
             expires_at,
+            scopes,
         } => {
+            let scopes = if scopes.is_empty() {
+                vec![crate::auth::api_key::Scope::Dashboards]
+            } else {
+                scopes
+            };
             let (row, secret) = keys::create(
                 conn,
                 &keys::NewKey {
                     name: &name,
                     role,
                     expires_at: expires_at.map(|e| e.naive_utc()),
+                    scopes,
                 },
                 None,
                 None,
@@ -473,16 +501,19 @@ fn api_key_command(conn: &mut db::DbConnection, command: ApiKeyCommand) -> Resul
         ApiKeyCommand::List => {
             let rows = db::api_keys::list(conn, None, i64::MAX - 1)
                 .map_err(|e| format!("cannot list API keys: {e}"))?;
-            println!("id\tname\trole\tprefix\tcreated_at\texpires_at\tlast_used_at\trevoked_at");
+            println!(
+                "id\tname\trole\tscopes\tprefix\tcreated_at\texpires_at\tlast_used_at\trevoked_at"
+            );
             let t = |v: Option<chrono::NaiveDateTime>| {
                 v.map(|v| v.and_utc().to_rfc3339()).unwrap_or_default()
             };
             for r in rows {
                 println!(
-                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     r.id,
                     r.name,
                     r.role,
+                    r.scopes,
                     r.prefix,
                     r.created_at.and_utc().to_rfc3339(),
                     t(r.expires_at),

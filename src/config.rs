@@ -67,6 +67,8 @@ pub struct Config {
     pub evidence_max_bytes: u64,
     /// How long after submission the author may still add photos.
     pub evidence_window: Duration,
+    /// Most photos one report may hold.
+    pub evidence_max_per_report: u32,
     pub follow_ups: FollowUpConfig,
     /// A request body that sends nothing for this long is abandoned (`408`, connection closed).
     pub body_idle_timeout: Duration,
@@ -281,6 +283,7 @@ impl Config {
             evidence_window: Duration::from_secs(
                 u64::from(num(&get, "SIDAK_EVIDENCE_WINDOW_DAYS", 7, 0)?) * 24 * 3600,
             ),
+            evidence_max_per_report: num(&get, "SIDAK_EVIDENCE_MAX_PER_REPORT", 30, 1)?,
             follow_ups: follow_up_config(&get)?,
             body_idle_timeout: Duration::from_secs(u64::from(num(
                 &get,

@@ -94,9 +94,13 @@ impl ApiError {
         ApiError::Validation(vec![FieldError::new(field, message)])
     }
 
-    /// A body that could not be read: `408` when it stopped arriving, else `400`.
+    /// A body that could not be read: `408` when it stopped arriving, `413` when more
+    /// arrived than the route takes, else `400`.
     pub fn unreadable(what: &str, e: &actix_web::error::PayloadError) -> Self {
         match e {
+            actix_web::error::PayloadError::Overflow => ApiError::PayloadTooLarge(format!(
+                "{what} is larger than this operation accepts; reading stopped there."
+            )),
             actix_web::error::PayloadError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
                 ApiError::RequestTimeout(format!(
                     "{what} stopped arriving; the request was abandoned."

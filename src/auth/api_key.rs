@@ -21,6 +21,122 @@ pub const SHOWN_CHARS: usize = 12;
 /// `last_used_at` is written at most this often per key.
 pub const TOUCH_INTERVAL_SECONDS: i64 = 60;
 
+/// What a key may read. A key reaches only the operations of its scopes (and only as far
+/// as its role allows); everything else answers `403`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+pub enum Scope {
+    /// `GET /api/v1/dashboard/*` and the OPD list and detail (their labels). Every key's
+    /// default.
+    #[serde(rename = "dashboards")]
+    Dashboards,
+    /// Officials (names, NIPs, placements, records) and `GET /api/v1/sync`. Supervisor keys.
+    #[serde(rename = "officials:read")]
+    OfficialsRead,
+    /// Reports, their findings and photos. Supervisor keys.
+    #[serde(rename = "reports:read")]
+    ReportsRead,
+    /// Follow-ups and their history. Supervisor keys.
+    #[serde(rename = "follow-ups:read")]
+    FollowUpsRead,
+    /// The audit trail (with login addresses). Supervisor keys.
+    #[serde(rename = "audit:read")]
+    AuditRead,
+    /// `GET /metrics`. Supervisor keys.
+    #[serde(rename = "metrics")]
+    Metrics,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 6] = [
+        Scope::Dashboards,
+        Scope::OfficialsRead,
+        Scope::ReportsRead,
+        Scope::FollowUpsRead,
+        Scope::AuditRead,
+        Scope::Metrics,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Dashboards => "dashboards",
+            Scope::OfficialsRead => "officials:read",
+            Scope::ReportsRead => "reports:read",
+            Scope::FollowUpsRead => "follow-ups:read",
+            Scope::AuditRead => "audit:read",
+            Scope::Metrics => "metrics",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// Whether a key of `role` can use the scope at all (a viewer reads aggregates only).
+    pub fn fits(self, role: crate::domain::user::Role) -> bool {
+        self == Scope::Dashboards || role == crate::domain::user::Role::Supervisor
+    }
+
+    /// The scope a read of `path` needs; `None` for paths no key may read (accounts, keys).
+    pub fn for_path(path: &str) -> Option<Scope> {
+        let under = |prefix: &str| {
+            path == prefix
+                || path
+                    .strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        };
+        if under("/api/v1/dashboard") {
+            Some(Scope::Dashboards)
+        } else if under("/api/v1/opds") {
+            // The list and one OPD; nothing deeper is a read.
+            let depth = path.trim_end_matches('/').matches('/').count();
+            (depth <= 4).then_some(Scope::Dashboards)
+        } else if under("/api/v1/officials") || under("/api/v1/sync") {
+            Some(Scope::OfficialsRead)
+        } else if under("/api/v1/inspections") || under("/api/v1/evidence") {
+            Some(Scope::ReportsRead)
+        } else if under("/api/v1/follow-ups") {
+            Some(Scope::FollowUpsRead)
+        } else if under("/api/v1/audit") {
+            Some(Scope::AuditRead)
+        } else if path == "/metrics" {
+            Some(Scope::Metrics)
+        } else {
+            None
+        }
+    }
+}
+
+/// Stored form: names, sorted, comma-separated.
+pub fn scopes_to_text(scopes: &[Scope]) -> String {
+    let mut sorted: Vec<Scope> = scopes.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    sorted
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The stored form read back; unknown names (none are written) are dropped.
+pub fn scopes_from_text(text: &str) -> Vec<Scope> {
+    text.split(',')
+        .filter_map(|s| Scope::parse(s.trim()))
+        .collect()
+}
+
 pub struct NewSecret {
     /// The whole key; returned to the creator once, never stored.
     pub secret: String,
@@ -81,6 +197,51 @@ impl KeyLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scopes_name_the_paths_they_open() {
+        assert_eq!(
+            Scope::for_path("/api/v1/dashboard/summary"),
+            Some(Scope::Dashboards)
+        );
+        assert_eq!(Scope::for_path("/api/v1/opds"), Some(Scope::Dashboards));
+        assert_eq!(
+            Scope::for_path("/api/v1/opds/5d1d"),
+            Some(Scope::Dashboards)
+        );
+        assert_eq!(
+            Scope::for_path("/api/v1/officials/x/record"),
+            Some(Scope::OfficialsRead)
+        );
+        assert_eq!(Scope::for_path("/api/v1/sync"), Some(Scope::OfficialsRead));
+        assert_eq!(
+            Scope::for_path("/api/v1/evidence/x/content"),
+            Some(Scope::ReportsRead)
+        );
+        assert_eq!(
+            Scope::for_path("/api/v1/inspections"),
+            Some(Scope::ReportsRead)
+        );
+        assert_eq!(
+            Scope::for_path("/api/v1/follow-ups/x"),
+            Some(Scope::FollowUpsRead)
+        );
+        assert_eq!(
+            Scope::for_path("/api/v1/audit/verify"),
+            Some(Scope::AuditRead)
+        );
+        assert_eq!(Scope::for_path("/metrics"), Some(Scope::Metrics));
+        assert_eq!(Scope::for_path("/api/v1/users"), None);
+        assert_eq!(Scope::for_path("/api/v1/api-keys"), None);
+        assert_eq!(Scope::for_path("/api/v1/dashboards-x"), None);
+        assert_eq!(Scope::for_path("/api/v1/opdsx"), None);
+        let text = scopes_to_text(&[Scope::Metrics, Scope::Dashboards, Scope::Metrics]);
+        assert_eq!(text, "dashboards,metrics");
+        assert_eq!(
+            scopes_from_text(&text),
+            vec![Scope::Dashboards, Scope::Metrics]
+        );
+    }
 
     #[test]
     fn keys_are_long_random_and_hashed() {

@@ -1,8 +1,10 @@
 //! `AuthUser`: the caller, from `Authorization: Bearer <access token>`, or an API key
 //! (`Authorization: Bearer sdk_…` or `X-API-Key: sdk_…`).
 //!
-//! The token must verify *and* its user must still exist and be active; the role used for
-//! authorization is the one stored now, so a demotion or deactivation takes effect at once.
+//! The token must verify *and* its user must still exist and be active, and its login
+//! session (claim `sid`) must not have ended (logout, a replayed refresh token, a password
+//! change, a deactivation); the role used for authorization is the one stored now, so a
+//! demotion or deactivation takes effect at once.
 //! A key must exist, be neither revoked nor expired, and may only read: the request
 //! middleware answers `403` to any other method carrying a key, whatever its role.
 
@@ -105,7 +107,7 @@ pub fn key_write_refused() -> ApiError {
 
 /// The key's caller. That a key only reads is enforced once, for every path, by the
 /// request middleware (`http::middleware::around`) before any extractor runs.
-async fn key_caller(state: &AppState, secret: String) -> Result<AuthUser, ApiError> {
+async fn key_caller(state: &AppState, secret: String, path: &str) -> Result<AuthUser, ApiError> {
     let presented = api_key::hash(&secret);
     drop(secret);
     let at = db::now();
@@ -135,6 +137,21 @@ async fn key_caller(state: &AppState, secret: String) -> Result<AuthUser, ApiErr
     let row = row.ok_or_else(unauthorized)?;
     let role =
         Role::parse(&row.role).ok_or_else(|| ApiError::internal("stored role is unknown"))?;
+    // A key reaches only what its scopes name, and only as far as its role allows.
+    match api_key::Scope::for_path(path) {
+        Some(needed) if api_key::scopes_from_text(&row.scopes).contains(&needed) => {}
+        Some(needed) => {
+            return Err(ApiError::Forbidden(format!(
+                "This API key's scopes do not include `{}`; an admin can make a key that has it.",
+                needed.as_str()
+            )))
+        }
+        None => {
+            return Err(ApiError::Forbidden(
+                "API keys cannot read this resource.".into(),
+            ))
+        }
+    }
     if let Err(wait) = state.key_limiter.check(row.id.0) {
         return Err(ApiError::TooManyRequests {
             detail: "This API key has used its requests for the minute; retry later.".into(),
@@ -157,19 +174,22 @@ impl FromRequest for AuthUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let credential = credential(req);
+        let path = req.path().to_string();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
             let token = match credential.ok_or_else(unauthorized)? {
                 Credential::Token(t) => t,
-                Credential::Key(k) => return key_caller(&state, k).await,
+                Credential::Key(k) => return key_caller(&state, k, &path).await,
             };
             let claims = state.jwt.verify(&token).map_err(|reason| {
                 tracing::debug!(%reason, "access token refused");
                 unauthorized()
             })?;
             let user_id = Uuid::parse_str(&claims.sub).map_err(|_| unauthorized())?;
+            let session = Uuid::parse_str(&claims.sid).map_err(|_| unauthorized())?;
             let row = db::run(&state.pool, move |conn| {
-                db::users::find(conn, DbUuid(user_id)).map_err(ApiError::from)
+                db::users::find_in_session(conn, DbUuid(user_id), DbUuid(session))
+                    .map_err(ApiError::from)
             })
             .await;
             let row = match row {

@@ -24,6 +24,10 @@ pub struct Claims {
     pub jti: String,
     pub role: String,
     pub typ: String,
+    /// The login session the token belongs to (its refresh tokens' family): logging out,
+    /// a replayed refresh token, a password change or a deactivation ends the session, and
+    /// the token is refused from that moment though it has not expired.
+    pub sid: String,
 }
 
 #[derive(Clone)]
@@ -56,7 +60,7 @@ impl JwtKeys {
     }
 
     /// Issues an access token; returns it with its lifetime in seconds.
-    pub fn issue(&self, user_id: Uuid, role: &str) -> Result<(String, u64), String> {
+    pub fn issue(&self, user_id: Uuid, role: &str, session: Uuid) -> Result<(String, u64), String> {
         let now = jsonwebtoken::get_current_timestamp();
         let claims = Claims {
             iss: ISSUER.into(),
@@ -68,6 +72,7 @@ impl JwtKeys {
             jti: Uuid::new_v4().to_string(),
             role: role.into(),
             typ: ACCESS_TYPE.into(),
+            sid: session.to_string(),
         };
         self.sign(&claims).map(|t| (t, self.ttl.as_secs()))
     }
@@ -100,10 +105,12 @@ mod tests {
     fn round_trip_and_rejections() {
         let keys = JwtKeys::new(&[7u8; 32], Duration::from_secs(60));
         let id = Uuid::new_v4();
-        let (token, ttl) = keys.issue(id, "admin").unwrap();
+        let session = Uuid::new_v4();
+        let (token, ttl) = keys.issue(id, "admin", session).unwrap();
         assert_eq!(ttl, 60);
         let claims = keys.verify(&token).unwrap();
         assert_eq!(claims.sub, id.to_string());
+        assert_eq!(claims.sid, session.to_string());
         let other = JwtKeys::new(&[8u8; 32], Duration::from_secs(60));
         assert!(other.verify(&token).is_err());
         let mut c = claims.clone();

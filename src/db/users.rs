@@ -54,6 +54,25 @@ pub fn find(conn: &mut DbConnection, id: DbUuid) -> QueryResult<UserRow> {
         .first(conn)
 }
 
+/// The user of an access token, only while its login session is alive (a refresh token of
+/// the session not revoked): one query for the user and the session together.
+pub fn find_in_session(
+    conn: &mut DbConnection,
+    id: DbUuid,
+    session: DbUuid,
+) -> QueryResult<UserRow> {
+    users::table
+        .find(id)
+        .filter(diesel::dsl::exists(
+            refresh_tokens::table
+                .filter(refresh_tokens::family_id.eq(session))
+                .filter(refresh_tokens::user_id.eq(id))
+                .filter(refresh_tokens::revoked_at.is_null()),
+        ))
+        .select(UserRow::as_select())
+        .first(conn)
+}
+
 pub fn find_by_username(conn: &mut DbConnection, username: &str) -> QueryResult<Option<UserRow>> {
     users::table
         .filter(users::username_key.eq(crate::domain::user::username_key(username)))

@@ -1,5 +1,6 @@
 //! Domain rules with no I/O.
 
+pub mod dates;
 pub mod discipline;
 pub mod inspection;
 pub mod nip;

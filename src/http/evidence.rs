@@ -20,10 +20,19 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::evidence;
 use crate::http::extract::{parse_json, RequestId};
 use crate::http::inspections::EvidenceOut;
+use crate::http::middleware::BodyBudget;
 use crate::service::inspections::{self as service, Created, EvidenceInput};
 use crate::state::AppState;
 
 const META_LIMIT: usize = 16 * 1024;
+
+/// What a photo upload may hold besides the photo: the `meta` part, the part headers and
+/// the boundaries.
+pub const MULTIPART_OVERHEAD: u64 = 64 * 1024;
+
+/// How far a part's headers may run before the upload is cut off (`413`): a boundary and a
+/// few header lines take a few hundred bytes.
+const PART_HEADER_ROOM: u64 = 64 * 1024;
 
 /// The optional `meta` part.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -34,6 +43,7 @@ pub struct EvidenceMeta {
     pub id: Option<Uuid>,
     /// A finding of the same report that the photo documents.
     pub finding_id: Option<Uuid>,
+    #[serde(default, deserialize_with = "crate::domain::dates::opt_time")]
     pub captured_at: Option<DateTime<FixedOffset>>,
     #[schema(minimum = -90.0, maximum = 90.0)]
     pub latitude: Option<f64>,
@@ -166,7 +176,7 @@ pub async fn upload_evidence(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max + 64 * 1024) {
+    if declared.is_some_and(|n| n > max + MULTIPART_OVERHEAD) {
         return Err(ApiError::PayloadTooLarge(format!(
             "A photo may be at most {max} bytes."
         )));
@@ -185,12 +195,21 @@ pub async fn upload_evidence(
     })
     .await?;
 
-    let mut form = Multipart::new(req.headers(), payload);
+    // Counted as it arrives, declared length or not: the whole form at most the photo and
+    // its overhead, and a part's headers (which the multipart reader buffers until they
+    // end) only a little.
+    let budget = BodyBudget::new(max + MULTIPART_OVERHEAD);
+    let mut form = Multipart::new(req.headers(), budget.wrap(payload));
     // Outer `Some` once the part was read; its JSON may be `null`.
     let mut meta: Option<Option<EvidenceMeta>> = None;
     let mut received: Option<Received> = None;
     let mut temp = TempFile(None);
-    while let Some(field) = form.next().await {
+    loop {
+        budget.allow_at_most(PART_HEADER_ROOM);
+        let Some(field) = form.next().await else {
+            break;
+        };
+        budget.allow_all();
         let mut field = field.map_err(|e| multipart_error("The multipart form", e))?;
         match field.name() {
             Some("meta") if meta.is_none() => {
@@ -272,11 +291,14 @@ pub async fn upload_evidence(
         latitude: meta.latitude,
         longitude: meta.longitude,
     };
-    let window = state.config.evidence_window;
+    let rules = service::EvidenceRules {
+        window: state.config.evidence_window,
+        max_per_report: state.config.evidence_max_per_report as usize,
+    };
     // Decide before storing anything, so that a refused upload leaves no file behind.
     let (who, check_input, sha) = (caller.clone(), input.clone(), file.sha256.clone());
     let replay = db::run(&state.pool, move |conn| {
-        service::check_evidence(conn, &who, inspection, &check_input, &sha, window)
+        service::check_evidence(conn, &who, inspection, &check_input, &sha, rules)
     })
     .await?;
     if let Some(existing) = replay {
@@ -309,7 +331,7 @@ pub async fn upload_evidence(
             &file.sha256,
             content_type,
             file.size as i64,
-            window,
+            rules,
             Some(&request_id.0),
         )
     })

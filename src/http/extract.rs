@@ -84,6 +84,16 @@ impl<T: DeserializeOwned + 'static, const LIMIT: usize> FromRequest for Json<T, 
 /// Size limit of a CSV upload.
 pub const CSV_LIMIT: usize = 4 * 1024 * 1024;
 
+/// The largest JSON or CSV body any route takes; see `middleware::body_limit`.
+pub const LARGEST_BODY: usize = {
+    let report = crate::http::inspections::REPORT_LIMIT;
+    if CSV_LIMIT > report {
+        CSV_LIMIT
+    } else {
+        report
+    }
+};
+
 /// A `text/csv` body of at most [`CSV_LIMIT`] bytes.
 pub struct CsvBody(pub Vec<u8>);
 

@@ -35,6 +35,7 @@ pub struct NewFollowUp {
     #[schema(max_length = 2000, pattern = r"\S")]
     pub reason: String,
     /// Default: today + `SIDAK_FOLLOW_UP_DUE_DAYS` (local).
+    #[serde(default, deserialize_with = "crate::domain::dates::opt_date")]
     pub due_date: Option<NaiveDate>,
 }
 
@@ -50,6 +51,7 @@ pub struct ActionRequest {
     /// `assign` only: an active supervisor or admin.
     pub assignee_id: Option<Uuid>,
     /// `assign` only: a new due date.
+    #[serde(default, deserialize_with = "crate::domain::dates::opt_date")]
     pub due_date: Option<NaiveDate>,
 }
 
@@ -73,7 +75,7 @@ pub struct FollowUpListQuery {
 #[serde(deny_unknown_fields)]
 pub struct RecordQuery {
     /// Calendar year (local); default this year.
-    #[param(minimum = 1970, maximum = 9999)]
+    #[param(minimum = 1900, maximum = 2100)]
     pub year: Option<i32>,
 }
 
@@ -97,6 +99,7 @@ pub struct HistoryEntry {
     pub note: Option<String>,
     pub sanction: Option<String>,
     pub assignee_id: Option<Uuid>,
+    #[serde(default, deserialize_with = "crate::domain::dates::opt_date")]
     pub due_date: Option<NaiveDate>,
 }
 
@@ -441,8 +444,12 @@ pub async fn record(
     let tz = state.config.timezone;
     let today = crate::service::today(tz);
     let year = query.year.unwrap_or(today.year());
-    if !(1970..=9999).contains(&year) {
-        return Err(ApiError::invalid("year", "must be between 1970 and 9999"));
+    use crate::domain::dates::{EARLIEST_YEAR, LATEST_YEAR};
+    if !(EARLIEST_YEAR..=LATEST_YEAR).contains(&year) {
+        return Err(ApiError::invalid(
+            "year",
+            format!("must be between {EARLIEST_YEAR} and {LATEST_YEAR}"),
+        ));
     }
     let id = DbUuid(id.into_inner());
     let st = state.clone();

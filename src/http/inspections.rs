@@ -93,6 +93,7 @@ pub struct FindingBody {
     #[schema(max_length = 2000, pattern = r"\S")]
     pub description: String,
     /// Default: the inspection's `started_at`.
+    #[serde(default, deserialize_with = "crate::domain::dates::opt_time")]
     pub observed_at: Option<DateTime<FixedOffset>>,
 }
 
@@ -116,7 +117,9 @@ pub struct NewInspection {
     /// The phone's id for the report: sending it again is a replay.
     pub id: Uuid,
     pub opd_id: Uuid,
+    #[serde(deserialize_with = "crate::domain::dates::time")]
     pub started_at: DateTime<FixedOffset>,
+    #[serde(default, deserialize_with = "crate::domain::dates::opt_time")]
     pub ended_at: Option<DateTime<FixedOffset>>,
     /// At most 5000 characters.
     #[schema(max_length = 5000)]
@@ -137,8 +140,9 @@ pub struct NewInspection {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InspectionPatch {
+    #[serde(default, deserialize_with = "crate::domain::dates::opt_time")]
     pub started_at: Option<DateTime<FixedOffset>>,
-    #[serde(default, deserialize_with = "crate::http::nullable")]
+    #[serde(default, deserialize_with = "crate::domain::dates::nullable_time")]
     #[schema(value_type = Option<DateTime<FixedOffset>>)]
     pub ended_at: Option<Option<DateTime<FixedOffset>>>,
     #[serde(default, deserialize_with = "crate::http::nullable")]
@@ -504,16 +508,16 @@ pub async fn list_inspections(
             .unwrap_or(midnight))
     };
     let before = q.cursor.as_deref().map(decode_time_cursor).transpose()?;
+    let bounded = |field, d| {
+        crate::domain::dates::check_opt(field, d).map_err(|e| ApiError::Validation(vec![e]))
+    };
+    let (from, to) = (bounded("from", q.from)?, bounded("to", q.to)?);
     let filter = idb::ListFilter {
         opd_id: q.opd_id.map(DbUuid),
         status: q.status.map(|s| s.as_str().to_string()),
         inspector_id: q.inspector_id.map(DbUuid),
-        from: q.from.map(local_start).transpose()?,
-        to: q
-            .to
-            .and_then(|d| d.succ_opt())
-            .map(local_start)
-            .transpose()?,
+        from: from.map(local_start).transpose()?,
+        to: to.and_then(|d| d.succ_opt()).map(local_start).transpose()?,
         visible_to_inspector: (caller.role == Role::Inspector).then_some(DbUuid(caller.id)),
         before,
         limit,

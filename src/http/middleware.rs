@@ -2,6 +2,8 @@
 //! log line, security headers, and problem+json for every error response — including the
 //! ones actix produces itself.
 
+use std::cell::Cell;
+use std::rc::Rc;
 use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -91,6 +93,126 @@ impl futures_util::Stream for IdleTimeout {
     }
 }
 
+/// The first query parameter whose name or value holds a control character (NUL, line
+/// breaks, escapes…): no parameter means one, and PostgreSQL cannot even compare text
+/// holding NUL. `None` for a query that does not decode (its extractor answers `400`).
+fn control_character_in_query(query: &str) -> Option<String> {
+    if query.is_empty() {
+        return None;
+    }
+    let pairs = actix_web::web::Query::<Vec<(String, String)>>::from_query(query).ok()?;
+    pairs
+        .0
+        .into_iter()
+        .find(|(k, v)| k.chars().chain(v.chars()).any(char::is_control))
+        .map(|(k, _)| {
+            if k.is_empty() || k.chars().any(char::is_control) {
+                "query".to_string()
+            } else {
+                k
+            }
+        })
+}
+
+/// A request body counted as it arrives, whatever length it declares (or none, when
+/// chunked): once more bytes have arrived than it is allowed, it ends with
+/// `PayloadError::Overflow` — answered `413` — and nothing more is read or buffered.
+///
+/// The allowance can be narrowed while the body is read: a multipart reader waiting for a
+/// part's headers is allowed only a little more ([`BodyBudget::allow_at_most`]), so a header
+/// that never ends is cut off after kilobytes, not after the whole limit.
+#[derive(Clone)]
+pub struct BodyBudget {
+    limit: u64,
+    seen: Rc<Cell<u64>>,
+    allowed: Rc<Cell<u64>>,
+}
+
+impl BodyBudget {
+    pub fn new(limit: u64) -> Self {
+        BodyBudget {
+            limit,
+            seen: Rc::new(Cell::new(0)),
+            allowed: Rc::new(Cell::new(limit)),
+        }
+    }
+
+    /// From now on at most `more` further bytes (and never past the limit).
+    pub fn allow_at_most(&self, more: u64) {
+        self.allowed
+            .set(self.seen.get().saturating_add(more).min(self.limit));
+    }
+
+    /// Back to the whole limit.
+    pub fn allow_all(&self) {
+        self.allowed.set(self.limit);
+    }
+
+    pub fn wrap<S>(&self, inner: S) -> Payload
+    where
+        S: futures_util::Stream<Item = Result<actix_web::web::Bytes, PayloadError>>
+            + Unpin
+            + 'static,
+    {
+        let boxed: std::pin::Pin<
+            Box<dyn futures_util::Stream<Item = Result<actix_web::web::Bytes, PayloadError>>>,
+        > = Box::pin(Counted {
+            inner,
+            budget: self.clone(),
+            failed: false,
+        });
+        Payload::from(boxed)
+    }
+}
+
+struct Counted<S> {
+    inner: S,
+    budget: BodyBudget,
+    /// The allowance was exceeded: the stream has ended and pulls nothing more.
+    failed: bool,
+}
+
+impl<S> futures_util::Stream for Counted<S>
+where
+    S: futures_util::Stream<Item = Result<actix_web::web::Bytes, PayloadError>> + Unpin,
+{
+    type Item = Result<actix_web::web::Bytes, PayloadError>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        if self.failed {
+            return Poll::Ready(None);
+        }
+        match std::pin::Pin::new(&mut self.inner).poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                let seen = self.budget.seen.get().saturating_add(chunk.len() as u64);
+                self.budget.seen.set(seen);
+                if seen > self.budget.allowed.get() {
+                    self.failed = true;
+                    Poll::Ready(Some(Err(PayloadError::Overflow)))
+                } else {
+                    Poll::Ready(Some(Ok(chunk)))
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+/// The most a request body may hold before it is cut off with `413`: a photo upload its
+/// photo and the form around it, anything else the largest JSON or CSV body a route takes
+/// (each of those extractors also stops at its own route's smaller limit as it reads).
+pub fn body_limit(method: &Method, path: &str, config: &crate::config::Config) -> u64 {
+    if method == Method::POST && path.ends_with("/evidence") {
+        config.evidence_max_bytes + crate::http::evidence::MULTIPART_OVERHEAD
+    } else {
+        crate::http::extract::LARGEST_BODY as u64
+    }
+}
+
 pub async fn around(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -111,15 +233,21 @@ pub async fn around(
         .cloned();
     if let Some(state) = &state {
         let payload = req.take_payload();
-        req.set_payload(idle_timeout(payload, state.config.body_idle_timeout));
+        let budget = BodyBudget::new(body_limit(&method, &path, &state.config));
+        req.set_payload(budget.wrap(idle_timeout(payload, state.config.body_idle_timeout)));
     }
     // A key may only read: any other request carrying one is refused before a handler or
     // its extractors look at the body, so it is `403` whatever the body holds.
     let key_writes = method != Method::OPTIONS
         && !crate::auth::extract::reads_only(&method)
         && crate::auth::extract::carries_api_key(req.request());
+    let bad_parameter = control_character_in_query(req.query_string());
     let mut res: ServiceResponse<BoxBody> = if key_writes {
         let refusal = crate::auth::extract::key_write_refused();
+        req.into_response(actix_web::ResponseError::error_response(&refusal))
+    } else if let Some(field) = bad_parameter {
+        // Refused alike on both databases, before any handler sees it.
+        let refusal = crate::error::ApiError::invalid(field, "must not contain control characters");
         req.into_response(actix_web::ResponseError::error_response(&refusal))
     } else {
         next.call(req)
@@ -190,4 +318,22 @@ pub async fn around(
     }
     drop(_enter);
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_in_queries_are_found_by_name() {
+        assert_eq!(control_character_in_query(""), None);
+        assert_eq!(control_character_in_query("q=dinas&limit=5"), None);
+        assert_eq!(control_character_in_query("q=%00"), Some("q".into()));
+        assert_eq!(
+            control_character_in_query("limit=5&q=a%0Ab"),
+            Some("q".into())
+        );
+        assert_eq!(control_character_in_query("a%00=1"), Some("query".into()));
+        assert_eq!(control_character_in_query("q=kecamatan%20serang"), None);
+    }
 }

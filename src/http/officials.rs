@@ -121,6 +121,7 @@ pub struct NewOfficialRequest {
     pub rank: Option<String>,
     pub opd_id: Uuid,
     /// When the current placement began (local date); default today.
+    #[serde(default, deserialize_with = "crate::domain::dates::opt_date")]
     pub effective_from: Option<NaiveDate>,
 }
 
@@ -148,6 +149,7 @@ pub struct OfficialPatch {
     pub position_title: Option<String>,
     pub position_kind: Option<PositionKind>,
     /// Date the transfer takes effect; not before the current placement began, not in the future.
+    #[serde(default, deserialize_with = "crate::domain::dates::opt_date")]
     pub effective_from: Option<NaiveDate>,
 }
 
@@ -349,7 +351,8 @@ pub async fn update_official(
 ///
 /// Columns (header row, any order): `nip, full_name, employment_type, position_title,
 /// position_kind, opd_code` and optionally `rank, effective_from`. All or nothing: when any
-/// line is wrong nothing is written and `errors` lists every wrong line with its number.
+/// line is wrong nothing is written, `errors` lists the first 100 wrong lines with their
+/// numbers and `error_count` counts them all.
 #[utoipa::path(
     tag = "reference",
     params(ImportQuery),

@@ -305,7 +305,7 @@ pub async fn update_opd(
 ///
 /// Columns (header row, any order): `code, name, kind` and optionally `address, latitude,
 /// longitude, geofence_radius_m`. All or nothing: when any line is wrong nothing is
-/// written and `errors` lists every wrong line.
+/// written, `errors` lists the first 100 wrong lines and `error_count` counts them all.
 #[utoipa::path(
     tag = "reference",
     params(ImportQuery),

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::auth::api_key;
+use crate::auth::api_key::{self, Scope};
 use crate::db::api_keys::{self as keys, ApiKeyRow};
 use crate::db::audit::{self, AuditEntry};
 use crate::db::{now, write_tx, DbConnection, DbUuid};
@@ -16,8 +16,14 @@ pub const NAME_MAX: usize = 100;
 pub struct NewKey<'a> {
     pub name: &'a str,
     pub role: Role,
+    /// `None`: one year from creation ([`DEFAULT_LIFETIME_DAYS`]).
     pub expires_at: Option<NaiveDateTime>,
+    /// What the key may read; `[dashboards]` unless asked for.
+    pub scopes: Vec<Scope>,
 }
+
+/// A key made without `expires_at` expires this long after creation.
+pub const DEFAULT_LIFETIME_DAYS: i64 = 365;
 
 /// Name 1–100 characters without control characters; role viewer or supervisor (a key
 /// never administers); expiry, when given, in the future.
@@ -46,6 +52,20 @@ pub fn validate(key: &NewKey<'_>, at: NaiveDateTime) -> Result<(), ApiError> {
     if key.expires_at.is_some_and(|e| e <= at) {
         errors.push(FieldError::new("expires_at", "must be in the future"));
     }
+    if key.scopes.is_empty() {
+        errors.push(FieldError::new("scopes", "must name at least one scope"));
+    }
+    for (i, scope) in key.scopes.iter().enumerate() {
+        if !scope.fits(key.role) {
+            errors.push(FieldError::new(
+                format!("scopes[{i}]"),
+                format!(
+                    "`{}` is for supervisor keys; a viewer key reads dashboards only",
+                    scope.as_str()
+                ),
+            ));
+        }
+    }
     if errors.is_empty() {
         Ok(())
     } else {
@@ -72,9 +92,13 @@ pub fn create(
         secret_hash: secret.hash,
         created_by: created_by.map(DbUuid),
         created_at: at,
-        expires_at: key.expires_at.map(crate::db::truncate_micros),
+        expires_at: Some(crate::db::truncate_micros(
+            key.expires_at
+                .unwrap_or(at + chrono::Duration::days(DEFAULT_LIFETIME_DAYS)),
+        )),
         last_used_at: None,
         revoked_at: None,
+        scopes: api_key::scopes_to_text(&key.scopes),
     };
     write_tx(conn, |conn| {
         keys::insert(conn, &row)?;
@@ -86,7 +110,7 @@ pub fn create(
                 entity_type: "api_key",
                 entity_id: Some(row.id.to_string()),
                 details: json!({
-                    "name": row.name, "role": row.role, "prefix": row.prefix,
+                    "name": row.name, "role": row.role, "prefix": row.prefix, "scopes": row.scopes,
                     "expires_at": row.expires_at.map(|e| e.and_utc().to_rfc3339()), "via": via,
                 }),
                 request_id,

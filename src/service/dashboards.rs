@@ -30,6 +30,9 @@ impl Range {
         to: Option<NaiveDate>,
         today: NaiveDate,
     ) -> Result<Range, ApiError> {
+        use crate::domain::dates::check_opt;
+        let from = check_opt("from", from).map_err(|e| ApiError::Validation(vec![e]))?;
+        let to = check_opt("to", to).map_err(|e| ApiError::Validation(vec![e]))?;
         let to = to.unwrap_or(today);
         let from = from.unwrap_or(to - Duration::days(29));
         if from > to {

@@ -71,9 +71,16 @@ pub struct ImportReport {
     pub dry_run: bool,
     /// `true` only when the changes were written: no errors and not a dry run.
     pub applied: bool,
-    /// Every wrong line; when not empty, nothing was written.
+    /// The first wrong lines (at most 100, in line order); when not empty, nothing was
+    /// written.
     pub errors: Vec<LineError>,
+    /// How many wrong lines there are in all (`errors` lists the first 100 of them).
+    pub error_count: usize,
 }
+
+/// The most wrong lines an answer lists: a file that is wrong throughout would otherwise
+/// make an answer many times its own size.
+pub const MAX_LISTED_ERRORS: usize = 100;
 
 struct Row {
     line: u64,
@@ -187,7 +194,11 @@ fn optional(row: &Row, col: &str) -> Option<String> {
     row.values.get(col).filter(|v| !v.is_empty()).cloned()
 }
 
-fn report(dry_run: bool, errors: Vec<LineError>) -> ImportReport {
+/// The answer when there are wrong lines: nothing is written, the first
+/// [`MAX_LISTED_ERRORS`] are listed and all are counted.
+fn report(dry_run: bool, mut errors: Vec<LineError>) -> ImportReport {
+    let error_count = errors.len();
+    errors.truncate(MAX_LISTED_ERRORS);
     ImportReport {
         created: 0,
         updated: 0,
@@ -195,6 +206,7 @@ fn report(dry_run: bool, errors: Vec<LineError>) -> ImportReport {
         dry_run,
         applied: false,
         errors,
+        error_count,
     }
 }
 
@@ -258,6 +270,16 @@ pub fn import_officials(
             let effective_from = match optional(row, "effective_from") {
                 None => None,
                 Some(s) => match NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
+                    Ok(d) if !crate::domain::dates::in_range(d) => {
+                        errors.push(LineError {
+                            line: row.line,
+                            message: format!(
+                                "effective_from: `{s}` {}",
+                                crate::domain::dates::OUT_OF_RANGE
+                            ),
+                        });
+                        continue;
+                    }
                     Ok(d) => Some(d),
                     Err(_) => {
                         errors.push(LineError {
@@ -379,6 +401,7 @@ pub fn import_officials(
             dry_run: !apply,
             applied: apply,
             errors,
+            error_count: 0,
         };
         let mut created_ids = Vec::new();
         let mut updated_ids = Vec::new();
@@ -552,6 +575,7 @@ pub fn import_opds(
             dry_run: !apply,
             applied: apply,
             errors,
+            error_count: 0,
         };
         let mut created_ids = Vec::new();
         let mut updated_ids = Vec::new();

@@ -964,6 +964,14 @@ pub fn load_full(conn: &mut DbConnection, row: InspectionRow) -> Result<FullRepo
     })
 }
 
+/// What limits photos: how long after submission the author may still add them, and how
+/// many one report may hold.
+#[derive(Debug, Clone, Copy)]
+pub struct EvidenceRules {
+    pub window: std::time::Duration,
+    pub max_per_report: usize,
+}
+
 /// Evidence metadata sent with a photo.
 #[derive(Debug, Clone)]
 pub struct EvidenceInput {
@@ -976,7 +984,7 @@ pub struct EvidenceInput {
 
 /// Records stored bytes as evidence of a report. The same id with the same bytes is a
 /// replay; with other bytes a conflict. New evidence needs the author (or an admin), and a
-/// draft or a report submitted within `window`.
+/// draft or a report submitted within `rules.window`, and room for one more photo.
 #[allow(clippy::too_many_arguments)]
 pub fn add_evidence(
     conn: &mut DbConnection,
@@ -986,11 +994,11 @@ pub fn add_evidence(
     sha256: &str,
     content_type: &str,
     size_bytes: i64,
-    window: std::time::Duration,
+    rules: EvidenceRules,
     request_id: Option<&str>,
 ) -> Result<(Created, EvidenceRow), ApiError> {
     write_tx(conn, |conn| {
-        if let Some(replay) = check_evidence(conn, caller, inspection, meta, sha256, window)? {
+        if let Some(replay) = check_evidence(conn, caller, inspection, meta, sha256, rules)? {
             return Ok((Created::Replay, replay));
         }
         let new = EvidenceRow {
@@ -1031,7 +1039,7 @@ pub fn check_evidence(
     inspection: DbUuid,
     meta: &EvidenceInput,
     sha256: &str,
-    window: std::time::Duration,
+    rules: EvidenceRules,
 ) -> Result<Option<EvidenceRow>, ApiError> {
     let row = load_visible(conn, caller, inspection)?;
     if let Some(existing) = idb::find_evidence(conn, DbUuid(meta.id))? {
@@ -1043,7 +1051,16 @@ pub fn check_evidence(
             meta.id
         )));
     }
-    check_evidence_allowed(caller, &row, window)?;
+    check_evidence_allowed(caller, &row, rules.window)?;
+    let held = idb::evidence_of(conn, inspection)?.len();
+    if held >= rules.max_per_report {
+        return Err(ApiError::invalid(
+            "file",
+            format!(
+                "this report already holds {held} photos, the most one report may hold (SIDAK_EVIDENCE_MAX_PER_REPORT)"
+            ),
+        ));
+    }
     let mut errors = Vec::new();
     if let Some(t) = meta.captured_at {
         not_in_future("meta.captured_at", t, Utc::now(), &mut errors);

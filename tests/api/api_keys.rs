@@ -21,14 +21,33 @@ both_backends!(
 );
 
 /// Creates a key as `admin`; returns its id and secret.
+/// A key with the default scopes (`dashboards`).
 pub async fn create_key(app: &TestApp, admin: &str, role: &str) -> (String, String) {
-    let resp = app
-        .post(
-            "/api/v1/api-keys",
-            Some(admin),
-            &json!({"name": format!("Layar {role}"), "role": role}),
-        )
-        .await;
+    create_key_scoped(app, admin, role, None).await
+}
+
+/// Every scope a key can have.
+pub const ALL_SCOPES: &[&str] = &[
+    "dashboards",
+    "officials:read",
+    "reports:read",
+    "follow-ups:read",
+    "audit:read",
+    "metrics",
+];
+
+/// A key with `scopes` (`None`: the default).
+pub async fn create_key_scoped(
+    app: &TestApp,
+    admin: &str,
+    role: &str,
+    scopes: Option<&[&str]>,
+) -> (String, String) {
+    let mut body = json!({"name": format!("Layar {role}"), "role": role});
+    if let Some(scopes) = scopes {
+        body["scopes"] = json!(scopes);
+    }
+    let resp = app.post("/api/v1/api-keys", Some(admin), &body).await;
     assert_eq!(resp.status(), 201);
     let body: Value = resp.json().await.unwrap();
     (
@@ -197,7 +216,8 @@ async fn expired_and_unknown_keys_get_the_same_401(backend: Backend) {
         .post(
             "/api/v1/api-keys",
             Some(&admin),
-            &json!({"name": "Sementara", "role": "supervisor", "expires_at": expires.to_rfc3339()}),
+            &json!({"name": "Sementara", "role": "supervisor", "expires_at": expires.to_rfc3339(),
+                    "scopes": ["follow-ups:read"]}),
         )
         .await;
     assert_eq!(resp.status(), 201);
@@ -302,7 +322,7 @@ async fn a_viewer_key_reads_dashboards_only(backend: Backend) {
     let f = Field::new(backend).await;
     let app = &f.app;
     let (_, viewer) = create_key(app, &f.admin, "viewer").await;
-    let (_, supervisor) = create_key(app, &f.admin, "supervisor").await;
+    let (_, supervisor) = create_key_scoped(app, &f.admin, "supervisor", Some(ALL_SCOPES)).await;
     let report = f.report();
     let id = report["id"].as_str().unwrap().to_string();
     assert_eq!(f.post_report(&f.inspector, &report).await.status(), 201);

@@ -288,12 +288,21 @@ async fn logout_revokes_the_refresh_token(backend: Backend) {
         app.post("/api/v1/auth/refresh", None, &body).await.status(),
         401
     );
-    // Logging out twice is fine.
+    // The session has ended: its access token is refused at once, though it has not
+    // expired (a retried logout therefore answers 401 too).
+    assert_problem(app.get("/api/v1/me", Some(&access)).await, 401).await;
+    assert_problem(
+        app.post("/api/v1/auth/logout", Some(&access), &body).await,
+        401,
+    )
+    .await;
+    // Other sessions of the same user go on.
+    let other = app.login_ok("admin", ADMIN_PASSWORD).await;
     assert_eq!(
-        app.post("/api/v1/auth/logout", Some(&access), &body)
+        app.get("/api/v1/me", Some(&token_of(&other)))
             .await
             .status(),
-        204
+        200
     );
 }
 

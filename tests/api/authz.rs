@@ -1,8 +1,9 @@
 //! The authorization matrix: for every documented operation, the status each caller gets,
 //! in one table. The test walks the route table of the OpenAPI document, so a new operation
 //! without a row here fails it, and sends each caller a request that is valid for the
-//! operation, so what differs between the columns is who asks. The two API-key columns show
-//! that a key reads as its role allows and is refused every write (`403`), whatever its role.
+//! operation, so what differs between the columns is who asks. The API-key columns show that
+//! a key reads as its role and its scopes allow — a key made with the default scope reaches
+//! the dashboards and the OPD labels only — and is refused every write (`403`).
 
 use std::collections::BTreeSet;
 
@@ -19,13 +20,14 @@ use crate::inspections::Field;
 both_backends!(every_operation_answers_each_role_as_the_matrix_says);
 
 /// The callers, in column order.
-const CALLERS: [&str; 8] = [
+const CALLERS: [&str; 9] = [
     "admin",
     "supervisor",
     "inspector",
     "other inspector",
     "viewer",
-    "supervisor key",
+    "supervisor key (every scope)",
+    "supervisor key (default scope)",
     "viewer key",
     "no token",
 ];
@@ -33,55 +35,55 @@ const CALLERS: [&str; 8] = [
 /// `{id}` is a record of the column's subject: reports, photos and follow-ups are
 /// `inspector`'s, so `other inspector` shows what a peer gets.
 #[rustfmt::skip]
-const MATRIX: &[(&str, &str, [u16; 8])] = &[
-    //                                                   admin super insp  other view  s.key v.key none
-    ("GET",   "/healthz",                                [200,  200,  200,  200,  200,  200,  200,  200]),
-    ("GET",   "/readyz",                                 [200,  200,  200,  200,  200,  200,  200,  200]),
-    ("GET",   "/openapi.yaml",                           [200,  200,  200,  200,  200,  200,  200,  200]),
-    ("GET",   "/metrics",                                [200,  200,  403,  403,  403,  200,  403,  401]),
-    ("POST",  "/api/v1/auth/login",                      [200,  200,  200,  200,  200,  403,  403,  200]),
-    ("POST",  "/api/v1/auth/refresh",                    [200,  200,  200,  200,  200,  403,  403,  200]),
-    ("POST",  "/api/v1/auth/logout",                     [204,  204,  204,  204,  204,  403,  403,  401]),
-    ("GET",   "/api/v1/me",                              [200,  200,  200,  200,  200,  403,  403,  401]),
-    ("GET",   "/api/v1/users",                           [200,  403,  403,  403,  403,  403,  403,  401]),
-    ("POST",  "/api/v1/users",                           [201,  403,  403,  403,  403,  403,  403,  401]),
-    ("GET",   "/api/v1/users/{id}",                      [200,  403,  403,  403,  403,  403,  403,  401]),
-    ("POST",  "/api/v1/api-keys",                        [201,  403,  403,  403,  403,  403,  403,  401]),
-    ("GET",   "/api/v1/api-keys",                        [200,  403,  403,  403,  403,  403,  403,  401]),
-    ("DELETE", "/api/v1/api-keys/{id}",                  [204,  403,  403,  403,  403,  403,  403,  401]),
-    ("PATCH", "/api/v1/users/{id}",                      [200,  403,  403,  403,  403,  403,  403,  401]),
-    ("GET",   "/api/v1/opds",                            [200,  200,  200,  200,  200,  200,  200,  401]),
-    ("POST",  "/api/v1/opds",                            [201,  403,  403,  403,  403,  403,  403,  401]),
-    ("POST",  "/api/v1/opds/import",                     [200,  403,  403,  403,  403,  403,  403,  401]),
-    ("GET",   "/api/v1/opds/{id}",                       [200,  200,  200,  200,  200,  200,  200,  401]),
-    ("PATCH", "/api/v1/opds/{id}",                       [200,  403,  403,  403,  403,  403,  403,  401]),
-    ("GET",   "/api/v1/officials",                       [200,  200,  200,  200,  403,  200,  403,  401]),
-    ("POST",  "/api/v1/officials",                       [201,  403,  403,  403,  403,  403,  403,  401]),
-    ("POST",  "/api/v1/officials/import",                [200,  403,  403,  403,  403,  403,  403,  401]),
-    ("GET",   "/api/v1/officials/{id}",                  [200,  200,  200,  200,  403,  200,  403,  401]),
-    ("PATCH", "/api/v1/officials/{id}",                  [200,  403,  403,  403,  403,  403,  403,  401]),
-    ("GET",   "/api/v1/officials/{id}/record",           [200,  200,  403,  403,  403,  200,  403,  401]),
-    ("GET",   "/api/v1/sync",                            [200,  200,  200,  200,  403,  200,  403,  401]),
-    ("POST",  "/api/v1/inspections",                     [201,  403,  201,  201,  403,  403,  403,  401]),
-    ("GET",   "/api/v1/inspections",                     [200,  200,  200,  200,  403,  200,  403,  401]),
-    ("GET",   "/api/v1/inspections/{id}",                [200,  200,  200,  404,  403,  200,  403,  401]),
-    ("PATCH", "/api/v1/inspections/{id}",                [200,  403,  200,  404,  403,  403,  403,  401]),
-    ("POST",  "/api/v1/inspections/{id}/findings",       [201,  403,  201,  404,  403,  403,  403,  401]),
-    ("POST",  "/api/v1/inspections/{id}/submit",         [200,  403,  200,  404,  403,  403,  403,  401]),
-    ("POST",  "/api/v1/inspections/{id}/evidence",       [201,  403,  201,  404,  403,  403,  403,  401]),
-    ("GET",   "/api/v1/evidence/{id}/content",           [200,  200,  200,  404,  403,  200,  403,  401]),
-    ("POST",  "/api/v1/follow-ups",                      [201,  201,  201,  201,  403,  403,  403,  401]),
-    ("GET",   "/api/v1/follow-ups",                      [200,  200,  200,  200,  403,  200,  403,  401]),
-    ("GET",   "/api/v1/follow-ups/{id}",                 [200,  200,  200,  404,  403,  200,  403,  401]),
-    ("POST",  "/api/v1/follow-ups/{id}/actions",         [200,  200,  200,  404,  403,  403,  403,  401]),
-    ("GET",   "/api/v1/audit",                           [200,  200,  403,  403,  403,  200,  403,  401]),
-    ("GET",   "/api/v1/audit/verify",                    [200,  403,  403,  403,  403,  403,  403,  401]),
-    ("GET",   "/api/v1/dashboard/summary",               [200,  200,  200,  200,  200,  200,  200,  401]),
-    ("GET",   "/api/v1/dashboard/opds",                  [200,  200,  200,  200,  200,  200,  200,  401]),
-    ("GET",   "/api/v1/dashboard/trends",                [200,  200,  200,  200,  200,  200,  200,  401]),
-    ("GET",   "/api/v1/dashboard/officials",             [200,  200,  403,  403,  403,  200,  403,  401]),
+const MATRIX: &[(&str, &str, [u16; 9])] = &[
+    //                                                   admin super insp  other view  s.key+ s.key v.key none
+    ("GET",    "/healthz",                                 [200,  200,  200,  200,  200,  200,  200,  200,  200]),
+    ("GET",    "/readyz",                                  [200,  200,  200,  200,  200,  200,  200,  200,  200]),
+    ("GET",    "/openapi.yaml",                            [200,  200,  200,  200,  200,  200,  200,  200,  200]),
+    ("GET",    "/metrics",                                 [200,  200,  403,  403,  403,  200,  403,  403,  401]),
+    ("POST",   "/api/v1/auth/login",                       [200,  200,  200,  200,  200,  403,  403,  403,  200]),
+    ("POST",   "/api/v1/auth/refresh",                     [200,  200,  200,  200,  200,  403,  403,  403,  200]),
+    ("POST",   "/api/v1/auth/logout",                      [204,  204,  204,  204,  204,  403,  403,  403,  401]),
+    ("GET",    "/api/v1/me",                               [200,  200,  200,  200,  200,  403,  403,  403,  401]),
+    ("GET",    "/api/v1/users",                            [200,  403,  403,  403,  403,  403,  403,  403,  401]),
+    ("POST",   "/api/v1/users",                            [201,  403,  403,  403,  403,  403,  403,  403,  401]),
+    ("GET",    "/api/v1/users/{id}",                       [200,  403,  403,  403,  403,  403,  403,  403,  401]),
+    ("POST",   "/api/v1/api-keys",                         [201,  403,  403,  403,  403,  403,  403,  403,  401]),
+    ("GET",    "/api/v1/api-keys",                         [200,  403,  403,  403,  403,  403,  403,  403,  401]),
+    ("DELETE",  "/api/v1/api-keys/{id}",                   [204,  403,  403,  403,  403,  403,  403,  403,  401]),
+    ("PATCH",  "/api/v1/users/{id}",                       [200,  403,  403,  403,  403,  403,  403,  403,  401]),
+    ("GET",    "/api/v1/opds",                             [200,  200,  200,  200,  200,  200,  200,  200,  401]),
+    ("POST",   "/api/v1/opds",                             [201,  403,  403,  403,  403,  403,  403,  403,  401]),
+    ("POST",   "/api/v1/opds/import",                      [200,  403,  403,  403,  403,  403,  403,  403,  401]),
+    ("GET",    "/api/v1/opds/{id}",                        [200,  200,  200,  200,  200,  200,  200,  200,  401]),
+    ("PATCH",  "/api/v1/opds/{id}",                        [200,  403,  403,  403,  403,  403,  403,  403,  401]),
+    ("GET",    "/api/v1/officials",                        [200,  200,  200,  200,  403,  200,  403,  403,  401]),
+    ("POST",   "/api/v1/officials",                        [201,  403,  403,  403,  403,  403,  403,  403,  401]),
+    ("POST",   "/api/v1/officials/import",                 [200,  403,  403,  403,  403,  403,  403,  403,  401]),
+    ("GET",    "/api/v1/officials/{id}",                   [200,  200,  200,  200,  403,  200,  403,  403,  401]),
+    ("PATCH",  "/api/v1/officials/{id}",                   [200,  403,  403,  403,  403,  403,  403,  403,  401]),
+    ("GET",    "/api/v1/officials/{id}/record",            [200,  200,  403,  403,  403,  200,  403,  403,  401]),
+    ("GET",    "/api/v1/sync",                             [200,  200,  200,  200,  403,  200,  403,  403,  401]),
+    ("POST",   "/api/v1/inspections",                      [201,  403,  201,  201,  403,  403,  403,  403,  401]),
+    ("GET",    "/api/v1/inspections",                      [200,  200,  200,  200,  403,  200,  403,  403,  401]),
+    ("GET",    "/api/v1/inspections/{id}",                 [200,  200,  200,  404,  403,  200,  403,  403,  401]),
+    ("PATCH",  "/api/v1/inspections/{id}",                 [200,  403,  200,  404,  403,  403,  403,  403,  401]),
+    ("POST",   "/api/v1/inspections/{id}/findings",        [201,  403,  201,  404,  403,  403,  403,  403,  401]),
+    ("POST",   "/api/v1/inspections/{id}/submit",          [200,  403,  200,  404,  403,  403,  403,  403,  401]),
+    ("POST",   "/api/v1/inspections/{id}/evidence",        [201,  403,  201,  404,  403,  403,  403,  403,  401]),
+    ("GET",    "/api/v1/evidence/{id}/content",            [200,  200,  200,  404,  403,  200,  403,  403,  401]),
+    ("POST",   "/api/v1/follow-ups",                       [201,  201,  201,  201,  403,  403,  403,  403,  401]),
+    ("GET",    "/api/v1/follow-ups",                       [200,  200,  200,  200,  403,  200,  403,  403,  401]),
+    ("GET",    "/api/v1/follow-ups/{id}",                  [200,  200,  200,  404,  403,  200,  403,  403,  401]),
+    ("POST",   "/api/v1/follow-ups/{id}/actions",          [200,  200,  200,  404,  403,  403,  403,  403,  401]),
+    ("GET",    "/api/v1/audit",                            [200,  200,  403,  403,  403,  200,  403,  403,  401]),
+    ("GET",    "/api/v1/audit/verify",                     [200,  403,  403,  403,  403,  403,  403,  403,  401]),
+    ("GET",    "/api/v1/dashboard/summary",                [200,  200,  200,  200,  200,  200,  200,  200,  401]),
+    ("GET",    "/api/v1/dashboard/opds",                   [200,  200,  200,  200,  200,  200,  200,  200,  401]),
+    ("GET",    "/api/v1/dashboard/trends",                 [200,  200,  200,  200,  200,  200,  200,  200,  401]),
+    ("GET",    "/api/v1/dashboard/officials",              [200,  200,  403,  403,  403,  200,  200,  403,  401]),
     // Last: it changes each caller's password.
-    ("POST",  "/api/v1/me/password",                     [204,  204,  204,  204,  204,  403,  403,  401]),
+    ("POST",   "/api/v1/me/password",                      [204,  204,  204,  204,  204,  403,  403,  403,  401]),
 ];
 
 struct World {
@@ -335,6 +337,16 @@ async fn every_operation_answers_each_role_as_the_matrix_says(backend: Backend) 
         Some(f.other_inspector.clone()),
         Some(viewer),
         Some(
+            crate::api_keys::create_key_scoped(
+                app,
+                &f.admin,
+                "supervisor",
+                Some(crate::api_keys::ALL_SCOPES),
+            )
+            .await
+            .1,
+        ),
+        Some(
             crate::api_keys::create_key(app, &f.admin, "supervisor")
                 .await
                 .1,
@@ -348,6 +360,7 @@ async fn every_operation_answers_each_role_as_the_matrix_says(backend: Backend) 
         PASSWORD.to_string(),
         PASSWORD.to_string(),
         PASSWORD.to_string(),
+        String::new(),
         String::new(),
         String::new(),
         String::new(),

@@ -13,6 +13,7 @@ mod dashboards;
 mod errors;
 mod evidence;
 mod followups;
+mod hardening;
 mod imports;
 mod inspections;
 mod ops;

@@ -22,7 +22,15 @@ fn now() -> u64 {
         .as_secs()
 }
 
-fn claims_for(user_id: &str, role: &str) -> Claims {
+/// The session of a real access token (its `sid` claim).
+fn session_of(token: &str) -> String {
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64")).expect("claims");
+    claims["sid"].as_str().expect("sid").to_string()
+}
+
+fn claims_for(user_id: &str, role: &str, session: &str) -> Claims {
     let now = now();
     Claims {
         iss: ISSUER.into(),
@@ -34,6 +42,7 @@ fn claims_for(user_id: &str, role: &str) -> Claims {
         jti: uuid::Uuid::new_v4().to_string(),
         role: role.into(),
         typ: ACCESS_TYPE.into(),
+        sid: session.into(),
     }
 }
 
@@ -56,15 +65,16 @@ async fn token_attacks_are_refused(backend: Backend) {
     let inspector_id = app.create_user(&admin, "inspektur.x", "inspector").await;
     let inspector = app.login_ok("inspektur.x", PASSWORD).await;
     let valid = token_of(&inspector);
+    let session = session_of(&valid);
 
     // A token we sign ourselves with the right key works: the forgeries below fail for
     // the reason they name, not for some other one.
-    let good = sign(&claims_for(&inspector_id, "inspector"));
+    let good = sign(&claims_for(&inspector_id, "inspector", &session));
     assert_eq!(app.get("/api/v1/me", Some(&good)).await.status(), 200);
 
     let mut forged: Vec<(&str, String)> = Vec::new();
 
-    let mut c = claims_for(&inspector_id, "inspector");
+    let mut c = claims_for(&inspector_id, "inspector", &session);
     let payload = serde_json::to_value(&c).unwrap();
     forged.push((
         "alg none",
@@ -85,19 +95,19 @@ async fn token_attacks_are_refused(backend: Backend) {
     c.nbf = now() - 1000;
     forged.push(("expired", sign(&c)));
 
-    let mut c = claims_for(&inspector_id, "inspector");
+    let mut c = claims_for(&inspector_id, "inspector", &session);
     c.nbf = now() + 600;
     forged.push(("nbf in the future", sign(&c)));
 
-    let mut c = claims_for(&inspector_id, "inspector");
+    let mut c = claims_for(&inspector_id, "inspector", &session);
     c.aud = "another-api".into();
     forged.push(("wrong aud", sign(&c)));
 
-    let mut c = claims_for(&inspector_id, "inspector");
+    let mut c = claims_for(&inspector_id, "inspector", &session);
     c.iss = "someone-else".into();
     forged.push(("wrong iss", sign(&c)));
 
-    let mut c = claims_for(&inspector_id, "inspector");
+    let mut c = claims_for(&inspector_id, "inspector", &session);
     c.typ = "refresh".into();
     forged.push(("refresh typ", sign(&c)));
 
@@ -117,7 +127,8 @@ async fn token_attacks_are_refused(backend: Backend) {
     ));
 
     // A claim missing entirely (here `jti`) is refused even when signed.
-    let mut payload = serde_json::to_value(claims_for(&inspector_id, "inspector")).unwrap();
+    let mut payload =
+        serde_json::to_value(claims_for(&inspector_id, "inspector", &session)).unwrap();
     payload.as_object_mut().unwrap().remove("jti");
     let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
     let missing = jsonwebtoken::encode(
@@ -130,7 +141,37 @@ async fn token_attacks_are_refused(backend: Backend) {
 
     forged.push((
         "unknown user",
-        sign(&claims_for(&uuid::Uuid::new_v4().to_string(), "admin")),
+        sign(&claims_for(
+            &uuid::Uuid::new_v4().to_string(),
+            "admin",
+            &session,
+        )),
+    ));
+    // Another user's session, or a session that never was, does not carry this user.
+    let admin_session = session_of(&admin);
+    forged.push((
+        "another user's session",
+        sign(&claims_for(&inspector_id, "inspector", &admin_session)),
+    ));
+    forged.push((
+        "unknown session",
+        sign(&claims_for(
+            &inspector_id,
+            "inspector",
+            &uuid::Uuid::new_v4().to_string(),
+        )),
+    ));
+    let mut payload =
+        serde_json::to_value(claims_for(&inspector_id, "inspector", &session)).unwrap();
+    payload.as_object_mut().unwrap().remove("sid");
+    forged.push((
+        "missing sid",
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &payload,
+            &jsonwebtoken::EncodingKey::from_secret(TEST_JWT_SECRET.as_bytes()),
+        )
+        .unwrap(),
     ));
     forged.push(("garbage", "not.a.token".into()));
 
