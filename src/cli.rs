@@ -197,7 +197,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
                     &mut conn,
                     &bytes,
                     dry_run,
-                    crate::service::today(config.timezone),
+                    crate::domain::dates::today(config.timezone),
                     None,
                     None,
                 ),

@@ -80,7 +80,7 @@ pub fn document() -> Spec {
     let (_, mut spec) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
-        .configure(crate::http::register)
+        .configure(crate::http::routes::register)
         .split_for_parts();
     finish(&mut spec);
     spec

@@ -20,8 +20,8 @@ use crate::db::pool::build_pool;
 use crate::db::{self, ConnectionManager, DatabaseUrl, DbConnection, DbUuid};
 use crate::domain::user as rules;
 use crate::error::ApiError;
+use crate::http::fallback::{self, RouteTable};
 use crate::http::ops::SpecYaml;
-use crate::http::routes::{self, RouteTable};
 use crate::openapi::{self, ApiDoc};
 use crate::state::AppState;
 
@@ -147,14 +147,12 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
     let generated_admin_password = bootstrap_admin(&mut conn, &config)?;
     drop(conn);
     let pool = build_pool(manager, config.db_pool_size)?;
-    let spec = openapi::document();
     let state = AppState {
         pool,
         jwt: JwtKeys::new(&secret, config.access_token_ttl),
         hasher: PasswordHasher::new(config.hash_concurrency)?,
         throttle: LoginThrottle::new(config.throttle.clone()),
-        routes: RouteTable::from_openapi(&spec),
-        evidence: crate::evidence::EvidenceStore::open(&config.data_dir)
+        evidence: crate::storage::ContentStore::open(&config.data_dir)
             .map_err(|e| format!("cannot prepare the evidence folder: {e}"))?,
         metrics: crate::metrics::Metrics::new().map_err(|e| format!("metrics: {e}"))?,
         key_limiter: crate::auth::api_key::KeyLimiter::new(config.api_key_rate_per_minute),
@@ -250,6 +248,7 @@ pub fn serve(state: AppState, listener: TcpListener) -> Result<Server, String> {
         Data::new(SpecYaml(spec.to_yaml().map_err(|e| {
             format!("cannot render the OpenAPI document: {e}")
         })?));
+    let route_table = Data::new(RouteTable::from_openapi(&spec));
     let cors_origins = state.config.cors_origins.clone();
     let state = Data::new(state);
     let server = HttpServer::new(move || {
@@ -258,14 +257,17 @@ pub fn serve(state: AppState, listener: TcpListener) -> Result<Server, String> {
             .openapi(ApiDoc::openapi())
             .app_data(state.clone())
             .app_data(yaml.clone())
-            .app_data(web::PathConfig::default().error_handler(|_, req| routes::path_rejected(req)))
+            .app_data(route_table.clone())
+            .app_data(
+                web::PathConfig::default().error_handler(|_, req| fallback::path_rejected(req)),
+            )
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
                 ApiError::BadRequest(format!("Invalid query string: {err}")).into()
             }))
-            .configure(crate::http::register)
+            .configure(crate::http::routes::register)
             .into_app()
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec.clone()))
-            .default_service(web::to(routes::fallback))
+            .default_service(web::to(fallback::fallback))
             .wrap(from_fn(crate::http::middleware::around))
             .wrap(cors(&cors_origins))
     })

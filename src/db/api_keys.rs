@@ -1,9 +1,9 @@
-//! Queries on `api_keys` and the dashboards' change counter.
+//! Queries on `api_keys`.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{api_keys, dashboard_version};
+use super::schema::api_keys;
 use super::{DbConnection, DbUuid};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -100,27 +100,4 @@ pub fn touch(
     .set(api_keys::last_used_at.eq(at))
     .execute(conn)
     .map(|_| ())
-}
-
-/// Counts a change to what the dashboards show; call it in the transaction that makes it.
-pub fn bump_dashboard_version(conn: &mut DbConnection) -> QueryResult<()> {
-    super::tx::debug_assert_writing();
-    diesel::update(dashboard_version::table.find(1))
-        .set(dashboard_version::version.eq(dashboard_version::version + 1))
-        .execute(conn)
-        .map(|_| ())
-}
-
-/// The dashboards' change counter and the reference data's sync counter (OPD and official
-/// names, placements): together they change whenever a dashboard answer may.
-pub fn dashboard_versions(conn: &mut DbConnection) -> QueryResult<(i64, i64)> {
-    let dashboards: i64 = dashboard_version::table
-        .find(1)
-        .select(dashboard_version::version)
-        .first(conn)?;
-    let reference: i64 = super::schema::sync_counter::table
-        .find(1)
-        .select(super::schema::sync_counter::last_seq)
-        .first(conn)?;
-    Ok((dashboards, reference))
 }

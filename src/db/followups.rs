@@ -50,7 +50,7 @@ pub fn insert(conn: &mut DbConnection, row: &FollowUpRow) -> QueryResult<()> {
     diesel::insert_into(follow_ups::table)
         .values(row)
         .execute(conn)?;
-    super::api_keys::bump_dashboard_version(conn)
+    super::rollups::bump_dashboard_version(conn)
 }
 
 pub fn find(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<FollowUpRow>> {
@@ -90,7 +90,7 @@ pub fn update(conn: &mut DbConnection, row: &FollowUpRow, expected: i64) -> Quer
     ))
     .execute(conn)?;
     if n == 1 {
-        super::api_keys::bump_dashboard_version(conn)?;
+        super::rollups::bump_dashboard_version(conn)?;
     }
     Ok(n == 1)
 }

@@ -15,6 +15,7 @@ use diesel::prelude::*;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::sync::atomic::{AtomicI64, Ordering};
 
+pub use crate::domain::dates::truncate_micros;
 pub use pool::{ConnectionManager, DatabaseUrl, DbPool, SqliteSynchronous};
 pub use tx::{write_tx, TxError};
 pub use types::DbUuid;
@@ -104,12 +105,6 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, String> {
 /// so that a value read back equals the value written on both backends.
 pub fn now() -> chrono::NaiveDateTime {
     truncate_micros(chrono::Utc::now().naive_utc())
-}
-
-pub fn truncate_micros(t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
-    use chrono::Timelike;
-    let nanos = t.nanosecond();
-    t.with_nanosecond(nanos - nanos % 1_000).unwrap_or(t)
 }
 
 /// Inserts many rows in chunks, each one multi-row `INSERT` on the backend's own

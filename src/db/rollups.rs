@@ -1,6 +1,7 @@
 //! Dashboard rollups: one row per local day and OPD (plus one per day and official),
 //! added to in the transaction that submits a report, and rebuilt from the raw rows by
-//! `sidak rollups rebuild` through the very same code.
+//! `sidak rollups rebuild` through the very same code; and the dashboards' change counter
+//! (`dashboard_version`), moved in the transaction of every change a dashboard may show.
 
 use chrono::{Datelike, NaiveDate};
 use diesel::prelude::*;
@@ -218,7 +219,7 @@ pub fn on_submit(
     report: &InspectionRow,
     tz: chrono_tz::Tz,
 ) -> QueryResult<()> {
-    let day = report.started_at.and_utc().with_timezone(&tz).date_naive();
+    let day = crate::domain::dates::local_day(report.started_at, tz);
     let mut row = DailyRow {
         day,
         opd_id: report.opd_id.to_string(),
@@ -240,13 +241,13 @@ pub fn on_submit(
     for (official, n) in per_official {
         add_official(conn, day, &official, n)?;
     }
-    super::api_keys::bump_dashboard_version(conn)
+    bump_dashboard_version(conn)
 }
 
 /// Recomputes every rollup from the raw rows (run inside a write transaction).
 pub fn rebuild(conn: &mut DbConnection, tz: chrono_tz::Tz) -> QueryResult<usize> {
     super::tx::debug_assert_writing();
-    super::api_keys::bump_dashboard_version(conn)?;
+    bump_dashboard_version(conn)?;
     diesel::delete(rollup_official_daily::table).execute(conn)?;
     diesel::delete(rollup_daily::table).execute(conn)?;
     diesel::delete(rollup_official_monthly::table).execute(conn)?;
@@ -275,6 +276,32 @@ pub fn rebuild(conn: &mut DbConnection, tz: chrono_tz::Tz) -> QueryResult<usize>
         after = batch.last().map(|r| r.id);
     }
     Ok(n)
+}
+
+/// Counts a change to what the dashboards show; call it in the transaction that makes it.
+pub fn bump_dashboard_version(conn: &mut DbConnection) -> QueryResult<()> {
+    super::tx::debug_assert_writing();
+    diesel::update(super::schema::dashboard_version::table.find(1))
+        .set(
+            super::schema::dashboard_version::version
+                .eq(super::schema::dashboard_version::version + 1),
+        )
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// The dashboards' change counter and the reference data's sync counter (OPD and official
+/// names, placements): together they change whenever a dashboard answer may.
+pub fn dashboard_versions(conn: &mut DbConnection) -> QueryResult<(i64, i64)> {
+    let dashboards: i64 = super::schema::dashboard_version::table
+        .find(1)
+        .select(super::schema::dashboard_version::version)
+        .first(conn)?;
+    let reference: i64 = super::schema::sync_counter::table
+        .find(1)
+        .select(super::schema::sync_counter::last_seq)
+        .first(conn)?;
+    Ok((dashboards, reference))
 }
 
 /// Sums of the counters over a range, grouped by `opd_id` or by `day` (as text), computed

@@ -13,6 +13,45 @@ pub const EARLIEST_YEAR: i32 = 1900;
 pub const LATEST_YEAR: i32 = 2100;
 pub const OUT_OF_RANGE: &str = "must lie between 1900-01-01 and 2100-12-31";
 
+/// A time as stored: truncated to microseconds (PostgreSQL's precision), so that a value read
+/// back equals the value written on both backends.
+pub fn truncate_micros(t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
+    use chrono::Timelike;
+    let nanos = t.nanosecond();
+    t.with_nanosecond(nanos - nanos % 1_000).unwrap_or(t)
+}
+
+/// The local calendar day (in the deployment's time zone) of a stored UTC time: the one
+/// rule for "which day" — a sidak at 06:30 WIB belongs to that WIB day.
+pub fn local_day(t: chrono::NaiveDateTime, tz: chrono_tz::Tz) -> NaiveDate {
+    t.and_utc().with_timezone(&tz).date_naive()
+}
+
+/// When local day `d` begins, in UTC (the earliest moment, should a day begin twice).
+pub fn day_start(d: NaiveDate, tz: chrono_tz::Tz) -> chrono::NaiveDateTime {
+    use chrono::TimeZone;
+    let midnight = d.and_time(chrono::NaiveTime::MIN);
+    tz.from_local_datetime(&midnight)
+        .earliest()
+        .map(|t| t.naive_utc())
+        .unwrap_or(midnight)
+}
+
+/// `[start, end)` of a local calendar year, in UTC.
+pub fn year_bounds(year: i32, tz: chrono_tz::Tz) -> (chrono::NaiveDateTime, chrono::NaiveDateTime) {
+    let start = |y: i32| {
+        NaiveDate::from_ymd_opt(y, 1, 1)
+            .map(|d| day_start(d, tz))
+            .unwrap_or_default()
+    };
+    (start(year), start(year + 1))
+}
+
+/// "Today" in the deployment's time zone.
+pub fn today(tz: chrono_tz::Tz) -> NaiveDate {
+    chrono::Utc::now().with_timezone(&tz).date_naive()
+}
+
 pub fn in_range(d: NaiveDate) -> bool {
     (EARLIEST_YEAR..=LATEST_YEAR).contains(&d.year())
 }

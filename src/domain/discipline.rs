@@ -1,4 +1,5 @@
-//! Follow-ups and the discipline recommendation.
+//! The discipline rules: the PP 94/2021 (and PPPK) tables, and the recommendation they give
+//! for an official's record.
 //!
 //! The PP 94/2021 table for unexcused absence (cumulative working days in a calendar year):
 //! 3 → teguran lisan; 4–6 → teguran tertulis; 7–10 → pernyataan tidak puas secara tertulis
@@ -257,87 +258,6 @@ pub fn recommend(
     }
 }
 
-/// Follow-up states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum FollowUpStatus {
-    Open,
-    InReview,
-    Decided,
-    Closed,
-    Dismissed,
-}
-
-impl FollowUpStatus {
-    pub const ALL: [FollowUpStatus; 5] = [
-        Self::Open,
-        Self::InReview,
-        Self::Decided,
-        Self::Closed,
-        Self::Dismissed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::InReview => "in_review",
-            Self::Decided => "decided",
-            Self::Closed => "closed",
-            Self::Dismissed => "dismissed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s)
-    }
-
-    pub fn is_active(self) -> bool {
-        matches!(self, Self::Open | Self::InReview)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    Assign,
-    StartReview,
-    Decide,
-    Dismiss,
-    Reopen,
-    Close,
-    Comment,
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Assign => "assign",
-            Self::StartReview => "start_review",
-            Self::Decide => "decide",
-            Self::Dismiss => "dismiss",
-            Self::Reopen => "reopen",
-            Self::Close => "close",
-            Self::Comment => "comment",
-        }
-    }
-}
-
-/// The state an action leads to from `from`, or `None` when the state does not allow it.
-pub fn transition(from: FollowUpStatus, action: Action) -> Option<FollowUpStatus> {
-    use Action as A;
-    use FollowUpStatus as S;
-    match (from, action) {
-        (_, A::Comment) => Some(from),
-        (S::Open | S::InReview, A::Assign) => Some(from),
-        (S::Open, A::StartReview) => Some(S::InReview),
-        (S::InReview, A::Decide) => Some(S::Decided),
-        (S::Open | S::InReview, A::Dismiss) => Some(S::Dismissed),
-        (S::Decided, A::Close) => Some(S::Closed),
-        (S::Dismissed | S::Decided, A::Reopen) => Some(S::Open),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -474,23 +394,6 @@ mod tests {
             (r.late_days, r.total_days, r.sanction.as_str()),
             (1, 3, "teguran_lisan")
         );
-    }
-
-    #[test]
-    fn transitions() {
-        use Action as A;
-        use FollowUpStatus as S;
-        assert_eq!(transition(S::Open, A::StartReview), Some(S::InReview));
-        assert_eq!(transition(S::InReview, A::Decide), Some(S::Decided));
-        assert_eq!(transition(S::Decided, A::Close), Some(S::Closed));
-        assert_eq!(transition(S::Open, A::Dismiss), Some(S::Dismissed));
-        assert_eq!(transition(S::Dismissed, A::Reopen), Some(S::Open));
-        assert_eq!(transition(S::Decided, A::Reopen), Some(S::Open));
-        assert_eq!(transition(S::Open, A::Decide), None);
-        assert_eq!(transition(S::Closed, A::Reopen), None);
-        assert_eq!(transition(S::Closed, A::Comment), Some(S::Closed));
-        assert_eq!(transition(S::Decided, A::Dismiss), None);
-        assert_eq!(transition(S::InReview, A::StartReview), None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod dates;
 pub mod discipline;
+pub mod followup;
 pub mod inspection;
 pub mod nip;
 pub mod reference;

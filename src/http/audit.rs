@@ -87,11 +87,7 @@ pub async fn list(
     let q = query.into_inner();
     let limit = check_limit(q.limit)?;
     let tz = state.config.timezone;
-    let local = |d: NaiveDate| {
-        d.and_hms_opt(0, 0, 0)
-            .and_then(|t| tz.from_local_datetime(&t).earliest())
-            .map(|t| t.with_timezone(&Utc).naive_utc())
-    };
+    let local = |d: NaiveDate| Some(crate::domain::dates::day_start(d, tz));
     let before_seq =
         match q.cursor.as_deref() {
             None => None,

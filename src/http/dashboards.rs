@@ -143,7 +143,7 @@ fn csv_response(name: &str, range: Range, rows: &[Map<String, Value>]) -> ApiRes
 /// and the request's path, query and `Accept`.
 async fn etag(state: &AppState, req: &HttpRequest, caller: &AuthUser) -> ApiResult<String> {
     let (dashboards, reference) = db::run(&state.pool, |conn| {
-        Ok(db::api_keys::dashboard_versions(conn)?)
+        Ok(db::rollups::dashboard_versions(conn)?)
     })
     .await?;
     let accept = req
@@ -155,7 +155,7 @@ async fn etag(state: &AppState, req: &HttpRequest, caller: &AuthUser) -> ApiResu
     h.update(
         format!(
             "{dashboards}:{reference}:{}:{}:{}?{}:",
-            crate::service::today(state.config.timezone),
+            crate::domain::dates::today(state.config.timezone),
             caller.role,
             req.path(),
             req.query_string()
@@ -233,7 +233,7 @@ async fn unchanged(
 }
 
 fn range(state: &AppState, from: Option<NaiveDate>, to: Option<NaiveDate>) -> ApiResult<Range> {
-    Range::new(from, to, crate::service::today(state.config.timezone))
+    Range::new(from, to, crate::domain::dates::today(state.config.timezone))
 }
 
 /// Overall figures for the range.
@@ -263,7 +263,7 @@ pub async fn summary(
     };
     let opd = q.opd_id.map(|o| o.to_string());
     let (today, tz) = (
-        crate::service::today(state.config.timezone),
+        crate::domain::dates::today(state.config.timezone),
         state.config.timezone,
     );
     let s = db::run(&state.pool, move |conn| {

@@ -17,12 +17,14 @@ use crate::db::inspections as idb;
 use crate::db::{self, DbUuid};
 use crate::domain::user::Role;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::evidence;
 use crate::http::extract::{parse_json, RequestId};
 use crate::http::inspections::EvidenceOut;
 use crate::http::middleware::BodyBudget;
-use crate::service::inspections::{self as service, Created, EvidenceInput};
+use crate::service::access;
+use crate::service::evidence::{self as service, EvidenceInput};
+use crate::service::inspections::Created;
 use crate::state::AppState;
+use crate::storage;
 
 const META_LIMIT: usize = 16 * 1024;
 
@@ -184,14 +186,8 @@ pub async fn upload_evidence(
     // Refuse early what would be refused anyway, before reading megabytes.
     let who = caller.clone();
     db::run(&state.pool, move |conn| {
-        let row = service::load_visible(conn, &who, inspection)?;
-        service::check_read(&who, &row)?;
-        if row.inspector_id.0 != who.id && who.role != Role::Admin {
-            return Err(ApiError::Forbidden(
-                "Only the author or an admin may add evidence to this report.".into(),
-            ));
-        }
-        Ok(())
+        let row = access::load_visible(conn, &who, inspection)?;
+        access::check_evidence_author(&who, &row)
     })
     .await?;
 
@@ -265,12 +261,12 @@ pub async fn upload_evidence(
         longitude: None,
         sha256: None,
     });
-    let Some(content_type) = evidence::sniff(&file.head) else {
+    let Some(content_type) = storage::sniff(&file.head) else {
         return Err(ApiError::UnsupportedMediaType(
             "The file is not a JPEG, PNG or WebP image.".into(),
         ));
     };
-    if !evidence::is_complete(content_type, &file.head, &file.tail, file.size) {
+    if !storage::is_complete(content_type, &file.head, &file.tail, file.size) {
         return Err(ApiError::invalid(
             "file",
             "the image is truncated or damaged",
@@ -385,7 +381,7 @@ pub async fn evidence_content(
     let id = DbUuid(id.into_inner());
     let row = db::run(&state.pool, move |conn| {
         let ev = idb::find_evidence(conn, id)?.ok_or(ApiError::NotFound)?;
-        service::load_visible(conn, &caller, ev.inspection_id)?;
+        access::load_visible(conn, &caller, ev.inspection_id)?;
         Ok(ev)
     })
     .await?;
@@ -409,8 +405,8 @@ pub async fn evidence_content(
         .map_err(|e| ApiError::internal(format!("evidence file {}: {e}", row.sha256)))?;
     let mime: mime::Mime = row.content_type.parse().map_err(ApiError::internal)?;
     let ext = match row.content_type.as_str() {
-        evidence::PNG => "png",
-        evidence::WEBP => "webp",
+        storage::PNG => "png",
+        storage::WEBP => "webp",
         _ => "jpg",
     };
     let mut resp = file

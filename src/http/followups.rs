@@ -12,7 +12,8 @@ use crate::auth::AuthUser;
 use crate::db::followups::{self as fdb, EventRow, FollowUpRow};
 use crate::db::reference as refdb;
 use crate::db::{self, DbUuid};
-use crate::domain::discipline::{self as rules, Action, FollowUpStatus, Recommendation};
+use crate::domain::discipline::{self as rules, Recommendation};
+use crate::domain::followup::{Action, FollowUpStatus};
 use crate::domain::user::Role;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::{Json, RequestId};
@@ -202,7 +203,7 @@ async fn load_full(state: &Data<AppState>, caller: AuthUser, id: DbUuid) -> ApiR
         let findings = fdb::findings_of(conn, id)?;
         let history = fdb::events_of(conn, id)?;
         let official = official_ref(conn, row.official_id)?;
-        let mut out = summary(row, official, crate::service::today(tz));
+        let mut out = summary(row, official, crate::domain::dates::today(tz));
         out.findings = Some(findings.into_iter().map(FindingOut::from).collect());
         out.history = Some(history.into_iter().map(HistoryEntry::from).collect());
         out.recommendation = Some(recommendation);
@@ -287,7 +288,7 @@ pub async fn list(
     caller.require(&READERS)?;
     let q = query.into_inner();
     let limit = check_limit(q.limit)?;
-    let today = crate::service::today(state.config.timezone);
+    let today = crate::domain::dates::today(state.config.timezone);
     let before = q.cursor.as_deref().map(decode_time_cursor).transpose()?;
     let filter = fdb::ListFilter {
         status: q.status.map(|s| s.as_str().to_string()),
@@ -442,7 +443,7 @@ pub async fn record(
 ) -> ApiResult<HttpResponse> {
     caller.require(&[Role::Supervisor, Role::Admin])?;
     let tz = state.config.timezone;
-    let today = crate::service::today(tz);
+    let today = crate::domain::dates::today(tz);
     let year = query.year.unwrap_or(today.year());
     use crate::domain::dates::{EARLIEST_YEAR, LATEST_YEAR};
     if !(EARLIEST_YEAR..=LATEST_YEAR).contains(&year) {
@@ -455,7 +456,7 @@ pub async fn record(
     let st = state.clone();
     let out = db::run(&state.pool, move |conn| {
         let official = official_ref(conn, id)?;
-        let (from, to) = service::year_bounds(year, tz);
+        let (from, to) = crate::domain::dates::year_bounds(year, tz);
         let findings = fdb::official_findings(conn, id, from, to)?;
         let recommendation = service::recommendation(conn, id, year, &st.config.follow_ups, tz)?;
         let mut follow_ups = Vec::new();

@@ -11,16 +11,14 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::db::inspections::{self as idb, AttendanceRow, EvidenceRow, FindingRow, InspectionRow};
 use crate::db::{self, DbUuid};
+use crate::domain::inspection::{AttendanceInput, FindingInput, Location, ReportInput};
 use crate::domain::inspection::{AttendanceStatus, FindingCategory, InspectionStatus, Severity};
 use crate::domain::reference::PositionKind;
 use crate::domain::user::Role;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::{Json, RequestId};
 use crate::http::{check_limit, decode_time_cursor, encode_time_cursor, if_match_version, Page};
-use crate::service::inspections::{
-    self as service, AttendanceInput, Created, FindingInput, FullReport, Location, ReportInput,
-    ReportPatch,
-};
+use crate::service::inspections::{self as service, Created, FullReport, ReportPatch};
 use crate::state::AppState;
 
 /// Reports may be large: 500 attendance rows and 200 findings.
@@ -391,7 +389,7 @@ const READERS: [Role; 3] = [Role::Inspector, Role::Supervisor, Role::Admin];
 
 async fn full(state: &AppState, caller: AuthUser, id: DbUuid) -> ApiResult<FullReport> {
     db::run(&state.pool, move |conn| {
-        let row = service::load_visible(conn, &caller, id)?;
+        let row = crate::service::access::load_visible(conn, &caller, id)?;
         service::load_full(conn, row)
     })
     .await
@@ -441,27 +439,16 @@ pub async fn create_inspection(
     };
     let tz = state.config.timezone;
     let id = DbUuid(input.id);
-    let who = caller.clone();
-    let mut attempt = 0;
-    let created = loop {
-        let (input, who, rid) = (input.clone(), who.clone(), request_id.0.clone());
-        let st = state.clone();
-        // The answer is read back on the same connection, in the same blocking job.
-        let result = db::run(&state.pool, move |conn| {
-            let created =
-                service::create(conn, &input, &who, &st.config.follow_ups, tz, Some(&rid))?;
-            let row = service::load_visible(conn, &who, id)?;
-            Ok((created, service::load_full(conn, row)?))
-        })
-        .await;
-        match result {
-            // Two identical reports racing: the loser's insert hits the winner's row; the
-            // retry then sees it as a replay.
-            Err(ApiError::Conflict(_)) if attempt == 0 => attempt += 1,
-            other => break other?,
-        }
-    };
-    let (created, report) = created;
+    let (who, rid, st) = (caller.clone(), request_id.0.clone(), state.clone());
+    // The answer is read back on the same connection, in the same blocking job. Two phones
+    // sending the same report at once need no retry here: the write lock (`db::tx`) makes
+    // the second see the first's report, and answer it as a replay.
+    let (created, report) = db::run(&state.pool, move |conn| {
+        let created = service::create(conn, &input, &who, &st.config.follow_ups, tz, Some(&rid))?;
+        let row = crate::service::access::load_visible(conn, &who, id)?;
+        Ok((created, service::load_full(conn, row)?))
+    })
+    .await?;
     Ok(match created {
         Created::New => {
             state.metrics.count("inspections", 1);
@@ -497,16 +484,7 @@ pub async fn list_inspections(
     let q = query.into_inner();
     let limit = check_limit(q.limit)?;
     let tz = state.config.timezone;
-    let local_start = |d: NaiveDate| -> ApiResult<chrono::NaiveDateTime> {
-        let midnight = d
-            .and_hms_opt(0, 0, 0)
-            .ok_or_else(|| ApiError::invalid("from", "is not a date"))?;
-        Ok(tz
-            .from_local_datetime(&midnight)
-            .earliest()
-            .map(|t| t.with_timezone(&Utc).naive_utc())
-            .unwrap_or(midnight))
-    };
+    let local_start = |d: NaiveDate| crate::domain::dates::day_start(d, tz);
     let before = q.cursor.as_deref().map(decode_time_cursor).transpose()?;
     let bounded = |field, d| {
         crate::domain::dates::check_opt(field, d).map_err(|e| ApiError::Validation(vec![e]))
@@ -516,8 +494,8 @@ pub async fn list_inspections(
         opd_id: q.opd_id.map(DbUuid),
         status: q.status.map(|s| s.as_str().to_string()),
         inspector_id: q.inspector_id.map(DbUuid),
-        from: from.map(local_start).transpose()?,
-        to: to.and_then(|d| d.succ_opt()).map(local_start).transpose()?,
+        from: from.map(local_start),
+        to: to.and_then(|d| d.succ_opt()).map(local_start),
         visible_to_inspector: (caller.role == Role::Inspector).then_some(DbUuid(caller.id)),
         before,
         limit,

@@ -1,4 +1,5 @@
-//! HTTP handlers, one module per resource, and the route registration.
+//! HTTP: handlers, one module per resource; the route registration (`routes`); the
+//! 404/405 fallback (`fallback`); extractors and the request middleware.
 
 pub mod api_keys;
 pub mod audit;
@@ -6,6 +7,7 @@ pub mod auth;
 pub mod dashboards;
 pub mod evidence;
 pub mod extract;
+pub mod fallback;
 pub mod followups;
 pub mod inspections;
 pub mod middleware;
@@ -25,7 +27,6 @@ use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use utoipa::ToSchema;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;
@@ -162,55 +163,4 @@ pub fn json_with_etag<T: Serialize>(req: &HttpRequest, version: i64, body: &T) -
             .insert_header((header::ETAG, etag))
             .json(body)
     }
-}
-
-/// Every documented route. Registering through `utoipa_actix_web` puts each handler's
-/// `#[utoipa::path]` into the OpenAPI document, so a route cannot exist undocumented.
-pub fn register(cfg: &mut ServiceConfig) {
-    cfg.service(ops::healthz)
-        .service(ops::readyz)
-        .service(ops::openapi_yaml)
-        .service(ops::metrics)
-        .service(auth::login)
-        .service(auth::refresh_tokens)
-        .service(auth::logout)
-        .service(auth::me)
-        .service(auth::change_password)
-        .service(users::create_user)
-        .service(users::list_users)
-        .service(users::get_user)
-        .service(users::update_user)
-        .service(api_keys::create_api_key)
-        .service(api_keys::list_api_keys)
-        .service(api_keys::revoke_api_key)
-        .service(opds::list_opds)
-        .service(opds::create_opd)
-        .service(opds::import_opds)
-        .service(opds::get_opd)
-        .service(opds::update_opd)
-        .service(officials::list_officials)
-        .service(officials::create_official)
-        .service(officials::import_officials)
-        .service(officials::get_official)
-        .service(officials::update_official)
-        .service(sync::sync)
-        .service(inspections::create_inspection)
-        .service(inspections::list_inspections)
-        .service(inspections::get_inspection)
-        .service(inspections::update_inspection)
-        .service(inspections::add_finding)
-        .service(inspections::submit_inspection)
-        .service(evidence::upload_evidence)
-        .service(evidence::evidence_content)
-        .service(followups::raise)
-        .service(followups::list)
-        .service(followups::get_one)
-        .service(followups::act)
-        .service(followups::record)
-        .service(audit::list)
-        .service(audit::verify)
-        .service(dashboards::summary)
-        .service(dashboards::opds)
-        .service(dashboards::trends)
-        .service(dashboards::officials);
 }

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::db::reference::{self as refdb, AssignmentWithOpd, OfficialWithCurrent};
 use crate::db::{self, DbUuid};
+use crate::domain::dates::today;
 use crate::domain::nip::{self, EmploymentType, Gender};
 use crate::domain::reference::PositionKind;
 use crate::domain::user::Role;
@@ -20,7 +21,6 @@ use crate::http::opds::ImportQuery;
 use crate::http::{check_limit, decode_cursor, encode_cursor, json_with_etag, Page};
 use crate::service::import::{self, ImportReport};
 use crate::service::officials::{self as service, OfficialInput, OfficialUpdate};
-use crate::service::today;
 use crate::state::AppState;
 
 /// Roles that may see officials' personal data.

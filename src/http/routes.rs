@@ -1,112 +1,59 @@
-//! The documented route table, used by the default service to answer `405` (with `Allow`)
-//! for a known path with the wrong method, and `404` for an unknown path.
+//! Every route of the API, registered in one place.
 
-use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
-use utoipa::openapi::OpenApi;
+use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::error::generic_problem;
-use crate::state::AppState;
+use super::{
+    api_keys, audit, auth, dashboards, evidence, followups, inspections, officials, opds, ops,
+    sync, users,
+};
 
-#[derive(Debug, Clone, Default)]
-pub struct RouteTable {
-    routes: Vec<(Vec<Option<String>>, Vec<&'static str>)>,
-}
-
-impl RouteTable {
-    pub fn from_openapi(api: &OpenApi) -> Self {
-        let routes = api
-            .paths
-            .paths
-            .iter()
-            .map(|(path, item)| {
-                let segments = split(path)
-                    .map(|s| (!(s.starts_with('{') && s.ends_with('}'))).then(|| s.to_string()))
-                    .collect();
-                let mut methods = Vec::new();
-                for (name, op) in [
-                    ("GET", &item.get),
-                    ("POST", &item.post),
-                    ("PUT", &item.put),
-                    ("PATCH", &item.patch),
-                    ("DELETE", &item.delete),
-                ] {
-                    if op.is_some() {
-                        methods.push(name);
-                    }
-                }
-                (segments, methods)
-            })
-            .collect();
-        RouteTable { routes }
-    }
-
-    /// The methods documented for `path`, if any documented path matches it.
-    pub fn allowed_methods(&self, path: &str) -> Option<Vec<&'static str>> {
-        self.methods(path, false)
-    }
-
-    /// The methods of a documented path without parameters that equals `path`, if any.
-    pub fn literal_methods(&self, path: &str) -> Option<Vec<&'static str>> {
-        self.methods(path, true)
-    }
-
-    /// Methods of the documented paths matching `path`; `{param}` segments match any
-    /// segment unless `literal_only`.
-    fn methods(&self, path: &str, literal_only: bool) -> Option<Vec<&'static str>> {
-        let parts: Vec<&str> = split(path).collect();
-        let mut found: Vec<&'static str> = self
-            .routes
-            .iter()
-            .filter(|(segments, _)| {
-                segments.len() == parts.len()
-                    && segments.iter().zip(&parts).all(|(seg, part)| match seg {
-                        Some(s) => s == part,
-                        None => !literal_only,
-                    })
-            })
-            .flat_map(|(_, methods)| methods.iter().copied())
-            .collect();
-        (!found.is_empty()).then(|| {
-            found.sort_unstable();
-            found.dedup();
-            found
-        })
-    }
-}
-
-fn split(path: &str) -> impl Iterator<Item = &str> {
-    path.split('/').filter(|s| !s.is_empty())
-}
-
-/// The default service: `405` for a documented path, `404` otherwise.
-pub async fn fallback(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let path = req.path();
-    let methods =
-        (state.routes.literal_methods(path)).or_else(|| state.routes.allowed_methods(path));
-    match methods {
-        Some(methods) => method_not_allowed(&methods),
-        None => generic_problem(actix_web::http::StatusCode::NOT_FOUND),
-    }
-}
-
-/// A path parameter that does not parse (`PATCH /api/v1/opds/import` reaching
-/// `PATCH /api/v1/opds/{id}`): `405` when the path is a documented fixed path, else `404`.
-pub fn path_rejected(req: &HttpRequest) -> actix_web::Error {
-    let literal = req
-        .app_data::<web::Data<AppState>>()
-        .and_then(|state| state.routes.literal_methods(req.path()));
-    let resp = match literal {
-        Some(methods) => method_not_allowed(&methods),
-        None => generic_problem(actix_web::http::StatusCode::NOT_FOUND),
-    };
-    actix_web::error::InternalError::from_response("path parameter", resp).into()
-}
-
-fn method_not_allowed(methods: &[&str]) -> HttpResponse {
-    let mut resp = generic_problem(actix_web::http::StatusCode::METHOD_NOT_ALLOWED);
-    if let Ok(v) = header::HeaderValue::from_str(&methods.join(", ")) {
-        resp.headers_mut().insert(header::ALLOW, v);
-    }
-    resp
+/// Every documented route. Registering through `utoipa_actix_web` puts each handler's
+/// `#[utoipa::path]` into the OpenAPI document, so a route cannot exist undocumented.
+pub fn register(cfg: &mut ServiceConfig) {
+    cfg.service(ops::healthz)
+        .service(ops::readyz)
+        .service(ops::openapi_yaml)
+        .service(ops::metrics)
+        .service(auth::login)
+        .service(auth::refresh_tokens)
+        .service(auth::logout)
+        .service(auth::me)
+        .service(auth::change_password)
+        .service(users::create_user)
+        .service(users::list_users)
+        .service(users::get_user)
+        .service(users::update_user)
+        .service(api_keys::create_api_key)
+        .service(api_keys::list_api_keys)
+        .service(api_keys::revoke_api_key)
+        .service(opds::list_opds)
+        .service(opds::create_opd)
+        .service(opds::import_opds)
+        .service(opds::get_opd)
+        .service(opds::update_opd)
+        .service(officials::list_officials)
+        .service(officials::create_official)
+        .service(officials::import_officials)
+        .service(officials::get_official)
+        .service(officials::update_official)
+        .service(sync::sync)
+        .service(inspections::create_inspection)
+        .service(inspections::list_inspections)
+        .service(inspections::get_inspection)
+        .service(inspections::update_inspection)
+        .service(inspections::add_finding)
+        .service(inspections::submit_inspection)
+        .service(evidence::upload_evidence)
+        .service(evidence::evidence_content)
+        .service(followups::raise)
+        .service(followups::list)
+        .service(followups::get_one)
+        .service(followups::act)
+        .service(followups::record)
+        .service(audit::list)
+        .service(audit::verify)
+        .service(dashboards::summary)
+        .service(dashboards::opds)
+        .service(dashboards::trends)
+        .service(dashboards::officials);
 }

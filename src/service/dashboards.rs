@@ -172,7 +172,7 @@ pub fn summary(
     } else {
         HashMap::new()
     };
-    let mut by_status: BTreeMap<String, i64> = crate::domain::discipline::FollowUpStatus::ALL
+    let mut by_status: BTreeMap<String, i64> = crate::domain::followup::FollowUpStatus::ALL
         .iter()
         .map(|s| (s.as_str().to_string(), 0))
         .collect();
@@ -187,7 +187,7 @@ pub fn summary(
         }) {
             continue;
         }
-        let raised = crate::service::followups::local_day(f.created_at, tz);
+        let raised = crate::domain::dates::local_day(f.created_at, tz);
         if raised >= range.from && raised <= range.to {
             *by_status.entry(f.status.clone()).or_default() += 1;
         }
@@ -195,7 +195,7 @@ pub fn summary(
             overdue += 1;
         }
         if let Some(decided) = f.decided_at {
-            let day = crate::service::followups::local_day(decided, tz);
+            let day = crate::domain::dates::local_day(decided, tz);
             if day >= range.from && day <= range.to {
                 durations.push((decided - f.created_at).num_seconds() as f64 / 86_400.0);
             }

@@ -47,7 +47,7 @@ pub fn generate(
 ) -> Result<DemoReport, diesel::result::Error> {
     let mut rng = StdRng::seed_from_u64(size.seed);
     let mut out = DemoReport::default();
-    let today = Utc::now().with_timezone(&tz).date_naive();
+    let today = crate::domain::dates::today(tz);
     let kinds = [
         "dinas",
         "badan",
@@ -174,7 +174,7 @@ pub fn generate(
                 + Duration::minutes(minutes);
             let outside = rng.random_bool(0.05);
             let id = DbUuid(uuid_from(&mut rng));
-            let day = started.and_utc().with_timezone(&tz).date_naive();
+            let day = crate::domain::dates::local_day(started, tz);
             let row = InspectionRow {
                 id,
                 opd_id: opd.id,
@@ -292,7 +292,7 @@ pub fn generate(
         for ((day, official), n) in &per_official {
             rollups::add_official(conn, *day, official, *n)?;
         }
-        crate::db::api_keys::bump_dashboard_version(conn)?;
+        crate::db::rollups::bump_dashboard_version(conn)?;
         audit::append(
             conn,
             audit::AuditEntry {

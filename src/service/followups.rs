@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{Datelike, NaiveDate};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -13,7 +13,9 @@ use crate::db::audit::{self, AuditEntry};
 use crate::db::followups::{self as fdb, EventRow, FollowUpRow};
 use crate::db::inspections::{FindingRow, InspectionRow};
 use crate::db::{now, write_tx, DbConnection, DbUuid};
-use crate::domain::discipline::{self as rules, Action, FollowUpStatus, Recommendation};
+use crate::domain::dates::{local_day, year_bounds};
+use crate::domain::discipline::{self as rules, Recommendation};
+use crate::domain::followup::{self as lifecycle, Action, FollowUpStatus};
 use crate::domain::inspection::{FindingCategory, Severity};
 use crate::domain::nip::EmploymentType;
 use crate::domain::user::Role;
@@ -22,23 +24,6 @@ use crate::service::inspections::Created;
 
 pub const REASON_MAX: usize = 2000;
 pub const NOTE_MAX: usize = 5000;
-
-/// The local calendar day of a stored UTC time.
-pub fn local_day(t: NaiveDateTime, tz: chrono_tz::Tz) -> NaiveDate {
-    t.and_utc().with_timezone(&tz).date_naive()
-}
-
-/// `[start, end)` of a local calendar year, in UTC.
-pub fn year_bounds(year: i32, tz: chrono_tz::Tz) -> (NaiveDateTime, NaiveDateTime) {
-    let start = |y: i32| {
-        NaiveDate::from_ymd_opt(y, 1, 1)
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .and_then(|t| tz.from_local_datetime(&t).earliest())
-            .map(|t| t.with_timezone(&Utc).naive_utc())
-            .unwrap_or_default()
-    };
-    (start(year), start(year + 1))
-}
 
 fn event(
     fu: &FollowUpRow,
@@ -183,7 +168,7 @@ pub fn auto_flag(
             by_official.entry(official).or_default().push(f.id);
         }
     }
-    let due = crate::service::today(tz) + chrono::Duration::days(i64::from(cfg.due_days));
+    let due = crate::domain::dates::today(tz) + chrono::Duration::days(i64::from(cfg.due_days));
     let reason = format!(
         "Raised by the flag rules when report {} was submitted.",
         report.id
@@ -229,7 +214,7 @@ pub fn raise(
     if input.finding_ids.len() > 500 {
         errors.push(FieldError::new("finding_ids", "at most 500 findings"));
     }
-    let today = crate::service::today(tz);
+    let today = crate::domain::dates::today(tz);
     if input.due_date.is_some_and(|d| d < today) {
         errors.push(FieldError::new("due_date", "must not be in the past"));
     }
@@ -366,7 +351,7 @@ pub fn act(
         }
         let from = FollowUpStatus::parse(&row.status)
             .ok_or_else(|| ApiError::internal("stored status is unknown"))?;
-        let Some(to) = rules::transition(from, input.action) else {
+        let Some(to) = lifecycle::transition(from, input.action) else {
             return Err(ApiError::Conflict(format!(
                 "The follow-up is `{}`; `{}` is not allowed in that state.",
                 from.as_str(),
@@ -423,7 +408,7 @@ pub fn act(
                     },
                 }
                 if let Some(d) = input.due_date {
-                    if d < crate::service::today(tz) {
+                    if d < crate::domain::dates::today(tz) {
                         errors.push(FieldError::new("due_date", "must not be in the past"));
                     }
                     row.due_date = d;
@@ -534,7 +519,7 @@ pub fn recommendation_for(
         .max();
     let year = newest
         .map(|t| local_day(t, tz).year())
-        .unwrap_or_else(|| crate::service::today(tz).year());
+        .unwrap_or_else(|| crate::domain::dates::today(tz).year());
     recommendation(conn, row.official_id, year, cfg, tz)
 }
 

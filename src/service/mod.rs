@@ -1,9 +1,11 @@
 //! Use cases: validation against the database, writes in one transaction with their audit
 //! entry. Shared by the HTTP handlers and the command line.
 
+pub mod access;
 pub mod api_keys;
 pub mod dashboards;
 pub mod demo;
+pub mod evidence;
 pub mod followups;
 pub mod import;
 pub mod inspections;
@@ -11,11 +13,6 @@ pub mod officials;
 pub mod opds;
 
 use serde_json::{json, Map, Value};
-
-/// "Today" in the deployment's time zone.
-pub fn today(tz: chrono_tz::Tz) -> chrono::NaiveDate {
-    chrono::Utc::now().with_timezone(&tz).date_naive()
-}
 
 /// The fields that differ, as `{field: {before, after}}`.
 pub fn diff(before: &Value, after: &Value) -> Map<String, Value> {

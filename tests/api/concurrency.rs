@@ -476,11 +476,11 @@ async fn a_transient_conflict_runs_the_transaction_again(backend: Backend) {
             SqliteSynchronous::Full,
         );
         let mut conn = manager.establish().expect("connection");
-        let before = sidak::db::api_keys::dashboard_versions(&mut conn).expect("versions");
+        let before = sidak::db::rollups::dashboard_versions(&mut conn).expect("versions");
         let mut attempts = 0;
         sidak::db::write_tx(&mut conn, |c| {
             attempts += 1;
-            sidak::db::api_keys::bump_dashboard_version(c)?;
+            sidak::db::rollups::bump_dashboard_version(c)?;
             if attempts < 3 {
                 return Err(Error::DatabaseError(
                     DatabaseErrorKind::SerializationFailure,
@@ -490,7 +490,7 @@ async fn a_transient_conflict_runs_the_transaction_again(backend: Backend) {
             Ok(())
         })
         .expect("the third attempt commits");
-        let after = sidak::db::api_keys::dashboard_versions(&mut conn).expect("versions");
+        let after = sidak::db::rollups::dashboard_versions(&mut conn).expect("versions");
         let persistent = sidak::db::write_tx(&mut conn, |_| {
             Err::<(), _>(sidak::error::ApiError::from(Error::DatabaseError(
                 DatabaseErrorKind::Unknown,

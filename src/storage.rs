@@ -1,4 +1,5 @@
-//! Evidence files: content-addressed under `<data dir>/evidence/ab/cd/<sha256>`, written
+//! The content-addressed store of photo bytes: each file under
+//! `<data dir>/evidence/ab/cd/<sha256>`, written
 //! through a temporary file that is fsynced and renamed into place, so a file is either
 //! complete under its hash or absent. The client's file name is never used in a path.
 
@@ -9,11 +10,11 @@ pub const PNG: &str = "image/png";
 pub const WEBP: &str = "image/webp";
 
 #[derive(Debug, Clone)]
-pub struct EvidenceStore {
+pub struct ContentStore {
     root: PathBuf,
 }
 
-impl EvidenceStore {
+impl ContentStore {
     /// Creates the folders and removes temporary files a crash may have left behind.
     pub fn open(data_dir: &Path) -> std::io::Result<Self> {
         let root = data_dir.join("evidence");
@@ -25,7 +26,7 @@ impl EvidenceStore {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
-        Ok(EvidenceStore { root })
+        Ok(ContentStore { root })
     }
 
     pub fn temp_path(&self) -> PathBuf {
@@ -147,7 +148,7 @@ mod tests {
 
     #[test]
     fn paths_only_from_hashes() {
-        let store = EvidenceStore {
+        let store = ContentStore {
             root: PathBuf::from("/x/evidence"),
         };
         let sha = "ab".repeat(32);

@@ -1,0 +1,148 @@
+//! Photo evidence: who may add a photo to a report and when, how many, and recording the
+//! stored bytes as evidence (a replay of the same id and bytes is recognised).
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::db::audit::{self, AuditEntry};
+use crate::db::inspections::{self as idb, EvidenceRow};
+use crate::db::{now, write_tx, DbConnection, DbUuid};
+use crate::domain::inspection::{not_in_future, ts, validate_location, Location};
+use crate::error::{ApiError, FieldError};
+use crate::service::access::{check_evidence_allowed, load_visible};
+use crate::service::inspections::Created;
+
+/// What limits photos: how long after submission the author may still add them, and how
+/// many one report may hold.
+#[derive(Debug, Clone, Copy)]
+pub struct EvidenceRules {
+    pub window: std::time::Duration,
+    pub max_per_report: usize,
+}
+
+/// Evidence metadata sent with a photo.
+#[derive(Debug, Clone)]
+pub struct EvidenceInput {
+    pub id: Uuid,
+    pub finding_id: Option<Uuid>,
+    pub captured_at: Option<DateTime<Utc>>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+}
+
+/// Records stored bytes as evidence of a report. The same id with the same bytes is a
+/// replay; with other bytes a conflict. New evidence needs the author (or an admin), and a
+/// draft or a report submitted within `rules.window`, and room for one more photo.
+#[allow(clippy::too_many_arguments)]
+pub fn add_evidence(
+    conn: &mut DbConnection,
+    caller: &AuthUser,
+    inspection: DbUuid,
+    meta: &EvidenceInput,
+    sha256: &str,
+    content_type: &str,
+    size_bytes: i64,
+    rules: EvidenceRules,
+    request_id: Option<&str>,
+) -> Result<(Created, EvidenceRow), ApiError> {
+    write_tx(conn, |conn| {
+        if let Some(replay) = check_evidence(conn, caller, inspection, meta, sha256, rules)? {
+            return Ok((Created::Replay, replay));
+        }
+        let new = EvidenceRow {
+            id: DbUuid(meta.id),
+            inspection_id: inspection,
+            finding_id: meta.finding_id.map(DbUuid),
+            sha256: sha256.to_string(),
+            content_type: content_type.to_string(),
+            size_bytes,
+            captured_at: meta.captured_at.map(ts),
+            latitude: meta.latitude,
+            longitude: meta.longitude,
+            uploaded_by: DbUuid(caller.id),
+            created_at: now(),
+        };
+        idb::insert_evidence(conn, &new)?;
+        audit::append(
+            conn,
+            AuditEntry {
+                actor_id: Some(caller.id),
+                action: "evidence.add",
+                entity_type: "evidence",
+                entity_id: Some(new.id.to_string()),
+                details: json!({ "inspection_id": inspection.to_string(), "sha256": sha256, "size_bytes": size_bytes }),
+                request_id,
+            },
+        )?;
+        Ok((Created::New, new))
+    })
+}
+
+/// Everything that decides an upload, short of writing it: `Some` for a replay, an error
+/// for a refusal. Run before the bytes are stored (so a refused upload stores nothing) and
+/// again inside the writing transaction.
+pub fn check_evidence(
+    conn: &mut DbConnection,
+    caller: &AuthUser,
+    inspection: DbUuid,
+    meta: &EvidenceInput,
+    sha256: &str,
+    rules: EvidenceRules,
+) -> Result<Option<EvidenceRow>, ApiError> {
+    let row = load_visible(conn, caller, inspection)?;
+    if let Some(existing) = idb::find_evidence(conn, DbUuid(meta.id))? {
+        if existing.inspection_id == inspection && existing.sha256 == sha256 {
+            return Ok(Some(existing));
+        }
+        return Err(ApiError::Conflict(format!(
+            "Evidence {} already exists with other bytes or for another report; evidence is never replaced.",
+            meta.id
+        )));
+    }
+    check_evidence_allowed(caller, &row, rules.window)?;
+    let held = idb::evidence_of(conn, inspection)?.len();
+    if held >= rules.max_per_report {
+        return Err(ApiError::invalid(
+            "file",
+            format!(
+                "this report already holds {held} photos, the most one report may hold (SIDAK_EVIDENCE_MAX_PER_REPORT)"
+            ),
+        ));
+    }
+    let mut errors = Vec::new();
+    if let Some(t) = meta.captured_at {
+        not_in_future("meta.captured_at", t, Utc::now(), &mut errors);
+    }
+    let loc = match (meta.latitude, meta.longitude) {
+        (Some(latitude), Some(longitude)) => Some(Location {
+            latitude,
+            longitude,
+            accuracy_m: None,
+        }),
+        (None, None) => None,
+        _ => {
+            errors.push(FieldError::new(
+                "meta.latitude",
+                "latitude and longitude come together",
+            ));
+            None
+        }
+    };
+    validate_location(&loc, &mut errors);
+    if let Some(f) = meta.finding_id {
+        match idb::find_finding(conn, DbUuid(f))? {
+            Some(found) if found.inspection_id == inspection => {}
+            _ => errors.push(FieldError::new(
+                "meta.finding_id",
+                "is not a finding of this report",
+            )),
+        }
+    }
+    if errors.is_empty() {
+        Ok(None)
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
