@@ -242,8 +242,9 @@ impl ResponseError for ApiError {
                 }
                 resp
             }
-            ApiError::RequestTimeout(detail) => {
-                // The rest of the body may still trickle in: the connection is not reused.
+            ApiError::RequestTimeout(detail) | ApiError::PayloadTooLarge(detail) => {
+                // The rest of the body may still be on its way and is not read: the
+                // connection is not reused.
                 let mut resp = problem_response(status, self.slug(), detail, None);
                 resp.headers_mut().insert(
                     header::CONNECTION,

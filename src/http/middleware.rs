@@ -120,12 +120,19 @@ fn control_character_in_query(query: &str) -> Option<String> {
 ///
 /// The allowance can be narrowed while the body is read: a multipart reader waiting for a
 /// part's headers is allowed only a little more ([`BodyBudget::allow_at_most`]), so a header
-/// that never ends is cut off after kilobytes, not after the whole limit.
+/// that never ends is cut off after kilobytes, not after the whole limit. A reader pulls
+/// whatever has arrived before it parses, so the chunk that would go past a narrowed
+/// allowance is cut there: what fits is delivered, the rest held back once and the reader
+/// woken to parse what it has. If that finishes the headers the allowance is widened and the
+/// rest delivered; if not, the body is cut off.
 #[derive(Clone)]
 pub struct BodyBudget {
     limit: u64,
     seen: Rc<Cell<u64>>,
     allowed: Rc<Cell<u64>>,
+    narrowed: Rc<Cell<bool>>,
+    /// A chunk was already held back under the current allowance.
+    deferred: Rc<Cell<bool>>,
 }
 
 impl BodyBudget {
@@ -134,6 +141,8 @@ impl BodyBudget {
             limit,
             seen: Rc::new(Cell::new(0)),
             allowed: Rc::new(Cell::new(limit)),
+            narrowed: Rc::new(Cell::new(false)),
+            deferred: Rc::new(Cell::new(false)),
         }
     }
 
@@ -141,11 +150,15 @@ impl BodyBudget {
     pub fn allow_at_most(&self, more: u64) {
         self.allowed
             .set(self.seen.get().saturating_add(more).min(self.limit));
+        self.narrowed.set(true);
+        self.deferred.set(false);
     }
 
     /// Back to the whole limit.
     pub fn allow_all(&self) {
         self.allowed.set(self.limit);
+        self.narrowed.set(false);
+        self.deferred.set(false);
     }
 
     pub fn wrap<S>(&self, inner: S) -> Payload
@@ -159,6 +172,7 @@ impl BodyBudget {
         > = Box::pin(Counted {
             inner,
             budget: self.clone(),
+            held: None,
             failed: false,
         });
         Payload::from(boxed)
@@ -168,6 +182,8 @@ impl BodyBudget {
 struct Counted<S> {
     inner: S,
     budget: BodyBudget,
+    /// A chunk held back at a narrowed allowance (see [`BodyBudget`]).
+    held: Option<actix_web::web::Bytes>,
     /// The allowance was exceeded: the stream has ended and pulls nothing more.
     failed: bool,
 }
@@ -186,19 +202,37 @@ where
         if self.failed {
             return Poll::Ready(None);
         }
-        match std::pin::Pin::new(&mut self.inner).poll_next(cx) {
-            Poll::Ready(Some(Ok(chunk))) => {
-                let seen = self.budget.seen.get().saturating_add(chunk.len() as u64);
-                self.budget.seen.set(seen);
-                if seen > self.budget.allowed.get() {
-                    self.failed = true;
-                    Poll::Ready(Some(Err(PayloadError::Overflow)))
-                } else {
-                    Poll::Ready(Some(Ok(chunk)))
-                }
-            }
-            other => other,
+        let mut chunk = match self.held.take() {
+            Some(chunk) => chunk,
+            None => match std::pin::Pin::new(&mut self.inner).poll_next(cx) {
+                Poll::Ready(Some(Ok(chunk))) => chunk,
+                other => return other,
+            },
+        };
+        let budget = &self.budget;
+        let seen = budget.seen.get().saturating_add(chunk.len() as u64);
+        if seen <= budget.allowed.get() {
+            budget.seen.set(seen);
+            return Poll::Ready(Some(Ok(chunk)));
         }
+        if budget.narrowed.get() {
+            let room = budget.allowed.get().saturating_sub(budget.seen.get());
+            if room > 0 {
+                // What fits is delivered (the headers may end in it), the rest held back.
+                let head = chunk.split_to(room as usize);
+                budget.seen.set(budget.allowed.get());
+                self.held = Some(chunk);
+                return Poll::Ready(Some(Ok(head)));
+            }
+            if !budget.deferred.get() {
+                budget.deferred.set(true);
+                self.held = Some(chunk);
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+        }
+        self.failed = true;
+        Poll::Ready(Some(Err(PayloadError::Overflow)))
     }
 }
 

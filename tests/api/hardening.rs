@@ -139,9 +139,11 @@ async fn a_chunked_upload_with_an_endless_part_header_is_cut_off(backend: Backen
     let (status, peak) = tokio::task::spawn_blocking(move || {
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
         stream
-            .set_write_timeout(Some(Duration::from_secs(30)))
+            .set_write_timeout(Some(Duration::from_secs(5)))
             .expect("timeout");
         let mut reader = stream.try_clone().expect("clone");
+        let answered = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done = answered.clone();
         let answer = std::thread::spawn(move || {
             let mut got = Vec::new();
             let mut buf = [0u8; 4096];
@@ -151,6 +153,7 @@ async fn a_chunked_upload_with_an_endless_part_header_is_cut_off(backend: Backen
                     Ok(n) => got.extend_from_slice(&buf[..n]),
                 }
             }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
             String::from_utf8_lossy(&got).to_string()
         });
         let head = format!(
@@ -169,7 +172,7 @@ async fn a_chunked_upload_with_an_endless_part_header_is_cut_off(backend: Backen
                 .is_ok();
         let filler = vec![b'a'; 64 * 1024];
         for i in 0..1024 {
-            if !ok {
+            if !ok || answered.load(std::sync::atomic::Ordering::SeqCst) {
                 break;
             }
             ok = stream
@@ -208,6 +211,44 @@ async fn a_chunked_upload_with_an_endless_part_header_is_cut_off(backend: Backen
             .unwrap()
             .status(),
         200
+    );
+
+    // A real form sent in one piece — meta first, then a photo far larger than a part's
+    // header allowance — arrives whole: the reader pulls all of it while it looks for the
+    // photo's headers, and that must not count against them.
+    let photo = crate::evidence::jpeg(5, 600 * 1024);
+    let mut form = Vec::new();
+    form.extend_from_slice(
+        b"--XYZ\r\nContent-Disposition: form-data; name=\"meta\"\r\nContent-Type: application/json\r\n\r\n",
+    );
+    form.extend_from_slice(json!({"id": uuid::Uuid::new_v4()}).to_string().as_bytes());
+    form.extend_from_slice(
+        b"\r\n--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n",
+    );
+    form.extend_from_slice(&photo);
+    form.extend_from_slice(b"\r\n--XYZ--\r\n");
+    let bearer = token_of(&login);
+    let status = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let head = format!(
+            "POST /api/v1/inspections/{draft}/evidence HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+             Authorization: Bearer {bearer}\r\nContent-Type: multipart/form-data; boundary=XYZ\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
+            form.len()
+        );
+        let mut request = head.into_bytes();
+        request.extend_from_slice(&form);
+        stream.write_all(&request).expect("sent");
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer
+    })
+    .await
+    .unwrap();
+    assert!(
+        status.starts_with("HTTP/1.1 201"),
+        "answered: {:?}",
+        status.lines().next()
     );
 }
 
