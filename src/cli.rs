@@ -413,7 +413,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
             }
             let mut conn = open_migrated(&config)?;
             let hash = crate::auth::password::hash_blocking(&password)?;
-            let row = db::users::create_audited(
+            let row = crate::service::users::create(
                 &mut conn,
                 &db::users::NewUser {
                     id: DbUuid(uuid::Uuid::new_v4()),

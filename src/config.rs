@@ -18,7 +18,7 @@ pub enum LogFormat {
     Json,
 }
 
-/// Login throttling (DESIGN.md §4). Per account: after `account_max_failures` consecutive
+/// Login throttling (`src/auth/throttle.rs`). Per account: after `account_max_failures` consecutive
 /// failures the account is locked for `account_lockout`, doubling on each further lockout up
 /// to `account_max_lockout`. Per client address: `address_max_failures` failed attempts
 /// within `address_window` lock the address for the rest of the window.
@@ -43,6 +43,23 @@ impl Default for ThrottleConfig {
     }
 }
 
+/// A setting that must never reach a log: `Debug` shows `***`; [`Secret::expose`] gives the
+/// value to the one place that uses it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub environment: Environment,
@@ -52,10 +69,10 @@ pub struct Config {
     pub db_pool_size: u32,
     pub sqlite_synchronous: SqliteSynchronous,
     /// `None`: generated (development only) and kept in `<data_dir>/jwt_secret`.
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<Secret>,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
-    pub admin_password: Option<String>,
+    pub admin_password: Option<Secret>,
     pub timezone: chrono_tz::Tz,
     pub log_format: LogFormat,
     pub workers: usize,
@@ -198,7 +215,8 @@ impl Config {
                 "SIDAK_ENV=production needs SIDAK_JWT_SECRET of at least {MIN_JWT_SECRET_BYTES} bytes"
             ));
         }
-        let admin_password = get("SIDAK_ADMIN_PASSWORD");
+        let jwt_secret = jwt_secret.map(Secret);
+        let admin_password = get("SIDAK_ADMIN_PASSWORD").map(Secret);
         let defaults = ThrottleConfig::default();
         let throttle = ThrottleConfig {
             account_max_failures: num(
@@ -350,6 +368,25 @@ fn secs(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_do_not_print() {
+        let config = Config::from_lookup(|k| match k {
+            "SIDAK_JWT_SECRET" => Some("a-secret-that-is-long-enough-0123456789".into()),
+            "SIDAK_ADMIN_PASSWORD" => Some("admin-password-secret".into()),
+            "DATABASE_URL" => Some("postgres://sidak:db-password@db/sidak".into()),
+            _ => None,
+        })
+        .expect("configuration");
+        let shown = format!("{config:?}");
+        for secret in [
+            "a-secret-that-is-long-enough",
+            "admin-password-secret",
+            "db-password",
+        ] {
+            assert!(!shown.contains(secret), "{secret} shows in {shown}");
+        }
+    }
     use std::collections::HashMap;
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config, String> {

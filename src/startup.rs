@@ -52,7 +52,7 @@ pub fn prepare_directories(config: &Config) -> Result<(), String> {
 /// generated on first use with file mode 0600 so that tokens survive a restart.
 pub fn jwt_secret(config: &Config) -> Result<Vec<u8>, String> {
     if let Some(secret) = &config.jwt_secret {
-        return Ok(secret.as_bytes().to_vec());
+        return Ok(secret.expose().as_bytes().to_vec());
     }
     let path = config.data_dir.join("jwt_secret");
     match std::fs::read_to_string(&path) {
@@ -95,13 +95,13 @@ pub fn bootstrap_admin(conn: &mut DbConnection, config: &Config) -> Result<Optio
         return Ok(None);
     }
     let (password, generated) = match &config.admin_password {
-        Some(p) => (p.clone(), false),
+        Some(p) => (p.expose().to_string(), false),
         None => (Alphanumeric.sample_string(&mut rand::rng(), 20), true),
     };
     rules::validate_password("SIDAK_ADMIN_PASSWORD", &password, ADMIN_USERNAME)
         .map_err(|e| format!("{} {}", e.field, e.message))?;
     let hash = crate::auth::password::hash_blocking(&password)?;
-    let result = db::users::create_audited(
+    let result = crate::service::users::create(
         conn,
         &db::users::NewUser {
             id: DbUuid(uuid::Uuid::new_v4()),

@@ -112,7 +112,7 @@ async fn key_caller(state: &AppState, secret: String, path: &str) -> Result<Auth
     drop(secret);
     let at = db::now();
     let stale_before = at - chrono::Duration::seconds(api_key::TOUCH_INTERVAL_SECONDS);
-    let row = db::run(&state.pool, move |conn| {
+    let row = crate::http::run(&state.pool, move |conn| {
         let Some(row) = db::api_keys::find_by_hash(conn, &presented)? else {
             return Ok(None);
         };
@@ -187,7 +187,7 @@ impl FromRequest for AuthUser {
             })?;
             let user_id = Uuid::parse_str(&claims.sub).map_err(|_| unauthorized())?;
             let session = Uuid::parse_str(&claims.sid).map_err(|_| unauthorized())?;
-            let row = db::run(&state.pool, move |conn| {
+            let row = crate::http::run(&state.pool, move |conn| {
                 db::users::find_in_session(conn, DbUuid(user_id), DbUuid(session))
                     .map_err(ApiError::from)
             })

@@ -1,4 +1,4 @@
-//! Database layer: one binary, two backends (DESIGN.md §2).
+//! Database layer: one binary, two backends (ARCHITECTURE.md, "The layers").
 //!
 //! [`DbConnection`] is a diesel `MultiConnection` over PostgreSQL and SQLite. The pool
 //! ([`ConnectionManager`]) chooses the backend from the URL scheme, applies the SQLite
@@ -13,7 +13,6 @@ pub mod types;
 
 use diesel::prelude::*;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-use std::sync::atomic::{AtomicI64, Ordering};
 
 pub use crate::domain::dates::truncate_micros;
 pub use pool::{ConnectionManager, DatabaseUrl, DbPool, SqliteSynchronous};
@@ -133,43 +132,6 @@ pub mod followups;
 pub mod inspections;
 pub mod users;
 
-/// Runs `f` with a pooled connection on the blocking pool: nothing blocking ever runs on
-/// the async workers. The connection is checked out inside the closure.
-pub async fn run<T, F>(pool: &DbPool, f: F) -> Result<T, crate::error::ApiError>
-where
-    F: FnOnce(&mut DbConnection) -> Result<T, crate::error::ApiError> + Send + 'static,
-    T: Send + 'static,
-{
-    let pool = pool.clone();
-    let queued = Gauge::enter(&BLOCKING_WAITING);
-    actix_web::web::block(move || {
-        drop(queued);
-        let _running = Gauge::enter(&BLOCKING_RUNNING);
-        let mut conn = pool.get()?;
-        f(&mut conn)
-    })
-    .await?
-}
-
-/// Database jobs waiting for a thread of the blocking pool, and running on one (for `/metrics`).
-pub static BLOCKING_WAITING: AtomicI64 = AtomicI64::new(0);
-pub static BLOCKING_RUNNING: AtomicI64 = AtomicI64::new(0);
-
-/// Counts one job in a gauge while it lives (also when the job is dropped unrun).
-struct Gauge(&'static AtomicI64);
-
-impl Gauge {
-    fn enter(gauge: &'static AtomicI64) -> Gauge {
-        gauge.fetch_add(1, Ordering::Relaxed);
-        Gauge(gauge)
-    }
-}
-
-impl Drop for Gauge {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
 pub mod reference;
 pub mod rollups;
 

@@ -1,4 +1,4 @@
-// Portable types only (DESIGN.md §2): the same schema serves SQLite and PostgreSQL.
+// Portable types only (see `src/db/types.rs`): the same schema serves SQLite and PostgreSQL.
 
 diesel::table! {
     users (id) {

@@ -239,37 +239,3 @@ pub fn revoke_all_for_user(conn: &mut DbConnection, user_id: DbUuid) -> QueryRes
     .set(refresh_tokens::revoked_at.eq(now()))
     .execute(conn)
 }
-
-/// Creates a user after checking the username is free (ignoring letter case), and records
-/// it in the audit log — the one path for the API, the command line and the first start.
-pub fn create_audited(
-    conn: &mut DbConnection,
-    user: &NewUser<'_>,
-    actor_id: Option<uuid::Uuid>,
-    request_id: Option<&str>,
-    via: &str,
-) -> Result<UserRow, crate::error::ApiError> {
-    super::write_tx(conn, |conn| {
-        if find_by_username(conn, user.username)?.is_some() {
-            return Err(crate::error::ApiError::Conflict(format!(
-                "The username `{}` is already taken.",
-                user.username.trim()
-            )));
-        }
-        let row = insert(conn, user)?;
-        super::audit::append(
-            conn,
-            super::audit::AuditEntry {
-                actor_id,
-                action: "user.create",
-                entity_type: "user",
-                entity_id: Some(row.id.to_string()),
-                details: serde_json::json!({
-                    "username": row.username, "full_name": row.full_name, "role": row.role, "via": via
-                }),
-                request_id,
-            },
-        )?;
-        Ok(row)
-    })
-}

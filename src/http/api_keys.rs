@@ -144,7 +144,7 @@ pub async fn create_api_key(
 ) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
     let body = body.0;
-    let (row, secret) = db::run(&state.pool, move |conn| {
+    let (row, secret) = super::run(&state.pool, move |conn| {
         service::create(
             conn,
             &service::NewKey {
@@ -210,7 +210,7 @@ pub async fn list_api_keys(
     let query = query.into_inner();
     let limit = check_limit(query.limit)?;
     let after = query.cursor.as_deref().map(parse_cursor).transpose()?;
-    let mut rows = db::run(&state.pool, move |conn| {
+    let mut rows = super::run(&state.pool, move |conn| {
         Ok(db::api_keys::list(conn, after, limit)?)
     })
     .await?;
@@ -247,7 +247,7 @@ pub async fn revoke_api_key(
 ) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
     let id = DbUuid(id.into_inner());
-    db::run(&state.pool, move |conn| {
+    super::run(&state.pool, move |conn| {
         service::revoke(conn, id, Some(caller.id), Some(&request_id.0), "api")
     })
     .await?;

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::db::audit::{self, AuditRow, Verification};
-use crate::db::{self, read_snapshot};
+use crate::db::read_snapshot;
 use crate::domain::user::Role;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::{check_limit, decode_cursor, encode_cursor, Page};
@@ -108,7 +108,7 @@ pub async fn list(
         before_seq,
         limit,
     };
-    let mut rows = db::run(&state.pool, move |conn| Ok(audit::list(conn, &filter)?)).await?;
+    let mut rows = super::run(&state.pool, move |conn| Ok(audit::list(conn, &filter)?)).await?;
     let next_cursor = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|r| encode_cursor(&r.seq.to_string()))
@@ -134,7 +134,7 @@ pub async fn list(
 #[get("/api/v1/audit/verify")]
 pub async fn verify(state: Data<AppState>, caller: AuthUser) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
-    let v = db::run(&state.pool, |conn| {
+    let v = super::run(&state.pool, |conn| {
         read_snapshot(conn, |conn| Ok::<_, ApiError>(audit::verify(conn, None)?))
     })
     .await?;

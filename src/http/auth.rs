@@ -3,20 +3,17 @@
 
 use actix_web::web::Data;
 use actix_web::{get, post, HttpRequest, HttpResponse};
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::auth::{refresh, AuthUser};
-use crate::db::audit::{self, AuditEntry};
 use crate::db::users::{self as user_db, UserRow};
-use crate::db::{self, write_tx, DbUuid};
+use crate::db::DbUuid;
 use crate::domain::user::{self as rules, PASSWORD_MAX_CHARS};
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::http::extract::{client_ip, Json, RequestId};
 use crate::http::users::User;
+use crate::service::auth::{self as auth_service, Refreshed};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -61,32 +58,17 @@ pub struct PasswordChange {
 const BAD_CREDENTIALS: &str = "The username or password is incorrect.";
 const BAD_REFRESH: &str = "The refresh token is invalid, expired or already used; log in again.";
 
-/// Creates a new refresh token in `family` (a new family when `None`) and returns it.
-fn new_refresh_token(
-    conn: &mut db::DbConnection,
-    state: &AppState,
-    user_id: DbUuid,
-    family: Option<DbUuid>,
-) -> Result<(String, DbUuid), ApiError> {
-    let token = refresh::generate();
-    let ttl =
-        chrono::Duration::from_std(state.config.refresh_token_ttl).map_err(ApiError::internal)?;
-    let expires_at = db::now() + ttl;
-    let family = family.unwrap_or(DbUuid(Uuid::new_v4()));
-    user_db::insert_refresh_token(conn, user_id, family, &refresh::hash(&token), expires_at)?;
-    Ok((token, family))
-}
-
 /// The token pair of a login session: the access token names the session (the refresh
 /// tokens' family) it belongs to.
 fn token_response(
     state: &AppState,
     user: UserRow,
-    (refresh_token, session): (String, DbUuid),
+    token: auth_service::SessionToken,
 ) -> ApiResult<HttpResponse> {
+    let refresh_token = token.refresh_token;
     let (access_token, expires_in) = state
         .jwt
-        .issue(user.id.0, &user.role, session.0)
+        .issue(user.id.0, &user.role, token.session.0)
         .map_err(ApiError::Internal)?;
     Ok(HttpResponse::Ok().json(TokenResponse {
         access_token,
@@ -143,7 +125,7 @@ pub async fn login(
     let user = if account.is_empty() || account.len() > 256 {
         None
     } else {
-        let found = db::run(&state.pool, move |conn| {
+        let found = super::run(&state.pool, move |conn| {
             Ok(user_db::find_by_username(conn, &lookup)?)
         })
         .await;
@@ -175,27 +157,14 @@ pub async fn login(
     match user {
         Some(user) if verified && user.active => {
             attempt.succeeded();
-            let st = state.clone();
+            let ttl = state.config.refresh_token_ttl;
             let rid = request_id.0.clone();
-            let (user, refresh_token) = db::run(&state.pool, move |conn| {
-                write_tx(conn, |conn| {
-                    let token = new_refresh_token(conn, &st, user.id, None)?;
-                    audit::append(
-                        conn,
-                        AuditEntry {
-                            actor_id: Some(user.id.0),
-                            action: "auth.login",
-                            entity_type: "user",
-                            entity_id: Some(user.id.to_string()),
-                            details: json!({ "address": address }),
-                            request_id: Some(&rid),
-                        },
-                    )?;
-                    Ok((user.clone(), token))
-                })
+            let (user, token) = super::run(&state.pool, move |conn| {
+                let token = auth_service::start_session(conn, &user, ttl, &address, &rid)?;
+                Ok((user, token))
             })
             .await?;
-            token_response(&state, user, refresh_token)
+            token_response(&state, user, token)
         }
         user => {
             attempt.failed();
@@ -212,31 +181,13 @@ pub async fn login(
                 Some(u) if !u.active && verified => "inactive_user",
                 Some(_) => "wrong_password",
             };
-            db::run(&state.pool, move |conn| {
-                write_tx(conn, |conn| {
-                    audit::append(
-                        conn,
-                        AuditEntry {
-                            actor_id: None,
-                            action: "auth.login_failed",
-                            entity_type: "user",
-                            entity_id: user_id.map(|id| id.to_string()),
-                            details: json!({ "username": attempted, "address": address, "reason": reason }),
-                            request_id: Some(&rid),
-                        },
-                    )
-                    .map_err(ApiError::from)
-                })
+            super::run(&state.pool, move |conn| {
+                auth_service::record_failed_login(conn, user_id, &attempted, &address, reason, &rid)
             })
             .await?;
             Err(ApiError::Unauthorized(BAD_CREDENTIALS.into()))
         }
     }
-}
-
-enum RefreshOutcome {
-    Issued(Box<UserRow>, (String, DbUuid)),
-    Refused,
 }
 
 /// Exchange a refresh token for a new pair.
@@ -263,48 +214,14 @@ pub async fn refresh_tokens(
         return Err(ApiError::Unauthorized(BAD_REFRESH.into()));
     }
     let hash = refresh::hash(&presented);
-    let st = state.clone();
-    let outcome = db::run(&state.pool, move |conn| {
-        write_tx(conn, |conn| {
-            let Some(row) = user_db::find_refresh_token(conn, &hash)? else {
-                return Ok(RefreshOutcome::Refused);
-            };
-            if row.revoked_at.is_some() {
-                return Ok(RefreshOutcome::Refused);
-            }
-            if row.used_at.is_none() && row.expires_at <= db::now() {
-                return Ok(RefreshOutcome::Refused);
-            }
-            let spent_now = row.used_at.is_none() && user_db::spend_refresh_token(conn, row.id)?;
-            if !spent_now {
-                let revoked = user_db::revoke_family(conn, row.family_id)?;
-                audit::append(
-                    conn,
-                    AuditEntry {
-                        actor_id: None,
-                        action: "auth.refresh_token_reuse",
-                        entity_type: "user",
-                        entity_id: Some(row.user_id.to_string()),
-                        details: json!({ "family_id": row.family_id.to_string(), "tokens_revoked": revoked }),
-                        request_id: Some(&request_id.0),
-                    },
-                )?;
-                tracing::warn!(user_id = %row.user_id, "refresh token reuse: token chain revoked");
-                return Ok(RefreshOutcome::Refused);
-            }
-            let user = user_db::find(conn, row.user_id)?;
-            if !user.active {
-                user_db::revoke_family(conn, row.family_id)?;
-                return Ok(RefreshOutcome::Refused);
-            }
-            let token = new_refresh_token(conn, &st, row.user_id, Some(row.family_id))?;
-            Ok::<_, ApiError>(RefreshOutcome::Issued(Box::new(user), token))
-        })
+    let ttl = state.config.refresh_token_ttl;
+    let outcome = super::run(&state.pool, move |conn| {
+        auth_service::refresh(conn, &hash, ttl, &request_id.0)
     })
     .await?;
     match outcome {
-        RefreshOutcome::Issued(user, token) => token_response(&state, *user, token),
-        RefreshOutcome::Refused => Err(ApiError::Unauthorized(BAD_REFRESH.into())),
+        Refreshed::Issued(user, token) => token_response(&state, *user, token),
+        Refreshed::Refused => Err(ApiError::Unauthorized(BAD_REFRESH.into())),
     }
 }
 
@@ -322,26 +239,8 @@ pub async fn logout(
     body: Json<RefreshRequest>,
 ) -> ApiResult<HttpResponse> {
     let hash = refresh::hash(&body.0.refresh_token);
-    db::run(&state.pool, move |conn| {
-        write_tx(conn, |conn| {
-            if let Some(row) = user_db::find_refresh_token(conn, &hash)? {
-                if row.user_id.0 == caller.id {
-                    let revoked = user_db::revoke_family(conn, row.family_id)?;
-                    audit::append(
-                        conn,
-                        AuditEntry {
-                            actor_id: Some(caller.id),
-                            action: "auth.logout",
-                            entity_type: "user",
-                            entity_id: Some(caller.id.to_string()),
-                            details: json!({ "tokens_revoked": revoked }),
-                            request_id: Some(&request_id.0),
-                        },
-                    )?;
-                }
-            }
-            Ok::<_, ApiError>(())
-        })
+    super::run(&state.pool, move |conn| {
+        auth_service::logout(conn, caller.id, &hash, &request_id.0)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -356,7 +255,7 @@ pub async fn me(state: Data<AppState>, caller: AuthUser) -> ApiResult<HttpRespon
             "An API key is not a user account; see GET /api/v1/api-keys (admin).".into(),
         ));
     }
-    let row = db::run(&state.pool, move |conn| {
+    let row = super::run(&state.pool, move |conn| {
         Ok(user_db::find(conn, DbUuid(caller.id))?)
     })
     .await?;
@@ -403,7 +302,7 @@ pub async fn change_password(
     }
     let uid = DbUuid(caller.id);
     let checked = async {
-        let row = db::run(&state.pool, move |conn| Ok(user_db::find(conn, uid)?)).await?;
+        let row = super::run(&state.pool, move |conn| Ok(user_db::find(conn, uid)?)).await?;
         if current_password.chars().count() > PASSWORD_MAX_CHARS {
             return Ok(false);
         }
@@ -428,30 +327,8 @@ pub async fn change_password(
         }
     }
     let new_hash = state.hasher.hash(new_password).await?;
-    db::run(&state.pool, move |conn| {
-        write_tx(conn, |conn| {
-            user_db::update(
-                conn,
-                uid,
-                &user_db::UserChanges {
-                    password_hash: Some(new_hash.clone()),
-                    ..Default::default()
-                },
-            )?;
-            let revoked = user_db::revoke_all_for_user(conn, uid)?;
-            audit::append(
-                conn,
-                AuditEntry {
-                    actor_id: Some(caller.id),
-                    action: "user.password_change",
-                    entity_type: "user",
-                    entity_id: Some(caller.id.to_string()),
-                    details: json!({ "refresh_tokens_revoked": revoked, "at": Utc::now().to_rfc3339() }),
-                    request_id: Some(&request_id.0),
-                },
-            )?;
-            Ok::<_, ApiError>(())
-        })
+    super::run(&state.pool, move |conn| {
+        auth_service::change_password(conn, caller.id, &new_hash, &request_id.0)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

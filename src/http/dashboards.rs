@@ -142,7 +142,7 @@ fn csv_response(name: &str, range: Range, rows: &[Map<String, Value>]) -> ApiRes
 /// today's local date (overdue counts and default ranges move with it), the caller's role,
 /// and the request's path, query and `Accept`.
 async fn etag(state: &AppState, req: &HttpRequest, caller: &AuthUser) -> ApiResult<String> {
-    let (dashboards, reference) = db::run(&state.pool, |conn| {
+    let (dashboards, reference) = super::run(&state.pool, |conn| {
         Ok(db::rollups::dashboard_versions(conn)?)
     })
     .await?;
@@ -266,7 +266,7 @@ pub async fn summary(
         crate::domain::dates::today(state.config.timezone),
         state.config.timezone,
     );
-    let s = db::run(&state.pool, move |conn| {
+    let s = super::run(&state.pool, move |conn| {
         service::summary(conn, r, opd.as_deref(), today, tz)
     })
     .await?;
@@ -313,7 +313,7 @@ pub async fn opds(
         Err(tag) => tag,
     };
     let opd = q.opd_id.map(|o| o.to_string());
-    let items = db::run(&state.pool, move |conn| {
+    let items = super::run(&state.pool, move |conn| {
         service::opds(conn, r, opd.as_deref())
     })
     .await?;
@@ -346,7 +346,7 @@ pub async fn trends(
     };
     let opd = q.opd_id.map(|o| o.to_string());
     let interval = q.interval.unwrap_or(Interval::Day);
-    let items = db::run(&state.pool, move |conn| {
+    let items = super::run(&state.pool, move |conn| {
         service::trends(conn, r, opd.as_deref(), interval)
     })
     .await?;
@@ -384,7 +384,7 @@ pub async fn officials(
         Err(tag) => tag,
     };
     let opd = q.opd_id.map(|o| o.to_string());
-    let items = db::run(&state.pool, move |conn| {
+    let items = super::run(&state.pool, move |conn| {
         service::officials(conn, r, opd.as_deref(), min)
     })
     .await?;

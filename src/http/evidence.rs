@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::db::inspections as idb;
-use crate::db::{self, DbUuid};
+use crate::db::DbUuid;
 use crate::domain::user::Role;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::{parse_json, RequestId};
@@ -22,7 +22,7 @@ use crate::http::inspections::EvidenceOut;
 use crate::http::middleware::BodyBudget;
 use crate::service::access;
 use crate::service::evidence::{self as service, EvidenceInput};
-use crate::service::inspections::Created;
+use crate::service::Created;
 use crate::state::AppState;
 use crate::storage;
 
@@ -185,7 +185,7 @@ pub async fn upload_evidence(
     }
     // Refuse early what would be refused anyway, before reading megabytes.
     let who = caller.clone();
-    db::run(&state.pool, move |conn| {
+    super::run(&state.pool, move |conn| {
         let row = access::load_visible(conn, &who, inspection)?;
         access::check_evidence_author(&who, &row)
     })
@@ -293,7 +293,7 @@ pub async fn upload_evidence(
     };
     // Decide before storing anything, so that a refused upload leaves no file behind.
     let (who, check_input, sha) = (caller.clone(), input.clone(), file.sha256.clone());
-    let replay = db::run(&state.pool, move |conn| {
+    let replay = super::run(&state.pool, move |conn| {
         service::check_evidence(conn, &who, inspection, &check_input, &sha, rules)
     })
     .await?;
@@ -318,7 +318,7 @@ pub async fn upload_evidence(
         }
     };
     let sha = file.sha256.clone();
-    let result = db::run(&state.pool, move |conn| {
+    let result = super::run(&state.pool, move |conn| {
         service::add_evidence(
             conn,
             &caller,
@@ -338,7 +338,7 @@ pub async fn upload_evidence(
             // Refused after all (a concurrent change): drop the bytes if they are ours alone.
             if created_file {
                 let (store, pool, sha) = (state.evidence.clone(), state.pool.clone(), sha.clone());
-                let _ = db::run(&pool, move |conn| {
+                let _ = super::run(&pool, move |conn| {
                     let used = idb::sha_in_use(conn, &sha)?;
                     store.discard(&sha, used);
                     Ok(())
@@ -379,7 +379,7 @@ pub async fn evidence_content(
 ) -> ApiResult<HttpResponse> {
     caller.require(&[Role::Inspector, Role::Supervisor, Role::Admin])?;
     let id = DbUuid(id.into_inner());
-    let row = db::run(&state.pool, move |conn| {
+    let row = super::run(&state.pool, move |conn| {
         let ev = idb::find_evidence(conn, id)?.ok_or(ApiError::NotFound)?;
         access::load_visible(conn, &caller, ev.inspection_id)?;
         Ok(ev)

@@ -20,7 +20,7 @@ use crate::http::extract::{Json, RequestId};
 use crate::http::inspections::FindingOut;
 use crate::http::{check_limit, decode_time_cursor, encode_time_cursor, if_match_version, Page};
 use crate::service::followups::{self as service, ActionInput, RaiseInput};
-use crate::service::inspections::Created;
+use crate::service::Created;
 use crate::state::AppState;
 
 const READERS: [Role; 3] = [Role::Inspector, Role::Supervisor, Role::Admin];
@@ -196,7 +196,7 @@ fn to_ref(o: refdb::OfficialWithCurrent) -> OfficialRef {
 
 async fn load_full(state: &Data<AppState>, caller: AuthUser, id: DbUuid) -> ApiResult<FollowUp> {
     let st = state.clone();
-    db::run(&state.pool, move |conn| {
+    super::run(&state.pool, move |conn| {
         let row = service::load_visible(conn, &caller, id)?;
         let tz = st.config.timezone;
         let recommendation = service::recommendation_for(conn, &row, &st.config.follow_ups, tz)?;
@@ -246,7 +246,7 @@ pub async fn raise(
         due_date: b.due_date,
     };
     let (st, who) = (state.clone(), caller.clone());
-    let (created, id) = db::run(&state.pool, move |conn| {
+    let (created, id) = super::run(&state.pool, move |conn| {
         service::raise(
             conn,
             &who,
@@ -299,7 +299,7 @@ pub async fn list(
         before,
         limit,
     };
-    let rows = db::run(&state.pool, move |conn| {
+    let rows = super::run(&state.pool, move |conn| {
         let rows = fdb::list(conn, &filter)?;
         let ids: Vec<DbUuid> = rows.iter().map(|r| r.official_id).collect();
         let mut officials: std::collections::HashMap<DbUuid, OfficialRef> =
@@ -395,7 +395,7 @@ pub async fn act(
     let if_match = if_match_version(&req);
     let id = DbUuid(id.into_inner());
     let (st, who) = (state.clone(), caller.clone());
-    db::run(&state.pool, move |conn| {
+    super::run(&state.pool, move |conn| {
         service::act(
             conn,
             &who,
@@ -454,7 +454,7 @@ pub async fn record(
     }
     let id = DbUuid(id.into_inner());
     let st = state.clone();
-    let out = db::run(&state.pool, move |conn| {
+    let out = super::run(&state.pool, move |conn| {
         let official = official_ref(conn, id)?;
         let (from, to) = crate::domain::dates::year_bounds(year, tz);
         let findings = fdb::official_findings(conn, id, from, to)?;

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::db::inspections::{self as idb, AttendanceRow, EvidenceRow, FindingRow, InspectionRow};
-use crate::db::{self, DbUuid};
+use crate::db::DbUuid;
 use crate::domain::inspection::{AttendanceInput, FindingInput, Location, ReportInput};
 use crate::domain::inspection::{AttendanceStatus, FindingCategory, InspectionStatus, Severity};
 use crate::domain::reference::PositionKind;
@@ -388,7 +388,7 @@ const AUTHORS: [Role; 2] = [Role::Inspector, Role::Admin];
 const READERS: [Role; 3] = [Role::Inspector, Role::Supervisor, Role::Admin];
 
 async fn full(state: &AppState, caller: AuthUser, id: DbUuid) -> ApiResult<FullReport> {
-    db::run(&state.pool, move |conn| {
+    super::run(&state.pool, move |conn| {
         let row = crate::service::access::load_visible(conn, &caller, id)?;
         service::load_full(conn, row)
     })
@@ -443,7 +443,7 @@ pub async fn create_inspection(
     // The answer is read back on the same connection, in the same blocking job. Two phones
     // sending the same report at once need no retry here: the write lock (`db::tx`) makes
     // the second see the first's report, and answer it as a replay.
-    let (created, report) = db::run(&state.pool, move |conn| {
+    let (created, report) = super::run(&state.pool, move |conn| {
         let created = service::create(conn, &input, &who, &st.config.follow_ups, tz, Some(&rid))?;
         let row = crate::service::access::load_visible(conn, &who, id)?;
         Ok((created, service::load_full(conn, row)?))
@@ -500,7 +500,7 @@ pub async fn list_inspections(
         before,
         limit,
     };
-    let (rows, labels, counts) = db::run(&state.pool, move |conn| {
+    let (rows, labels, counts) = super::run(&state.pool, move |conn| {
         let rows = idb::list(conn, &filter)?;
         let labels = idb::labels_for(conn, &rows)?;
         let ids: Vec<DbUuid> = rows.iter().map(|r| r.id).collect();
@@ -590,7 +590,7 @@ pub async fn update_inspection(
     let tz = state.config.timezone;
     let id = DbUuid(id.into_inner());
     let who = caller.clone();
-    db::run(&state.pool, move |conn| {
+    super::run(&state.pool, move |conn| {
         service::patch(conn, &who, id, &patch, expected, tz, Some(&request_id.0))
     })
     .await?;
@@ -622,7 +622,7 @@ pub async fn add_finding(
     let finding = FindingInput::from(body.0);
     let tz = state.config.timezone;
     let id = DbUuid(id.into_inner());
-    let (created, row) = db::run(&state.pool, move |conn| {
+    let (created, row) = super::run(&state.pool, move |conn| {
         service::add_finding(conn, &caller, id, &finding, tz, Some(&request_id.0))
     })
     .await?;
@@ -652,7 +652,7 @@ pub async fn submit_inspection(
     let id = DbUuid(id.into_inner());
     let who = caller.clone();
     let (st, tz) = (state.clone(), state.config.timezone);
-    db::run(&state.pool, move |conn| {
+    super::run(&state.pool, move |conn| {
         service::submit(
             conn,
             &who,

@@ -25,8 +25,48 @@ use base64::Engine;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use crate::error::ApiError;
 use utoipa::ToSchema;
+
+/// Runs `f` with a pooled connection on the blocking pool: nothing blocking ever runs on
+/// the async workers. The connection is checked out inside the closure.
+pub async fn run<T, F>(pool: &crate::db::DbPool, f: F) -> Result<T, crate::error::ApiError>
+where
+    F: FnOnce(&mut crate::db::DbConnection) -> Result<T, crate::error::ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    let queued = Gauge::enter(&BLOCKING_WAITING);
+    actix_web::web::block(move || {
+        drop(queued);
+        let _running = Gauge::enter(&BLOCKING_RUNNING);
+        let mut conn = pool.get()?;
+        f(&mut conn)
+    })
+    .await?
+}
+
+/// Database jobs waiting for a thread of the blocking pool, and running on one (for `/metrics`).
+pub static BLOCKING_WAITING: AtomicI64 = AtomicI64::new(0);
+pub static BLOCKING_RUNNING: AtomicI64 = AtomicI64::new(0);
+
+/// Counts one job in a gauge while it lives (also when the job is dropped unrun).
+struct Gauge(&'static AtomicI64);
+
+impl Gauge {
+    fn enter(gauge: &'static AtomicI64) -> Gauge {
+        gauge.fetch_add(1, Ordering::Relaxed);
+        Gauge(gauge)
+    }
+}
+
+impl Drop for Gauge {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;

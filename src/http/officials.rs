@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::db::reference::{self as refdb, AssignmentWithOpd, OfficialWithCurrent};
-use crate::db::{self, DbUuid};
+use crate::db::DbUuid;
 use crate::domain::dates::today;
 use crate::domain::nip::{self, EmploymentType, Gender};
 use crate::domain::reference::PositionKind;
@@ -202,7 +202,7 @@ pub async fn list_officials(
             .transpose()?,
         limit,
     };
-    let mut rows = db::run(&state.pool, move |conn| {
+    let mut rows = super::run(&state.pool, move |conn| {
         Ok(refdb::list_officials(conn, &filter)?)
     })
     .await?;
@@ -219,7 +219,7 @@ pub async fn list_officials(
 }
 
 async fn load_full(state: &AppState, id: DbUuid) -> ApiResult<(i64, Official)> {
-    db::run(&state.pool, move |conn| {
+    super::run(&state.pool, move |conn| {
         let current = refdb::find_official(conn, id)?;
         let history = refdb::assignment_history(conn, id)?;
         Ok((
@@ -260,7 +260,7 @@ pub async fn create_official(
         effective_from: b.effective_from,
     };
     let opd_id = DbUuid(b.opd_id);
-    let id = db::run(&state.pool, move |conn| {
+    let id = super::run(&state.pool, move |conn| {
         service::create(
             conn,
             input,
@@ -331,7 +331,7 @@ pub async fn update_official(
     };
     let today = today(state.config.timezone);
     let id = DbUuid(id.into_inner());
-    db::run(&state.pool, move |conn| {
+    super::run(&state.pool, move |conn| {
         service::update(
             conn,
             id,
@@ -373,7 +373,7 @@ pub async fn import_officials(
     caller.require_admin()?;
     let dry_run = query.dry_run.unwrap_or(false);
     let today = today(state.config.timezone);
-    let report = db::run(&state.pool, move |conn| {
+    let report = super::run(&state.pool, move |conn| {
         import::import_officials(
             conn,
             &body.0,

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::db::reference::{self as refdb, OpdFields, OpdRow};
-use crate::db::{self, DbUuid};
+use crate::db::DbUuid;
 use crate::domain::reference::{OpdKind, DEFAULT_GEOFENCE_M};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::{CsvBody, Json, RequestId};
@@ -165,7 +165,7 @@ pub async fn list_opds(
             .transpose()?,
         limit,
     };
-    let mut rows = db::run(&state.pool, move |conn| {
+    let mut rows = super::run(&state.pool, move |conn| {
         Ok(refdb::list_opds(conn, &filter)?)
     })
     .await?;
@@ -210,7 +210,7 @@ pub async fn create_opd(
         geofence_radius_m: radius(b.geofence_radius_m)?,
         active: true,
     };
-    let row = db::run(&state.pool, move |conn| {
+    let row = super::run(&state.pool, move |conn| {
         service::create(conn, fields, Some(caller.id), Some(&request_id.0))
     })
     .await?;
@@ -236,7 +236,7 @@ pub async fn get_opd(
     id: Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let id = DbUuid(id.into_inner());
-    let row = db::run(&state.pool, move |conn| Ok(refdb::find_opd(conn, id)?)).await?;
+    let row = super::run(&state.pool, move |conn| Ok(refdb::find_opd(conn, id)?)).await?;
     Ok(json_with_etag(&req, row.sync_seq, &Opd::from(row)))
 }
 
@@ -263,7 +263,7 @@ pub async fn update_opd(
     let p = body.0;
     let new_radius = p.geofence_radius_m.map(|r| radius(Some(r))).transpose()?;
     let id = DbUuid(id.into_inner());
-    let row = db::run(&state.pool, move |conn| {
+    let row = super::run(&state.pool, move |conn| {
         service::update(
             conn,
             id,
@@ -325,7 +325,7 @@ pub async fn import_opds(
 ) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
     let dry_run = query.dry_run.unwrap_or(false);
-    let report = db::run(&state.pool, move |conn| {
+    let report = super::run(&state.pool, move |conn| {
         import::import_opds(conn, &body.0, dry_run, Some(caller.id), Some(&request_id.0))
     })
     .await?;

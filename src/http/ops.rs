@@ -6,7 +6,6 @@ use diesel::RunQueryDsl;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 
@@ -47,7 +46,7 @@ pub async fn healthz() -> HttpResponse {
 )]
 #[get("/readyz")]
 pub async fn readyz(state: Data<AppState>) -> ApiResult<HttpResponse> {
-    let backend = db::run(&state.pool, |conn| {
+    let backend = super::run(&state.pool, |conn| {
         diesel::sql_query("SELECT 1")
             .execute(conn)
             .map_err(|e| ApiError::ServiceUnavailable(format!("readiness query failed: {e}")))?;
@@ -108,11 +107,11 @@ pub async fn metrics(
     state
         .metrics
         .blocking_waiting
-        .set(crate::db::BLOCKING_WAITING.load(Relaxed));
+        .set(crate::http::BLOCKING_WAITING.load(Relaxed));
     state
         .metrics
         .blocking_running
-        .set(crate::db::BLOCKING_RUNNING.load(Relaxed));
+        .set(crate::http::BLOCKING_RUNNING.load(Relaxed));
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render()))

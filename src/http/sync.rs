@@ -72,7 +72,7 @@ pub async fn sync(
             .filter(|n| *n >= 0)
             .ok_or_else(|| ApiError::invalid("since", "is not a cursor returned by this API"))?,
     };
-    let (opds, officials, has_more) = db::run(&state.pool, move |conn| {
+    let (opds, officials, has_more) = super::run(&state.pool, move |conn| {
         db::read_snapshot(conn, |conn| {
             Ok::<_, ApiError>(refdb::changes_since(conn, since, limit)?)
         })

@@ -4,18 +4,17 @@ use actix_web::web::{Data, Path, Query};
 use actix_web::{get, patch, post, HttpResponse};
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
-use crate::db::audit::{self, AuditEntry};
-use crate::db::users::{self as user_db, UserChanges, UserRow};
-use crate::db::{self, write_tx, DbUuid};
+use crate::db::users::{self as user_db, UserRow};
+use crate::db::DbUuid;
 use crate::domain::user::{self as rules, Role};
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::http::extract::{Json, RequestId};
 use crate::http::{check_limit, decode_cursor, encode_cursor, Page};
+use crate::service::users as user_service;
 use crate::state::AppState;
 
 /// A user account. Never includes the password hash.
@@ -137,8 +136,8 @@ pub async fn create_user(
     let body = body.0;
     validate_new(&body)?;
     let hash = state.hasher.hash(body.password.clone()).await?;
-    let row = db::run(&state.pool, move |conn| {
-        user_db::create_audited(
+    let row = super::run(&state.pool, move |conn| {
+        user_service::create(
             conn,
             &user_db::NewUser {
                 id: DbUuid(Uuid::new_v4()),
@@ -187,7 +186,7 @@ pub async fn list_users(
         after_key,
         limit,
     };
-    let mut rows = db::run(&state.pool, move |conn| Ok(user_db::list(conn, &filter)?)).await?;
+    let mut rows = super::run(&state.pool, move |conn| Ok(user_db::list(conn, &filter)?)).await?;
     let next_cursor = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|r| encode_cursor(&r.username_key))
@@ -217,7 +216,7 @@ pub async fn get_user(
 ) -> ApiResult<HttpResponse> {
     forbid_unless_admin(&caller)?;
     let id = DbUuid(id.into_inner());
-    let row = db::run(&state.pool, move |conn| Ok(user_db::find(conn, id)?)).await?;
+    let row = super::run(&state.pool, move |conn| Ok(user_db::find(conn, id)?)).await?;
     Ok(HttpResponse::Ok().json(User::from(row)))
 }
 
@@ -252,13 +251,13 @@ pub async fn update_user(
         && patch.password.is_none()
     {
         // Nothing to change: the user as it is, and no audit entry.
-        let row = db::run(&state.pool, move |conn| Ok(user_db::find(conn, id)?)).await?;
+        let row = super::run(&state.pool, move |conn| Ok(user_db::find(conn, id)?)).await?;
         return Ok(HttpResponse::Ok().json(User::from(row)));
     }
     if let Some(name) = &patch.full_name {
         rules::validate_full_name(name).map_err(|e| ApiError::Validation(vec![e]))?;
     }
-    let current = db::run(&state.pool, move |conn| Ok(user_db::find(conn, id)?)).await?;
+    let current = super::run(&state.pool, move |conn| Ok(user_db::find(conn, id)?)).await?;
     let password_hash = match &patch.password {
         Some(pw) => {
             rules::validate_password("password", pw, &current.username)
@@ -267,51 +266,19 @@ pub async fn update_user(
         }
         None => None,
     };
-    let row = db::run(&state.pool, move |conn| {
-        write_tx(conn, |conn| {
-            let before = user_db::find(conn, id)?;
-            let changes = UserChanges {
+    let row = super::run(&state.pool, move |conn| {
+        user_service::update(
+            conn,
+            id,
+            &user_service::Changes {
                 full_name: patch.full_name.as_deref().map(|n| n.trim().to_string()),
-                role: patch.role.map(|r| r.as_str().to_string()),
+                role: patch.role,
                 active: patch.active,
                 password_hash: password_hash.clone(),
-            };
-            user_db::update(conn, id, &changes)?;
-            if user_db::count_active_admins(conn)? == 0 {
-                return Err(ApiError::Conflict(
-                    "This change would leave no active admin account.".into(),
-                ));
-            }
-            let after = user_db::find(conn, id)?;
-            let mut revoked = 0;
-            if changes.password_hash.is_some() || !after.active {
-                revoked = user_db::revoke_all_for_user(conn, id)?;
-            }
-            let mut diff = Map::new();
-            let mut record = |field: &str, old: Value, new: Value| {
-                if old != new {
-                    diff.insert(field.to_string(), json!({ "before": old, "after": new }));
-                }
-            };
-            record("full_name", json!(before.full_name), json!(after.full_name));
-            record("role", json!(before.role), json!(after.role));
-            record("active", json!(before.active), json!(after.active));
-            if changes.password_hash.is_some() {
-                diff.insert("password".into(), json!("changed"));
-            }
-            audit::append(
-                conn,
-                AuditEntry {
-                    actor_id: Some(caller.id),
-                    action: "user.update",
-                    entity_type: "user",
-                    entity_id: Some(id.to_string()),
-                    details: json!({ "changes": diff, "refresh_tokens_revoked": revoked }),
-                    request_id: Some(&request_id.0),
-                },
-            )?;
-            Ok(after)
-        })
+            },
+            caller.id,
+            Some(&request_id.0),
+        )
     })
     .await?;
     Ok(HttpResponse::Ok().json(User::from(row)))

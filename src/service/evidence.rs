@@ -12,7 +12,7 @@ use crate::db::{now, write_tx, DbConnection, DbUuid};
 use crate::domain::inspection::{not_in_future, ts, validate_location, Location};
 use crate::error::{ApiError, FieldError};
 use crate::service::access::{check_evidence_allowed, load_visible};
-use crate::service::inspections::Created;
+use crate::service::Created;
 
 /// What limits photos: how long after submission the author may still add them, and how
 /// many one report may hold.

@@ -20,7 +20,7 @@ use crate::domain::inspection::{FindingCategory, Severity};
 use crate::domain::nip::EmploymentType;
 use crate::domain::user::Role;
 use crate::error::{ApiError, FieldError};
-use crate::service::inspections::Created;
+use crate::service::Created;
 
 pub const REASON_MAX: usize = 2000;
 pub const NOTE_MAX: usize = 5000;

@@ -22,6 +22,7 @@ use crate::domain::inspection::{
 };
 use crate::error::{ApiError, FieldError};
 use crate::service::access::{check_write, load_visible};
+pub use crate::service::Created;
 
 /// Namespace of the ids of absence findings derived from attendance rows.
 const DERIVED_FINDING_NS: Uuid = Uuid::from_u128(0x5d1d_a4a7_7e0c_4c4e_9b7a_0a11_ce00_0001);
@@ -240,12 +241,6 @@ fn opd_for_report(conn: &mut DbConnection, opd_id: DbUuid) -> Result<refdb::OpdR
         Err(diesel::result::Error::NotFound) => Err(ApiError::invalid("opd_id", "no such OPD")),
         Err(e) => Err(e.into()),
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Created {
-    New,
-    Replay,
 }
 
 fn audit_entry<'a>(

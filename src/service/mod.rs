@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod api_keys;
+pub mod auth;
 pub mod dashboards;
 pub mod demo;
 pub mod evidence;
@@ -11,8 +12,16 @@ pub mod import;
 pub mod inspections;
 pub mod officials;
 pub mod opds;
+pub mod users;
 
 use serde_json::{json, Map, Value};
+
+/// What a create did: stored something new, or recognised a replay of what was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    New,
+    Replay,
+}
 
 /// The fields that differ, as `{field: {before, after}}`.
 pub fn diff(before: &Value, after: &Value) -> Map<String, Value> {
