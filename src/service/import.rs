@@ -13,9 +13,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::audit::{self, AuditEntry};
-use crate::db::reference::{
-    self as refdb, NewOfficial, NewPlacement, OfficialWithCurrent, OpdFields,
-};
+use crate::db::reference::{self as refdb, OfficialWithCurrent, OpdFields};
 use crate::db::{read_snapshot, write_tx, DbConnection, DbUuid};
 use crate::domain::reference::DEFAULT_GEOFENCE_M;
 use crate::error::{ApiError, FieldError};
@@ -416,32 +414,14 @@ pub fn import_officials(
                     if !apply {
                         continue;
                     }
-                    let id = DbUuid(Uuid::new_v4());
-                    let seq = refdb::take_seq(conn)?;
-                    refdb::insert_official(
-                        conn,
-                        &NewOfficial {
-                            id,
-                            nip: &input.nip,
-                            full_name: &input.full_name,
-                            employment_type: &input.employment_type,
-                            rank: input.rank.as_deref(),
-                        },
-                        &NewPlacement {
-                            opd_id,
-                            position_title: &input.position_title,
-                            position_kind: &input.position_kind,
-                            effective_from: input.effective_from.unwrap_or(today),
-                        },
-                        seq,
-                    )
-                    .map_err(|e| match ApiError::from(e) {
-                        ApiError::Conflict(_) => ApiError::Conflict(format!(
-                            "line {line}: NIP {} was created concurrently",
-                            input.nip
-                        )),
-                        other => other,
-                    })?;
+                    let id = crate::service::officials::store_new(conn, &input, opd_id, today)
+                        .map_err(|e| match ApiError::from(e) {
+                            ApiError::Conflict(_) => ApiError::Conflict(format!(
+                                "line {line}: NIP {} was created concurrently",
+                                input.nip
+                            )),
+                            other => other,
+                        })?;
                     created_ids.push(id.to_string());
                 }
                 OfficialPlan::Update { current, update } => {

@@ -95,6 +95,36 @@ pub fn validate_input(input: &mut OfficialInput, today: NaiveDate) -> Vec<FieldE
     errors
 }
 
+/// Stores a new official with their first placement, inside the caller's write
+/// transaction: the one way an official is created, by the API and by the CSV import.
+pub fn store_new(
+    conn: &mut DbConnection,
+    input: &OfficialInput,
+    opd_id: DbUuid,
+    today: NaiveDate,
+) -> diesel::QueryResult<DbUuid> {
+    let id = DbUuid(Uuid::new_v4());
+    let seq = refdb::take_seq(conn)?;
+    refdb::insert_official(
+        conn,
+        &NewOfficial {
+            id,
+            nip: &input.nip,
+            full_name: &input.full_name,
+            employment_type: &input.employment_type,
+            rank: input.rank.as_deref(),
+        },
+        &NewPlacement {
+            opd_id,
+            position_title: &input.position_title,
+            position_kind: &input.position_kind,
+            effective_from: input.effective_from.unwrap_or(today),
+        },
+        seq,
+    )?;
+    Ok(id)
+}
+
 /// The OPD must exist and be active to receive an official.
 pub fn check_opd(conn: &mut DbConnection, opd_id: DbUuid) -> Result<(), ApiError> {
     match refdb::find_opd(conn, opd_id) {
@@ -137,25 +167,7 @@ pub fn create(
             )));
         }
         check_opd(conn, opd_id)?;
-        let id = DbUuid(Uuid::new_v4());
-        let seq = refdb::take_seq(conn)?;
-        refdb::insert_official(
-            conn,
-            &NewOfficial {
-                id,
-                nip: &input.nip,
-                full_name: &input.full_name,
-                employment_type: &input.employment_type,
-                rank: input.rank.as_deref(),
-            },
-            &NewPlacement {
-                opd_id,
-                position_title: &input.position_title,
-                position_kind: &input.position_kind,
-                effective_from: input.effective_from.unwrap_or(today),
-            },
-            seq,
-        )?;
+        let id = store_new(conn, &input, opd_id, today)?;
         let created = refdb::find_official(conn, id)?;
         let mut details = official_json(&created);
         details["nip"] = json!(input.nip);
