@@ -382,32 +382,8 @@ async fn mixed_writers_never_see_a_server_error(backend: Backend) {
 
 async fn servers_starting_together_on_an_empty_database_all_come_up(backend: Backend) {
     let empty = crate::helpers::EmptyDatabase::new(backend);
-    let ports: Vec<u16> = (0..3)
-        .map(|_| {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("a free port")
-                .port()
-        })
-        .collect();
-    let mut servers: Vec<_> = ports
-        .iter()
-        .map(|port| {
-            std::process::Command::new(env!("CARGO_BIN_EXE_sidak"))
-                .arg("serve")
-                .env("DATABASE_URL", &empty.url)
-                .env("SIDAK_DATA_DIR", &empty.dir)
-                .env("SIDAK_BIND", format!("127.0.0.1:{port}"))
-                .env("SIDAK_JWT_SECRET", crate::helpers::TEST_JWT_SECRET)
-                .env("SIDAK_ADMIN_PASSWORD", ADMIN_PASSWORD)
-                .env("SIDAK_WORKERS", "1")
-                .env("RUST_LOG", "warn")
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .expect("server starts")
-        })
-        .collect();
+    let ports: Vec<u16> = (0..3).map(|_| crate::helpers::free_port()).collect();
+    let mut servers: Vec<_> = ports.iter().map(|port| empty.server(*port)).collect();
     let client = reqwest::Client::new();
     let mut ready = vec![false; ports.len()];
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -417,12 +393,8 @@ async fn servers_starting_together_on_an_empty_database_all_come_up(backend: Bac
                 continue;
             }
             if let Ok(Some(status)) = servers[i].try_wait() {
-                let mut stderr = String::new();
-                if let Some(mut e) = servers[i].stderr.take() {
-                    use std::io::Read;
-                    let _ = e.read_to_string(&mut stderr);
-                }
-                panic!("server {i} exited ({status}) while starting: {stderr}");
+                let log = std::fs::read_to_string(empty.server_log(*port)).unwrap_or_default();
+                panic!("server {i} exited ({status}) while starting: {log}");
             }
             let answer = client
                 .get(format!("http://127.0.0.1:{port}/readyz"))

@@ -52,23 +52,8 @@ struct Process {
 impl Process {
     async fn start(backend: Backend) -> Process {
         let db = EmptyDatabase::new(backend);
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_sidak"))
-            .arg("serve")
-            .env("DATABASE_URL", &db.url)
-            .env("SIDAK_DATA_DIR", &db.dir)
-            .env("SIDAK_BIND", format!("127.0.0.1:{port}"))
-            .env("SIDAK_JWT_SECRET", crate::helpers::TEST_JWT_SECRET)
-            .env("SIDAK_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("SIDAK_WORKERS", "1")
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("server starts");
+        let port = crate::helpers::free_port();
+        let child = db.server(port);
         // Owned at once, so that it is killed and reaped whatever happens next.
         let server = Process {
             child,

@@ -149,6 +149,40 @@ impl Drop for EmptyDatabase {
     }
 }
 
+impl EmptyDatabase {
+    /// Where [`EmptyDatabase::server`] at `port` writes its log.
+    pub fn server_log(&self, port: u16) -> PathBuf {
+        self.dir.join(format!("server-{port}.log"))
+    }
+
+    /// `sidak serve` (the built binary) on this database at `port`, its log in
+    /// [`EmptyDatabase::server_log`] (a file, not a pipe nobody may read).
+    pub fn server(&self, port: u16) -> std::process::Child {
+        let log = std::fs::File::create(self.server_log(port)).expect("server log");
+        std::process::Command::new(env!("CARGO_BIN_EXE_sidak"))
+            .arg("serve")
+            .env("DATABASE_URL", &self.url)
+            .env("SIDAK_DATA_DIR", &self.dir)
+            .env("SIDAK_BIND", format!("127.0.0.1:{port}"))
+            .env("SIDAK_JWT_SECRET", TEST_JWT_SECRET)
+            .env("SIDAK_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("SIDAK_WORKERS", "1")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("server starts")
+    }
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 /// Where one test's data lives; removed when the last app using it is dropped.
 struct Storage {
     dir: PathBuf,
