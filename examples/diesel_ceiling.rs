@@ -17,6 +17,9 @@ use sidak::db::inspections::{self as idb, AttendanceRow, FindingRow, InspectionR
 use sidak::db::reference::AssignmentRow;
 use sidak::db::schema::{official_assignments, users};
 use sidak::db::{self, ConnectionManager, DatabaseUrl, DbConnection, DbUuid, SqliteSynchronous};
+use sidak::domain::inspection::{
+    AttendanceStatus, FindingCategory, FindingSource, InspectionStatus, Severity,
+};
 
 type Fallible<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -70,7 +73,7 @@ fn write_report(conn: &mut DbConnection, t: &Target) -> Fallible<()> {
                 id: inspection,
                 opd_id: t.opd,
                 inspector_id: t.inspector,
-                status: "draft".into(),
+                status: InspectionStatus::Draft,
                 started_at: at,
                 ended_at: None,
                 notes: None,
@@ -93,13 +96,13 @@ fn write_report(conn: &mut DbConnection, t: &Target) -> Fallible<()> {
                 id: DbUuid(uuid::Uuid::new_v4()),
                 inspection_id: inspection,
                 official_id: a.official_id,
-                status: "present".into(),
+                status: AttendanceStatus::Present,
                 minutes_late: None,
                 note: None,
                 assignment_id: a.id,
                 opd_id: a.opd_id,
                 position_title: a.position_title.clone(),
-                position_kind: a.position_kind.clone(),
+                position_kind: a.position_kind,
                 created_at: at,
             })
             .collect();
@@ -111,31 +114,30 @@ fn write_report(conn: &mut DbConnection, t: &Target) -> Fallible<()> {
                 id: DbUuid(uuid::Uuid::new_v4()),
                 inspection_id: inspection,
                 official_id: Some(a.official_id),
-                category: "idle".into(),
-                severity: "medium".into(),
+                category: FindingCategory::Idle,
+                severity: Severity::Medium,
                 description: "Tidak berada di meja kerja pada jam pelayanan".into(),
                 observed_at: at,
-                source: "report".into(),
+                source: FindingSource::Report,
                 attendance_id: None,
                 request_hash: "y".repeat(64),
                 assignment_id: Some(a.id),
                 official_opd_id: Some(a.opd_id),
                 official_position_title: Some(a.position_title.clone()),
-                official_position_kind: Some(a.position_kind.clone()),
+                official_position_kind: Some(a.position_kind),
                 created_at: at,
             })
             .collect();
         idb::insert_finding_rows(c, &findings)?;
         audit::append(
             c,
-            AuditEntry {
-                actor_id: Some(t.inspector.0),
-                action: "inspection.create",
-                entity_type: "inspection",
-                entity_id: Some(inspection.to_string()),
-                details: serde_json::json!({"attendance": 10, "findings": 10}),
-                request_id: None,
-            },
+            AuditEntry::new(
+                Some(t.inspector.0),
+                "inspection.create",
+                "inspection",
+                Some(inspection.to_string()),
+                serde_json::json!({"attendance": 10, "findings": 10}),
+            ),
         )?;
         Ok::<_, diesel::result::Error>(())
     })?;

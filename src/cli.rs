@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 use crate::db::{self, ConnectionManager, DbUuid};
 use crate::domain::user::{self as rules, Role};
+use crate::service::Ctx;
 use crate::startup::{self, Application};
 
 #[derive(Debug, Parser)]
@@ -153,13 +154,8 @@ fn parse_key_role(s: &str) -> Result<Role, String> {
 }
 
 fn parse_scope(s: &str) -> Result<crate::auth::api_key::Scope, String> {
-    crate::auth::api_key::Scope::parse(s).ok_or_else(|| {
-        let names: Vec<&str> = crate::auth::api_key::Scope::ALL
-            .iter()
-            .map(|s| s.as_str())
-            .collect();
-        format!("one of {}", names.join(", "))
-    })
+    crate::auth::api_key::Scope::parse(s)
+        .ok_or_else(|| format!("one of {}", crate::auth::api_key::Scope::listed()))
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -197,13 +193,16 @@ pub fn run(cli: Cli) -> Result<(), String> {
                     &mut conn,
                     &bytes,
                     dry_run,
-                    crate::domain::dates::today(config.timezone),
                     None,
-                    None,
+                    &Ctx::cli(&config),
                 ),
-                ImportCommand::Opds { .. } => {
-                    crate::service::import::import_opds(&mut conn, &bytes, dry_run, None, None)
-                }
+                ImportCommand::Opds { .. } => crate::service::import::import_opds(
+                    &mut conn,
+                    &bytes,
+                    dry_run,
+                    None,
+                    &Ctx::cli(&config),
+                ),
             }
             .map_err(|e| e.to_string())?;
             for e in &report.errors {
@@ -283,19 +282,18 @@ pub fn run(cli: Cli) -> Result<(), String> {
             let config = Config::from_env()?;
             crate::telemetry::init(config.log_format);
             let mut conn = open_migrated(&config)?;
-            let tz = config.timezone;
+            let ctx = Ctx::cli(&config);
             let n = db::write_tx(&mut conn, |c| {
-                let n = db::rollups::rebuild(c, tz)?;
+                let n = db::rollups::rebuild(c, ctx.tz())?;
                 db::audit::append(
                     c,
-                    db::audit::AuditEntry {
-                        actor_id: None,
-                        action: "rollups.rebuild",
-                        entity_type: "rollups",
-                        entity_id: None,
-                        details: serde_json::json!({ "reports": n }),
-                        request_id: None,
-                    },
+                    ctx.audit(
+                        None,
+                        "rollups.rebuild",
+                        "rollups",
+                        None,
+                        serde_json::json!({ "reports": n }),
+                    ),
                 )?;
                 Ok::<_, diesel::result::Error>(n)
             })
@@ -374,7 +372,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
             let config = Config::from_env()?;
             crate::telemetry::init(config.log_format);
             let mut conn = open_migrated(&config)?;
-            api_key_command(&mut conn, command)
+            api_key_command(&mut conn, &Ctx::cli(&config), command)
         }
         Command::User {
             command:
@@ -419,11 +417,11 @@ pub fn run(cli: Cli) -> Result<(), String> {
                     id: DbUuid(uuid::Uuid::new_v4()),
                     username: &username,
                     full_name: &full_name,
-                    role: role.as_str(),
+                    role,
                     password_hash: &hash,
                 },
                 None,
-                None,
+                &Ctx::cli(&config),
                 "cli",
             )
             .map_err(|e| e.to_string())?;
@@ -455,7 +453,11 @@ fn connect(config: &Config) -> Result<db::DbConnection, String> {
         })
 }
 
-fn api_key_command(conn: &mut db::DbConnection, command: ApiKeyCommand) -> Result<(), String> {
+fn api_key_command(
+    conn: &mut db::DbConnection,
+    ctx: &Ctx,
+    command: ApiKeyCommand,
+) -> Result<(), String> {
     use crate::service::api_keys as keys;
     let show = |e: crate::error::ApiError| match e {
         crate::error::ApiError::Validation(errors) => errors
@@ -487,7 +489,7 @@ fn api_key_command(conn: &mut db::DbConnection, command: ApiKeyCommand) -> Resul
                     scopes,
                 },
                 None,
-                None,
+                ctx,
                 "cli",
             )
             .map_err(show)?;
@@ -524,7 +526,7 @@ fn api_key_command(conn: &mut db::DbConnection, command: ApiKeyCommand) -> Resul
             Ok(())
         }
         ApiKeyCommand::Revoke { id } => {
-            let row = keys::revoke(conn, DbUuid(id), None, None, "cli").map_err(show)?;
+            let row = keys::revoke(conn, DbUuid(id), None, ctx, "cli").map_err(show)?;
             eprintln!("API key {} ({}) is revoked.", row.id, row.name);
             Ok(())
         }

@@ -107,11 +107,11 @@ pub fn bootstrap_admin(conn: &mut DbConnection, config: &Config) -> Result<Optio
             id: DbUuid(uuid::Uuid::new_v4()),
             username: ADMIN_USERNAME,
             full_name: "Administrator",
-            role: "admin",
+            role: crate::domain::user::Role::Admin,
             password_hash: &hash,
         },
         None,
-        None,
+        &crate::service::Ctx::cli(config),
         "first-start",
     );
     match result {

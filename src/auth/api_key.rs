@@ -21,68 +21,27 @@ pub const SHOWN_CHARS: usize = 12;
 /// `last_used_at` is written at most this often per key.
 pub const TOUCH_INTERVAL_SECONDS: i64 = 60;
 
-/// What a key may read. A key reaches only the operations of its scopes (and only as far
-/// as its role allows); everything else answers `403`.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
-    utoipa::ToSchema,
-)]
-pub enum Scope {
-    /// `GET /api/v1/dashboard/*` and the OPD list and detail (their labels). Every key's
-    /// default.
-    #[serde(rename = "dashboards")]
-    Dashboards,
-    /// Officials (names, NIPs, placements, records) and `GET /api/v1/sync`. Supervisor keys.
-    #[serde(rename = "officials:read")]
-    OfficialsRead,
-    /// Reports, their findings and photos. Supervisor keys.
-    #[serde(rename = "reports:read")]
-    ReportsRead,
-    /// Follow-ups and their history. Supervisor keys.
-    #[serde(rename = "follow-ups:read")]
-    FollowUpsRead,
-    /// The audit trail (with login addresses). Supervisor keys.
-    #[serde(rename = "audit:read")]
-    AuditRead,
-    /// `GET /metrics`. Supervisor keys.
-    #[serde(rename = "metrics")]
-    Metrics,
-}
+crate::domain::vocab::vocabulary!(
+    /// What a key may read. A key reaches only the operations of its scopes (and only as far
+    /// as its role allows); everything else answers `403`.
+    Scope {
+        /// `GET /api/v1/dashboard/*` and the OPD list and detail (their labels). Every key's
+        /// default.
+        Dashboards => "dashboards",
+        /// Officials (names, NIPs, placements, records) and `GET /api/v1/sync`. Supervisor keys.
+        OfficialsRead => "officials:read",
+        /// Reports, their findings and photos. Supervisor keys.
+        ReportsRead => "reports:read",
+        /// Follow-ups and their history. Supervisor keys.
+        FollowUpsRead => "follow-ups:read",
+        /// The audit trail (with login addresses). Supervisor keys.
+        AuditRead => "audit:read",
+        /// `GET /metrics`. Supervisor keys.
+        Metrics => "metrics",
+    }
+);
 
 impl Scope {
-    pub const ALL: [Scope; 6] = [
-        Scope::Dashboards,
-        Scope::OfficialsRead,
-        Scope::ReportsRead,
-        Scope::FollowUpsRead,
-        Scope::AuditRead,
-        Scope::Metrics,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Dashboards => "dashboards",
-            Scope::OfficialsRead => "officials:read",
-            Scope::ReportsRead => "reports:read",
-            Scope::FollowUpsRead => "follow-ups:read",
-            Scope::AuditRead => "audit:read",
-            Scope::Metrics => "metrics",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Scope> {
-        Scope::ALL.into_iter().find(|x| x.as_str() == s)
-    }
-
     /// Whether a key of `role` can use the scope at all (a viewer reads aggregates only).
     pub fn fits(self, role: crate::domain::user::Role) -> bool {
         self == Scope::Dashboards || role == crate::domain::user::Role::Supervisor
@@ -133,7 +92,19 @@ pub fn scopes_to_text(scopes: &[Scope]) -> String {
 /// The stored form read back; unknown names (none are written) are dropped.
 pub fn scopes_from_text(text: &str) -> Vec<Scope> {
     text.split(',')
-        .filter_map(|s| Scope::parse(s.trim()))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| {
+            let scope = Scope::parse(s);
+            if scope.is_none() {
+                // Never widens what a key reaches; said loudly so the row gets fixed.
+                tracing::error!(
+                    scope = s,
+                    "a stored API key scope is unknown; it grants nothing"
+                );
+            }
+            scope
+        })
         .collect()
 }
 

@@ -16,43 +16,32 @@ use uuid::Uuid;
 
 use crate::auth::api_key;
 use crate::db::{self, DbUuid};
-use crate::domain::user::Role;
 use crate::error::ApiError;
+use crate::service::Caller;
 use crate::state::AppState;
 
+/// The authenticated caller as the HTTP layer sees it: the [`Caller`] the use cases take
+/// (reached through `Deref`), plus the names shown back to it. For an API key, `username`
+/// is its shown prefix and `full_name` its name.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
-    pub id: Uuid,
+    pub caller: Caller,
     pub username: String,
     pub full_name: String,
-    pub role: Role,
-    /// Set when the caller is an API key (then `id` is the key's id, `username` its shown
-    /// prefix and `full_name` its name).
-    pub api_key: Option<Uuid>,
+}
+
+impl std::ops::Deref for AuthUser {
+    type Target = Caller;
+
+    fn deref(&self) -> &Caller {
+        &self.caller
+    }
 }
 
 const INVALID_TOKEN: &str = "A valid access token is required (Authorization: Bearer <token>).";
 
 pub fn unauthorized() -> ApiError {
     ApiError::Unauthorized(INVALID_TOKEN.into())
-}
-
-impl AuthUser {
-    /// `403` unless the caller has one of `roles`.
-    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
-        if roles.contains(&self.role) {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(format!(
-                "This action is not allowed for the role `{}`.",
-                self.role
-            )))
-        }
-    }
-
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        self.require(&[Role::Admin])
-    }
 }
 
 fn bearer(req: &HttpRequest) -> Option<String> {
@@ -135,11 +124,11 @@ async fn key_caller(state: &AppState, secret: String, path: &str) -> Result<Auth
     })
     .await?;
     let row = row.ok_or_else(unauthorized)?;
-    let role =
-        Role::parse(&row.role).ok_or_else(|| ApiError::internal("stored role is unknown"))?;
+    let role = row.role;
     // A key reaches only what its scopes name, and only as far as its role allows.
+    let scopes = api_key::scopes_from_text(&row.scopes);
     match api_key::Scope::for_path(path) {
-        Some(needed) if api_key::scopes_from_text(&row.scopes).contains(&needed) => {}
+        Some(needed) if scopes.contains(&needed) => {}
         Some(needed) => {
             return Err(ApiError::Forbidden(format!(
                 "This API key's scopes do not include `{}`; an admin can make a key that has it.",
@@ -159,11 +148,13 @@ async fn key_caller(state: &AppState, secret: String, path: &str) -> Result<Auth
         });
     }
     Ok(AuthUser {
-        id: row.id.0,
+        caller: Caller {
+            id: row.id.0,
+            role,
+            key_scopes: Some(scopes),
+        },
         username: row.prefix,
         full_name: row.name,
-        role,
-        api_key: Some(row.id.0),
     })
 }
 
@@ -200,14 +191,11 @@ impl FromRequest for AuthUser {
             if !row.active {
                 return Err(unauthorized());
             }
-            let role = Role::parse(&row.role)
-                .ok_or_else(|| ApiError::internal("stored role is unknown"))?;
+            let role = row.role;
             Ok(AuthUser {
-                id: user_id,
+                caller: Caller::user(user_id, role),
                 username: row.username,
                 full_name: row.full_name,
-                role,
-                api_key: None,
             })
         })
     }

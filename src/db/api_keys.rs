@@ -5,13 +5,14 @@ use diesel::prelude::*;
 
 use super::schema::api_keys;
 use super::{DbConnection, DbUuid};
+use crate::domain::user::Role;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = api_keys)]
 pub struct ApiKeyRow {
     pub id: DbUuid,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub prefix: String,
     pub secret_hash: String,
     pub created_by: Option<DbUuid>,

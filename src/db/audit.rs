@@ -30,6 +30,27 @@ pub struct AuditEntry<'a> {
     pub request_id: Option<&'a str>,
 }
 
+impl<'a> AuditEntry<'a> {
+    /// An entry outside any request (the command line, the first start). In a request the
+    /// entry is made by `service::Ctx::audit`, which adds the request id.
+    pub fn new(
+        actor_id: Option<Uuid>,
+        action: &'a str,
+        entity_type: &'a str,
+        entity_id: Option<String>,
+        details: Value,
+    ) -> Self {
+        AuditEntry {
+            actor_id,
+            action,
+            entity_type,
+            entity_id,
+            details,
+            request_id: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, PartialEq)]
 #[diesel(table_name = audit_log)]
 pub struct AuditRow {

@@ -9,14 +9,16 @@ use super::schema::{
     official_assignments,
 };
 use super::{now, DbConnection, DbUuid};
+use crate::domain::followup::{FollowUpSource, FollowUpStatus, HistoryAction};
+use crate::domain::inspection::{AttendanceStatus, InspectionStatus};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq)]
 #[diesel(table_name = follow_ups)]
 pub struct FollowUpRow {
     pub id: DbUuid,
     pub official_id: DbUuid,
-    pub status: String,
-    pub source: String,
+    pub status: FollowUpStatus,
+    pub source: FollowUpSource,
     pub reason: String,
     pub raised_by: DbUuid,
     pub assignee_id: Option<DbUuid>,
@@ -36,9 +38,9 @@ pub struct EventRow {
     pub follow_up_id: DbUuid,
     pub at: NaiveDateTime,
     pub actor_id: DbUuid,
-    pub action: String,
-    pub from_status: Option<String>,
-    pub to_status: String,
+    pub action: HistoryAction,
+    pub from_status: Option<FollowUpStatus>,
+    pub to_status: FollowUpStatus,
     pub note: Option<String>,
     pub sanction: Option<String>,
     pub assignee_id: Option<DbUuid>,
@@ -64,7 +66,7 @@ pub fn find(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<FollowUpR
 pub fn active_for(conn: &mut DbConnection, official: DbUuid) -> QueryResult<Option<FollowUpRow>> {
     follow_ups::table
         .filter(follow_ups::official_id.eq(official))
-        .filter(follow_ups::status.eq_any(["open", "in_review"]))
+        .filter(follow_ups::status.eq_any([FollowUpStatus::Open, FollowUpStatus::InReview]))
         .select(FollowUpRow::as_select())
         .first(conn)
         .optional()
@@ -170,7 +172,7 @@ pub fn official_findings(
     findings::table
         .inner_join(inspections::table.on(inspections::id.eq(findings::inspection_id)))
         .filter(findings::official_id.eq(official))
-        .filter(inspections::status.eq("submitted"))
+        .filter(inspections::status.eq(InspectionStatus::Submitted))
         .filter(findings::observed_at.ge(from))
         .filter(findings::observed_at.lt(to))
         .order((findings::observed_at.asc(), findings::id.asc()))
@@ -188,8 +190,8 @@ pub fn late_minutes(
     attendance::table
         .inner_join(inspections::table.on(inspections::id.eq(attendance::inspection_id)))
         .filter(attendance::official_id.eq(official))
-        .filter(attendance::status.eq("late"))
-        .filter(inspections::status.eq("submitted"))
+        .filter(attendance::status.eq(AttendanceStatus::Late))
+        .filter(inspections::status.eq(InspectionStatus::Submitted))
         .filter(inspections::started_at.ge(from))
         .filter(inspections::started_at.lt(to))
         .select(attendance::minutes_late)
@@ -206,7 +208,7 @@ pub fn for_official(conn: &mut DbConnection, official: DbUuid) -> QueryResult<Ve
 }
 
 pub struct ListFilter {
-    pub status: Option<String>,
+    pub status: Option<FollowUpStatus>,
     pub official_id: Option<DbUuid>,
     /// The official's current OPD.
     pub opd_id: Option<DbUuid>,
@@ -223,7 +225,7 @@ pub fn list(conn: &mut DbConnection, f: &ListFilter) -> QueryResult<Vec<FollowUp
         .select(FollowUpRow::as_select())
         .into_boxed();
     if let Some(s) = &f.status {
-        q = q.filter(follow_ups::status.eq(s.clone()));
+        q = q.filter(follow_ups::status.eq(*s));
     }
     if let Some(o) = f.official_id {
         q = q.filter(follow_ups::official_id.eq(o));
@@ -240,7 +242,7 @@ pub fn list(conn: &mut DbConnection, f: &ListFilter) -> QueryResult<Vec<FollowUp
     }
     if let Some(day) = f.overdue_before {
         q = q
-            .filter(follow_ups::status.eq_any(["open", "in_review"]))
+            .filter(follow_ups::status.eq_any([FollowUpStatus::Open, FollowUpStatus::InReview]))
             .filter(follow_ups::due_date.lt(day));
     }
     if let Some(me) = f.raised_by {

@@ -8,6 +8,10 @@ use super::schema::{
     attendance, evidence, findings, inspections, official_assignments, officials, opds, users,
 };
 use super::{DbConnection, DbUuid};
+use crate::domain::inspection::{
+    AttendanceStatus, FindingCategory, FindingSource, InspectionStatus, Severity,
+};
+use crate::domain::reference::PositionKind;
 
 #[derive(Debug, Clone, Queryable, Selectable, PartialEq)]
 #[diesel(table_name = inspections)]
@@ -15,7 +19,7 @@ pub struct InspectionRow {
     pub id: DbUuid,
     pub opd_id: DbUuid,
     pub inspector_id: DbUuid,
-    pub status: String,
+    pub status: InspectionStatus,
     pub started_at: NaiveDateTime,
     pub ended_at: Option<NaiveDateTime>,
     pub notes: Option<String>,
@@ -37,13 +41,13 @@ pub struct AttendanceRow {
     pub id: DbUuid,
     pub inspection_id: DbUuid,
     pub official_id: DbUuid,
-    pub status: String,
+    pub status: AttendanceStatus,
     pub minutes_late: Option<i32>,
     pub note: Option<String>,
     pub assignment_id: DbUuid,
     pub opd_id: DbUuid,
     pub position_title: String,
-    pub position_kind: String,
+    pub position_kind: PositionKind,
     pub created_at: NaiveDateTime,
 }
 
@@ -53,17 +57,17 @@ pub struct FindingRow {
     pub id: DbUuid,
     pub inspection_id: DbUuid,
     pub official_id: Option<DbUuid>,
-    pub category: String,
-    pub severity: String,
+    pub category: FindingCategory,
+    pub severity: Severity,
     pub description: String,
     pub observed_at: NaiveDateTime,
-    pub source: String,
+    pub source: FindingSource,
     pub attendance_id: Option<DbUuid>,
     pub request_hash: String,
     pub assignment_id: Option<DbUuid>,
     pub official_opd_id: Option<DbUuid>,
     pub official_position_title: Option<String>,
-    pub official_position_kind: Option<String>,
+    pub official_position_kind: Option<PositionKind>,
     pub created_at: NaiveDateTime,
 }
 
@@ -263,7 +267,7 @@ pub fn delete_attendance(conn: &mut DbConnection, inspection: DbUuid) -> QueryRe
     diesel::delete(
         findings::table
             .filter(findings::inspection_id.eq(inspection))
-            .filter(findings::source.eq("attendance")),
+            .filter(findings::source.eq(FindingSource::Attendance)),
     )
     .execute(conn)?;
     diesel::delete(attendance::table.filter(attendance::inspection_id.eq(inspection)))
@@ -282,7 +286,7 @@ pub fn derived_findings_have_evidence(
             .filter(
                 findings::inspection_id
                     .eq(inspection)
-                    .and(findings::source.eq("attendance")),
+                    .and(findings::source.eq(FindingSource::Attendance)),
             ),
     ))
     .get_result(conn)
@@ -394,7 +398,7 @@ pub fn labels_for(
 
 pub struct ListFilter {
     pub opd_id: Option<DbUuid>,
-    pub status: Option<String>,
+    pub status: Option<InspectionStatus>,
     pub inspector_id: Option<DbUuid>,
     pub from: Option<NaiveDateTime>,
     pub to: Option<NaiveDateTime>,
@@ -414,7 +418,7 @@ pub fn list(conn: &mut DbConnection, f: &ListFilter) -> QueryResult<Vec<Inspecti
         q = q.filter(inspections::opd_id.eq(v));
     }
     if let Some(v) = &f.status {
-        q = q.filter(inspections::status.eq(v.clone()));
+        q = q.filter(inspections::status.eq(*v));
     }
     if let Some(v) = f.inspector_id {
         q = q.filter(inspections::inspector_id.eq(v));
@@ -428,7 +432,7 @@ pub fn list(conn: &mut DbConnection, f: &ListFilter) -> QueryResult<Vec<Inspecti
     if let Some(me) = f.visible_to_inspector {
         q = q.filter(
             inspections::status
-                .eq("submitted")
+                .eq(InspectionStatus::Submitted)
                 .or(inspections::inspector_id.eq(me)),
         );
     }

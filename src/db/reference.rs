@@ -5,6 +5,8 @@ use diesel::prelude::*;
 
 use super::schema::{official_assignments, officials, opds, sync_counter};
 use super::{now, DbConnection, DbUuid};
+use crate::domain::nip::EmploymentType;
+use crate::domain::reference::{OpdKind, PositionKind};
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
@@ -45,7 +47,7 @@ pub struct OpdRow {
     pub id: DbUuid,
     pub code: String,
     pub name: String,
-    pub kind: String,
+    pub kind: OpdKind,
     pub address: Option<String>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
@@ -61,7 +63,7 @@ pub struct OpdRow {
 pub struct OpdFields {
     pub code: String,
     pub name: String,
-    pub kind: String,
+    pub kind: OpdKind,
     pub address: Option<String>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
@@ -74,7 +76,7 @@ impl OpdRow {
         OpdFields {
             code: self.code.clone(),
             name: self.name.clone(),
-            kind: self.kind.clone(),
+            kind: self.kind,
             address: self.address.clone(),
             latitude: self.latitude,
             longitude: self.longitude,
@@ -153,7 +155,7 @@ pub fn all_opds(conn: &mut DbConnection) -> QueryResult<Vec<OpdRow>> {
 
 pub struct OpdFilter {
     pub q: Option<String>,
-    pub kind: Option<String>,
+    pub kind: Option<OpdKind>,
     pub active: Option<bool>,
     pub after_code: Option<String>,
     pub limit: i64,
@@ -172,7 +174,7 @@ pub fn list_opds(conn: &mut DbConnection, f: &OpdFilter) -> QueryResult<Vec<OpdR
         );
     }
     if let Some(kind) = &f.kind {
-        query = query.filter(opds::kind.eq(kind.clone()));
+        query = query.filter(opds::kind.eq(*kind));
     }
     if let Some(active) = f.active {
         query = query.filter(opds::active.eq(active));
@@ -191,7 +193,7 @@ pub struct OfficialRow {
     pub id: DbUuid,
     pub nip: String,
     pub full_name: String,
-    pub employment_type: String,
+    pub employment_type: EmploymentType,
     pub rank: Option<String>,
     pub active: bool,
     pub created_at: NaiveDateTime,
@@ -206,7 +208,7 @@ pub struct AssignmentRow {
     pub official_id: DbUuid,
     pub opd_id: DbUuid,
     pub position_title: String,
-    pub position_kind: String,
+    pub position_kind: PositionKind,
     pub effective_from: NaiveDate,
     pub effective_to: Option<NaiveDate>,
     pub created_at: NaiveDateTime,
@@ -230,7 +232,7 @@ pub struct OfficialWithCurrent {
 pub struct NewPlacement<'a> {
     pub opd_id: DbUuid,
     pub position_title: &'a str,
-    pub position_kind: &'a str,
+    pub position_kind: PositionKind,
     pub effective_from: NaiveDate,
 }
 
@@ -238,7 +240,7 @@ pub struct NewOfficial<'a> {
     pub id: DbUuid,
     pub nip: &'a str,
     pub full_name: &'a str,
-    pub employment_type: &'a str,
+    pub employment_type: EmploymentType,
     pub rank: Option<&'a str>,
 }
 
@@ -438,7 +440,7 @@ pub struct OfficialFilter {
     pub q: Option<String>,
     pub nip: Option<String>,
     pub opd_id: Option<DbUuid>,
-    pub position_kind: Option<String>,
+    pub position_kind: Option<PositionKind>,
     pub active: Option<bool>,
     pub after_nip: Option<String>,
     pub limit: i64,
@@ -471,7 +473,7 @@ pub fn list_officials(
         query = query.filter(official_assignments::opd_id.eq(opd));
     }
     if let Some(kind) = &f.position_kind {
-        query = query.filter(official_assignments::position_kind.eq(kind.clone()));
+        query = query.filter(official_assignments::position_kind.eq(*kind));
     }
     if let Some(active) = f.active {
         query = query.filter(officials::active.eq(active));

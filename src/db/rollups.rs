@@ -13,105 +13,96 @@ use super::schema::{
     rollup_official_monthly,
 };
 use super::{DbConnection, DbUuid};
-use crate::domain::inspection::{FindingCategory, Severity};
+use crate::domain::inspection::{AttendanceStatus, FindingCategory, InspectionStatus, Severity};
 
-/// The counters of one (day, OPD), in column order.
-pub const COUNTERS: [&str; 18] = [
-    "inspections",
-    "outside_geofence",
-    "attendance_checked",
-    "present",
-    "late",
-    "absent_unexcused",
-    "f_absence",
-    "f_lateness",
-    "f_idle",
-    "f_poor_service",
-    "f_facility",
-    "f_administrative",
-    "f_integrity",
-    "f_other",
-    "s_low",
-    "s_medium",
-    "s_high",
-    "s_critical",
-];
+/// Declares the counters once: their names (`COUNTERS`, in column order), the daily row
+/// that holds them and the summed row the dashboards read. The tables (`schema.rs`, the
+/// migrations) carry the same columns.
+macro_rules! counters {
+    ($($name:ident),+ $(,)?) => {
+        /// The counters of one (day, OPD), in column order.
+        pub const COUNTERS: [&str; COUNTER_COUNT] = [$(stringify!($name)),+];
+        pub const COUNTER_COUNT: usize = <[&str]>::len(&[$(stringify!($name)),+]);
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Queryable, Selectable)]
-#[diesel(table_name = rollup_daily)]
-pub struct DailyRow {
-    pub day: NaiveDate,
-    pub opd_id: String,
-    pub inspections: i64,
-    pub outside_geofence: i64,
-    pub attendance_checked: i64,
-    pub present: i64,
-    pub late: i64,
-    pub absent_unexcused: i64,
-    pub f_absence: i64,
-    pub f_lateness: i64,
-    pub f_idle: i64,
-    pub f_poor_service: i64,
-    pub f_facility: i64,
-    pub f_administrative: i64,
-    pub f_integrity: i64,
-    pub f_other: i64,
-    pub s_low: i64,
-    pub s_medium: i64,
-    pub s_high: i64,
-    pub s_critical: i64,
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Queryable, Selectable)]
+        #[diesel(table_name = rollup_daily)]
+        pub struct DailyRow {
+            pub day: NaiveDate,
+            pub opd_id: String,
+            $(pub $name: i64),+
+        }
+
+        impl DailyRow {
+            pub fn counters(&self) -> [i64; COUNTER_COUNT] {
+                [$(self.$name),+]
+            }
+        }
+
+        /// Sums of the counters over a range, grouped by `opd_id` or by `day` (as text),
+        /// computed by the database: at most one row per OPD or per day comes back.
+        #[derive(Debug, Clone, Default, QueryableByName)]
+        pub struct SumRow {
+            #[diesel(sql_type = Text)]
+            pub key: String,
+            $(#[diesel(sql_type = BigInt)] pub $name: i64),+
+        }
+
+        impl SumRow {
+            pub fn counters(&self) -> [i64; COUNTER_COUNT] {
+                [$(self.$name),+]
+            }
+        }
+    };
 }
 
+counters!(
+    inspections,
+    outside_geofence,
+    attendance_checked,
+    present,
+    late,
+    absent_unexcused,
+    f_absence,
+    f_lateness,
+    f_idle,
+    f_poor_service,
+    f_facility,
+    f_administrative,
+    f_integrity,
+    f_other,
+    s_low,
+    s_medium,
+    s_high,
+    s_critical,
+);
+
 impl DailyRow {
-    pub fn counters(&self) -> [i64; 18] {
-        [
-            self.inspections,
-            self.outside_geofence,
-            self.attendance_checked,
-            self.present,
-            self.late,
-            self.absent_unexcused,
-            self.f_absence,
-            self.f_lateness,
-            self.f_idle,
-            self.f_poor_service,
-            self.f_facility,
-            self.f_administrative,
-            self.f_integrity,
-            self.f_other,
-            self.s_low,
-            self.s_medium,
-            self.s_high,
-            self.s_critical,
-        ]
-    }
-
-    pub fn add_finding(&mut self, category: &str, severity: &str) {
-        match FindingCategory::parse(category) {
-            Some(FindingCategory::Absence) => self.f_absence += 1,
-            Some(FindingCategory::Lateness) => self.f_lateness += 1,
-            Some(FindingCategory::Idle) => self.f_idle += 1,
-            Some(FindingCategory::PoorService) => self.f_poor_service += 1,
-            Some(FindingCategory::Facility) => self.f_facility += 1,
-            Some(FindingCategory::Administrative) => self.f_administrative += 1,
-            Some(FindingCategory::Integrity) => self.f_integrity += 1,
-            Some(FindingCategory::Other) | None => self.f_other += 1,
+    pub fn add_finding(&mut self, category: FindingCategory, severity: Severity) {
+        match category {
+            FindingCategory::Absence => self.f_absence += 1,
+            FindingCategory::Lateness => self.f_lateness += 1,
+            FindingCategory::Idle => self.f_idle += 1,
+            FindingCategory::PoorService => self.f_poor_service += 1,
+            FindingCategory::Facility => self.f_facility += 1,
+            FindingCategory::Administrative => self.f_administrative += 1,
+            FindingCategory::Integrity => self.f_integrity += 1,
+            FindingCategory::Other => self.f_other += 1,
         }
-        match Severity::parse(severity) {
-            Some(Severity::Low) | None => self.s_low += 1,
-            Some(Severity::Medium) => self.s_medium += 1,
-            Some(Severity::High) => self.s_high += 1,
-            Some(Severity::Critical) => self.s_critical += 1,
+        match severity {
+            Severity::Low => self.s_low += 1,
+            Severity::Medium => self.s_medium += 1,
+            Severity::High => self.s_high += 1,
+            Severity::Critical => self.s_critical += 1,
         }
     }
 
-    pub fn add_attendance(&mut self, status: &str) {
+    pub fn add_attendance(&mut self, status: AttendanceStatus) {
         self.attendance_checked += 1;
         match status {
-            "present" => self.present += 1,
-            "late" => self.late += 1,
-            "absent_unexcused" => self.absent_unexcused += 1,
-            _ => {}
+            AttendanceStatus::Present => self.present += 1,
+            AttendanceStatus::Late => self.late += 1,
+            AttendanceStatus::AbsentUnexcused => self.absent_unexcused += 1,
+            AttendanceStatus::Leave | AttendanceStatus::Sick | AttendanceStatus::OfficialDuty => {}
         }
     }
 }
@@ -121,7 +112,7 @@ pub fn month_of(day: NaiveDate) -> NaiveDate {
     day.with_day(1).unwrap_or(day)
 }
 
-/// `INSERT … ON CONFLICT DO UPDATE` adding the 18 counters to one row of `table` (the same
+/// `INSERT … ON CONFLICT DO UPDATE` adding the counters to one row of `table` (the same
 /// text on both backends). `opd` is `None` for the all-OPD day totals.
 fn upsert_counters(
     conn: &mut DbConnection,
@@ -129,7 +120,7 @@ fn upsert_counters(
     date_column: &str,
     date: NaiveDate,
     opd: Option<&str>,
-    counters: [i64; 18],
+    counters: [i64; COUNTER_COUNT],
 ) -> QueryResult<()> {
     super::tx::debug_assert_writing();
     let keys = if opd.is_some() {
@@ -228,11 +219,11 @@ pub fn on_submit(
         ..Default::default()
     };
     for a in idb::attendance_of(conn, report.id)? {
-        row.add_attendance(&a.status);
+        row.add_attendance(a.status);
     }
     let mut per_official: std::collections::BTreeMap<String, i64> = Default::default();
     for f in idb::findings_of(conn, report.id)? {
-        row.add_finding(&f.category, &f.severity);
+        row.add_finding(f.category, f.severity);
         if let Some(o) = f.official_id {
             *per_official.entry(o.to_string()).or_default() += 1;
         }
@@ -257,7 +248,7 @@ pub fn rebuild(conn: &mut DbConnection, tz: chrono_tz::Tz) -> QueryResult<usize>
     let mut n = 0;
     loop {
         let mut q = inspections::table
-            .filter(inspections::status.eq("submitted"))
+            .filter(inspections::status.eq(InspectionStatus::Submitted))
             .select(InspectionRow::as_select())
             .order(inspections::id.asc())
             .limit(1000)
@@ -302,75 +293,6 @@ pub fn dashboard_versions(conn: &mut DbConnection) -> QueryResult<(i64, i64)> {
         .select(super::schema::sync_counter::last_seq)
         .first(conn)?;
     Ok((dashboards, reference))
-}
-
-/// Sums of the counters over a range, grouped by `opd_id` or by `day` (as text), computed
-/// by the database: at most one row per OPD or per day comes back.
-#[derive(Debug, Clone, Default, QueryableByName)]
-pub struct SumRow {
-    #[diesel(sql_type = Text)]
-    pub key: String,
-    #[diesel(sql_type = BigInt)]
-    pub inspections: i64,
-    #[diesel(sql_type = BigInt)]
-    pub outside_geofence: i64,
-    #[diesel(sql_type = BigInt)]
-    pub attendance_checked: i64,
-    #[diesel(sql_type = BigInt)]
-    pub present: i64,
-    #[diesel(sql_type = BigInt)]
-    pub late: i64,
-    #[diesel(sql_type = BigInt)]
-    pub absent_unexcused: i64,
-    #[diesel(sql_type = BigInt)]
-    pub f_absence: i64,
-    #[diesel(sql_type = BigInt)]
-    pub f_lateness: i64,
-    #[diesel(sql_type = BigInt)]
-    pub f_idle: i64,
-    #[diesel(sql_type = BigInt)]
-    pub f_poor_service: i64,
-    #[diesel(sql_type = BigInt)]
-    pub f_facility: i64,
-    #[diesel(sql_type = BigInt)]
-    pub f_administrative: i64,
-    #[diesel(sql_type = BigInt)]
-    pub f_integrity: i64,
-    #[diesel(sql_type = BigInt)]
-    pub f_other: i64,
-    #[diesel(sql_type = BigInt)]
-    pub s_low: i64,
-    #[diesel(sql_type = BigInt)]
-    pub s_medium: i64,
-    #[diesel(sql_type = BigInt)]
-    pub s_high: i64,
-    #[diesel(sql_type = BigInt)]
-    pub s_critical: i64,
-}
-
-impl SumRow {
-    pub fn counters(&self) -> [i64; 18] {
-        [
-            self.inspections,
-            self.outside_geofence,
-            self.attendance_checked,
-            self.present,
-            self.late,
-            self.absent_unexcused,
-            self.f_absence,
-            self.f_lateness,
-            self.f_idle,
-            self.f_poor_service,
-            self.f_facility,
-            self.f_administrative,
-            self.f_integrity,
-            self.f_other,
-            self.s_low,
-            self.s_medium,
-            self.s_high,
-            self.s_critical,
-        ]
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -574,8 +496,8 @@ pub type Snapshot = (
     Vec<DailyRow>,
     Vec<(NaiveDate, String, i64)>,
     Vec<(NaiveDate, String, i64)>,
-    Vec<(String, [i64; 18])>,
-    Vec<(String, [i64; 18])>,
+    Vec<(String, [i64; COUNTER_COUNT])>,
+    Vec<(String, [i64; COUNTER_COUNT])>,
 );
 
 /// Every rollup row, sorted, for comparing with a rebuild.

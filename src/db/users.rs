@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::{refresh_tokens, users};
 use super::{now, DbConnection, DbUuid};
+use crate::domain::user::Role;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
@@ -13,7 +14,7 @@ pub struct UserRow {
     pub username: String,
     pub username_key: String,
     pub full_name: String,
-    pub role: String,
+    pub role: Role,
     pub password_hash: String,
     pub active: bool,
     pub created_at: NaiveDateTime,
@@ -24,7 +25,7 @@ pub struct NewUser<'a> {
     pub id: DbUuid,
     pub username: &'a str,
     pub full_name: &'a str,
-    pub role: &'a str,
+    pub role: Role,
     pub password_hash: &'a str,
 }
 
@@ -87,14 +88,14 @@ pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
 
 pub fn count_active_admins(conn: &mut DbConnection) -> QueryResult<i64> {
     users::table
-        .filter(users::role.eq("admin"))
+        .filter(users::role.eq(Role::Admin))
         .filter(users::active.eq(true))
         .count()
         .get_result(conn)
 }
 
 pub struct ListFilter {
-    pub role: Option<String>,
+    pub role: Option<Role>,
     pub active: Option<bool>,
     /// Keyset: usernames strictly after this key.
     pub after_key: Option<String>,
@@ -106,7 +107,7 @@ pub struct ListFilter {
 pub fn list(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<UserRow>> {
     let mut query = users::table.select(UserRow::as_select()).into_boxed();
     if let Some(role) = &filter.role {
-        query = query.filter(users::role.eq(role.clone()));
+        query = query.filter(users::role.eq(*role));
     }
     if let Some(active) = filter.active {
         query = query.filter(users::active.eq(active));
@@ -123,7 +124,7 @@ pub fn list(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<Use
 #[derive(Default)]
 pub struct UserChanges {
     pub full_name: Option<String>,
-    pub role: Option<String>,
+    pub role: Option<Role>,
     pub active: Option<bool>,
     pub password_hash: Option<String>,
 }

@@ -12,17 +12,20 @@
 use std::collections::BTreeSet;
 
 use chrono::{Datelike, NaiveDate, Weekday};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Level {
-    None,
-    Ringan,
-    Sedang,
-    Berat,
-}
+use super::vocab::vocabulary;
+
+vocabulary!(
+    /// The level of a discipline sanction (PP 94/2021 Pasal 8), or none.
+    Level {
+        None => "none",
+        Ringan => "ringan",
+        Sedang => "sedang",
+        Berat => "berat",
+    }
+);
 
 /// A sanction: code, level and the Indonesian label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

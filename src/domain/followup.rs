@@ -1,72 +1,74 @@
 //! The follow-up's life: its states, the actions on it, and which action leads where.
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use super::vocab::vocabulary;
 
-/// Follow-up states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum FollowUpStatus {
-    Open,
-    InReview,
-    Decided,
-    Closed,
-    Dismissed,
-}
+vocabulary!(
+    /// Follow-up states.
+    FollowUpStatus {
+        Open => "open",
+        InReview => "in_review",
+        Decided => "decided",
+        Closed => "closed",
+        Dismissed => "dismissed",
+    }
+);
 
 impl FollowUpStatus {
-    pub const ALL: [FollowUpStatus; 5] = [
-        Self::Open,
-        Self::InReview,
-        Self::Decided,
-        Self::Closed,
-        Self::Dismissed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::InReview => "in_review",
-            Self::Decided => "decided",
-            Self::Closed => "closed",
-            Self::Dismissed => "dismissed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s)
-    }
-
     pub fn is_active(self) -> bool {
         matches!(self, Self::Open | Self::InReview)
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    Assign,
-    StartReview,
-    Decide,
-    Dismiss,
-    Reopen,
-    Close,
-    Comment,
-}
+vocabulary!(
+    /// What a reviewer does to a follow-up.
+    Action {
+        Assign => "assign",
+        StartReview => "start_review",
+        Decide => "decide",
+        Dismiss => "dismiss",
+        Reopen => "reopen",
+        Close => "close",
+        Comment => "comment",
+    }
+);
 
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Assign => "assign",
-            Self::StartReview => "start_review",
-            Self::Decide => "decide",
-            Self::Dismiss => "dismiss",
-            Self::Reopen => "reopen",
-            Self::Close => "close",
-            Self::Comment => "comment",
+vocabulary!(
+    /// What an entry of a follow-up's history records: its raising, findings attached
+    /// later, or an action.
+    HistoryAction {
+        Raise => "raise",
+        AttachFindings => "attach_findings",
+        Assign => "assign",
+        StartReview => "start_review",
+        Decide => "decide",
+        Dismiss => "dismiss",
+        Reopen => "reopen",
+        Close => "close",
+        Comment => "comment",
+    }
+);
+
+impl From<Action> for HistoryAction {
+    fn from(a: Action) -> Self {
+        match a {
+            Action::Assign => HistoryAction::Assign,
+            Action::StartReview => HistoryAction::StartReview,
+            Action::Decide => HistoryAction::Decide,
+            Action::Dismiss => HistoryAction::Dismiss,
+            Action::Reopen => HistoryAction::Reopen,
+            Action::Close => HistoryAction::Close,
+            Action::Comment => HistoryAction::Comment,
         }
     }
 }
+
+vocabulary!(
+    /// Who raised a follow-up: a person (`manual`) or the flag rules on submission (`auto`).
+    FollowUpSource {
+        Manual => "manual",
+        Auto => "auto",
+    }
+);
 
 /// The state an action leads to from `from`, or `None` when the state does not allow it.
 pub fn transition(from: FollowUpStatus, action: Action) -> Option<FollowUpStatus> {

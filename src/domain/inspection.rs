@@ -3,37 +3,16 @@
 //! geofence distance.
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::dates::truncate_micros;
 use crate::error::FieldError;
 
-macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
+use super::vocab::vocabulary;
 
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-
-            pub fn parse(s: &str) -> Option<Self> {
-                Self::ALL.iter().copied().find(|v| v.as_str() == s)
-            }
-        }
-    };
-}
-
-text_enum!(
+vocabulary!(
     /// Where an official was when the inspection checked.
     AttendanceStatus {
         Present => "present",
@@ -45,7 +24,7 @@ text_enum!(
     }
 );
 
-text_enum!(
+vocabulary!(
     /// What kind of thing a finding is.
     FindingCategory {
         Absence => "absence",
@@ -59,7 +38,7 @@ text_enum!(
     }
 );
 
-text_enum!(
+vocabulary!(
     Severity {
         Low => "low",
         Medium => "medium",
@@ -68,7 +47,15 @@ text_enum!(
     }
 );
 
-text_enum!(
+vocabulary!(
+    /// Where a finding came from: written in the report, or derived from an attendance row.
+    FindingSource {
+        Report => "report",
+        Attendance => "attendance",
+    }
+);
+
+vocabulary!(
     InspectionStatus {
         Draft => "draft",
         Submitted => "submitted",

@@ -7,3 +7,4 @@ pub mod inspection;
 pub mod nip;
 pub mod reference;
 pub mod user;
+pub mod vocab;

@@ -4,40 +4,23 @@
 //! · 3-digit sequence. PPPK numbers are 18 digits too, but digits 9–14 are the appointment
 //! year and a code, not a month, so only the birth date and the gender digit are checked.
 
+use super::vocab::vocabulary;
 use chrono::{Datelike, NaiveDate};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum EmploymentType {
-    Pns,
-    Pppk,
-}
-
-impl EmploymentType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EmploymentType::Pns => "pns",
-            EmploymentType::Pppk => "pppk",
-        }
+vocabulary!(
+    /// PNS (civil servant) or PPPK (government employee on contract).
+    EmploymentType {
+        Pns => "pns",
+        Pppk => "pppk",
     }
+);
 
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "pns" => Some(EmploymentType::Pns),
-            "pppk" => Some(EmploymentType::Pppk),
-            _ => None,
-        }
+vocabulary!(
+    Gender {
+        Male => "male",
+        Female => "female",
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Gender {
-    Male,
-    Female,
-}
+);
 
 /// What a valid NIP tells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

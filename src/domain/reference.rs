@@ -1,88 +1,32 @@
 //! Reference data rules: OPD kinds, coordinates and geofences, position kinds.
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
+use super::vocab::vocabulary;
 use crate::error::FieldError;
 
-/// Kind of government work unit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum OpdKind {
-    Sekretariat,
-    Dinas,
-    Badan,
-    Inspektorat,
-    Kecamatan,
-    Kelurahan,
-    Other,
-}
-
-impl OpdKind {
-    pub const ALL: [OpdKind; 7] = [
-        OpdKind::Sekretariat,
-        OpdKind::Dinas,
-        OpdKind::Badan,
-        OpdKind::Inspektorat,
-        OpdKind::Kecamatan,
-        OpdKind::Kelurahan,
-        OpdKind::Other,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OpdKind::Sekretariat => "sekretariat",
-            OpdKind::Dinas => "dinas",
-            OpdKind::Badan => "badan",
-            OpdKind::Inspektorat => "inspektorat",
-            OpdKind::Kecamatan => "kecamatan",
-            OpdKind::Kelurahan => "kelurahan",
-            OpdKind::Other => "other",
-        }
+vocabulary!(
+    /// Kind of government work unit.
+    OpdKind {
+        Sekretariat => "sekretariat",
+        Dinas => "dinas",
+        Badan => "badan",
+        Inspektorat => "inspektorat",
+        Kecamatan => "kecamatan",
+        Kelurahan => "kelurahan",
+        Other => "other",
     }
+);
 
-    pub fn parse(s: &str) -> Option<Self> {
-        let s = s.trim().to_ascii_lowercase();
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
+vocabulary!(
+    /// Kind of position (jabatan): JPT (eselon II), administrator (III), pengawas (IV),
+    /// fungsional, pelaksana.
+    PositionKind {
+        Jpt => "jpt",
+        Administrator => "administrator",
+        Pengawas => "pengawas",
+        Fungsional => "fungsional",
+        Pelaksana => "pelaksana",
     }
-}
-
-/// Kind of position (jabatan): JPT (eselon II), administrator (III), pengawas (IV),
-/// fungsional, pelaksana.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PositionKind {
-    Jpt,
-    Administrator,
-    Pengawas,
-    Fungsional,
-    Pelaksana,
-}
-
-impl PositionKind {
-    pub const ALL: [PositionKind; 5] = [
-        PositionKind::Jpt,
-        PositionKind::Administrator,
-        PositionKind::Pengawas,
-        PositionKind::Fungsional,
-        PositionKind::Pelaksana,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PositionKind::Jpt => "jpt",
-            PositionKind::Administrator => "administrator",
-            PositionKind::Pengawas => "pengawas",
-            PositionKind::Fungsional => "fungsional",
-            PositionKind::Pelaksana => "pelaksana",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        let s = s.trim().to_ascii_lowercase();
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-}
+);
 
 pub const DEFAULT_GEOFENCE_M: i32 = 150;
 pub const GEOFENCE_MIN_M: i32 = 10;

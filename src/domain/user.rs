@@ -1,41 +1,17 @@
 //! Accounts: roles, usernames and the password policy.
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
+use super::vocab::vocabulary;
 use crate::error::FieldError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Admin,
-    Supervisor,
-    Inspector,
-    Viewer,
-}
-
-impl Role {
-    pub const ALL: [Role; 4] = [Role::Admin, Role::Supervisor, Role::Inspector, Role::Viewer];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Supervisor => "supervisor",
-            Role::Inspector => "inspector",
-            Role::Viewer => "viewer",
-        }
+vocabulary!(
+    /// What an account may do.
+    Role {
+        Admin => "admin",
+        Supervisor => "supervisor",
+        Inspector => "inspector",
+        Viewer => "viewer",
     }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+);
 
 pub const USERNAME_MIN: usize = 3;
 pub const USERNAME_MAX: usize = 64;
@@ -135,7 +111,7 @@ mod tests {
 
     #[test]
     fn roles_round_trip() {
-        for r in Role::ALL {
+        for &r in Role::ALL {
             assert_eq!(Role::parse(r.as_str()), Some(r));
         }
         assert_eq!(Role::parse("root"), None);

@@ -12,10 +12,11 @@ use crate::auth::AuthUser;
 use crate::db::api_keys::ApiKeyRow;
 use crate::db::{self, DbUuid};
 use crate::domain::user::Role;
-use crate::error::{ApiError, ApiResult, Problem};
-use crate::http::extract::{Json, RequestId};
-use crate::http::{check_limit, decode_cursor, encode_cursor, Page};
+use crate::error::{ApiResult, Problem};
+use crate::http::extract::Json;
+use crate::http::paging::{check_limit, decode_time_cursor, encode_time_cursor, Page};
 use crate::service::api_keys as service;
+use crate::service::Ctx;
 use crate::state::AppState;
 
 /// What a key may read: as a viewer (dashboard aggregates) or as a supervisor (everything a
@@ -97,7 +98,7 @@ impl From<ApiKeyRow> for ApiKey {
         ApiKey {
             id: row.id.0,
             name: row.name,
-            role: if row.role == "supervisor" {
+            role: if row.role == Role::Supervisor {
                 KeyRole::Supervisor
             } else {
                 KeyRole::Viewer
@@ -139,7 +140,7 @@ pub struct ApiKeyListQuery {
 pub async fn create_api_key(
     state: Data<AppState>,
     caller: AuthUser,
-    request_id: RequestId,
+    ctx: Ctx,
     body: Json<NewApiKeyRequest>,
 ) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
@@ -157,7 +158,7 @@ pub async fn create_api_key(
                     .unwrap_or_else(|| vec![Scope::Dashboards]),
             },
             Some(caller.id),
-            Some(&request_id.0),
+            &ctx,
             "api",
         )
     })
@@ -168,26 +169,6 @@ pub async fn create_api_key(
             key: ApiKey::from(row),
             secret,
         }))
-}
-
-fn cursor_of(row: &ApiKeyRow) -> String {
-    encode_cursor(&format!(
-        "{}|{}",
-        row.created_at.format("%Y-%m-%dT%H:%M:%S%.6f"),
-        row.id
-    ))
-}
-
-fn parse_cursor(c: &str) -> ApiResult<(NaiveDateTime, DbUuid)> {
-    let raw = decode_cursor("cursor", c)?;
-    raw.split_once('|')
-        .and_then(|(at, id)| {
-            Some((
-                NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%M:%S%.f").ok()?,
-                DbUuid(Uuid::parse_str(id).ok()?),
-            ))
-        })
-        .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor returned by this API"))
 }
 
 /// List API keys (admin), newest first: metadata only, never secrets.
@@ -209,21 +190,21 @@ pub async fn list_api_keys(
     caller.require_admin()?;
     let query = query.into_inner();
     let limit = check_limit(query.limit)?;
-    let after = query.cursor.as_deref().map(parse_cursor).transpose()?;
-    let mut rows = super::run(&state.pool, move |conn| {
+    let after = query
+        .cursor
+        .as_deref()
+        .map(decode_time_cursor)
+        .transpose()?;
+    let rows = super::run(&state.pool, move |conn| {
         Ok(db::api_keys::list(conn, after, limit)?)
     })
     .await?;
-    let next_cursor = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(cursor_of)
-    } else {
-        None
-    };
-    Ok(HttpResponse::Ok().json(Page {
-        items: rows.into_iter().map(ApiKey::from).collect(),
-        next_cursor,
-    }))
+    Ok(HttpResponse::Ok().json(Page::from_rows(
+        rows,
+        limit,
+        |r| encode_time_cursor(r.created_at, r.id),
+        ApiKey::from,
+    )))
 }
 
 /// Revoke an API key (admin): refused from the next request on. Revoking a revoked key
@@ -242,13 +223,13 @@ pub async fn list_api_keys(
 pub async fn revoke_api_key(
     state: Data<AppState>,
     caller: AuthUser,
-    request_id: RequestId,
+    ctx: Ctx,
     id: Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
     let id = DbUuid(id.into_inner());
     super::run(&state.pool, move |conn| {
-        service::revoke(conn, id, Some(caller.id), Some(&request_id.0), "api")
+        service::revoke(conn, id, Some(caller.id), &ctx, "api")
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -12,7 +12,7 @@ use crate::db::audit::{self, AuditRow, Verification};
 use crate::db::read_snapshot;
 use crate::domain::user::Role;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::http::{check_limit, decode_cursor, encode_cursor, Page};
+use crate::http::paging::{check_limit, decode_cursor, encode_cursor, Page};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -108,17 +108,13 @@ pub async fn list(
         before_seq,
         limit,
     };
-    let mut rows = super::run(&state.pool, move |conn| Ok(audit::list(conn, &filter)?)).await?;
-    let next_cursor = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| encode_cursor(&r.seq.to_string()))
-    } else {
-        None
-    };
-    Ok(HttpResponse::Ok().json(Page {
-        items: rows.into_iter().map(AuditEntryOut::from).collect(),
-        next_cursor,
-    }))
+    let rows = super::run(&state.pool, move |conn| Ok(audit::list(conn, &filter)?)).await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(
+        rows,
+        limit,
+        |r| encode_cursor(&r.seq.to_string()),
+        AuditEntryOut::from,
+    )))
 }
 
 /// Recompute the hash chain (admin). `first_bad_id` is the `seq` of the first entry that

@@ -11,9 +11,10 @@ use crate::db::users::{self as user_db, UserRow};
 use crate::db::DbUuid;
 use crate::domain::user::{self as rules, PASSWORD_MAX_CHARS};
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
-use crate::http::extract::{client_ip, Json, RequestId};
+use crate::http::extract::{client_ip, Json};
 use crate::http::users::User;
 use crate::service::auth::{self as auth_service, Refreshed};
+use crate::service::Ctx;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -68,7 +69,7 @@ fn token_response(
     let refresh_token = token.refresh_token;
     let (access_token, expires_in) = state
         .jwt
-        .issue(user.id.0, &user.role, token.session.0)
+        .issue(user.id.0, user.role.as_str(), token.session.0)
         .map_err(ApiError::Internal)?;
     Ok(HttpResponse::Ok().json(TokenResponse {
         access_token,
@@ -99,7 +100,7 @@ fn token_response(
 pub async fn login(
     req: HttpRequest,
     state: Data<AppState>,
-    request_id: RequestId,
+    ctx: Ctx,
     body: Json<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
     let LoginRequest { username, password } = body.0;
@@ -158,9 +159,8 @@ pub async fn login(
         Some(user) if verified && user.active => {
             attempt.succeeded();
             let ttl = state.config.refresh_token_ttl;
-            let rid = request_id.0.clone();
             let (user, token) = super::run(&state.pool, move |conn| {
-                let token = auth_service::start_session(conn, &user, ttl, &address, &rid)?;
+                let token = auth_service::start_session(conn, &user, ttl, &address, &ctx)?;
                 Ok((user, token))
             })
             .await?;
@@ -173,7 +173,6 @@ pub async fn login(
                 .login_failures
                 .with_label_values(&["credentials"])
                 .inc();
-            let rid = request_id.0.clone();
             let attempted: String = username.chars().take(64).collect();
             let user_id = user.as_ref().map(|u| u.id);
             let reason = match &user {
@@ -182,7 +181,7 @@ pub async fn login(
                 Some(_) => "wrong_password",
             };
             super::run(&state.pool, move |conn| {
-                auth_service::record_failed_login(conn, user_id, &attempted, &address, reason, &rid)
+                auth_service::record_failed_login(conn, user_id, &attempted, &address, reason, &ctx)
             })
             .await?;
             Err(ApiError::Unauthorized(BAD_CREDENTIALS.into()))
@@ -206,7 +205,7 @@ pub async fn login(
 #[post("/api/v1/auth/refresh")]
 pub async fn refresh_tokens(
     state: Data<AppState>,
-    request_id: RequestId,
+    ctx: Ctx,
     body: Json<RefreshRequest>,
 ) -> ApiResult<HttpResponse> {
     let presented = body.0.refresh_token;
@@ -216,7 +215,7 @@ pub async fn refresh_tokens(
     let hash = refresh::hash(&presented);
     let ttl = state.config.refresh_token_ttl;
     let outcome = super::run(&state.pool, move |conn| {
-        auth_service::refresh(conn, &hash, ttl, &request_id.0)
+        auth_service::refresh(conn, &hash, ttl, &ctx)
     })
     .await?;
     match outcome {
@@ -235,12 +234,12 @@ pub async fn refresh_tokens(
 pub async fn logout(
     state: Data<AppState>,
     caller: AuthUser,
-    request_id: RequestId,
+    ctx: Ctx,
     body: Json<RefreshRequest>,
 ) -> ApiResult<HttpResponse> {
     let hash = refresh::hash(&body.0.refresh_token);
     super::run(&state.pool, move |conn| {
-        auth_service::logout(conn, caller.id, &hash, &request_id.0)
+        auth_service::logout(conn, caller.id, &hash, &ctx)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -250,7 +249,7 @@ pub async fn logout(
 #[utoipa::path(tag = "auth", responses((status = 200, description = "The caller", body = User)))]
 #[get("/api/v1/me")]
 pub async fn me(state: Data<AppState>, caller: AuthUser) -> ApiResult<HttpResponse> {
-    if caller.api_key.is_some() {
+    if caller.is_key() {
         return Err(ApiError::Forbidden(
             "An API key is not a user account; see GET /api/v1/api-keys (admin).".into(),
         ));
@@ -279,7 +278,7 @@ pub async fn change_password(
     req: HttpRequest,
     state: Data<AppState>,
     caller: AuthUser,
-    request_id: RequestId,
+    ctx: Ctx,
     body: Json<PasswordChange>,
 ) -> ApiResult<HttpResponse> {
     let PasswordChange {
@@ -328,7 +327,7 @@ pub async fn change_password(
     }
     let new_hash = state.hasher.hash(new_password).await?;
     super::run(&state.pool, move |conn| {
-        auth_service::change_password(conn, caller.id, &new_hash, &request_id.0)
+        auth_service::change_password(conn, caller.id, &new_hash, &ctx)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

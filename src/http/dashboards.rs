@@ -1,6 +1,6 @@
 //! Dashboards: aggregates from the rollups, as JSON or CSV.
 
-use actix_web::http::header;
+use actix_web::http::header::{self, EntityTag};
 use actix_web::web::{Data, Query};
 use actix_web::{get, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
@@ -141,7 +141,7 @@ fn csv_response(name: &str, range: Range, rows: &[Map<String, Value>]) -> ApiRes
 /// data's sync counter (both moved by the transaction of every change the answer could show),
 /// today's local date (overdue counts and default ranges move with it), the caller's role,
 /// and the request's path, query and `Accept`.
-async fn etag(state: &AppState, req: &HttpRequest, caller: &AuthUser) -> ApiResult<String> {
+async fn etag(state: &AppState, req: &HttpRequest, caller: &AuthUser) -> ApiResult<EntityTag> {
     let (dashboards, reference) = super::run(&state.pool, |conn| {
         Ok(db::rollups::dashboard_versions(conn)?)
     })
@@ -163,23 +163,13 @@ async fn etag(state: &AppState, req: &HttpRequest, caller: &AuthUser) -> ApiResu
         .as_bytes(),
     );
     h.update(accept);
-    Ok(format!("\"{}\"", hex::encode(&h.finalize()[..16])))
-}
-
-/// `If-None-Match` names this ETag (or `*`); weak and strong forms compare equal.
-fn matches(req: &HttpRequest, etag: &str) -> bool {
-    req.headers()
-        .get_all(header::IF_NONE_MATCH)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == "*" || t == etag)
+    Ok(EntityTag::new_strong(hex::encode(&h.finalize()[..16])))
 }
 
 /// Caching headers of every dashboard answer.
-fn cached(state: &AppState, etag: &str, mut resp: HttpResponse) -> HttpResponse {
+fn cached(state: &AppState, etag: &EntityTag, mut resp: HttpResponse) -> HttpResponse {
     let headers = resp.headers_mut();
-    if let Ok(v) = header::HeaderValue::from_str(etag) {
+    if let Ok(v) = header::HeaderValue::from_str(&etag.to_string()) {
         headers.insert(header::ETAG, v);
     }
     if let Ok(v) = header::HeaderValue::from_str(&format!(
@@ -197,7 +187,7 @@ fn rows_answer(
     state: &AppState,
     req: &HttpRequest,
     format: Option<Format>,
-    tag: &str,
+    tag: &EntityTag,
     name: &str,
     r: Range,
     items: Vec<Map<String, Value>>,
@@ -219,9 +209,9 @@ async fn unchanged(
     state: &AppState,
     req: &HttpRequest,
     caller: &AuthUser,
-) -> ApiResult<Result<HttpResponse, String>> {
+) -> ApiResult<Result<HttpResponse, EntityTag>> {
     let tag = etag(state, req, caller).await?;
-    if matches(req, &tag) {
+    if crate::http::conditional::none_match(req, &tag) {
         Ok(Ok(cached(
             state,
             &tag,

@@ -17,12 +17,14 @@ use crate::db::inspections as idb;
 use crate::db::DbUuid;
 use crate::domain::user::Role;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::http::extract::{parse_json, RequestId};
+use crate::http::conditional;
+use crate::http::extract::parse_json;
 use crate::http::inspections::EvidenceOut;
 use crate::http::middleware::BodyBudget;
 use crate::service::access;
 use crate::service::evidence::{self as service, EvidenceInput};
 use crate::service::Created;
+use crate::service::Ctx;
 use crate::state::AppState;
 use crate::storage;
 
@@ -156,7 +158,7 @@ pub async fn upload_evidence(
     req: HttpRequest,
     state: Data<AppState>,
     caller: AuthUser,
-    request_id: RequestId,
+    ctx: Ctx,
     id: Path<Uuid>,
     payload: Payload,
 ) -> ApiResult<HttpResponse> {
@@ -287,14 +289,15 @@ pub async fn upload_evidence(
         latitude: meta.latitude,
         longitude: meta.longitude,
     };
-    let rules = service::EvidenceRules {
-        window: state.config.evidence_window,
-        max_per_report: state.config.evidence_max_per_report as usize,
-    };
     // Decide before storing anything, so that a refused upload leaves no file behind.
-    let (who, check_input, sha) = (caller.clone(), input.clone(), file.sha256.clone());
+    let (who, check_input, sha, check_ctx) = (
+        caller.clone(),
+        input.clone(),
+        file.sha256.clone(),
+        ctx.clone(),
+    );
     let replay = super::run(&state.pool, move |conn| {
-        service::check_evidence(conn, &who, inspection, &check_input, &sha, rules)
+        service::check_evidence(conn, &who, inspection, &check_input, &sha, &check_ctx)
     })
     .await?;
     if let Some(existing) = replay {
@@ -318,18 +321,13 @@ pub async fn upload_evidence(
         }
     };
     let sha = file.sha256.clone();
+    let photo = service::StoredPhoto {
+        sha256: file.sha256.clone(),
+        content_type,
+        size_bytes: file.size as i64,
+    };
     let result = super::run(&state.pool, move |conn| {
-        service::add_evidence(
-            conn,
-            &caller,
-            inspection,
-            &input,
-            &file.sha256,
-            content_type,
-            file.size as i64,
-            rules,
-            Some(&request_id.0),
-        )
+        service::add_evidence(conn, &caller, inspection, &input, &photo, &ctx)
     })
     .await;
     let (created, row) = match result {
@@ -385,16 +383,9 @@ pub async fn evidence_content(
         Ok(ev)
     })
     .await?;
-    let etag = format!("\"{}\"", row.sha256);
-    let fresh = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    if fresh {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag))
-            .finish());
+    let etag = header::EntityTag::new_strong(row.sha256.clone());
+    if conditional::none_match(&req, &etag) {
+        return Ok(conditional::not_modified(etag));
     }
     let path = state
         .evidence
@@ -421,7 +412,7 @@ pub async fn evidence_content(
             ))],
         })
         .into_response(&req);
-    if let Ok(v) = header::HeaderValue::from_str(&etag) {
+    if let Ok(v) = header::HeaderValue::from_str(&etag.to_string()) {
         resp.headers_mut().insert(header::ETAG, v);
     }
     Ok(resp)

@@ -237,6 +237,21 @@ impl FromRequest for RequestId {
     }
 }
 
+/// The use-case context of this request: the settings and its request id.
+impl FromRequest for crate::service::Ctx {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let Some(state) = req.app_data::<actix_web::web::Data<crate::state::AppState>>() else {
+            return ready(Err(ApiError::internal("application state missing")));
+        };
+        let config = state.config.clone();
+        let rid = RequestId::from_request(req, payload).into_inner().ok();
+        ready(Ok(crate::service::Ctx::new(config, rid.map(|r| r.0))))
+    }
+}
+
 /// The client's address: the peer, or — only when the peer is a trusted proxy — the
 /// right-most address in `X-Forwarded-For` that is not itself a trusted proxy.
 pub fn client_ip(req: &HttpRequest, trusted: &[IpAddr]) -> String {

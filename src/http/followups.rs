@@ -1,6 +1,5 @@
 //! Follow-ups: flags on officials, the supervisors' review, the official's record.
 
-use actix_web::http::header;
 use actix_web::web::{Data, Path, Query};
 use actix_web::{get, post, HttpRequest, HttpResponse};
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
@@ -16,11 +15,13 @@ use crate::domain::discipline::{self as rules, Recommendation};
 use crate::domain::followup::{Action, FollowUpStatus};
 use crate::domain::user::Role;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::http::extract::{Json, RequestId};
+use crate::http::conditional::{if_match_version, with_version};
+use crate::http::extract::Json;
 use crate::http::inspections::FindingOut;
-use crate::http::{check_limit, decode_time_cursor, encode_time_cursor, if_match_version, Page};
+use crate::http::paging::{check_limit, decode_time_cursor, encode_time_cursor, Page};
 use crate::service::followups::{self as service, ActionInput, RaiseInput};
 use crate::service::Created;
+use crate::service::Ctx;
 use crate::state::AppState;
 
 const READERS: [Role; 3] = [Role::Inspector, Role::Supervisor, Role::Admin];
@@ -85,7 +86,7 @@ pub struct OfficialRef {
     pub id: Uuid,
     pub nip: String,
     pub full_name: String,
-    pub employment_type: String,
+    pub employment_type: crate::domain::nip::EmploymentType,
     pub current_opd_id: Uuid,
     pub current_opd_code: String,
 }
@@ -94,7 +95,7 @@ pub struct OfficialRef {
 pub struct HistoryEntry {
     pub at: DateTime<Utc>,
     pub actor_id: Uuid,
-    pub action: String,
+    pub action: crate::domain::followup::HistoryAction,
     pub from_status: Option<FollowUpStatus>,
     pub to_status: FollowUpStatus,
     pub note: Option<String>,
@@ -110,8 +111,8 @@ impl From<EventRow> for HistoryEntry {
             at: Utc.from_utc_datetime(&e.at),
             actor_id: e.actor_id.0,
             action: e.action,
-            from_status: e.from_status.as_deref().and_then(FollowUpStatus::parse),
-            to_status: FollowUpStatus::parse(&e.to_status).unwrap_or(FollowUpStatus::Open),
+            from_status: e.from_status,
+            to_status: e.to_status,
             note: e.note,
             sanction: e.sanction,
             assignee_id: e.assignee_id.map(|i| i.0),
@@ -127,7 +128,7 @@ pub struct FollowUp {
     pub official: OfficialRef,
     pub status: FollowUpStatus,
     /// `manual` or `auto` (raised by the flag rules on submission).
-    pub source: String,
+    pub source: crate::domain::followup::FollowUpSource,
     pub reason: String,
     pub raised_by: Uuid,
     pub assignee_id: Option<Uuid>,
@@ -151,7 +152,7 @@ pub struct FollowUp {
 }
 
 fn summary(row: FollowUpRow, official: OfficialRef, today: NaiveDate) -> FollowUp {
-    let status = FollowUpStatus::parse(&row.status).unwrap_or(FollowUpStatus::Open);
+    let status = row.status;
     FollowUp {
         id: row.id.0,
         official,
@@ -194,16 +195,19 @@ fn to_ref(o: refdb::OfficialWithCurrent) -> OfficialRef {
     }
 }
 
-async fn load_full(state: &Data<AppState>, caller: AuthUser, id: DbUuid) -> ApiResult<FollowUp> {
-    let st = state.clone();
+async fn load_full(
+    state: &Data<AppState>,
+    caller: AuthUser,
+    ctx: Ctx,
+    id: DbUuid,
+) -> ApiResult<FollowUp> {
     super::run(&state.pool, move |conn| {
         let row = service::load_visible(conn, &caller, id)?;
-        let tz = st.config.timezone;
-        let recommendation = service::recommendation_for(conn, &row, &st.config.follow_ups, tz)?;
+        let recommendation = service::recommendation_for(conn, &row, &ctx)?;
         let findings = fdb::findings_of(conn, id)?;
         let history = fdb::events_of(conn, id)?;
         let official = official_ref(conn, row.official_id)?;
-        let mut out = summary(row, official, crate::domain::dates::today(tz));
+        let mut out = summary(row, official, ctx.today());
         out.findings = Some(findings.into_iter().map(FindingOut::from).collect());
         out.history = Some(history.into_iter().map(HistoryEntry::from).collect());
         out.recommendation = Some(recommendation);
@@ -213,9 +217,7 @@ async fn load_full(state: &Data<AppState>, caller: AuthUser, id: DbUuid) -> ApiR
 }
 
 fn with_etag(status: actix_web::http::StatusCode, f: FollowUp) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header((header::ETAG, format!("\"{}\"", f.version)))
-        .json(f)
+    with_version(HttpResponse::build(status), f.version, &f)
 }
 
 /// Raise a follow-up on an official (inspector, supervisor, admin). When the official already
@@ -234,7 +236,7 @@ fn with_etag(status: actix_web::http::StatusCode, f: FollowUp) -> HttpResponse {
 pub async fn raise(
     state: Data<AppState>,
     caller: AuthUser,
-    request_id: RequestId,
+    ctx: Ctx,
     body: Json<NewFollowUp>,
 ) -> ApiResult<HttpResponse> {
     caller.require(&READERS)?;
@@ -245,22 +247,15 @@ pub async fn raise(
         reason: b.reason,
         due_date: b.due_date,
     };
-    let (st, who) = (state.clone(), caller.clone());
+    let (who, run_ctx) = (caller.clone(), ctx.clone());
     let (created, id) = super::run(&state.pool, move |conn| {
-        service::raise(
-            conn,
-            &who,
-            &input,
-            &st.config.follow_ups,
-            st.config.timezone,
-            Some(&request_id.0),
-        )
+        service::raise(conn, &who, &input, &run_ctx)
     })
     .await?;
     if created == Created::New {
         state.metrics.count("follow_ups", 1);
     }
-    let f = load_full(&state, caller, id).await?;
+    let f = load_full(&state, caller, ctx, id).await?;
     let status = if created == Created::New {
         actix_web::http::StatusCode::CREATED
     } else {
@@ -291,7 +286,7 @@ pub async fn list(
     let today = crate::domain::dates::today(state.config.timezone);
     let before = q.cursor.as_deref().map(decode_time_cursor).transpose()?;
     let filter = fdb::ListFilter {
-        status: q.status.map(|s| s.as_str().to_string()),
+        status: q.status,
         official_id: q.official_id.map(DbUuid),
         opd_id: q.opd_id.map(DbUuid),
         overdue_before: q.overdue.unwrap_or(false).then_some(today),
@@ -319,21 +314,12 @@ pub async fn list(
         Ok(out)
     })
     .await?;
-    let more = rows.len() as i64 > limit;
-    let mut items = Vec::new();
-    let mut last = None;
-    for (row, official) in rows.into_iter().take(limit as usize) {
-        last = Some((row.created_at, row.id));
-        items.push(summary(row, official, today));
-    }
-    Ok(HttpResponse::Ok().json(Page {
-        items,
-        next_cursor: if more {
-            last.map(|(at, id)| encode_time_cursor(at, id))
-        } else {
-            None
-        },
-    }))
+    Ok(HttpResponse::Ok().json(Page::from_rows(
+        rows,
+        limit,
+        |(row, _)| encode_time_cursor(row.created_at, row.id),
+        |(row, official)| summary(row, official, today),
+    )))
 }
 
 /// A follow-up with its findings, history and the recommendation.
@@ -350,10 +336,11 @@ pub async fn list(
 pub async fn get_one(
     state: Data<AppState>,
     caller: AuthUser,
+    ctx: Ctx,
     id: Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     caller.require(&READERS)?;
-    let f = load_full(&state, caller, DbUuid(id.into_inner())).await?;
+    let f = load_full(&state, caller, ctx, DbUuid(id.into_inner())).await?;
     Ok(with_etag(actix_web::http::StatusCode::OK, f))
 }
 
@@ -379,7 +366,7 @@ pub async fn act(
     req: HttpRequest,
     state: Data<AppState>,
     caller: AuthUser,
-    request_id: RequestId,
+    ctx: Ctx,
     id: Path<Uuid>,
     body: Json<ActionRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -394,21 +381,12 @@ pub async fn act(
     };
     let if_match = if_match_version(&req);
     let id = DbUuid(id.into_inner());
-    let (st, who) = (state.clone(), caller.clone());
+    let (who, run_ctx) = (caller.clone(), ctx.clone());
     super::run(&state.pool, move |conn| {
-        service::act(
-            conn,
-            &who,
-            id,
-            &input,
-            if_match,
-            &st.config.follow_ups,
-            st.config.timezone,
-            Some(&request_id.0),
-        )
+        service::act(conn, &who, id, &input, if_match, &run_ctx)
     })
     .await?;
-    let f = load_full(&state, caller, id).await?;
+    let f = load_full(&state, caller, ctx, id).await?;
     Ok(with_etag(actix_web::http::StatusCode::OK, f))
 }
 
@@ -438,12 +416,13 @@ pub struct OfficialRecord {
 pub async fn record(
     state: Data<AppState>,
     caller: AuthUser,
+    ctx: Ctx,
     id: Path<Uuid>,
     query: Query<RecordQuery>,
 ) -> ApiResult<HttpResponse> {
     caller.require(&[Role::Supervisor, Role::Admin])?;
-    let tz = state.config.timezone;
-    let today = crate::domain::dates::today(tz);
+    let tz = ctx.tz();
+    let today = ctx.today();
     let year = query.year.unwrap_or(today.year());
     use crate::domain::dates::{EARLIEST_YEAR, LATEST_YEAR};
     if !(EARLIEST_YEAR..=LATEST_YEAR).contains(&year) {
@@ -453,12 +432,11 @@ pub async fn record(
         ));
     }
     let id = DbUuid(id.into_inner());
-    let st = state.clone();
     let out = super::run(&state.pool, move |conn| {
         let official = official_ref(conn, id)?;
         let (from, to) = crate::domain::dates::year_bounds(year, tz);
         let findings = fdb::official_findings(conn, id, from, to)?;
-        let recommendation = service::recommendation(conn, id, year, &st.config.follow_ups, tz)?;
+        let recommendation = service::recommendation(conn, id, year, &ctx)?;
         let mut follow_ups = Vec::new();
         for row in fdb::for_official(conn, id)? {
             let o = official_ref(conn, id)?;

@@ -16,9 +16,11 @@ use crate::domain::inspection::{AttendanceStatus, FindingCategory, InspectionSta
 use crate::domain::reference::PositionKind;
 use crate::domain::user::Role;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::http::extract::{Json, RequestId};
-use crate::http::{check_limit, decode_time_cursor, encode_time_cursor, if_match_version, Page};
+use crate::http::conditional::{if_match_version, with_version};
+use crate::http::extract::Json;
+use crate::http::paging::{check_limit, decode_time_cursor, encode_time_cursor, Page};
 use crate::service::inspections::{self as service, Created, FullReport, ReportPatch};
+use crate::service::Ctx;
 use crate::state::AppState;
 
 /// Reports may be large: 500 attendance rows and 200 findings.
@@ -196,11 +198,11 @@ impl From<AttendanceRow> for AttendanceOut {
         AttendanceOut {
             id: a.id.0,
             official_id: a.official_id.0,
-            status: AttendanceStatus::parse(&a.status).unwrap_or(AttendanceStatus::Present),
+            status: a.status,
             minutes_late: a.minutes_late,
             note: a.note,
             opd_id: a.opd_id.0,
-            position_kind: PositionKind::parse(&a.position_kind).unwrap_or(PositionKind::Pelaksana),
+            position_kind: a.position_kind,
             position_title: a.position_title,
         }
     }
@@ -216,7 +218,7 @@ pub struct FindingOut {
     pub description: String,
     pub observed_at: DateTime<Utc>,
     /// `report` (sent as a finding) or `attendance` (an `absent_unexcused` row).
-    pub source: String,
+    pub source: crate::domain::inspection::FindingSource,
     pub attendance_id: Option<Uuid>,
     /// The OPD and position the official held when it was observed; never rewritten.
     pub official_opd_id: Option<Uuid>,
@@ -231,18 +233,15 @@ impl From<FindingRow> for FindingOut {
             id: f.id.0,
             inspection_id: f.inspection_id.0,
             official_id: f.official_id.map(|i| i.0),
-            category: FindingCategory::parse(&f.category).unwrap_or(FindingCategory::Other),
-            severity: Severity::parse(&f.severity).unwrap_or(Severity::Low),
+            category: f.category,
+            severity: f.severity,
             description: f.description,
             observed_at: Utc.from_utc_datetime(&f.observed_at),
             source: f.source,
             attendance_id: f.attendance_id.map(|i| i.0),
             official_opd_id: f.official_opd_id.map(|i| i.0),
             official_position_title: f.official_position_title,
-            official_position_kind: f
-                .official_position_kind
-                .as_deref()
-                .and_then(PositionKind::parse),
+            official_position_kind: f.official_position_kind,
             created_at: Utc.from_utc_datetime(&f.created_at),
         }
     }
@@ -337,7 +336,7 @@ fn base(row: InspectionRow, opd: (String, String), inspector: (String, String)) 
             username: inspector.0,
             full_name: inspector.1,
         },
-        status: InspectionStatus::parse(&row.status).unwrap_or(InspectionStatus::Draft),
+        status: row.status,
         started_at: Utc.from_utc_datetime(&row.started_at),
         ended_at: row.ended_at.map(|t| Utc.from_utc_datetime(&t)),
         notes: row.notes,
@@ -373,15 +372,13 @@ impl From<FullReport> for Inspection {
     }
 }
 
-fn etag(version: i64) -> String {
-    format!("\"{version}\"")
-}
-
 fn report_response(status: actix_web::http::StatusCode, report: FullReport) -> HttpResponse {
     let version = report.row.version;
-    HttpResponse::build(status)
-        .insert_header((header::ETAG, etag(version)))
-        .json(Inspection::from(report))
+    with_version(
+        HttpResponse::build(status),
+        version,
+        &Inspection::from(report),
+    )
 }
 
 const AUTHORS: [Role; 2] = [Role::Inspector, Role::Admin];
@@ -411,7 +408,7 @@ async fn full(state: &AppState, caller: AuthUser, id: DbUuid) -> ApiResult<FullR
 pub async fn create_inspection(
     state: Data<AppState>,
     caller: AuthUser,
-    request_id: RequestId,
+    ctx: Ctx,
     body: Json<NewInspection, REPORT_LIMIT>,
 ) -> ApiResult<HttpResponse> {
     caller.require(&AUTHORS)?;
@@ -437,14 +434,13 @@ pub async fn create_inspection(
             .collect(),
         submit: b.submit.unwrap_or(false),
     };
-    let tz = state.config.timezone;
     let id = DbUuid(input.id);
-    let (who, rid, st) = (caller.clone(), request_id.0.clone(), state.clone());
+    let who = caller.clone();
     // The answer is read back on the same connection, in the same blocking job. Two phones
     // sending the same report at once need no retry here: the write lock (`db::tx`) makes
     // the second see the first's report, and answer it as a replay.
     let (created, report) = super::run(&state.pool, move |conn| {
-        let created = service::create(conn, &input, &who, &st.config.follow_ups, tz, Some(&rid))?;
+        let created = service::create(conn, &input, &who, &ctx)?;
         let row = crate::service::access::load_visible(conn, &who, id)?;
         Ok((created, service::load_full(conn, row)?))
     })
@@ -492,7 +488,7 @@ pub async fn list_inspections(
     let (from, to) = (bounded("from", q.from)?, bounded("to", q.to)?);
     let filter = idb::ListFilter {
         opd_id: q.opd_id.map(DbUuid),
-        status: q.status.map(|s| s.as_str().to_string()),
+        status: q.status,
         inspector_id: q.inspector_id.map(DbUuid),
         from: from.map(local_start),
         to: to.and_then(|d| d.succ_opt()).map(local_start),
@@ -508,27 +504,18 @@ pub async fn list_inspections(
         Ok((rows, labels, counts))
     })
     .await?;
-    let more = rows.len() as i64 > limit;
-    let mut items: Vec<Inspection> = Vec::new();
-    let mut last = None;
-    for ((row, (opd, who)), (_, na, nf)) in rows
-        .into_iter()
-        .zip(labels)
-        .zip(counts)
-        .take(limit as usize)
-    {
-        last = Some((row.started_at, row.id));
-        let mut item = base(row, opd, who);
-        item.attendance_count = Some(na);
-        item.findings_count = Some(nf);
-        items.push(item);
-    }
-    let next_cursor = if more {
-        last.map(|(at, id)| encode_time_cursor(at, id))
-    } else {
-        None
-    };
-    Ok(HttpResponse::Ok().json(Page { items, next_cursor }))
+    let rows: Vec<_> = rows.into_iter().zip(labels).zip(counts).collect();
+    Ok(HttpResponse::Ok().json(Page::from_rows(
+        rows,
+        limit,
+        |((row, _), _)| encode_time_cursor(row.started_at, row.id),
+        |((row, (opd, who)), (_, na, nf))| {
+            let mut item = base(row, opd, who);
+            item.attendance_count = Some(na);
+            item.findings_count = Some(nf);
+            item
+        },
+    )))
 }
 
 /// Read a report with its attendance, findings and evidence. Someone else's draft is `404`.
@@ -571,7 +558,7 @@ pub async fn update_inspection(
     req: HttpRequest,
     state: Data<AppState>,
     caller: AuthUser,
-    request_id: RequestId,
+    ctx: Ctx,
     id: Path<Uuid>,
     body: Json<InspectionPatch, REPORT_LIMIT>,
 ) -> ApiResult<HttpResponse> {
@@ -587,11 +574,10 @@ pub async fn update_inspection(
             .map(|rows| rows.into_iter().map(AttendanceInput::from).collect()),
     };
     let expected = if_match_version(&req);
-    let tz = state.config.timezone;
     let id = DbUuid(id.into_inner());
     let who = caller.clone();
     super::run(&state.pool, move |conn| {
-        service::patch(conn, &who, id, &patch, expected, tz, Some(&request_id.0))
+        service::patch(conn, &who, id, &patch, expected, &ctx)
     })
     .await?;
     let report = full(&state, caller, id).await?;
@@ -614,16 +600,15 @@ pub async fn update_inspection(
 pub async fn add_finding(
     state: Data<AppState>,
     caller: AuthUser,
-    request_id: RequestId,
+    ctx: Ctx,
     id: Path<Uuid>,
     body: Json<FindingBody>,
 ) -> ApiResult<HttpResponse> {
     caller.require(&AUTHORS)?;
     let finding = FindingInput::from(body.0);
-    let tz = state.config.timezone;
     let id = DbUuid(id.into_inner());
     let (created, row) = super::run(&state.pool, move |conn| {
-        service::add_finding(conn, &caller, id, &finding, tz, Some(&request_id.0))
+        service::add_finding(conn, &caller, id, &finding, &ctx)
     })
     .await?;
     Ok(match created {
@@ -645,22 +630,14 @@ pub async fn add_finding(
 pub async fn submit_inspection(
     state: Data<AppState>,
     caller: AuthUser,
-    request_id: RequestId,
+    ctx: Ctx,
     id: Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     caller.require(&AUTHORS)?;
     let id = DbUuid(id.into_inner());
     let who = caller.clone();
-    let (st, tz) = (state.clone(), state.config.timezone);
     super::run(&state.pool, move |conn| {
-        service::submit(
-            conn,
-            &who,
-            id,
-            &st.config.follow_ups,
-            tz,
-            Some(&request_id.0),
-        )
+        service::submit(conn, &who, id, &ctx)
     })
     .await?;
     let report = full(&state, caller, id).await?;

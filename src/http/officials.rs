@@ -11,16 +11,17 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::db::reference::{self as refdb, AssignmentWithOpd, OfficialWithCurrent};
 use crate::db::DbUuid;
-use crate::domain::dates::today;
 use crate::domain::nip::{self, EmploymentType, Gender};
 use crate::domain::reference::PositionKind;
 use crate::domain::user::Role;
 use crate::error::{ApiResult, Problem};
-use crate::http::extract::{CsvBody, Json, RequestId};
+use crate::http::conditional::json_with_etag;
+use crate::http::extract::{CsvBody, Json};
 use crate::http::opds::ImportQuery;
-use crate::http::{check_limit, decode_cursor, encode_cursor, json_with_etag, Page};
+use crate::http::paging::{check_limit, decode_cursor, encode_cursor, Page};
 use crate::service::import::{self, ImportReport};
 use crate::service::officials::{self as service, OfficialInput, OfficialUpdate};
+use crate::service::Ctx;
 use crate::state::AppState;
 
 /// Roles that may see officials' personal data.
@@ -47,8 +48,7 @@ impl From<AssignmentWithOpd> for Assignment {
             opd_id: a.assignment.opd_id.0,
             opd_code: a.opd_code,
             opd_name: a.opd_name,
-            position_kind: PositionKind::parse(&a.assignment.position_kind)
-                .unwrap_or(PositionKind::Pelaksana),
+            position_kind: a.assignment.position_kind,
             position_title: a.assignment.position_title,
             effective_from: a.assignment.effective_from,
             effective_to: a.assignment.effective_to,
@@ -84,8 +84,7 @@ impl Official {
             id: o.official.id.0,
             birth_date: info.map(|i| i.0),
             gender: info.map(|i| i.1),
-            employment_type: EmploymentType::parse(&o.official.employment_type)
-                .unwrap_or(EmploymentType::Pns),
+            employment_type: o.official.employment_type,
             nip: o.official.nip,
             full_name: o.official.full_name,
             rank: o.official.rank,
@@ -193,7 +192,7 @@ pub async fn list_officials(
         q: query.q.filter(|q| !q.trim().is_empty()),
         nip: query.nip.map(|n| n.trim().to_string()),
         opd_id: query.opd_id.map(DbUuid),
-        position_kind: query.position_kind.map(|k| k.as_str().to_string()),
+        position_kind: query.position_kind,
         active: query.active,
         after_nip: query
             .cursor
@@ -202,20 +201,16 @@ pub async fn list_officials(
             .transpose()?,
         limit,
     };
-    let mut rows = super::run(&state.pool, move |conn| {
+    let rows = super::run(&state.pool, move |conn| {
         Ok(refdb::list_officials(conn, &filter)?)
     })
     .await?;
-    let next_cursor = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| encode_cursor(&r.official.nip))
-    } else {
-        None
-    };
-    Ok(HttpResponse::Ok().json(Page {
-        items: rows.into_iter().map(|o| Official::new(o, None)).collect(),
-        next_cursor,
-    }))
+    Ok(HttpResponse::Ok().json(Page::from_rows(
+        rows,
+        limit,
+        |r| encode_cursor(&r.official.nip),
+        |o| Official::new(o, None),
+    )))
 }
 
 async fn load_full(state: &AppState, id: DbUuid) -> ApiResult<(i64, Official)> {
@@ -244,31 +239,23 @@ async fn load_full(state: &AppState, id: DbUuid) -> ApiResult<(i64, Official)> {
 pub async fn create_official(
     state: Data<AppState>,
     caller: AuthUser,
-    request_id: RequestId,
+    ctx: Ctx,
     body: Json<NewOfficialRequest>,
 ) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
     let b = body.0;
-    let today = today(state.config.timezone);
     let input = OfficialInput {
         nip: b.nip,
         full_name: b.full_name,
-        employment_type: b.employment_type.as_str().to_string(),
+        employment_type: Some(b.employment_type),
         position_title: b.position_title,
-        position_kind: b.position_kind.as_str().to_string(),
+        position_kind: Some(b.position_kind),
         rank: b.rank,
         effective_from: b.effective_from,
     };
     let opd_id = DbUuid(b.opd_id);
     let id = super::run(&state.pool, move |conn| {
-        service::create(
-            conn,
-            input,
-            opd_id,
-            today,
-            Some(caller.id),
-            Some(&request_id.0),
-        )
+        service::create(conn, input, opd_id, Some(caller.id), &ctx)
     })
     .await?;
     let (_, official) = load_full(&state, id).await?;
@@ -314,7 +301,7 @@ pub async fn get_official(
 pub async fn update_official(
     state: Data<AppState>,
     caller: AuthUser,
-    request_id: RequestId,
+    ctx: Ctx,
     id: Path<Uuid>,
     body: Json<OfficialPatch>,
 ) -> ApiResult<HttpResponse> {
@@ -326,20 +313,12 @@ pub async fn update_official(
         active: p.active,
         opd_id: p.opd_id.map(DbUuid),
         position_title: p.position_title,
-        position_kind: p.position_kind.map(|k| k.as_str().to_string()),
+        position_kind: p.position_kind,
         effective_from: p.effective_from,
     };
-    let today = today(state.config.timezone);
     let id = DbUuid(id.into_inner());
     super::run(&state.pool, move |conn| {
-        service::update(
-            conn,
-            id,
-            update,
-            today,
-            Some(caller.id),
-            Some(&request_id.0),
-        )
+        service::update(conn, id, update, Some(caller.id), &ctx)
     })
     .await?;
     let (_, official) = load_full(&state, id).await?;
@@ -366,22 +345,14 @@ pub async fn update_official(
 pub async fn import_officials(
     state: Data<AppState>,
     caller: AuthUser,
-    request_id: RequestId,
+    ctx: Ctx,
     query: Query<ImportQuery>,
     body: CsvBody,
 ) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
     let dry_run = query.dry_run.unwrap_or(false);
-    let today = today(state.config.timezone);
     let report = super::run(&state.pool, move |conn| {
-        import::import_officials(
-            conn,
-            &body.0,
-            dry_run,
-            today,
-            Some(caller.id),
-            Some(&request_id.0),
-        )
+        import::import_officials(conn, &body.0, dry_run, Some(caller.id), &ctx)
     })
     .await?;
     Ok(HttpResponse::Ok().json(report))

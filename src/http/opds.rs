@@ -12,9 +12,11 @@ use crate::db::reference::{self as refdb, OpdFields, OpdRow};
 use crate::db::DbUuid;
 use crate::domain::reference::{OpdKind, DEFAULT_GEOFENCE_M};
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::http::extract::{CsvBody, Json, RequestId};
-use crate::http::{check_limit, decode_cursor, encode_cursor, json_with_etag, Page};
+use crate::http::conditional::json_with_etag;
+use crate::http::extract::{CsvBody, Json};
+use crate::http::paging::{check_limit, decode_cursor, encode_cursor, Page};
 use crate::service::import::ImportReport;
+use crate::service::Ctx;
 use crate::service::{import, opds as service};
 use crate::state::AppState;
 
@@ -43,7 +45,7 @@ impl From<OpdRow> for Opd {
     fn from(r: OpdRow) -> Self {
         Opd {
             id: r.id.0,
-            kind: OpdKind::parse(&r.kind).unwrap_or(OpdKind::Other),
+            kind: r.kind,
             code: r.code,
             name: r.name,
             address: r.address,
@@ -156,7 +158,7 @@ pub async fn list_opds(
     let limit = check_limit(query.limit)?;
     let filter = refdb::OpdFilter {
         q: query.q.filter(|q| !q.trim().is_empty()),
-        kind: query.kind.map(|k| k.as_str().to_string()),
+        kind: query.kind,
         active: query.active,
         after_code: query
             .cursor
@@ -165,20 +167,16 @@ pub async fn list_opds(
             .transpose()?,
         limit,
     };
-    let mut rows = super::run(&state.pool, move |conn| {
+    let rows = super::run(&state.pool, move |conn| {
         Ok(refdb::list_opds(conn, &filter)?)
     })
     .await?;
-    let next_cursor = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| encode_cursor(&r.code))
-    } else {
-        None
-    };
-    Ok(HttpResponse::Ok().json(Page {
-        items: rows.into_iter().map(Opd::from).collect(),
-        next_cursor,
-    }))
+    Ok(HttpResponse::Ok().json(Page::from_rows(
+        rows,
+        limit,
+        |r| encode_cursor(&r.code),
+        Opd::from,
+    )))
 }
 
 /// Create an OPD (admin).
@@ -195,7 +193,7 @@ pub async fn list_opds(
 pub async fn create_opd(
     state: Data<AppState>,
     caller: AuthUser,
-    request_id: RequestId,
+    ctx: Ctx,
     body: Json<NewOpd>,
 ) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
@@ -203,7 +201,7 @@ pub async fn create_opd(
     let fields = OpdFields {
         code: b.code,
         name: b.name,
-        kind: b.kind.as_str().to_string(),
+        kind: b.kind,
         address: b.address,
         latitude: b.latitude,
         longitude: b.longitude,
@@ -211,7 +209,7 @@ pub async fn create_opd(
         active: true,
     };
     let row = super::run(&state.pool, move |conn| {
-        service::create(conn, fields, Some(caller.id), Some(&request_id.0))
+        service::create(conn, fields, Some(caller.id), &ctx)
     })
     .await?;
     Ok(HttpResponse::Created()
@@ -255,7 +253,7 @@ pub async fn get_opd(
 pub async fn update_opd(
     state: Data<AppState>,
     caller: AuthUser,
-    request_id: RequestId,
+    ctx: Ctx,
     id: Path<Uuid>,
     body: Json<OpdPatch>,
 ) -> ApiResult<HttpResponse> {
@@ -275,7 +273,7 @@ pub async fn update_opd(
                     f.name = v.clone();
                 }
                 if let Some(v) = p.kind {
-                    f.kind = v.as_str().to_string();
+                    f.kind = v;
                 }
                 if let Some(v) = &p.address {
                     f.address = v.clone();
@@ -294,7 +292,7 @@ pub async fn update_opd(
                 }
             },
             Some(caller.id),
-            Some(&request_id.0),
+            &ctx,
         )
     })
     .await?;
@@ -319,14 +317,14 @@ pub async fn update_opd(
 pub async fn import_opds(
     state: Data<AppState>,
     caller: AuthUser,
-    request_id: RequestId,
+    ctx: Ctx,
     query: Query<ImportQuery>,
     body: CsvBody,
 ) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
     let dry_run = query.dry_run.unwrap_or(false);
     let report = super::run(&state.pool, move |conn| {
-        import::import_opds(conn, &body.0, dry_run, Some(caller.id), Some(&request_id.0))
+        import::import_opds(conn, &body.0, dry_run, Some(caller.id), &ctx)
     })
     .await?;
     Ok(HttpResponse::Ok().json(report))

@@ -10,7 +10,7 @@ use crate::db::{self, reference as refdb};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::officials::{Official, READERS};
 use crate::http::opds::Opd;
-use crate::http::{decode_cursor, encode_cursor};
+use crate::http::paging::{decode_cursor, encode_cursor};
 use crate::state::AppState;
 
 pub const SYNC_DEFAULT_LIMIT: i64 = 500;

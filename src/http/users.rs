@@ -12,9 +12,10 @@ use crate::db::users::{self as user_db, UserRow};
 use crate::db::DbUuid;
 use crate::domain::user::{self as rules, Role};
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
-use crate::http::extract::{Json, RequestId};
-use crate::http::{check_limit, decode_cursor, encode_cursor, Page};
+use crate::http::extract::Json;
+use crate::http::paging::{check_limit, decode_cursor, encode_cursor, Page};
 use crate::service::users as user_service;
+use crate::service::Ctx;
 use crate::state::AppState;
 
 /// A user account. Never includes the password hash.
@@ -35,7 +36,7 @@ impl From<UserRow> for User {
             id: row.id.0,
             username: row.username,
             full_name: row.full_name,
-            role: Role::parse(&row.role).unwrap_or(Role::Viewer),
+            role: row.role,
             active: row.active,
             created_at: Utc.from_utc_datetime(&row.created_at),
             updated_at: Utc.from_utc_datetime(&row.updated_at),
@@ -129,7 +130,7 @@ fn validate_new(body: &NewUserRequest) -> ApiResult<()> {
 pub async fn create_user(
     state: Data<AppState>,
     caller: AuthUser,
-    request_id: RequestId,
+    ctx: Ctx,
     body: Json<NewUserRequest>,
 ) -> ApiResult<HttpResponse> {
     forbid_unless_admin(&caller)?;
@@ -143,11 +144,11 @@ pub async fn create_user(
                 id: DbUuid(Uuid::new_v4()),
                 username: &body.username,
                 full_name: &body.full_name,
-                role: body.role.as_str(),
+                role: body.role,
                 password_hash: &hash,
             },
             Some(caller.id),
-            Some(&request_id.0),
+            &ctx,
             "api",
         )
     })
@@ -181,22 +182,18 @@ pub async fn list_users(
         .map(|c| decode_cursor("cursor", c))
         .transpose()?;
     let filter = user_db::ListFilter {
-        role: query.role.map(|r| r.as_str().to_string()),
+        role: query.role,
         active: query.active,
         after_key,
         limit,
     };
-    let mut rows = super::run(&state.pool, move |conn| Ok(user_db::list(conn, &filter)?)).await?;
-    let next_cursor = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| encode_cursor(&r.username_key))
-    } else {
-        None
-    };
-    Ok(HttpResponse::Ok().json(Page {
-        items: rows.into_iter().map(User::from).collect(),
-        next_cursor,
-    }))
+    let rows = super::run(&state.pool, move |conn| Ok(user_db::list(conn, &filter)?)).await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(
+        rows,
+        limit,
+        |r| encode_cursor(&r.username_key),
+        User::from,
+    )))
 }
 
 /// Read a user (admin).
@@ -238,7 +235,7 @@ pub async fn get_user(
 pub async fn update_user(
     state: Data<AppState>,
     caller: AuthUser,
-    request_id: RequestId,
+    ctx: Ctx,
     id: Path<Uuid>,
     body: Json<UserPatch>,
 ) -> ApiResult<HttpResponse> {
@@ -277,7 +274,7 @@ pub async fn update_user(
                 password_hash: password_hash.clone(),
             },
             caller.id,
-            Some(&request_id.0),
+            &ctx,
         )
     })
     .await?;

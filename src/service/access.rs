@@ -4,19 +4,19 @@
 
 use chrono::Duration;
 
-use crate::auth::AuthUser;
 use crate::db::inspections::{self as idb, InspectionRow};
 use crate::db::{now, DbConnection, DbUuid};
 use crate::domain::inspection::InspectionStatus;
 use crate::domain::user::Role;
 use crate::error::ApiError;
+use crate::service::Caller;
 
 /// Who may do what with a report. Viewers are refused before this.
-pub fn check_read(caller: &AuthUser, row: &InspectionRow) -> Result<(), ApiError> {
+pub fn check_read(caller: &Caller, row: &InspectionRow) -> Result<(), ApiError> {
     let visible = match caller.role {
         Role::Admin | Role::Supervisor => true,
         Role::Inspector => {
-            row.status == InspectionStatus::Submitted.as_str() || row.inspector_id.0 == caller.id
+            row.status == InspectionStatus::Submitted || row.inspector_id.0 == caller.id
         }
         Role::Viewer => false,
     };
@@ -28,14 +28,14 @@ pub fn check_read(caller: &AuthUser, row: &InspectionRow) -> Result<(), ApiError
 }
 
 /// Changes need the author or an admin, on a draft.
-pub fn check_write(caller: &AuthUser, row: &InspectionRow) -> Result<(), ApiError> {
+pub fn check_write(caller: &Caller, row: &InspectionRow) -> Result<(), ApiError> {
     check_read(caller, row)?;
     if row.inspector_id.0 != caller.id && caller.role != Role::Admin {
         return Err(ApiError::Forbidden(
             "Only the author or an admin may change this report.".into(),
         ));
     }
-    if row.status != InspectionStatus::Draft.as_str() {
+    if row.status != InspectionStatus::Draft {
         return Err(ApiError::Conflict(
             "The report is submitted and read-only; a correction is a new finding through a supervisor.".into(),
         ));
@@ -45,7 +45,7 @@ pub fn check_write(caller: &AuthUser, row: &InspectionRow) -> Result<(), ApiErro
 
 pub fn load_visible(
     conn: &mut DbConnection,
-    caller: &AuthUser,
+    caller: &Caller,
     id: DbUuid,
 ) -> Result<InspectionRow, ApiError> {
     let row = idb::find(conn, id)?.ok_or(ApiError::NotFound)?;
@@ -56,7 +56,7 @@ pub fn load_visible(
 /// Only the author (or an admin) adds photos to a report. Checked before the bytes are
 /// read; the time window is not, so that a late retry of a photo that did arrive is still
 /// answered as a replay.
-pub fn check_evidence_author(caller: &AuthUser, row: &InspectionRow) -> Result<(), ApiError> {
+pub fn check_evidence_author(caller: &Caller, row: &InspectionRow) -> Result<(), ApiError> {
     check_read(caller, row)?;
     if row.inspector_id.0 != caller.id && caller.role != Role::Admin {
         return Err(ApiError::Forbidden(
@@ -69,7 +69,7 @@ pub fn check_evidence_author(caller: &AuthUser, row: &InspectionRow) -> Result<(
 /// The author (or an admin) may add photos to a draft, and to a submitted report for
 /// `window` after submission.
 pub fn check_evidence_allowed(
-    caller: &AuthUser,
+    caller: &Caller,
     row: &InspectionRow,
     window: std::time::Duration,
 ) -> Result<(), ApiError> {

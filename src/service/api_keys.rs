@@ -6,10 +6,11 @@ use uuid::Uuid;
 
 use crate::auth::api_key::{self, Scope};
 use crate::db::api_keys::{self as keys, ApiKeyRow};
-use crate::db::audit::{self, AuditEntry};
+use crate::db::audit;
 use crate::db::{now, write_tx, DbConnection, DbUuid};
 use crate::domain::user::Role;
 use crate::error::{ApiError, FieldError};
+use crate::service::Ctx;
 
 pub const NAME_MAX: usize = 100;
 
@@ -78,7 +79,7 @@ pub fn create(
     conn: &mut DbConnection,
     key: &NewKey<'_>,
     created_by: Option<Uuid>,
-    request_id: Option<&str>,
+    ctx: &Ctx,
     via: &str,
 ) -> Result<(ApiKeyRow, String), ApiError> {
     let at = now();
@@ -87,7 +88,7 @@ pub fn create(
     let row = ApiKeyRow {
         id: DbUuid(Uuid::new_v4()),
         name: key.name.trim().to_string(),
-        role: key.role.as_str().to_string(),
+        role: key.role,
         prefix: secret.shown,
         secret_hash: secret.hash,
         created_by: created_by.map(DbUuid),
@@ -104,17 +105,16 @@ pub fn create(
         keys::insert(conn, &row)?;
         audit::append(
             conn,
-            AuditEntry {
-                actor_id: created_by,
-                action: "api_key.create",
-                entity_type: "api_key",
-                entity_id: Some(row.id.to_string()),
-                details: json!({
+            ctx.audit(
+                created_by,
+                "api_key.create",
+                "api_key",
+                Some(row.id.to_string()),
+                json!({
                     "name": row.name, "role": row.role, "prefix": row.prefix, "scopes": row.scopes,
                     "expires_at": row.expires_at.map(|e| e.and_utc().to_rfc3339()), "via": via,
                 }),
-                request_id,
-            },
+            ),
         )?;
         Ok::<_, ApiError>(())
     })?;
@@ -126,7 +126,7 @@ pub fn revoke(
     conn: &mut DbConnection,
     id: DbUuid,
     actor: Option<Uuid>,
-    request_id: Option<&str>,
+    ctx: &Ctx,
     via: &str,
 ) -> Result<ApiKeyRow, ApiError> {
     write_tx(conn, |conn| {
@@ -135,14 +135,13 @@ pub fn revoke(
         if keys::revoke(conn, id, at)? {
             audit::append(
                 conn,
-                AuditEntry {
-                    actor_id: actor,
-                    action: "api_key.revoke",
-                    entity_type: "api_key",
-                    entity_id: Some(id.to_string()),
-                    details: json!({ "name": row.name, "role": row.role, "prefix": row.prefix, "via": via }),
-                    request_id,
-                },
+                ctx.audit(
+                    actor,
+                    "api_key.revoke",
+                    "api_key",
+                    Some(id.to_string()),
+                    json!({ "name": row.name, "role": row.role, "prefix": row.prefix, "via": via }),
+                ),
             )?;
         }
         keys::find(conn, id)?.ok_or(ApiError::NotFound)

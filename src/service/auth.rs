@@ -8,10 +8,11 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::auth::refresh;
-use crate::db::audit::{self, AuditEntry};
+use crate::db::audit;
 use crate::db::users::{self, UserRow};
 use crate::db::{now, write_tx, DbConnection, DbUuid};
 use crate::error::ApiError;
+use crate::service::Ctx;
 
 /// A new refresh token and the session (its family) it belongs to.
 pub struct SessionToken {
@@ -42,20 +43,19 @@ pub fn start_session(
     user: &UserRow,
     ttl: std::time::Duration,
     address: &str,
-    request_id: &str,
+    ctx: &Ctx,
 ) -> Result<SessionToken, ApiError> {
     write_tx(conn, |conn| {
         let token = new_refresh_token(conn, ttl, user.id, None)?;
         audit::append(
             conn,
-            AuditEntry {
-                actor_id: Some(user.id.0),
-                action: "auth.login",
-                entity_type: "user",
-                entity_id: Some(user.id.to_string()),
-                details: json!({ "address": address }),
-                request_id: Some(request_id),
-            },
+            ctx.audit(
+                Some(user.id.0),
+                "auth.login",
+                "user",
+                Some(user.id.to_string()),
+                json!({ "address": address }),
+            ),
         )?;
         Ok(token)
     })
@@ -68,19 +68,18 @@ pub fn record_failed_login(
     attempted: &str,
     address: &str,
     reason: &str,
-    request_id: &str,
+    ctx: &Ctx,
 ) -> Result<(), ApiError> {
     write_tx(conn, |conn| {
         audit::append(
             conn,
-            AuditEntry {
-                actor_id: None,
-                action: "auth.login_failed",
-                entity_type: "user",
-                entity_id: user_id.map(|id| id.to_string()),
-                details: json!({ "username": attempted, "address": address, "reason": reason }),
-                request_id: Some(request_id),
-            },
+            ctx.audit(
+                None,
+                "auth.login_failed",
+                "user",
+                user_id.map(|id| id.to_string()),
+                json!({ "username": attempted, "address": address, "reason": reason }),
+            ),
         )
         .map_err(ApiError::from)
     })
@@ -98,7 +97,7 @@ pub fn refresh(
     conn: &mut DbConnection,
     presented: &str,
     ttl: std::time::Duration,
-    request_id: &str,
+    ctx: &Ctx,
 ) -> Result<Refreshed, ApiError> {
     write_tx(conn, |conn| {
         let Some(row) = users::find_refresh_token(conn, presented)? else {
@@ -115,14 +114,13 @@ pub fn refresh(
             let revoked = users::revoke_family(conn, row.family_id)?;
             audit::append(
                 conn,
-                AuditEntry {
-                    actor_id: None,
-                    action: "auth.refresh_token_reuse",
-                    entity_type: "user",
-                    entity_id: Some(row.user_id.to_string()),
-                    details: json!({ "family_id": row.family_id.to_string(), "tokens_revoked": revoked }),
-                    request_id: Some(request_id),
-                },
+                ctx.audit(
+                    None,
+                    "auth.refresh_token_reuse",
+                    "user",
+                    Some(row.user_id.to_string()),
+                    json!({ "family_id": row.family_id.to_string(), "tokens_revoked": revoked }),
+                ),
             )?;
             tracing::warn!(user_id = %row.user_id, "refresh token reuse: session ended");
             return Ok(Refreshed::Refused);
@@ -142,7 +140,7 @@ pub fn logout(
     conn: &mut DbConnection,
     user: Uuid,
     presented: &str,
-    request_id: &str,
+    ctx: &Ctx,
 ) -> Result<(), ApiError> {
     write_tx(conn, |conn| {
         if let Some(row) = users::find_refresh_token(conn, presented)? {
@@ -150,14 +148,13 @@ pub fn logout(
                 let revoked = users::revoke_family(conn, row.family_id)?;
                 audit::append(
                     conn,
-                    AuditEntry {
-                        actor_id: Some(user),
-                        action: "auth.logout",
-                        entity_type: "user",
-                        entity_id: Some(user.to_string()),
-                        details: json!({ "tokens_revoked": revoked }),
-                        request_id: Some(request_id),
-                    },
+                    ctx.audit(
+                        Some(user),
+                        "auth.logout",
+                        "user",
+                        Some(user.to_string()),
+                        json!({ "tokens_revoked": revoked }),
+                    ),
                 )?;
             }
         }
@@ -170,7 +167,7 @@ pub fn change_password(
     conn: &mut DbConnection,
     user: Uuid,
     new_hash: &str,
-    request_id: &str,
+    ctx: &Ctx,
 ) -> Result<(), ApiError> {
     let id = DbUuid(user);
     write_tx(conn, |conn| {
@@ -185,14 +182,13 @@ pub fn change_password(
         let revoked = users::revoke_all_for_user(conn, id)?;
         audit::append(
             conn,
-            AuditEntry {
-                actor_id: Some(user),
-                action: "user.password_change",
-                entity_type: "user",
-                entity_id: Some(user.to_string()),
-                details: json!({ "refresh_tokens_revoked": revoked, "at": Utc::now().to_rfc3339() }),
-                request_id: Some(request_id),
-            },
+            ctx.audit(
+                Some(user),
+                "user.password_change",
+                "user",
+                Some(user.to_string()),
+                json!({ "refresh_tokens_revoked": revoked, "at": Utc::now().to_rfc3339() }),
+            ),
         )?;
         Ok(())
     })

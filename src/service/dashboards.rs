@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use crate::db::followups::FollowUpRow;
 use crate::db::reference::OpdRow;
-use crate::db::rollups::{self, GroupBy, SumRow, COUNTERS};
+use crate::db::rollups::{self, GroupBy, SumRow, COUNTERS, COUNTER_COUNT};
 use crate::db::schema::follow_ups;
 use crate::db::{DbConnection, DbUuid};
 use crate::error::ApiError;
@@ -48,9 +48,9 @@ impl Range {
     }
 }
 
-/// Sums of the 18 counters.
+/// Sums of the counters.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Totals(pub [i64; 18]);
+pub struct Totals(pub [i64; COUNTER_COUNT]);
 
 impl Totals {
     fn add(&mut self, row: &SumRow) {
@@ -189,9 +189,9 @@ pub fn summary(
         }
         let raised = crate::domain::dates::local_day(f.created_at, tz);
         if raised >= range.from && raised <= range.to {
-            *by_status.entry(f.status.clone()).or_default() += 1;
+            *by_status.entry(f.status.as_str().to_string()).or_default() += 1;
         }
-        if (f.status == "open" || f.status == "in_review") && f.due_date < today {
+        if f.status.is_active() && f.due_date < today {
             overdue += 1;
         }
         if let Some(decided) = f.decided_at {

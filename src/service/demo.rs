@@ -14,7 +14,12 @@ use crate::db::inspections::{AttendanceRow, FindingRow, InspectionRow};
 use crate::db::reference::{self as refdb, NewOfficial, NewPlacement, OpdFields};
 use crate::db::rollups::{self, DailyRow};
 use crate::db::{audit, schema, write_tx, DbConnection, DbUuid};
-use crate::domain::inspection::{FindingCategory, Severity};
+use crate::domain::inspection::{
+    AttendanceStatus, FindingCategory, FindingSource, InspectionStatus, Severity,
+};
+use crate::domain::nip::EmploymentType;
+use crate::domain::reference::{OpdKind, PositionKind};
+use crate::domain::user::Role;
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Copy)]
@@ -49,12 +54,12 @@ pub fn generate(
     let mut out = DemoReport::default();
     let today = crate::domain::dates::today(tz);
     let kinds = [
-        "dinas",
-        "badan",
-        "kecamatan",
-        "kelurahan",
-        "sekretariat",
-        "inspektorat",
+        OpdKind::Dinas,
+        OpdKind::Badan,
+        OpdKind::Kecamatan,
+        OpdKind::Kelurahan,
+        OpdKind::Sekretariat,
+        OpdKind::Inspektorat,
     ];
     let batch = format!("{:04}", rng.random_range(0..10_000));
 
@@ -66,7 +71,7 @@ pub fn generate(
             let fields = OpdFields {
                 code: format!("DEMO{batch}-{i:03}"),
                 name: format!("OPD Demo {i}"),
-                kind: kinds[i % kinds.len()].to_string(),
+                kind: kinds[i % kinds.len()],
                 address: None,
                 latitude: Some(-6.12 + rng.random_range(-0.05..0.05)),
                 longitude: Some(106.15 + rng.random_range(-0.05..0.05)),
@@ -87,7 +92,7 @@ pub fn generate(
                 id: inspector,
                 username: &format!("demo.inspector.{batch}"),
                 full_name: "Demo Inspector",
-                role: "inspector",
+                role: Role::Inspector,
                 // Not a valid PHC string: nobody can log in as the demo inspector.
                 password_hash: "!",
             },
@@ -98,7 +103,8 @@ pub fn generate(
     progress(&format!("{} OPDs", opds.len()));
 
     // Officials, placed since 2024.
-    let mut staff: Vec<Vec<(DbUuid, DbUuid, String, String)>> = vec![Vec::new(); opds.len().max(1)];
+    let mut staff: Vec<Vec<(DbUuid, DbUuid, String, PositionKind)>> =
+        vec![Vec::new(); opds.len().max(1)];
     let mut made = 0;
     while made < size.officials {
         write_tx(conn, |conn| {
@@ -119,14 +125,19 @@ pub fn generate(
                 let id = DbUuid(uuid_from(&mut rng));
                 let opd = &opds[i % opds.len()];
                 let title = ["Staf", "Kepala Seksi", "Analis", "Pengadministrasi"][i % 4];
-                let kind = ["pelaksana", "pengawas", "fungsional", "pelaksana"][i % 4];
+                let kind = [
+                    PositionKind::Pelaksana,
+                    PositionKind::Pengawas,
+                    PositionKind::Fungsional,
+                    PositionKind::Pelaksana,
+                ][i % 4];
                 refdb::insert_official(
                     conn,
                     &NewOfficial {
                         id,
                         nip: &nip,
                         full_name: &format!("Pegawai Demo {i}"),
-                        employment_type: "pns",
+                        employment_type: EmploymentType::Pns,
                         rank: None,
                     },
                     &NewPlacement {
@@ -140,7 +151,7 @@ pub fn generate(
                 let asg = crate::db::inspections::assignment_on(conn, id, today)?
                     .map(|a| a.id)
                     .unwrap_or(id);
-                staff[i % opds.len()].push((id, asg, title.to_string(), kind.to_string()));
+                staff[i % opds.len()].push((id, asg, title.to_string(), kind));
             }
             Ok::<_, diesel::result::Error>(())
         })?;
@@ -179,7 +190,7 @@ pub fn generate(
                 id,
                 opd_id: opd.id,
                 inspector_id: inspector,
-                status: "submitted".into(),
+                status: InspectionStatus::Submitted,
                 started_at: started,
                 ended_at: Some(started + Duration::minutes(40)),
                 notes: None,
@@ -213,24 +224,25 @@ pub fn generate(
                     continue;
                 }
                 let status = [
-                    "present",
-                    "present",
-                    "present",
-                    "late",
-                    "absent_unexcused",
-                    "sick",
+                    AttendanceStatus::Present,
+                    AttendanceStatus::Present,
+                    AttendanceStatus::Present,
+                    AttendanceStatus::Late,
+                    AttendanceStatus::AbsentUnexcused,
+                    AttendanceStatus::Sick,
                 ][rng.random_range(0..6)];
                 attendance.push(AttendanceRow {
                     id: DbUuid(uuid_from(&mut rng)),
                     inspection_id: id,
                     official_id: *official,
-                    status: status.into(),
-                    minutes_late: (status == "late").then(|| rng.random_range(5..90)),
+                    status,
+                    minutes_late: (status == AttendanceStatus::Late)
+                        .then(|| rng.random_range(5..90)),
                     note: None,
                     assignment_id: *asg,
                     opd_id: opd.id,
                     position_title: title.clone(),
-                    position_kind: kind.clone(),
+                    position_kind: *kind,
                     created_at: started,
                 });
                 d.add_attendance(status);
@@ -247,20 +259,20 @@ pub fn generate(
                     id: DbUuid(uuid_from(&mut rng)),
                     inspection_id: id,
                     official_id: who.map(|w| w.0),
-                    category: category.as_str().into(),
-                    severity: severity.as_str().into(),
+                    category,
+                    severity,
                     description: "Temuan data demo".into(),
                     observed_at: started,
-                    source: "report".into(),
+                    source: FindingSource::Report,
                     attendance_id: None,
                     request_hash: "demo".into(),
                     assignment_id: who.map(|w| w.1),
                     official_opd_id: who.map(|_| opd.id),
                     official_position_title: who.map(|w| w.2.clone()),
-                    official_position_kind: who.map(|w| w.3.clone()),
+                    official_position_kind: who.map(|w| w.3),
                     created_at: started,
                 });
-                d.add_finding(category.as_str(), severity.as_str());
+                d.add_finding(category, severity);
                 if let Some(w) = who {
                     *per_official.entry((day, w.0.to_string())).or_default() += 1;
                 }
@@ -295,17 +307,16 @@ pub fn generate(
         crate::db::rollups::bump_dashboard_version(conn)?;
         audit::append(
             conn,
-            audit::AuditEntry {
-                actor_id: None,
-                action: "demo_data.generate",
-                entity_type: "demo_data",
-                entity_id: None,
-                details: json!({
+            audit::AuditEntry::new(
+                None,
+                "demo_data.generate",
+                "demo_data",
+                None,
+                json!({
                     "seed": size.seed, "opds": out.opds, "officials": out.officials,
                     "inspections": out.inspections, "findings": out.findings,
                 }),
-                request_id: None,
-            },
+            ),
         )?;
         Ok::<_, diesel::result::Error>(())
     })?;

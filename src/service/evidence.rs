@@ -5,21 +5,36 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
-use crate::db::audit::{self, AuditEntry};
+use crate::db::audit;
 use crate::db::inspections::{self as idb, EvidenceRow};
 use crate::db::{now, write_tx, DbConnection, DbUuid};
 use crate::domain::inspection::{not_in_future, ts, validate_location, Location};
 use crate::error::{ApiError, FieldError};
 use crate::service::access::{check_evidence_allowed, load_visible};
-use crate::service::Created;
+use crate::service::{Caller, Created, Ctx};
 
 /// What limits photos: how long after submission the author may still add them, and how
-/// many one report may hold.
-#[derive(Debug, Clone, Copy)]
-pub struct EvidenceRules {
-    pub window: std::time::Duration,
-    pub max_per_report: usize,
+/// many one report may hold (`SIDAK_EVIDENCE_WINDOW_DAYS`, `SIDAK_EVIDENCE_MAX_PER_REPORT`).
+struct EvidenceRules {
+    window: std::time::Duration,
+    max_per_report: usize,
+}
+
+impl EvidenceRules {
+    fn of(ctx: &Ctx) -> Self {
+        EvidenceRules {
+            window: ctx.config.evidence_window,
+            max_per_report: ctx.config.evidence_max_per_report as usize,
+        }
+    }
+}
+
+/// The bytes of a photo, already stored and checked: their digest, type and size.
+#[derive(Debug, Clone)]
+pub struct StoredPhoto {
+    pub sha256: String,
+    pub content_type: &'static str,
+    pub size_bytes: i64,
 }
 
 /// Evidence metadata sent with a photo.
@@ -35,20 +50,17 @@ pub struct EvidenceInput {
 /// Records stored bytes as evidence of a report. The same id with the same bytes is a
 /// replay; with other bytes a conflict. New evidence needs the author (or an admin), and a
 /// draft or a report submitted within `rules.window`, and room for one more photo.
-#[allow(clippy::too_many_arguments)]
 pub fn add_evidence(
     conn: &mut DbConnection,
-    caller: &AuthUser,
+    caller: &Caller,
     inspection: DbUuid,
     meta: &EvidenceInput,
-    sha256: &str,
-    content_type: &str,
-    size_bytes: i64,
-    rules: EvidenceRules,
-    request_id: Option<&str>,
+    photo: &StoredPhoto,
+    ctx: &Ctx,
 ) -> Result<(Created, EvidenceRow), ApiError> {
+    let (sha256, size_bytes) = (photo.sha256.as_str(), photo.size_bytes);
     write_tx(conn, |conn| {
-        if let Some(replay) = check_evidence(conn, caller, inspection, meta, sha256, rules)? {
+        if let Some(replay) = check_evidence(conn, caller, inspection, meta, sha256, ctx)? {
             return Ok((Created::Replay, replay));
         }
         let new = EvidenceRow {
@@ -56,7 +68,7 @@ pub fn add_evidence(
             inspection_id: inspection,
             finding_id: meta.finding_id.map(DbUuid),
             sha256: sha256.to_string(),
-            content_type: content_type.to_string(),
+            content_type: photo.content_type.to_string(),
             size_bytes,
             captured_at: meta.captured_at.map(ts),
             latitude: meta.latitude,
@@ -67,14 +79,13 @@ pub fn add_evidence(
         idb::insert_evidence(conn, &new)?;
         audit::append(
             conn,
-            AuditEntry {
-                actor_id: Some(caller.id),
-                action: "evidence.add",
-                entity_type: "evidence",
-                entity_id: Some(new.id.to_string()),
-                details: json!({ "inspection_id": inspection.to_string(), "sha256": sha256, "size_bytes": size_bytes }),
-                request_id,
-            },
+            ctx.audit(
+                Some(caller.id),
+                "evidence.add",
+                "evidence",
+                Some(new.id.to_string()),
+                json!({ "inspection_id": inspection.to_string(), "sha256": sha256, "size_bytes": size_bytes }),
+            ),
         )?;
         Ok((Created::New, new))
     })
@@ -85,12 +96,13 @@ pub fn add_evidence(
 /// again inside the writing transaction.
 pub fn check_evidence(
     conn: &mut DbConnection,
-    caller: &AuthUser,
+    caller: &Caller,
     inspection: DbUuid,
     meta: &EvidenceInput,
     sha256: &str,
-    rules: EvidenceRules,
+    ctx: &Ctx,
 ) -> Result<Option<EvidenceRow>, ApiError> {
+    let rules = EvidenceRules::of(ctx);
     let row = load_visible(conn, caller, inspection)?;
     if let Some(existing) = idb::find_evidence(conn, DbUuid(meta.id))? {
         if existing.inspection_id == inspection && existing.sha256 == sha256 {

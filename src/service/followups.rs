@@ -7,20 +7,20 @@ use chrono::{Datelike, NaiveDate};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
-use crate::config::FollowUpConfig;
-use crate::db::audit::{self, AuditEntry};
+use crate::db::audit;
 use crate::db::followups::{self as fdb, EventRow, FollowUpRow};
 use crate::db::inspections::{FindingRow, InspectionRow};
 use crate::db::{now, write_tx, DbConnection, DbUuid};
 use crate::domain::dates::{local_day, year_bounds};
 use crate::domain::discipline::{self as rules, Recommendation};
-use crate::domain::followup::{self as lifecycle, Action, FollowUpStatus};
-use crate::domain::inspection::{FindingCategory, Severity};
+use crate::domain::followup::{
+    self as lifecycle, Action, FollowUpSource, FollowUpStatus, HistoryAction,
+};
+use crate::domain::inspection::FindingCategory;
 use crate::domain::nip::EmploymentType;
 use crate::domain::user::Role;
 use crate::error::{ApiError, FieldError};
-use crate::service::Created;
+use crate::service::{Caller, Created, Ctx};
 
 pub const REASON_MAX: usize = 2000;
 pub const NOTE_MAX: usize = 5000;
@@ -28,8 +28,8 @@ pub const NOTE_MAX: usize = 5000;
 fn event(
     fu: &FollowUpRow,
     actor: Uuid,
-    action: &str,
-    from: Option<&str>,
+    action: HistoryAction,
+    from: Option<FollowUpStatus>,
     note: Option<String>,
 ) -> EventRow {
     EventRow {
@@ -37,9 +37,9 @@ fn event(
         follow_up_id: fu.id,
         at: now(),
         actor_id: DbUuid(actor),
-        action: action.to_string(),
-        from_status: from.map(str::to_string),
-        to_status: fu.status.clone(),
+        action,
+        from_status: from,
+        to_status: fu.status,
         note,
         sanction: None,
         assignee_id: None,
@@ -48,20 +48,19 @@ fn event(
 }
 
 fn audit_entry<'a>(
+    ctx: &'a Ctx,
     actor: Uuid,
     action: &'a str,
     id: DbUuid,
     details: serde_json::Value,
-    rid: Option<&'a str>,
-) -> AuditEntry<'a> {
-    AuditEntry {
-        actor_id: Some(actor),
+) -> audit::AuditEntry<'a> {
+    ctx.audit(
+        Some(actor),
         action,
-        entity_type: "follow_up",
-        entity_id: Some(id.to_string()),
+        "follow_up",
+        Some(id.to_string()),
         details,
-        request_id: rid,
-    }
+    )
 }
 
 /// Attaches `findings` to the official's open or in-review follow-up, or raises a new one.
@@ -71,10 +70,10 @@ fn raise_or_attach(
     official: DbUuid,
     findings: &[DbUuid],
     reason: &str,
-    source: &str,
+    source: FollowUpSource,
     due_date: NaiveDate,
     actor: Uuid,
-    rid: Option<&str>,
+    ctx: &Ctx,
 ) -> Result<(Created, DbUuid), ApiError> {
     if let Some(active) = fdb::active_for(conn, official)? {
         let mut added = 0;
@@ -90,19 +89,19 @@ fn raise_or_attach(
                 &event(
                     &active,
                     actor,
-                    "attach_findings",
-                    Some(&active.status),
+                    HistoryAction::AttachFindings,
+                    Some(active.status),
                     note,
                 ),
             )?;
             audit::append(
                 conn,
                 audit_entry(
+                    ctx,
                     actor,
                     "follow_up.attach",
                     active.id,
                     json!({"findings": added, "source": source}),
-                    rid,
                 ),
             )?;
         }
@@ -112,8 +111,8 @@ fn raise_or_attach(
     let row = FollowUpRow {
         id: DbUuid(Uuid::new_v4()),
         official_id: official,
-        status: FollowUpStatus::Open.as_str().into(),
-        source: source.into(),
+        status: FollowUpStatus::Open,
+        source,
         reason: reason.into(),
         raised_by: DbUuid(actor),
         assignee_id: None,
@@ -129,17 +128,23 @@ fn raise_or_attach(
     for f in findings {
         fdb::attach(conn, row.id, *f)?;
     }
-    let mut e = event(&row, actor, "raise", None, Some(reason.to_string()));
+    let mut e = event(
+        &row,
+        actor,
+        HistoryAction::Raise,
+        None,
+        Some(reason.to_string()),
+    );
     e.due_date = Some(due_date);
     fdb::insert_event(conn, &e)?;
     audit::append(
         conn,
         audit_entry(
+            ctx,
             actor,
             "follow_up.raise",
             row.id,
             json!({"official_id": official.to_string(), "findings": findings.len(), "source": source}),
-            rid,
         ),
     )?;
     Ok((Created::New, row.id))
@@ -151,30 +156,36 @@ pub fn auto_flag(
     report: &InspectionRow,
     findings: &[FindingRow],
     actor: Uuid,
-    cfg: &FollowUpConfig,
-    tz: chrono_tz::Tz,
-    rid: Option<&str>,
+    ctx: &Ctx,
 ) -> Result<usize, ApiError> {
+    let cfg = ctx.follow_ups();
     let mut by_official: BTreeMap<DbUuid, Vec<DbUuid>> = BTreeMap::new();
     for f in findings {
         let Some(official) = f.official_id else {
             continue;
         };
-        let category = FindingCategory::parse(&f.category);
-        let severity = Severity::parse(&f.severity);
-        let flagged = category.is_some_and(|c| cfg.flag_categories.contains(&c))
-            || severity.is_some_and(|s| cfg.flag_severities.contains(&s));
+        let flagged =
+            cfg.flag_categories.contains(&f.category) || cfg.flag_severities.contains(&f.severity);
         if flagged {
             by_official.entry(official).or_default().push(f.id);
         }
     }
-    let due = crate::domain::dates::today(tz) + chrono::Duration::days(i64::from(cfg.due_days));
+    let due = ctx.today() + chrono::Duration::days(i64::from(cfg.due_days));
     let reason = format!(
         "Raised by the flag rules when report {} was submitted.",
         report.id
     );
     for (official, ids) in &by_official {
-        raise_or_attach(conn, *official, ids, &reason, "auto", due, actor, rid)?;
+        raise_or_attach(
+            conn,
+            *official,
+            ids,
+            &reason,
+            FollowUpSource::Auto,
+            due,
+            actor,
+            ctx,
+        )?;
     }
     Ok(by_official.len())
 }
@@ -191,12 +202,11 @@ pub struct RaiseInput {
 /// it instead (`Replay`).
 pub fn raise(
     conn: &mut DbConnection,
-    caller: &AuthUser,
+    caller: &Caller,
     input: &RaiseInput,
-    cfg: &FollowUpConfig,
-    tz: chrono_tz::Tz,
-    rid: Option<&str>,
+    ctx: &Ctx,
 ) -> Result<(Created, DbUuid), ApiError> {
+    let cfg = ctx.follow_ups();
     let mut errors = Vec::new();
     let reason = input.reason.trim();
     if reason.is_empty() || reason.chars().count() > REASON_MAX {
@@ -214,7 +224,7 @@ pub fn raise(
     if input.finding_ids.len() > 500 {
         errors.push(FieldError::new("finding_ids", "at most 500 findings"));
     }
-    let today = crate::domain::dates::today(tz);
+    let today = ctx.today();
     if input.due_date.is_some_and(|d| d < today) {
         errors.push(FieldError::new("due_date", "must not be in the past"));
     }
@@ -270,16 +280,16 @@ pub fn raise(
             DbUuid(input.official_id),
             &ids,
             reason,
-            "manual",
+            FollowUpSource::Manual,
             due,
             caller.id,
-            rid,
+            ctx,
         )
     })
 }
 
 /// Who may see a follow-up: supervisors and admins all; inspectors those they raised.
-pub fn check_read(caller: &AuthUser, row: &FollowUpRow) -> Result<(), ApiError> {
+pub fn check_read(caller: &Caller, row: &FollowUpRow) -> Result<(), ApiError> {
     match caller.role {
         Role::Admin | Role::Supervisor => Ok(()),
         Role::Inspector if row.raised_by.0 == caller.id => Ok(()),
@@ -289,7 +299,7 @@ pub fn check_read(caller: &AuthUser, row: &FollowUpRow) -> Result<(), ApiError> 
 
 pub fn load_visible(
     conn: &mut DbConnection,
-    caller: &AuthUser,
+    caller: &Caller,
     id: DbUuid,
 ) -> Result<FollowUpRow, ApiError> {
     let row = fdb::find(conn, id)?.ok_or(ApiError::NotFound)?;
@@ -310,13 +320,11 @@ pub struct ActionInput {
 #[allow(clippy::too_many_arguments)]
 pub fn act(
     conn: &mut DbConnection,
-    caller: &AuthUser,
+    caller: &Caller,
     id: DbUuid,
     input: &ActionInput,
     if_match: Option<i64>,
-    cfg: &FollowUpConfig,
-    tz: chrono_tz::Tz,
-    rid: Option<&str>,
+    ctx: &Ctx,
 ) -> Result<(), ApiError> {
     let note = input
         .note
@@ -349,8 +357,7 @@ pub fn act(
                 "The follow-up changed since you read it; read it again.".into(),
             ));
         }
-        let from = FollowUpStatus::parse(&row.status)
-            .ok_or_else(|| ApiError::internal("stored status is unknown"))?;
+        let from = row.status;
         let Some(to) = lifecycle::transition(from, input.action) else {
             return Err(ApiError::Conflict(format!(
                 "The follow-up is `{}`; `{}` is not allowed in that state.",
@@ -384,8 +391,8 @@ pub fn act(
         let mut ev = event(
             &row,
             caller.id,
-            input.action.as_str(),
-            Some(from.as_str()),
+            input.action.into(),
+            Some(from),
             note.clone(),
         );
         match input.action {
@@ -393,7 +400,7 @@ pub fn act(
                 match input.assignee_id {
                     None => errors.push(FieldError::new("assignee_id", "is required for `assign`")),
                     Some(a) => match crate::db::users::find(conn, DbUuid(a)) {
-                        Ok(u) if u.active && (u.role == "supervisor" || u.role == "admin") => {
+                        Ok(u) if u.active && matches!(u.role, Role::Supervisor | Role::Admin) => {
                             row.assignee_id = Some(u.id);
                             ev.assignee_id = Some(u.id);
                         }
@@ -408,7 +415,7 @@ pub fn act(
                     },
                 }
                 if let Some(d) = input.due_date {
-                    if d < crate::domain::dates::today(tz) {
+                    if d < ctx.today() {
                         errors.push(FieldError::new("due_date", "must not be in the past"));
                     }
                     row.due_date = d;
@@ -440,13 +447,13 @@ pub fn act(
         }
         let mut deviates = false;
         if input.action == Action::Decide {
-            let rec = recommendation_for(conn, &row, cfg, tz)?;
+            let rec = recommendation_for(conn, &row, ctx)?;
             deviates = row.sanction.as_deref() != Some(rec.sanction.as_str());
         }
         let version = row.version;
-        row.status = to.as_str().into();
+        row.status = to;
         row.updated_at = now();
-        ev.to_status = row.status.clone();
+        ev.to_status = row.status;
         if !fdb::update(conn, &row, version)? {
             return Err(ApiError::Conflict(
                 "The follow-up was changed by someone else at the same moment; read it again."
@@ -457,12 +464,12 @@ pub fn act(
         audit::append(
             conn,
             audit_entry(
+                ctx,
                 caller.id,
                 "follow_up.action",
                 id,
                 json!({"action": input.action.as_str(), "from": from.as_str(), "to": to.as_str(),
                        "sanction": row.sanction, "deviates_from_recommendation": deviates}),
-                rid,
             ),
         )?;
         Ok(())
@@ -474,15 +481,15 @@ pub fn recommendation(
     conn: &mut DbConnection,
     official: DbUuid,
     year: i32,
-    cfg: &FollowUpConfig,
-    tz: chrono_tz::Tz,
+    ctx: &Ctx,
 ) -> Result<Recommendation, ApiError> {
+    let (cfg, tz) = (ctx.follow_ups(), ctx.tz());
     let o = crate::db::reference::find_official(conn, official)?;
     let (from, to) = year_bounds(year, tz);
     let findings = fdb::official_findings(conn, official, from, to)?;
     let days: BTreeSet<NaiveDate> = findings
         .iter()
-        .filter(|f| f.category == FindingCategory::Absence.as_str())
+        .filter(|f| f.category == FindingCategory::Absence)
         .map(|f| local_day(f.observed_at, tz))
         .collect();
     let late: i64 = fdb::late_minutes(conn, official, from, to)?
@@ -490,8 +497,7 @@ pub fn recommendation(
         .flatten()
         .map(i64::from)
         .sum();
-    let table = if EmploymentType::parse(&o.official.employment_type) == Some(EmploymentType::Pppk)
-    {
+    let table = if o.official.employment_type == EmploymentType::Pppk {
         &cfg.pppk_table
     } else {
         &cfg.pns_table
@@ -510,17 +516,16 @@ pub fn recommendation(
 pub fn recommendation_for(
     conn: &mut DbConnection,
     row: &FollowUpRow,
-    cfg: &FollowUpConfig,
-    tz: chrono_tz::Tz,
+    ctx: &Ctx,
 ) -> Result<Recommendation, ApiError> {
     let newest = fdb::findings_of(conn, row.id)?
         .iter()
         .map(|f| f.observed_at)
         .max();
     let year = newest
-        .map(|t| local_day(t, tz).year())
-        .unwrap_or_else(|| crate::domain::dates::today(tz).year());
-    recommendation(conn, row.official_id, year, cfg, tz)
+        .map(|t| local_day(t, ctx.tz()).year())
+        .unwrap_or_else(|| ctx.today().year());
+    recommendation(conn, row.official_id, year, ctx)
 }
 
 #[cfg(test)]

@@ -12,13 +12,15 @@ use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::db::audit::{self, AuditEntry};
+use crate::db::audit;
 use crate::db::reference::{self as refdb, OfficialWithCurrent, OpdFields};
 use crate::db::{read_snapshot, write_tx, DbConnection, DbUuid};
-use crate::domain::reference::DEFAULT_GEOFENCE_M;
+use crate::domain::nip::EmploymentType;
+use crate::domain::reference::{OpdKind, PositionKind, DEFAULT_GEOFENCE_M};
 use crate::error::{ApiError, FieldError};
 use crate::service::officials::{self, OfficialInput, OfficialUpdate, Outcome};
 use crate::service::opds;
+use crate::service::Ctx;
 
 pub const OFFICIAL_COLUMNS: [&str; 8] = [
     "nip",
@@ -238,10 +240,10 @@ pub fn import_officials(
     conn: &mut DbConnection,
     bytes: &[u8],
     dry_run: bool,
-    today: NaiveDate,
     actor: Option<Uuid>,
-    request_id: Option<&str>,
+    ctx: &Ctx,
 ) -> Result<ImportReport, ApiError> {
+    let today = ctx.today();
     let (rows, unreadable) = match parse(bytes, &OFFICIAL_COLUMNS, &OFFICIAL_REQUIRED) {
         Ok(parsed) => parsed,
         Err(errors) => return Ok(report(dry_run, errors)),
@@ -291,9 +293,9 @@ pub fn import_officials(
             let mut input = OfficialInput {
                 nip: row.values["nip"].clone(),
                 full_name: row.values["full_name"].clone(),
-                employment_type: row.values["employment_type"].clone(),
+                employment_type: EmploymentType::parse(&row.values["employment_type"]),
                 position_title: row.values["position_title"].clone(),
-                position_kind: row.values["position_kind"].clone(),
+                position_kind: PositionKind::parse(&row.values["position_kind"]),
                 rank: optional(row, "rank"),
                 effective_from,
             };
@@ -339,7 +341,7 @@ pub fn import_officials(
                     opd_id,
                 }),
                 Some(current) => {
-                    if current.official.employment_type != input.employment_type {
+                    if Some(current.official.employment_type) != input.employment_type {
                         errors.push(LineError {
                             line: row.line,
                             message: format!(
@@ -355,14 +357,13 @@ pub fn import_officials(
                         active: None,
                         opd_id: Some(opd_id),
                         position_title: Some(input.position_title),
-                        position_kind: Some(input.position_kind),
+                        position_kind: input.position_kind,
                         effective_from: None,
                     };
                     let transfer = opd_id != current.current.assignment.opd_id
                         || update.position_title.as_deref()
                             != Some(current.current.assignment.position_title.as_str())
-                        || update.position_kind.as_deref()
-                            != Some(current.current.assignment.position_kind.as_str());
+                        || update.position_kind != Some(current.current.assignment.position_kind);
                     let update = OfficialUpdate {
                         effective_from: if transfer { input.effective_from } else { None },
                         ..update
@@ -444,14 +445,7 @@ pub fn import_officials(
         if apply && (out.created + out.updated) > 0 {
             audit::append(
                 conn,
-                AuditEntry {
-                    actor_id: actor,
-                    action: "official.import",
-                    entity_type: "official",
-                    entity_id: None,
-                    details: json!({ "created": created_ids, "updated": updated_ids, "unchanged": out.unchanged }),
-                    request_id,
-                },
+                ctx.audit(actor, "official.import", "official", None, json!({ "created": created_ids, "updated": updated_ids, "unchanged": out.unchanged })),
             )?;
         }
         Ok(out)
@@ -467,9 +461,7 @@ fn would_change(current: &OfficialWithCurrent, u: &OfficialUpdate) -> bool {
         || u.position_title
             .as_deref()
             .is_some_and(|t| t != a.position_title)
-        || u.position_kind
-            .as_deref()
-            .is_some_and(|k| k != a.position_kind)
+        || u.position_kind.is_some_and(|k| k != a.position_kind)
 }
 
 pub fn import_opds(
@@ -477,7 +469,7 @@ pub fn import_opds(
     bytes: &[u8],
     dry_run: bool,
     actor: Option<Uuid>,
-    request_id: Option<&str>,
+    ctx: &Ctx,
 ) -> Result<ImportReport, ApiError> {
     let (rows, unreadable) = match parse(bytes, &OPD_COLUMNS, &OPD_REQUIRED) {
         Ok(parsed) => parsed,
@@ -518,10 +510,18 @@ pub fn import_opds(
             };
             let code = crate::domain::reference::normalize_code(&row.values["code"]);
             let current = existing.get(&code).cloned();
+            let kind = OpdKind::parse(&row.values["kind"]);
+            if kind.is_none() {
+                problems.push(FieldError::new(
+                    "kind",
+                    format!("must be one of {}", OpdKind::listed()),
+                ));
+            }
             let mut fields = OpdFields {
                 code: code.clone(),
                 name: row.values["name"].clone(),
-                kind: row.values["kind"].trim().to_ascii_lowercase(),
+                // A line with an unknown kind is refused above and never stored.
+                kind: kind.unwrap_or(OpdKind::Other),
                 address: optional(row, "address"),
                 latitude,
                 longitude,
@@ -583,14 +583,7 @@ pub fn import_opds(
         if apply && (out.created + out.updated) > 0 {
             audit::append(
                 conn,
-                AuditEntry {
-                    actor_id: actor,
-                    action: "opd.import",
-                    entity_type: "opd",
-                    entity_id: None,
-                    details: json!({ "created": created_ids, "updated": updated_ids, "unchanged": out.unchanged }),
-                    request_id,
-                },
+                ctx.audit(actor, "opd.import", "opd", None, json!({ "created": created_ids, "updated": updated_ids, "unchanged": out.unchanged })),
             )?;
         }
         Ok(out)

@@ -7,9 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
-use crate::config::FollowUpConfig;
-use crate::db::audit::{self, AuditEntry};
+use crate::db::audit;
 use crate::db::inspections::{self as idb, AttendanceRow, EvidenceRow, FindingRow, InspectionRow};
 use crate::db::reference as refdb;
 use crate::db::{now, write_tx, DbConnection, DbUuid};
@@ -17,12 +15,13 @@ use crate::domain::dates::local_day;
 use crate::domain::inspection::{
     self as rules, finding_hash, not_in_future, report_hash, text_limit, ts, validate_attendance,
     validate_finding, validate_location, validate_report, AttendanceInput, AttendanceStatus,
-    FindingCategory, FindingInput, InspectionStatus, Location, ReportInput, Severity,
-    MAX_ATTENDANCE, MAX_FINDINGS, NOTES_MAX,
+    FindingCategory, FindingInput, FindingSource, InspectionStatus, Location, ReportInput,
+    Severity, MAX_ATTENDANCE, MAX_FINDINGS, NOTES_MAX,
 };
 use crate::error::{ApiError, FieldError};
 use crate::service::access::{check_write, load_visible};
 pub use crate::service::Created;
+use crate::service::{Caller, Ctx};
 
 /// Namespace of the ids of absence findings derived from attendance rows.
 const DERIVED_FINDING_NS: Uuid = Uuid::from_u128(0x5d1d_a4a7_7e0c_4c4e_9b7a_0a11_ce00_0001);
@@ -67,13 +66,13 @@ fn insert_attendance(
             id: DbUuid(a.id),
             inspection_id: inspection.id,
             official_id: DbUuid(a.official_id),
-            status: a.status.as_str().to_string(),
+            status: a.status,
             minutes_late: a.minutes_late.map(|m| m as i32),
             note: a.note.clone(),
             assignment_id: asg.id,
             opd_id: asg.opd_id,
             position_title: asg.position_title.clone(),
-            position_kind: asg.position_kind.clone(),
+            position_kind: asg.position_kind,
             created_at: at,
         };
         if a.status == AttendanceStatus::AbsentUnexcused {
@@ -81,17 +80,17 @@ fn insert_attendance(
                 id: DbUuid(Uuid::new_v5(&DERIVED_FINDING_NS, a.id.as_bytes())),
                 inspection_id: inspection.id,
                 official_id: Some(row.official_id),
-                category: FindingCategory::Absence.as_str().into(),
-                severity: Severity::Medium.as_str().into(),
+                category: FindingCategory::Absence,
+                severity: Severity::Medium,
                 description: "Absent without excuse when the inspection checked attendance.".into(),
                 observed_at: inspection.started_at,
-                source: "attendance".into(),
+                source: FindingSource::Attendance,
                 attendance_id: Some(row.id),
                 request_hash: String::new(),
                 assignment_id: Some(asg.id),
                 official_opd_id: Some(asg.opd_id),
                 official_position_title: Some(asg.position_title.clone()),
-                official_position_kind: Some(asg.position_kind.clone()),
+                official_position_kind: Some(asg.position_kind),
                 created_at: at,
             });
         }
@@ -151,11 +150,11 @@ fn finding_row(
         id: DbUuid(f.id),
         inspection_id: inspection.id,
         official_id: f.official_id.map(DbUuid),
-        category: f.category.as_str().into(),
-        severity: f.severity.as_str().into(),
+        category: f.category,
+        severity: f.severity,
         description: f.description.trim().to_string(),
         observed_at,
-        source: "report".into(),
+        source: FindingSource::Report,
         attendance_id: None,
         request_hash: finding_hash(f),
         assignment_id: None,
@@ -244,31 +243,29 @@ fn opd_for_report(conn: &mut DbConnection, opd_id: DbUuid) -> Result<refdb::OpdR
 }
 
 fn audit_entry<'a>(
+    ctx: &'a Ctx,
     actor: Uuid,
     action: &'a str,
     id: DbUuid,
     details: serde_json::Value,
-    rid: Option<&'a str>,
-) -> AuditEntry<'a> {
-    AuditEntry {
-        actor_id: Some(actor),
+) -> audit::AuditEntry<'a> {
+    ctx.audit(
+        Some(actor),
         action,
-        entity_type: "inspection",
-        entity_id: Some(id.to_string()),
+        "inspection",
+        Some(id.to_string()),
         details,
-        request_id: rid,
-    }
+    )
 }
 
 /// Stores a whole report in one transaction, or recognises a replay of one.
 pub fn create(
     conn: &mut DbConnection,
     input: &ReportInput,
-    caller: &AuthUser,
-    flags: &FollowUpConfig,
-    tz: chrono_tz::Tz,
-    request_id: Option<&str>,
+    caller: &Caller,
+    ctx: &Ctx,
 ) -> Result<Created, ApiError> {
+    let tz = ctx.tz();
     let hash = report_hash(input, caller.id);
     let errors = validate_report(input, Utc::now());
     write_tx(conn, |conn| {
@@ -280,8 +277,8 @@ pub fn create(
                     input.id
                 )));
             }
-            if input.submit && existing.status == InspectionStatus::Draft.as_str() {
-                submit_row(conn, existing, caller.id, flags, tz, request_id)?;
+            if input.submit && existing.status == InspectionStatus::Draft {
+                submit_row(conn, existing, caller.id, ctx)?;
             }
             return Ok(Created::Replay);
         }
@@ -321,7 +318,7 @@ pub fn create(
             id: DbUuid(input.id),
             opd_id: opd.id,
             inspector_id: DbUuid(caller.id),
-            status: InspectionStatus::Draft.as_str().into(),
+            status: InspectionStatus::Draft,
             started_at: ts(input.started_at),
             ended_at: input.ended_at.map(ts),
             notes: input.notes.clone(),
@@ -372,6 +369,7 @@ pub fn create(
         audit::append(
             conn,
             audit_entry(
+                ctx,
                 caller.id,
                 "inspection.create",
                 row.id,
@@ -379,11 +377,10 @@ pub fn create(
                     "opd_id": row.opd_id.to_string(), "attendance": input.attendance.len(),
                     "findings": input.findings.len(), "within_geofence": within_geofence,
                 }),
-                request_id,
             ),
         )?;
         if input.submit {
-            submit_row(conn, row, caller.id, flags, tz, request_id)?;
+            submit_row(conn, row, caller.id, ctx)?;
         }
         Ok(Created::New)
     })
@@ -394,13 +391,11 @@ fn submit_row(
     conn: &mut DbConnection,
     mut row: InspectionRow,
     actor: Uuid,
-    flags: &FollowUpConfig,
-    tz: chrono_tz::Tz,
-    request_id: Option<&str>,
+    ctx: &Ctx,
 ) -> Result<(), ApiError> {
     let version = row.version;
     let at = now();
-    row.status = InspectionStatus::Submitted.as_str().into();
+    row.status = InspectionStatus::Submitted;
     row.submitted_at = Some(at);
     row.updated_at = at;
     if !idb::update(conn, &row, version)? {
@@ -408,18 +403,17 @@ fn submit_row(
             "The report changed while it was being submitted; retry.".into(),
         ));
     }
-    crate::db::rollups::on_submit(conn, &row, tz)?;
+    crate::db::rollups::on_submit(conn, &row, ctx.tz())?;
     let findings = idb::findings_of(conn, row.id)?;
-    let flagged =
-        crate::service::followups::auto_flag(conn, &row, &findings, actor, flags, tz, request_id)?;
+    let flagged = crate::service::followups::auto_flag(conn, &row, &findings, actor, ctx)?;
     audit::append(
         conn,
         audit_entry(
+            ctx,
             actor,
             "inspection.submit",
             row.id,
             json!({ "officials_flagged": flagged }),
-            request_id,
         ),
     )?;
     Ok(())
@@ -427,20 +421,18 @@ fn submit_row(
 
 pub fn submit(
     conn: &mut DbConnection,
-    caller: &AuthUser,
+    caller: &Caller,
     id: DbUuid,
-    flags: &FollowUpConfig,
-    tz: chrono_tz::Tz,
-    request_id: Option<&str>,
+    ctx: &Ctx,
 ) -> Result<(), ApiError> {
     write_tx(conn, |conn| {
         let row = load_visible(conn, caller, id)?;
-        if row.status == InspectionStatus::Submitted.as_str() {
+        if row.status == InspectionStatus::Submitted {
             // A retried submit.
             return Ok(());
         }
         check_write(caller, &row)?;
-        submit_row(conn, row, caller.id, flags, tz, request_id)
+        submit_row(conn, row, caller.id, ctx)
     })
 }
 
@@ -468,12 +460,11 @@ pub struct ReportPatch {
 
 pub fn patch(
     conn: &mut DbConnection,
-    caller: &AuthUser,
+    caller: &Caller,
     id: DbUuid,
     patch: &ReportPatch,
     if_match: Option<i64>,
-    tz: chrono_tz::Tz,
-    request_id: Option<&str>,
+    ctx: &Ctx,
 ) -> Result<(), ApiError> {
     write_tx(conn, |conn| {
         let mut row = load_visible(conn, caller, id)?;
@@ -563,7 +554,7 @@ pub fn patch(
                 conn,
                 &row,
                 rows,
-                tz,
+                ctx.tz(),
                 &mut Placements::default(),
                 &mut errors,
             )?;
@@ -574,6 +565,7 @@ pub fn patch(
         audit::append(
             conn,
             audit_entry(
+                ctx,
                 caller.id,
                 "inspection.update",
                 id,
@@ -582,7 +574,6 @@ pub fn patch(
                     "changes": crate::service::diff(&before, &editable_json(&row)),
                     "attendance_replaced": patch.attendance.as_ref().map(|rows| rows.len()),
                 }),
-                request_id,
             ),
         )?;
         Ok(())
@@ -592,11 +583,10 @@ pub fn patch(
 /// Adds one finding to a draft; a replay of the same finding is recognised.
 pub fn add_finding(
     conn: &mut DbConnection,
-    caller: &AuthUser,
+    caller: &Caller,
     id: DbUuid,
     f: &FindingInput,
-    tz: chrono_tz::Tz,
-    request_id: Option<&str>,
+    ctx: &Ctx,
 ) -> Result<(Created, FindingRow), ApiError> {
     write_tx(conn, |conn| {
         let row = load_visible(conn, caller, id)?;
@@ -633,7 +623,7 @@ pub fn add_finding(
             "",
             &row,
             f,
-            tz,
+            ctx.tz(),
             &mut Placements::default(),
             &mut errors,
         )?
@@ -651,11 +641,11 @@ pub fn add_finding(
         audit::append(
             conn,
             audit_entry(
+                ctx,
                 caller.id,
                 "inspection.add_finding",
                 id,
                 json!({ "finding_id": f.id.to_string() }),
-                request_id,
             ),
         )?;
         Ok((Created::New, new))

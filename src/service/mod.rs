@@ -4,6 +4,7 @@
 pub mod access;
 pub mod api_keys;
 pub mod auth;
+mod context;
 pub mod dashboards;
 pub mod demo;
 pub mod evidence;
@@ -15,6 +16,8 @@ pub mod opds;
 pub mod users;
 
 use serde_json::{json, Map, Value};
+
+pub use context::{Caller, Ctx};
 
 /// What a create did: stored something new, or recognised a replay of what was stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

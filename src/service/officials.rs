@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::db::audit::{self, AuditEntry};
+use crate::db::audit;
 use crate::db::reference::{
     self as refdb, NewOfficial, NewPlacement, OfficialChanges, OfficialWithCurrent,
 };
@@ -12,6 +12,7 @@ use crate::db::{write_tx, DbConnection, DbUuid};
 use crate::domain::nip::{self, EmploymentType};
 use crate::domain::reference::{self as rules, PositionKind};
 use crate::error::{ApiError, FieldError};
+use crate::service::Ctx;
 
 pub const POSITION_TITLE_MAX: usize = 200;
 
@@ -20,9 +21,11 @@ pub const POSITION_TITLE_MAX: usize = 200;
 pub struct OfficialInput {
     pub nip: String,
     pub full_name: String,
-    pub employment_type: String,
+    /// `None`: the text given is not an employment type (reported by [`validate_input`]).
+    pub employment_type: Option<EmploymentType>,
     pub position_title: String,
-    pub position_kind: String,
+    /// `None`: the text given is not a position kind (reported by [`validate_input`]).
+    pub position_kind: Option<PositionKind>,
     pub rank: Option<String>,
     pub effective_from: Option<NaiveDate>,
 }
@@ -30,7 +33,7 @@ pub struct OfficialInput {
 /// The placement fields of a transfer, checked.
 pub fn validate_placement(
     title: &str,
-    kind: &str,
+    kind: Option<PositionKind>,
     effective_from: Option<NaiveDate>,
     today: NaiveDate,
 ) -> Vec<FieldError> {
@@ -38,10 +41,10 @@ pub fn validate_placement(
     if let Err(e) = rules::validate_text("position_title", title, POSITION_TITLE_MAX) {
         errors.push(e);
     }
-    if PositionKind::parse(kind).is_none() {
+    if kind.is_none() {
         errors.push(FieldError::new(
             "position_kind",
-            "must be one of jpt, administrator, pengawas, fungsional, pelaksana",
+            format!("must be one of {}", PositionKind::listed()),
         ));
     }
     if effective_from.is_some_and(|d| d > today) {
@@ -58,8 +61,6 @@ pub fn validate_input(input: &mut OfficialInput, today: NaiveDate) -> Vec<FieldE
     input.nip = input.nip.trim().to_string();
     input.full_name = input.full_name.trim().to_string();
     input.position_title = input.position_title.trim().to_string();
-    input.position_kind = input.position_kind.trim().to_ascii_lowercase();
-    input.employment_type = input.employment_type.trim().to_ascii_lowercase();
     input.rank = input
         .rank
         .as_deref()
@@ -67,7 +68,7 @@ pub fn validate_input(input: &mut OfficialInput, today: NaiveDate) -> Vec<FieldE
         .filter(|r| !r.is_empty())
         .map(str::to_string);
     let mut errors = Vec::new();
-    match EmploymentType::parse(&input.employment_type) {
+    match input.employment_type {
         None => errors.push(FieldError::new(
             "employment_type",
             "must be `pns` or `pppk`",
@@ -88,7 +89,7 @@ pub fn validate_input(input: &mut OfficialInput, today: NaiveDate) -> Vec<FieldE
     }
     errors.extend(validate_placement(
         &input.position_title,
-        &input.position_kind,
+        input.position_kind,
         input.effective_from,
         today,
     ));
@@ -103,6 +104,12 @@ pub fn store_new(
     opd_id: DbUuid,
     today: NaiveDate,
 ) -> diesel::QueryResult<DbUuid> {
+    let (Some(employment_type), Some(position_kind)) = (input.employment_type, input.position_kind)
+    else {
+        return Err(diesel::result::Error::QueryBuilderError(
+            "an official is stored only after validate_input accepted it".into(),
+        ));
+    };
     let id = DbUuid(Uuid::new_v4());
     let seq = refdb::take_seq(conn)?;
     refdb::insert_official(
@@ -111,13 +118,13 @@ pub fn store_new(
             id,
             nip: &input.nip,
             full_name: &input.full_name,
-            employment_type: &input.employment_type,
+            employment_type,
             rank: input.rank.as_deref(),
         },
         &NewPlacement {
             opd_id,
             position_title: &input.position_title,
-            position_kind: &input.position_kind,
+            position_kind,
             effective_from: input.effective_from.unwrap_or(today),
         },
         seq,
@@ -151,10 +158,10 @@ pub fn create(
     conn: &mut DbConnection,
     mut input: OfficialInput,
     opd_id: DbUuid,
-    today: NaiveDate,
     actor: Option<Uuid>,
-    request_id: Option<&str>,
+    ctx: &Ctx,
 ) -> Result<DbUuid, ApiError> {
+    let today = ctx.today();
     let errors = validate_input(&mut input, today);
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
@@ -174,14 +181,13 @@ pub fn create(
         details["employment_type"] = json!(input.employment_type);
         audit::append(
             conn,
-            AuditEntry {
-                actor_id: actor,
-                action: "official.create",
-                entity_type: "official",
-                entity_id: Some(id.to_string()),
+            ctx.audit(
+                actor,
+                "official.create",
+                "official",
+                Some(id.to_string()),
                 details,
-                request_id,
-            },
+            ),
         )?;
         Ok(id)
     })
@@ -196,7 +202,7 @@ pub struct OfficialUpdate {
     pub active: Option<bool>,
     pub opd_id: Option<DbUuid>,
     pub position_title: Option<String>,
-    pub position_kind: Option<String>,
+    pub position_kind: Option<PositionKind>,
     pub effective_from: Option<NaiveDate>,
 }
 
@@ -217,8 +223,7 @@ pub fn apply_update(
 ) -> Result<Outcome, ApiError> {
     let official = &current.official;
     let assignment = &current.current.assignment;
-    let kind = EmploymentType::parse(&official.employment_type)
-        .ok_or_else(|| ApiError::internal("stored employment type is unknown"))?;
+    let kind = official.employment_type;
     let mut errors = Vec::new();
 
     let full_name = update
@@ -252,14 +257,10 @@ pub fn apply_update(
         .map(str::trim)
         .unwrap_or(&assignment.position_title)
         .to_string();
-    let position_kind = update
-        .position_kind
-        .as_deref()
-        .map(|k| k.trim().to_ascii_lowercase())
-        .unwrap_or_else(|| assignment.position_kind.clone());
+    let position_kind = update.position_kind.unwrap_or(assignment.position_kind);
     errors.extend(validate_placement(
         &title,
-        &position_kind,
+        Some(position_kind),
         update.effective_from,
         today,
     ));
@@ -311,7 +312,7 @@ pub fn apply_update(
             &NewPlacement {
                 opd_id,
                 position_title: &title,
-                position_kind: &position_kind,
+                position_kind,
                 effective_from,
             },
         )?;
@@ -323,10 +324,10 @@ pub fn update(
     conn: &mut DbConnection,
     id: DbUuid,
     update: OfficialUpdate,
-    today: NaiveDate,
     actor: Option<Uuid>,
-    request_id: Option<&str>,
+    ctx: &Ctx,
 ) -> Result<(), ApiError> {
+    let today = ctx.today();
     write_tx(conn, |conn| {
         let current = refdb::find_official(conn, id)?;
         if apply_update(conn, &current, &update, today)? == Outcome::Unchanged {
@@ -336,14 +337,13 @@ pub fn update(
         let changes = super::diff(&official_json(&current), &official_json(&after));
         audit::append(
             conn,
-            AuditEntry {
-                actor_id: actor,
-                action: "official.update",
-                entity_type: "official",
-                entity_id: Some(id.to_string()),
-                details: json!({ "changes": changes }),
-                request_id,
-            },
+            ctx.audit(
+                actor,
+                "official.update",
+                "official",
+                Some(id.to_string()),
+                json!({ "changes": changes }),
+            ),
         )?;
         Ok(())
     })

@@ -3,11 +3,12 @@
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::db::audit::{self, AuditEntry};
+use crate::db::audit;
 use crate::db::reference::{self as refdb, OpdFields, OpdRow};
 use crate::db::{write_tx, DbConnection, DbUuid};
-use crate::domain::reference::{self as rules, OpdKind};
+use crate::domain::reference as rules;
 use crate::error::{ApiError, FieldError};
+use crate::service::Ctx;
 
 /// Normalises (trims, upper-cases the code, empty address → none) and validates.
 pub fn normalize_and_validate(f: &mut OpdFields) -> Vec<FieldError> {
@@ -25,12 +26,6 @@ pub fn normalize_and_validate(f: &mut OpdFields) -> Vec<FieldError> {
     }
     if let Err(e) = rules::validate_text("name", &f.name, rules::NAME_MAX) {
         errors.push(e);
-    }
-    if OpdKind::parse(&f.kind).is_none() {
-        errors.push(FieldError::new(
-            "kind",
-            "must be one of sekretariat, dinas, badan, inspektorat, kecamatan, kelurahan, other",
-        ));
     }
     if let Some(a) = &f.address {
         if let Err(e) = rules::validate_text("address", a, rules::ADDRESS_MAX) {
@@ -65,7 +60,7 @@ pub fn create(
     conn: &mut DbConnection,
     mut fields: OpdFields,
     actor: Option<Uuid>,
-    request_id: Option<&str>,
+    ctx: &Ctx,
 ) -> Result<OpdRow, ApiError> {
     let errors = normalize_and_validate(&mut fields);
     if !errors.is_empty() {
@@ -82,14 +77,13 @@ pub fn create(
         let row = refdb::insert_opd(conn, DbUuid(Uuid::new_v4()), &fields, seq)?;
         audit::append(
             conn,
-            AuditEntry {
-                actor_id: actor,
-                action: "opd.create",
-                entity_type: "opd",
-                entity_id: Some(row.id.to_string()),
-                details: opd_json(&fields),
-                request_id,
-            },
+            ctx.audit(
+                actor,
+                "opd.create",
+                "opd",
+                Some(row.id.to_string()),
+                opd_json(&fields),
+            ),
         )?;
         Ok(row)
     })
@@ -101,7 +95,7 @@ pub fn update(
     id: DbUuid,
     mut change: impl FnMut(&mut OpdFields),
     actor: Option<Uuid>,
-    request_id: Option<&str>,
+    ctx: &Ctx,
 ) -> Result<OpdRow, ApiError> {
     write_tx(conn, |conn| {
         let current = refdb::find_opd(conn, id)?;
@@ -125,14 +119,13 @@ pub fn update(
         let row = refdb::update_opd(conn, id, &fields, seq)?;
         audit::append(
             conn,
-            AuditEntry {
-                actor_id: actor,
-                action: "opd.update",
-                entity_type: "opd",
-                entity_id: Some(id.to_string()),
-                details: json!({ "changes": super::diff(&opd_json(&before), &opd_json(&fields)) }),
-                request_id,
-            },
+            ctx.audit(
+                actor,
+                "opd.update",
+                "opd",
+                Some(id.to_string()),
+                json!({ "changes": super::diff(&opd_json(&before), &opd_json(&fields)) }),
+            ),
         )?;
         Ok(row)
     })

@@ -4,11 +4,12 @@
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use crate::db::audit::{self, AuditEntry};
+use crate::db::audit;
 use crate::db::users::{self, UserChanges, UserRow};
 use crate::db::{write_tx, DbConnection, DbUuid};
 use crate::domain::user::Role;
 use crate::error::ApiError;
+use crate::service::Ctx;
 
 /// Creates a user after checking the username is free (ignoring letter case), and records
 /// it in the audit log; `via` says where (`api`, `cli`, `first-start`).
@@ -16,7 +17,7 @@ pub fn create(
     conn: &mut DbConnection,
     user: &users::NewUser<'_>,
     actor_id: Option<Uuid>,
-    request_id: Option<&str>,
+    ctx: &Ctx,
     via: &str,
 ) -> Result<UserRow, ApiError> {
     write_tx(conn, |conn| {
@@ -29,16 +30,9 @@ pub fn create(
         let row = users::insert(conn, user)?;
         audit::append(
             conn,
-            AuditEntry {
-                actor_id,
-                action: "user.create",
-                entity_type: "user",
-                entity_id: Some(row.id.to_string()),
-                details: json!({
+            ctx.audit(actor_id, "user.create", "user", Some(row.id.to_string()), json!({
                     "username": row.username, "full_name": row.full_name, "role": row.role, "via": via
-                }),
-                request_id,
-            },
+                })),
         )?;
         Ok(row)
     })
@@ -62,13 +56,13 @@ pub fn update(
     id: DbUuid,
     changes: &Changes,
     actor: Uuid,
-    request_id: Option<&str>,
+    ctx: &Ctx,
 ) -> Result<UserRow, ApiError> {
     write_tx(conn, |conn| {
         let before = users::find(conn, id)?;
         let stored = UserChanges {
             full_name: changes.full_name.clone(),
-            role: changes.role.map(|r| r.as_str().to_string()),
+            role: changes.role,
             active: changes.active,
             password_hash: changes.password_hash.clone(),
         };
@@ -97,14 +91,13 @@ pub fn update(
         }
         audit::append(
             conn,
-            AuditEntry {
-                actor_id: Some(actor),
-                action: "user.update",
-                entity_type: "user",
-                entity_id: Some(id.to_string()),
-                details: json!({ "changes": diff, "refresh_tokens_revoked": revoked }),
-                request_id,
-            },
+            ctx.audit(
+                Some(actor),
+                "user.update",
+                "user",
+                Some(id.to_string()),
+                json!({ "changes": diff, "refresh_tokens_revoked": revoked }),
+            ),
         )?;
         Ok(after)
     })
