@@ -11,14 +11,14 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
-pub mod http;
-pub mod metrics;
+pub(crate) mod http;
+pub(crate) mod metrics;
 pub mod openapi;
-pub mod service;
+pub(crate) mod service;
 pub mod startup;
-pub mod state;
-pub mod storage;
-pub mod telemetry;
+pub(crate) mod state;
+pub(crate) mod storage;
+pub(crate) mod telemetry;
 
 #[cfg(test)]
 mod layering {
