@@ -7,11 +7,13 @@
 //! so that each handler only documents the errors particular to it.
 
 use actix_web::App;
+use std::collections::BTreeSet;
 use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+
+use utoipa::openapi::schema::{ArrayItems, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi as Spec, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
@@ -26,8 +28,12 @@ use crate::error::{FieldError, Problem, PROBLEM_JSON};
         version = "1.0.0",
         description = "Backend of the surprise-inspection (sidak) teams of Indonesian local governments: \
 inspection reports from the field, officials flagged by findings, supervisors' follow-ups, dashboards.\n\n\
-Errors are RFC 9457 `application/problem+json`; every response carries `X-Request-Id`."
+Errors are RFC 9457 `application/problem+json`; every response carries `X-Request-Id`.\n\n\
+Enumerations only grow: a later version may add values to any enum here (a status, a category, \
+a sanction code), never remove or rename one. A client must accept a value it does not know \
+(show it as text, count it as \"other\") rather than fail."
     ),
+    servers((url = "/", description = "The server this document was fetched from")),
     security(("bearer" = []), ("api_key" = [])),
     modifiers(&BearerScheme),
     components(schemas(Problem, FieldError, crate::http::dashboards::Format, crate::service::dashboards::Interval)),
@@ -100,6 +106,7 @@ const SHARED: &[(&str, &str, &str)] = &[
     ("PayloadTooLarge", "413", "The body is larger than this operation accepts"),
     ("UnsupportedMediaType", "415", "The body is not of the media type this operation takes"),
     ("ValidationFailed", "422", "The request is well-formed but a field is invalid; `errors` names each"),
+    ("ClientError", "4XX", "The request is malformed (a query string with control characters, say)"),
     ("InternalError", "500", "Unexpected server error; nothing internal is disclosed, the request id identifies it in the log"),
     ("ServiceUnavailable", "503", "The database is busy (a write conflict outlasted the server's retries, or no connection was free in time). Nothing was changed: send the same request again after `Retry-After` seconds; a replayed create is recognised by its id"),
 ];
@@ -154,9 +161,14 @@ pub fn finish(spec: &mut Spec) {
         .into_iter()
         .flatten()
         {
+            // `security(())` on a handler marks it public; OpenAPI says that with an empty list
+            // (`security: []`), which generated clients read as "no credential".
             let public = op.security.as_ref().is_some_and(|reqs| {
-                serde_json::to_value(reqs).ok() == Some(serde_json::json!([{}]))
+                reqs.is_empty() || serde_json::to_value(reqs).ok() == Some(serde_json::json!([{}]))
             });
+            if public {
+                op.security = Some(Vec::new());
+            }
             if !public {
                 add(op, "Unauthorized");
             }
@@ -185,10 +197,123 @@ pub fn finish(spec: &mut Spec) {
             if has_path_params {
                 add(op, "NotFound");
             }
+            let has_4xx = op.responses.responses.keys().any(|s| s.starts_with('4'));
+            if !has_4xx {
+                // The probes and the document: only a malformed request is refused.
+                add(op, "ClientError");
+            }
             add(op, "InternalError");
             add(op, "ServiceUnavailable");
             add_links(op);
         }
+    }
+    require_sent_properties(spec);
+    page_items_by_reference(spec);
+}
+
+/// utoipa copies the item schema into each generic page (`Page_Inspection` holds a copy of
+/// `Inspection`), which generated clients turn into a second class per resource. Each page's
+/// `items` refers to the item's own schema instead.
+fn page_items_by_reference(spec: &mut Spec) {
+    let Some(components) = spec.components.as_mut() else {
+        return;
+    };
+    let names: Vec<String> = components.schemas.keys().cloned().collect();
+    for page in names.iter().filter(|n| n.starts_with("Page_")) {
+        let item = &page["Page_".len()..];
+        if !components.schemas.contains_key(item) {
+            continue;
+        }
+        if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(page) {
+            if let Some(RefOr::T(Schema::Array(items))) = object.properties.get_mut("items") {
+                items.items =
+                    ArrayItems::RefOrSchema(Box::new(RefOr::Ref(Ref::from_schema_name(item))));
+            }
+        }
+    }
+}
+
+/// Response schemas that leave a property out when it has no value (RFC 9457 problem
+/// details: `errors` only on 422). Every other object the server sends sends every property
+/// it declares, `null` when empty.
+const OMIT_ABSENT: &[&str] = &["Problem"];
+
+/// Marks every property of the objects only responses use as required: the server always
+/// sends them (as `null` when they have no value), so a generated client needs no check for
+/// a missing key. Schemas that a request body or parameter also uses keep their optional
+/// properties, and so do those in [`OMIT_ABSENT`].
+fn require_sent_properties(spec: &mut Spec) {
+    let Ok(doc) = serde_json::to_value(&*spec) else {
+        return;
+    };
+    let schemas = doc
+        .pointer("/components/schemas")
+        .cloned()
+        .unwrap_or_default();
+    let (mut sent, mut received) = (BTreeSet::new(), BTreeSet::new());
+    for item in doc["paths"]
+        .as_object()
+        .into_iter()
+        .flat_map(|p| p.values())
+    {
+        for op in item.as_object().into_iter().flat_map(|o| o.values()) {
+            reachable(&op["responses"], &schemas, &mut sent);
+            reachable(&op["requestBody"], &schemas, &mut received);
+            reachable(&op["parameters"], &schemas, &mut received);
+        }
+    }
+    let Some(components) = spec.components.as_mut() else {
+        return;
+    };
+    for name in sent.difference(&received) {
+        if OMIT_ABSENT.contains(&name.as_str()) {
+            continue;
+        }
+        if let Some(RefOr::T(schema)) = components.schemas.get_mut(name) {
+            require_all(schema);
+        }
+    }
+}
+
+fn require_all(schema: &mut Schema) {
+    match schema {
+        Schema::Object(object) => {
+            object.required = object.properties.keys().cloned().collect();
+        }
+        Schema::AllOf(all) => {
+            for part in &mut all.items {
+                if let RefOr::T(inner) = part {
+                    require_all(inner);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Adds to `found` every component schema `value` refers to, and those they refer to.
+fn reachable(value: &serde_json::Value, schemas: &serde_json::Value, found: &mut BTreeSet<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let Some(name) = map
+                .get("$ref")
+                .and_then(|r| r.as_str())
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            {
+                if found.insert(name.to_string()) {
+                    reachable(&schemas[name], schemas, found);
+                }
+            }
+            for v in map.values() {
+                reachable(v, schemas, found);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for v in items {
+                reachable(v, schemas, found);
+            }
+        }
+        _ => {}
     }
 }
 

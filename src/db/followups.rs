@@ -9,6 +9,7 @@ use super::schema::{
     official_assignments,
 };
 use super::{now, DbConnection, DbUuid};
+use crate::domain::discipline::SanctionCode;
 use crate::domain::followup::{FollowUpSource, FollowUpStatus, HistoryAction};
 use crate::domain::inspection::{AttendanceStatus, InspectionStatus};
 
@@ -23,7 +24,7 @@ pub struct FollowUpRow {
     pub raised_by: DbUuid,
     pub assignee_id: Option<DbUuid>,
     pub due_date: NaiveDate,
-    pub sanction: Option<String>,
+    pub sanction: Option<SanctionCode>,
     pub decided_by: Option<DbUuid>,
     pub decided_at: Option<NaiveDateTime>,
     pub version: i64,
@@ -42,7 +43,7 @@ pub struct EventRow {
     pub from_status: Option<FollowUpStatus>,
     pub to_status: FollowUpStatus,
     pub note: Option<String>,
-    pub sanction: Option<String>,
+    pub sanction: Option<SanctionCode>,
     pub assignee_id: Option<DbUuid>,
     pub due_date: Option<NaiveDate>,
 }

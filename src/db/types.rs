@@ -147,6 +147,7 @@ vocabulary_columns!(
     crate::domain::followup::FollowUpStatus,
     crate::domain::followup::HistoryAction,
     crate::domain::followup::FollowUpSource,
+    crate::domain::discipline::SanctionCode,
 );
 
 #[cfg(test)]

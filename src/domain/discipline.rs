@@ -27,75 +27,92 @@ vocabulary!(
     }
 );
 
+vocabulary!(
+    /// A sanction of PP 94/2021 Pasal 8 by its code, or `none` (no sanction imposed).
+    SanctionCode {
+        None => "none",
+        TeguranLisan => "teguran_lisan",
+        TeguranTertulis => "teguran_tertulis",
+        PernyataanTidakPuas => "pernyataan_tidak_puas",
+        PotongTukin25Persen6Bulan => "potong_tukin_25_6_bulan",
+        PotongTukin25Persen9Bulan => "potong_tukin_25_9_bulan",
+        PotongTukin25Persen12Bulan => "potong_tukin_25_12_bulan",
+        PenurunanJabatan => "penurunan_jabatan",
+        PembebasanJabatan => "pembebasan_jabatan",
+        Pemberhentian => "pemberhentian",
+    }
+);
+
 /// A sanction: code, level and the Indonesian label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sanction {
-    pub code: &'static str,
+    pub code: SanctionCode,
     pub level: Level,
     pub label: &'static str,
 }
 
 pub const SANCTIONS: [Sanction; 10] = [
     Sanction {
-        code: "none",
+        code: SanctionCode::None,
         level: Level::None,
         label: "Tidak dijatuhi hukuman disiplin",
     },
     Sanction {
-        code: "teguran_lisan",
+        code: SanctionCode::TeguranLisan,
         level: Level::Ringan,
         label: "Teguran lisan",
     },
     Sanction {
-        code: "teguran_tertulis",
+        code: SanctionCode::TeguranTertulis,
         level: Level::Ringan,
         label: "Teguran tertulis",
     },
     Sanction {
-        code: "pernyataan_tidak_puas",
+        code: SanctionCode::PernyataanTidakPuas,
         level: Level::Ringan,
         label: "Pernyataan tidak puas secara tertulis",
     },
     Sanction {
-        code: "potong_tukin_25_6_bulan",
+        code: SanctionCode::PotongTukin25Persen6Bulan,
         level: Level::Sedang,
         label: "Pemotongan tunjangan kinerja sebesar 25% selama 6 bulan",
     },
     Sanction {
-        code: "potong_tukin_25_9_bulan",
+        code: SanctionCode::PotongTukin25Persen9Bulan,
         level: Level::Sedang,
         label: "Pemotongan tunjangan kinerja sebesar 25% selama 9 bulan",
     },
     Sanction {
-        code: "potong_tukin_25_12_bulan",
+        code: SanctionCode::PotongTukin25Persen12Bulan,
         level: Level::Sedang,
         label: "Pemotongan tunjangan kinerja sebesar 25% selama 12 bulan",
     },
     Sanction {
-        code: "penurunan_jabatan",
+        code: SanctionCode::PenurunanJabatan,
         level: Level::Berat,
         label: "Penurunan jabatan setingkat lebih rendah selama 12 bulan",
     },
     Sanction {
-        code: "pembebasan_jabatan",
+        code: SanctionCode::PembebasanJabatan,
         level: Level::Berat,
         label: "Pembebasan dari jabatannya menjadi jabatan pelaksana selama 12 bulan",
     },
     Sanction {
-        code: "pemberhentian",
+        code: SanctionCode::Pemberhentian,
         level: Level::Berat,
         label: "Pemberhentian dengan hormat tidak atas permintaan sendiri",
     },
 ];
 
-pub fn sanction(code: &str) -> Option<Sanction> {
+/// The catalogue entry of `code` (every code has one; a test keeps it so).
+pub fn sanction(code: SanctionCode) -> Option<Sanction> {
     SANCTIONS.iter().copied().find(|s| s.code == code)
 }
 
 /// Cumulative-days thresholds: the highest row whose `min_days` is reached applies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AbsenceTable {
-    pub rows: Vec<(u32, &'static str)>,
+    pub rows: Vec<(u32, SanctionCode)>,
     pub consecutive_days_for_dismissal: u32,
     pub basis: &'static str,
 }
@@ -104,15 +121,15 @@ impl AbsenceTable {
     pub fn pp94() -> Self {
         AbsenceTable {
             rows: vec![
-                (3, "teguran_lisan"),
-                (4, "teguran_tertulis"),
-                (7, "pernyataan_tidak_puas"),
-                (11, "potong_tukin_25_6_bulan"),
-                (14, "potong_tukin_25_9_bulan"),
-                (17, "potong_tukin_25_12_bulan"),
-                (21, "penurunan_jabatan"),
-                (25, "pembebasan_jabatan"),
-                (28, "pemberhentian"),
+                (3, SanctionCode::TeguranLisan),
+                (4, SanctionCode::TeguranTertulis),
+                (7, SanctionCode::PernyataanTidakPuas),
+                (11, SanctionCode::PotongTukin25Persen6Bulan),
+                (14, SanctionCode::PotongTukin25Persen9Bulan),
+                (17, SanctionCode::PotongTukin25Persen12Bulan),
+                (21, SanctionCode::PenurunanJabatan),
+                (25, SanctionCode::PembebasanJabatan),
+                (28, SanctionCode::Pemberhentian),
             ],
             consecutive_days_for_dismissal: 10,
             basis: "PP 94/2021 tentang Disiplin Pegawai Negeri Sipil",
@@ -139,9 +156,9 @@ impl AbsenceTable {
                 .trim()
                 .parse()
                 .map_err(|_| format!("`{days}` is not a number of days"))?;
-            let s =
-                sanction(code.trim()).ok_or_else(|| format!("`{code}` is not a sanction code"))?;
-            rows.push((days, s.code));
+            let code = SanctionCode::parse(code)
+                .ok_or_else(|| format!("`{code}` is not a sanction code"))?;
+            rows.push((days, code));
         }
         rows.sort_by_key(|r| r.0);
         if rows.is_empty() {
@@ -170,7 +187,7 @@ pub struct Recommendation {
     pub longest_consecutive_absence_working_days: u32,
     pub level: Level,
     /// Sanction code (see `SANCTIONS`), `none` below the first threshold.
-    pub sanction: String,
+    pub sanction: SanctionCode,
     pub sanction_label: String,
     pub legal_basis: String,
 }
@@ -223,18 +240,18 @@ pub fn recommend(
     let late_days = late_minutes / minutes_per_day.max(1);
     let total = days + late_days;
     let longest = longest_run(absence_days, holidays);
-    let mut code = "none";
+    let mut code = SanctionCode::None;
     for (min, c) in &table.rows {
         if total >= *min {
-            code = c;
+            code = *c;
         }
     }
     let consecutive = longest >= table.consecutive_days_for_dismissal;
     if consecutive {
-        code = "pemberhentian";
+        code = SanctionCode::Pemberhentian;
     }
     let s = sanction(code).unwrap_or(SANCTIONS[0]);
-    let legal_basis = if code == "none" {
+    let legal_basis = if code == SanctionCode::None {
         format!("{}: di bawah ambang hukuman disiplin ({total} hari kerja tanpa alasan yang sah dalam {year})", table.basis)
     } else if consecutive {
         format!(
@@ -255,7 +272,7 @@ pub fn recommend(
         total_days: total,
         longest_consecutive_absence_working_days: longest,
         level: s.level,
-        sanction: s.code.to_string(),
+        sanction: s.code,
         sanction_label: s.label.to_string(),
         legal_basis,
     }
@@ -276,7 +293,7 @@ mod tests {
             .collect()
     }
 
-    fn sanction_for(days: u32) -> String {
+    fn sanction_for(days: u32) -> SanctionCode {
         recommend(
             2026,
             &scattered(days),
@@ -289,25 +306,34 @@ mod tests {
     }
 
     #[test]
+    fn every_sanction_code_is_in_the_catalogue_once() {
+        for &code in SanctionCode::ALL {
+            let entries = SANCTIONS.iter().filter(|s| s.code == code).count();
+            assert_eq!(entries, 1, "{code}");
+        }
+        assert_eq!(SANCTIONS.len(), SanctionCode::ALL.len());
+    }
+
+    #[test]
     fn every_boundary_of_the_table() {
         let expected = [
-            (2, "none"),
-            (3, "teguran_lisan"),
-            (4, "teguran_tertulis"),
-            (6, "teguran_tertulis"),
-            (7, "pernyataan_tidak_puas"),
-            (10, "pernyataan_tidak_puas"),
-            (11, "potong_tukin_25_6_bulan"),
-            (13, "potong_tukin_25_6_bulan"),
-            (14, "potong_tukin_25_9_bulan"),
-            (16, "potong_tukin_25_9_bulan"),
-            (17, "potong_tukin_25_12_bulan"),
-            (20, "potong_tukin_25_12_bulan"),
-            (21, "penurunan_jabatan"),
-            (24, "penurunan_jabatan"),
-            (25, "pembebasan_jabatan"),
-            (27, "pembebasan_jabatan"),
-            (28, "pemberhentian"),
+            (2, SanctionCode::None),
+            (3, SanctionCode::TeguranLisan),
+            (4, SanctionCode::TeguranTertulis),
+            (6, SanctionCode::TeguranTertulis),
+            (7, SanctionCode::PernyataanTidakPuas),
+            (10, SanctionCode::PernyataanTidakPuas),
+            (11, SanctionCode::PotongTukin25Persen6Bulan),
+            (13, SanctionCode::PotongTukin25Persen6Bulan),
+            (14, SanctionCode::PotongTukin25Persen9Bulan),
+            (16, SanctionCode::PotongTukin25Persen9Bulan),
+            (17, SanctionCode::PotongTukin25Persen12Bulan),
+            (20, SanctionCode::PotongTukin25Persen12Bulan),
+            (21, SanctionCode::PenurunanJabatan),
+            (24, SanctionCode::PenurunanJabatan),
+            (25, SanctionCode::PembebasanJabatan),
+            (27, SanctionCode::PembebasanJabatan),
+            (28, SanctionCode::Pemberhentian),
         ];
         for (days, code) in expected {
             assert_eq!(sanction_for(days), code, "{days} days");
@@ -354,14 +380,14 @@ mod tests {
         }
         let r = recommend(2026, &days, 0, 450, &BTreeSet::new(), &AbsenceTable::pp94());
         assert_eq!(r.longest_consecutive_absence_working_days, 9);
-        assert_eq!(r.sanction, "pernyataan_tidak_puas");
+        assert_eq!(r.sanction, SanctionCode::PernyataanTidakPuas);
         while !is_working_day(day, &BTreeSet::new()) {
             day = day.succ_opt().unwrap();
         }
         days.insert(day);
         let r = recommend(2026, &days, 0, 450, &BTreeSet::new(), &AbsenceTable::pp94());
         assert_eq!(r.longest_consecutive_absence_working_days, 10);
-        assert_eq!(r.sanction, "pemberhentian");
+        assert_eq!(r.sanction, SanctionCode::Pemberhentian);
         assert_eq!(r.level, Level::Berat);
         // A public holiday inside the run does not break it; a working day missing does.
         let holidays = BTreeSet::from([d(2026, 1, 7)]);
@@ -402,7 +428,13 @@ mod tests {
     #[test]
     fn pppk_table_parses() {
         let t = AbsenceTable::parse("5:teguran_lisan, 10:pemberhentian", "x").unwrap();
-        assert_eq!(t.rows, vec![(5, "teguran_lisan"), (10, "pemberhentian")]);
+        assert_eq!(
+            t.rows,
+            vec![
+                (5, SanctionCode::TeguranLisan),
+                (10, SanctionCode::Pemberhentian)
+            ]
+        );
         assert!(AbsenceTable::parse("5:hukuman_mati", "x").is_err());
         assert!(AbsenceTable::parse("", "x").is_err());
     }

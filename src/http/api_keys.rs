@@ -125,7 +125,11 @@ pub struct ApiKeyListQuery {
     pub cursor: Option<String>,
 }
 
-/// Create an API key (admin). The answer holds the secret, once.
+/// Create an API key (admin).
+///
+/// The key reads only (any other method is `403`), as its role allows and only what its
+/// scopes name (`dashboards` when none are given). The answer holds the secret once; store
+/// it then. Keys expire after a year unless `expires_at` says otherwise.
 #[utoipa::path(
     operation_id = "create_api_key",
     tag = "api-keys",
@@ -171,7 +175,10 @@ pub async fn create_api_key(
         }))
 }
 
-/// List API keys (admin), newest first: metadata only, never secrets.
+/// List API keys (admin).
+///
+/// Newest first, one page at a time. Metadata only: name, role, scopes, prefix, expiry,
+/// last use and revocation; a key's secret is never stored and never shown again.
 #[utoipa::path(
     operation_id = "list_api_keys",
     tag = "api-keys",
@@ -207,8 +214,10 @@ pub async fn list_api_keys(
     )))
 }
 
-/// Revoke an API key (admin): refused from the next request on. Revoking a revoked key
-/// changes nothing.
+/// Revoke an API key (admin).
+///
+/// The key is refused from the next request on. Revoking a revoked key changes nothing and
+/// answers the key as it stands.
 #[utoipa::path(
     operation_id = "revoke_api_key",
     tag = "api-keys",

@@ -67,7 +67,10 @@ impl From<AuditRow> for AuditEntryOut {
     }
 }
 
-/// Who did what, when: newest first (admin, supervisor).
+/// List the audit trail (admin, supervisor).
+///
+/// Who did what, when, newest first, one page at a time; filter by actor, action, entity or
+/// time. Entries are never changed or deleted.
 #[utoipa::path(
     operation_id = "list_audit",
     tag = "audit",
@@ -117,8 +120,11 @@ pub async fn list(
     )))
 }
 
-/// Recompute the hash chain (admin). `first_bad_id` is the `seq` of the first entry that
-/// does not verify.
+/// Verify the audit trail's hash chain (admin).
+///
+/// Recomputes every entry's hash from the one before it. `ok` is `false` when any entry was
+/// altered or removed; `first_bad_id` is then the `seq` of the first entry that does not
+/// verify.
 #[utoipa::path(
     operation_id = "verify_audit",
     tag = "audit",

@@ -224,7 +224,10 @@ pub async fn refresh_tokens(
     }
 }
 
-/// Log out: revokes the refresh token's whole chain (if it is the caller's).
+/// Log out.
+///
+/// Revokes the refresh token's whole chain (when it is the caller's), so neither it nor any
+/// token refreshed from it works again; access tokens of that login stop working at once.
 #[utoipa::path(
     tag = "auth",
     request_body = RefreshRequest,
@@ -246,6 +249,8 @@ pub async fn logout(
 }
 
 /// The calling user.
+///
+/// The account behind the access token. An API key is not an account (`403`).
 #[utoipa::path(tag = "auth", responses((status = 200, description = "The caller", body = User)))]
 #[get("/api/v1/me")]
 pub async fn me(state: Data<AppState>, caller: AuthUser) -> ApiResult<HttpResponse> {

@@ -226,7 +226,11 @@ fn range(state: &AppState, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Ap
     Range::new(from, to, crate::domain::dates::today(state.config.timezone))
 }
 
-/// Overall figures for the range.
+/// Overall figures.
+///
+/// Reports, attendance and findings by category and severity for the range (the last 30
+/// local days by default), and the follow-ups raised, decided and overdue. JSON or one CSV
+/// row; `ETag` and `If-None-Match` as for every dashboard.
 #[utoipa::path(
     operation_id = "dashboard_summary",
     tag = "dashboards",
@@ -278,7 +282,11 @@ pub async fn summary(
     ))
 }
 
-/// One row per OPD: every active OPD (zeros included), and deactivated ones with data.
+/// Figures per OPD.
+///
+/// One row per OPD for the range: every active OPD (zeros included), and deactivated ones
+/// that have data in it. JSON or CSV; answers carry an `ETag`, and `If-None-Match` gives
+/// `304` while nothing they show has changed.
 #[utoipa::path(
     operation_id = "dashboard_opds",
     tag = "dashboards",
@@ -310,7 +318,10 @@ pub async fn opds(
     rows_answer(&state, &req, q.format, &tag, "opds", r, items)
 }
 
-/// A time series in local days, ISO weeks or months; empty buckets are zeros.
+/// Figures over time.
+///
+/// A time series in local days, ISO weeks or months for the range; buckets with no data are
+/// zeros. JSON or CSV; `ETag` and `If-None-Match` as for every dashboard.
 #[utoipa::path(
     operation_id = "dashboard_trends",
     tag = "dashboards",
@@ -343,8 +354,10 @@ pub async fn trends(
     rows_answer(&state, &req, q.format, &tag, "trends", r, items)
 }
 
-/// Repeat offenders: officials with at least `min_findings` findings in the range, with
-/// their current OPD and open follow-ups (supervisor, admin).
+/// Repeat offenders (supervisor, admin).
+///
+/// Officials with at least `min_findings` findings in the range, with their current OPD and
+/// open follow-ups. JSON or CSV; `ETag` and `If-None-Match` as for every dashboard.
 #[utoipa::path(
     operation_id = "dashboard_officials",
     tag = "dashboards",

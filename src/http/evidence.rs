@@ -18,7 +18,7 @@ use crate::db::DbUuid;
 use crate::domain::user::Role;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::conditional;
-use crate::http::extract::parse_json;
+use crate::http::extract::{accepts_only, parse_json};
 use crate::http::inspections::EvidenceOut;
 use crate::http::middleware::BodyBudget;
 use crate::service::access;
@@ -66,8 +66,9 @@ pub struct EvidenceUpload {
     /// JPEG, PNG or WebP, judged by its bytes.
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
-    /// `EvidenceMeta` as JSON (the part's default `application/json`); `null` is no meta.
-    #[schema(value_type = Option<EvidenceMeta>)]
+    /// `EvidenceMeta` as JSON (the part's `Content-Type` is `application/json`); leave the
+    /// part out when there is nothing to say.
+    #[schema(value_type = EvidenceMeta, required = false)]
     meta: Option<String>,
 }
 
@@ -77,6 +78,12 @@ fn multipart_error(what: &str, e: actix_multipart::MultipartError) -> ApiError {
         other => ApiError::BadRequest(format!("{what} could not be read: {other}")),
     }
 }
+
+/// A photo's bytes, as downloaded.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(value_type = String, format = Binary)]
+pub struct PhotoBytes(Vec<u8>);
 
 /// Removes the temporary file unless it was moved into place.
 struct TempFile(Option<std::path::PathBuf>);
@@ -143,7 +150,9 @@ async fn receive_file(
 #[utoipa::path(
     tag = "inspections",
     params(("id" = Uuid, Path, description = "Report id")),
-    request_body(content = EvidenceUpload, content_type = "multipart/form-data"),
+    request_body(content(
+        (EvidenceUpload = "multipart/form-data", encoding(("meta" = (content_type = "application/json")))),
+    )),
     responses(
         (status = 201, description = "Stored", body = EvidenceOut),
         (status = 200, description = "A replay: the same id with the same bytes", body = EvidenceOut),
@@ -357,14 +366,26 @@ pub async fn upload_evidence(
     Ok(HttpResponse::build(status).json(EvidenceOut::from(row)))
 }
 
-/// The bytes of a photo, with its content type and `ETag` = its SHA-256. Visible to those
-/// who may see its report.
+/// Download a photo.
+///
+/// The bytes as stored, with the photo's own image type (or `application/octet-stream` when
+/// that alone is accepted) and `ETag` = its SHA-256; `If-None-Match` gives `304`. Visible
+/// to whoever may see its report.
 #[utoipa::path(
     tag = "inspections",
-    params(("id" = Uuid, Path, description = "Evidence id")),
+    params(
+        ("id" = Uuid, Path, description = "Evidence id"),
+        ("If-None-Match" = Option<String>, Header, description = "The `ETag` of a copy the client holds: `304` while it is current"),
+        ("Accept" = Option<String>, Header, description = "`application/octet-stream` (alone) labels the bytes so; otherwise they come as the photo's own image type"),
+    ),
     responses(
-        (status = 200, description = "The image", content_type = "image/*", body = Vec<u8>, headers(("ETag" = String))),
-        (status = 304, description = "Not modified"),
+        (status = 200, description = "The photo's bytes", content(
+            (PhotoBytes = "image/jpeg"),
+            (PhotoBytes = "image/png"),
+            (PhotoBytes = "image/webp"),
+            (PhotoBytes = "application/octet-stream"),
+        ), headers(("ETag" = String, description = "The SHA-256 of the bytes, quoted"))),
+        (status = 304, description = "Not modified since the given ETag (no body)", headers(("ETag" = String))),
         (status = 403, description = "Viewers see no evidence", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -394,7 +415,13 @@ pub async fn evidence_content(
     let file = actix_files::NamedFile::open_async(&path)
         .await
         .map_err(|e| ApiError::internal(format!("evidence file {}: {e}", row.sha256)))?;
-    let mime: mime::Mime = row.content_type.parse().map_err(ApiError::internal)?;
+    // A client that asks for nothing but `application/octet-stream` gets the bytes so
+    // labelled (generated clients that handle only that type); everyone else the image type.
+    let mime: mime::Mime = if accepts_only(&req, "application/octet-stream") {
+        mime::APPLICATION_OCTET_STREAM
+    } else {
+        row.content_type.parse().map_err(ApiError::internal)?
+    };
     let ext = match row.content_type.as_str() {
         storage::PNG => "png",
         storage::WEBP => "webp",

@@ -252,6 +252,19 @@ impl FromRequest for crate::service::Ctx {
     }
 }
 
+/// Whether `Accept` names `media_type` and nothing else (parameters ignored): a client that
+/// can only take that type, such as a generated client for a download.
+pub fn accepts_only(req: &HttpRequest, media_type: &str) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .map(|t| t.split(';').next().unwrap_or("").trim())
+                .all(|t| t.eq_ignore_ascii_case(media_type))
+        })
+}
+
 /// The client's address: the peer, or — only when the peer is a trusted proxy — the
 /// right-most address in `X-Forwarded-For` that is not itself a trusted proxy.
 pub fn client_ip(req: &HttpRequest, trusted: &[IpAddr]) -> String {

@@ -11,7 +11,7 @@ use crate::auth::AuthUser;
 use crate::db::followups::{self as fdb, EventRow, FollowUpRow};
 use crate::db::reference as refdb;
 use crate::db::{self, DbUuid};
-use crate::domain::discipline::{self as rules, Recommendation};
+use crate::domain::discipline::{self as rules, Recommendation, SanctionCode};
 use crate::domain::followup::{Action, FollowUpStatus};
 use crate::domain::user::Role;
 use crate::error::{ApiError, ApiResult, Problem};
@@ -49,7 +49,7 @@ pub struct ActionRequest {
     #[schema(max_length = 5000)]
     pub note: Option<String>,
     /// `decide` only: a PP 94/2021 sanction code or `none`.
-    pub sanction: Option<String>,
+    pub sanction: Option<SanctionCode>,
     /// `assign` only: an active supervisor or admin.
     pub assignee_id: Option<Uuid>,
     /// `assign` only: a new due date.
@@ -99,7 +99,7 @@ pub struct HistoryEntry {
     pub from_status: Option<FollowUpStatus>,
     pub to_status: FollowUpStatus,
     pub note: Option<String>,
-    pub sanction: Option<String>,
+    pub sanction: Option<SanctionCode>,
     pub assignee_id: Option<Uuid>,
     #[serde(default, deserialize_with = "crate::domain::dates::opt_date")]
     pub due_date: Option<NaiveDate>,
@@ -121,9 +121,9 @@ impl From<EventRow> for HistoryEntry {
     }
 }
 
-/// A follow-up. Single reads add `findings`, `history` and `recommendation`.
+/// A follow-up, as lists show it.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct FollowUp {
+pub struct FollowUpSummary {
     pub id: Uuid,
     pub official: OfficialRef,
     pub status: FollowUpStatus,
@@ -135,7 +135,7 @@ pub struct FollowUp {
     pub due_date: NaiveDate,
     /// Open or in review and past `due_date` (local).
     pub overdue: bool,
-    pub sanction: Option<String>,
+    pub sanction: Option<SanctionCode>,
     pub sanction_label: Option<String>,
     pub decided_by: Option<Uuid>,
     pub decided_at: Option<DateTime<Utc>>,
@@ -143,17 +143,22 @@ pub struct FollowUp {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub findings: Option<Vec<FindingOut>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub history: Option<Vec<HistoryEntry>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub recommendation: Option<Recommendation>,
 }
 
-fn summary(row: FollowUpRow, official: OfficialRef, today: NaiveDate) -> FollowUp {
+/// A follow-up with its findings, its history and the recommendation read from the
+/// official's record.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FollowUp {
+    #[serde(flatten)]
+    pub summary: FollowUpSummary,
+    pub findings: Vec<FindingOut>,
+    pub history: Vec<HistoryEntry>,
+    pub recommendation: Recommendation,
+}
+
+fn summary(row: FollowUpRow, official: OfficialRef, today: NaiveDate) -> FollowUpSummary {
     let status = row.status;
-    FollowUp {
+    FollowUpSummary {
         id: row.id.0,
         official,
         overdue: status.is_active() && row.due_date < today,
@@ -165,7 +170,6 @@ fn summary(row: FollowUpRow, official: OfficialRef, today: NaiveDate) -> FollowU
         due_date: row.due_date,
         sanction_label: row
             .sanction
-            .as_deref()
             .and_then(rules::sanction)
             .map(|s| s.label.to_string()),
         sanction: row.sanction,
@@ -174,9 +178,6 @@ fn summary(row: FollowUpRow, official: OfficialRef, today: NaiveDate) -> FollowU
         version: row.version,
         created_at: Utc.from_utc_datetime(&row.created_at),
         updated_at: Utc.from_utc_datetime(&row.updated_at),
-        findings: None,
-        history: None,
-        recommendation: None,
     }
 }
 
@@ -207,21 +208,25 @@ async fn load_full(
         let findings = fdb::findings_of(conn, id)?;
         let history = fdb::events_of(conn, id)?;
         let official = official_ref(conn, row.official_id)?;
-        let mut out = summary(row, official, ctx.today());
-        out.findings = Some(findings.into_iter().map(FindingOut::from).collect());
-        out.history = Some(history.into_iter().map(HistoryEntry::from).collect());
-        out.recommendation = Some(recommendation);
-        Ok(out)
+        Ok(FollowUp {
+            summary: summary(row, official, ctx.today()),
+            findings: findings.into_iter().map(FindingOut::from).collect(),
+            history: history.into_iter().map(HistoryEntry::from).collect(),
+            recommendation,
+        })
     })
     .await
 }
 
 fn with_etag(status: actix_web::http::StatusCode, f: FollowUp) -> HttpResponse {
-    with_version(HttpResponse::build(status), f.version, &f)
+    with_version(HttpResponse::build(status), f.summary.version, &f)
 }
 
-/// Raise a follow-up on an official (inspector, supervisor, admin). When the official already
-/// has an open or in-review follow-up, the findings are attached to it (`200`).
+/// Raise a follow-up on an official (inspector, supervisor, admin).
+///
+/// Names findings from submitted reports about the official. When the official already has
+/// an open or in-review follow-up, the findings are attached to it and the answer is `200`
+/// with that follow-up.
 #[utoipa::path(
     operation_id = "raise_follow_up",
     tag = "follow-ups",
@@ -264,13 +269,16 @@ pub async fn raise(
     Ok(with_etag(status, f))
 }
 
-/// List follow-ups, newest first. Inspectors see those they raised.
+/// List follow-ups.
+///
+/// Newest first, one page at a time; filter by status, official, OPD or overdue. Inspectors
+/// see the follow-ups they raised; supervisors and admins all.
 #[utoipa::path(
     operation_id = "list_follow_ups",
     tag = "follow-ups",
     params(FollowUpListQuery),
     responses(
-        (status = 200, description = "One page", body = Page<FollowUp>),
+        (status = 200, description = "One page", body = Page<FollowUpSummary>),
         (status = 403, description = "Viewers see no follow-ups", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -322,7 +330,11 @@ pub async fn list(
     )))
 }
 
-/// A follow-up with its findings, history and the recommendation.
+/// Read a follow-up.
+///
+/// With its findings, its history and the PP 94/2021 recommendation read from the
+/// official's record for the year of its newest finding. Carries an `ETag` for `If-Match`
+/// on actions.
 #[utoipa::path(
     operation_id = "get_follow_up",
     tag = "follow-ups",
@@ -344,8 +356,11 @@ pub async fn get_one(
     Ok(with_etag(actix_web::http::StatusCode::OK, f))
 }
 
-/// Act on a follow-up: `assign`, `start_review`, `decide`, `dismiss`, `reopen` (admin),
-/// `close`, `comment`. A move the state does not allow is `409`; a stale `If-Match` `412`.
+/// Act on a follow-up.
+///
+/// `assign`, `start_review`, `decide` (with a sanction code), `dismiss`, `reopen` (admin),
+/// `close` or `comment`. A move the state does not allow is `409`; with `If-Match`, a
+/// follow-up changed since it was read is `412`. Two concurrent decisions cannot both win.
 #[utoipa::path(
     operation_id = "act_on_follow_up",
     tag = "follow-ups",
@@ -398,11 +413,14 @@ pub struct OfficialRecord {
     /// Every finding about the official that year in submitted reports, with the OPD and
     /// position held at the time.
     pub findings: Vec<FindingOut>,
-    pub follow_ups: Vec<FollowUp>,
+    pub follow_ups: Vec<FollowUpSummary>,
     pub recommendation: Recommendation,
 }
 
 /// An official's record for a year (supervisor, admin).
+///
+/// Every finding about the official that year in submitted reports, their follow-ups, and
+/// the PP 94/2021 recommendation the record points to.
 #[utoipa::path(
     operation_id = "official_record",
     tag = "follow-ups",

@@ -291,10 +291,11 @@ pub struct LocationOut {
     pub accuracy_m: Option<f64>,
 }
 
-/// A report. `distance_m` and `within_geofence` are set when both the OPD and the report
-/// have coordinates; a report outside the geofence is kept and marked, never refused.
+/// What every answer about a report holds. `distance_m` and `within_geofence` are set when
+/// both the OPD and the report have coordinates; a report outside the geofence is kept and
+/// marked, never refused.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Inspection {
+pub struct ReportHead {
     pub id: Uuid,
     pub opd_id: Uuid,
     pub opd_code: String,
@@ -312,21 +313,29 @@ pub struct Inspection {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub submitted_at: Option<DateTime<Utc>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub attendance: Option<Vec<AttendanceOut>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub findings: Option<Vec<FindingOut>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub evidence: Option<Vec<EvidenceOut>>,
-    /// List items only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub attendance_count: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub findings_count: Option<i64>,
 }
 
-fn base(row: InspectionRow, opd: (String, String), inspector: (String, String)) -> Inspection {
-    Inspection {
+/// A whole report: its attendance rows, findings and photos.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Inspection {
+    #[serde(flatten)]
+    pub head: ReportHead,
+    pub attendance: Vec<AttendanceOut>,
+    pub findings: Vec<FindingOut>,
+    pub evidence: Vec<EvidenceOut>,
+}
+
+/// A report in a list: without its rows, with their counts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InspectionSummary {
+    #[serde(flatten)]
+    pub head: ReportHead,
+    pub attendance_count: i64,
+    pub findings_count: i64,
+}
+
+fn head(row: InspectionRow, opd: (String, String), inspector: (String, String)) -> ReportHead {
+    ReportHead {
         id: row.id.0,
         opd_id: row.opd_id.0,
         opd_code: opd.0,
@@ -354,21 +363,17 @@ fn base(row: InspectionRow, opd: (String, String), inspector: (String, String)) 
         created_at: Utc.from_utc_datetime(&row.created_at),
         updated_at: Utc.from_utc_datetime(&row.updated_at),
         submitted_at: row.submitted_at.map(|t| Utc.from_utc_datetime(&t)),
-        attendance: None,
-        findings: None,
-        evidence: None,
-        attendance_count: None,
-        findings_count: None,
     }
 }
 
 impl From<FullReport> for Inspection {
     fn from(r: FullReport) -> Self {
-        let mut out = base(r.row, r.opd, r.inspector);
-        out.attendance = Some(r.attendance.into_iter().map(AttendanceOut::from).collect());
-        out.findings = Some(r.findings.into_iter().map(FindingOut::from).collect());
-        out.evidence = Some(r.evidence.into_iter().map(EvidenceOut::from).collect());
-        out
+        Inspection {
+            head: head(r.row, r.opd, r.inspector),
+            attendance: r.attendance.into_iter().map(AttendanceOut::from).collect(),
+            findings: r.findings.into_iter().map(FindingOut::from).collect(),
+            evidence: r.evidence.into_iter().map(EvidenceOut::from).collect(),
+        }
     }
 }
 
@@ -392,8 +397,11 @@ async fn full(state: &AppState, caller: AuthUser, id: DbUuid) -> ApiResult<FullR
     .await
 }
 
-/// Post a whole report (inspector or admin). The same `id` with the same report again is a
-/// replay (`200`, nothing written twice); with different content, `409`.
+/// Post a whole report (inspector or admin).
+///
+/// The report with its attendance and findings, stored in one transaction; `submit: true`
+/// submits it in the same one. The same `id` with the same report again is a replay (`200`,
+/// nothing written twice); with different content, `409`.
 #[utoipa::path(
     tag = "inspections",
     request_body = NewInspection,
@@ -461,12 +469,16 @@ pub async fn create_inspection(
     })
 }
 
-/// List reports, newest first. Inspectors see submitted reports and their own drafts.
+/// List reports.
+///
+/// Newest first, one page at a time, without their rows but with their counts; filter by
+/// OPD, status, inspector or local dates. Inspectors see submitted reports and their own
+/// drafts.
 #[utoipa::path(
     tag = "inspections",
     params(InspectionListQuery),
     responses(
-        (status = 200, description = "One page of reports (without rows; with counts)", body = Page<Inspection>),
+        (status = 200, description = "One page of reports (without rows; with counts)", body = Page<InspectionSummary>),
         (status = 403, description = "Viewers see no individual reports", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -509,16 +521,18 @@ pub async fn list_inspections(
         rows,
         limit,
         |((row, _), _)| encode_time_cursor(row.started_at, row.id),
-        |((row, (opd, who)), (_, na, nf))| {
-            let mut item = base(row, opd, who);
-            item.attendance_count = Some(na);
-            item.findings_count = Some(nf);
-            item
+        |((row, (opd, who)), (_, na, nf))| InspectionSummary {
+            head: head(row, opd, who),
+            attendance_count: na,
+            findings_count: nf,
         },
     )))
 }
 
-/// Read a report with its attendance, findings and evidence. Someone else's draft is `404`.
+/// Read a report.
+///
+/// With its attendance, findings and photos. Carries an `ETag` for `If-Match` on edits.
+/// Someone else's draft is `404` to an inspector.
 #[utoipa::path(
     tag = "inspections",
     params(("id" = Uuid, Path, description = "Report id")),
@@ -538,7 +552,11 @@ pub async fn get_inspection(
     Ok(report_response(actix_web::http::StatusCode::OK, report))
 }
 
-/// Edit a draft (author or admin). With `If-Match: "<version>"`, a stale version is `412`.
+/// Edit a draft (author or admin).
+///
+/// Changes the given fields; a new attendance list replaces the old one with its derived
+/// absence findings. With `If-Match: "<version>"`, a stale version is `412`. A submitted
+/// report is `409`.
 #[utoipa::path(
     tag = "inspections",
     params(
@@ -584,7 +602,10 @@ pub async fn update_inspection(
     Ok(report_response(actix_web::http::StatusCode::OK, report))
 }
 
-/// Add one finding to a draft (author or admin). The same finding again is a replay (`200`).
+/// Add a finding to a draft (author or admin).
+///
+/// The same finding (same `id`, same content) again is a replay (`200`); the same `id` with
+/// other content is `409`.
 #[utoipa::path(
     tag = "inspections",
     params(("id" = Uuid, Path, description = "Report id")),
@@ -617,7 +638,11 @@ pub async fn add_finding(
     })
 }
 
-/// Submit a draft (author or admin): it becomes read-only. Submitting again is harmless.
+/// Submit a draft (author or admin).
+///
+/// The report becomes read-only, is counted in the dashboards and its findings are checked
+/// against the flag rules, which raise follow-ups, all in one transaction. Submitting again
+/// changes nothing.
 #[utoipa::path(
     tag = "inspections",
     params(("id" = Uuid, Path, description = "Report id")),

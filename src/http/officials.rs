@@ -70,15 +70,21 @@ pub struct Official {
     pub gender: Option<Gender>,
     pub active: bool,
     pub current_assignment: Assignment,
-    /// Every placement, oldest first (single reads only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub assignments: Option<Vec<Assignment>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
+/// An official with every placement they held.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OfficialWithHistory {
+    #[serde(flatten)]
+    pub official: Official,
+    /// Every placement, oldest first.
+    pub assignments: Vec<Assignment>,
+}
+
 impl Official {
-    pub fn new(o: OfficialWithCurrent, history: Option<Vec<AssignmentWithOpd>>) -> Self {
+    pub fn new(o: OfficialWithCurrent) -> Self {
         let info = nip::info(&o.official.nip);
         Official {
             id: o.official.id.0,
@@ -90,7 +96,6 @@ impl Official {
             rank: o.official.rank,
             active: o.official.active,
             current_assignment: Assignment::from(o.current),
-            assignments: history.map(|h| h.into_iter().map(Assignment::from).collect()),
             created_at: Utc.from_utc_datetime(&o.official.created_at),
             updated_at: Utc.from_utc_datetime(&o.official.updated_at),
         }
@@ -170,7 +175,10 @@ pub struct OfficialListQuery {
     pub cursor: Option<String>,
 }
 
-/// List officials, ordered by NIP, with their current placement.
+/// List officials.
+///
+/// Ordered by NIP, one page at a time, each with their current placement; filter by name,
+/// NIP, OPD, position kind or active.
 #[utoipa::path(
     tag = "reference",
     params(OfficialListQuery),
@@ -209,28 +217,34 @@ pub async fn list_officials(
         rows,
         limit,
         |r| encode_cursor(&r.official.nip),
-        |o| Official::new(o, None),
+        Official::new,
     )))
 }
 
-async fn load_full(state: &AppState, id: DbUuid) -> ApiResult<(i64, Official)> {
+async fn load_full(state: &AppState, id: DbUuid) -> ApiResult<(i64, OfficialWithHistory)> {
     super::run(&state.pool, move |conn| {
         let current = refdb::find_official(conn, id)?;
         let history = refdb::assignment_history(conn, id)?;
         Ok((
             current.official.sync_seq,
-            Official::new(current, Some(history)),
+            OfficialWithHistory {
+                official: Official::new(current),
+                assignments: history.into_iter().map(Assignment::from).collect(),
+            },
         ))
     })
     .await
 }
 
-/// Create an official with their current placement (admin).
+/// Create an official (admin).
+///
+/// With their current placement. The NIP is checked against the employment type (birth
+/// date, CPNS start and gender digit for PNS).
 #[utoipa::path(
     tag = "reference",
     request_body = NewOfficialRequest,
     responses(
-        (status = 201, description = "Created", body = Official, headers(("Location" = String))),
+        (status = 201, description = "Created", body = OfficialWithHistory, headers(("Location" = String))),
         (status = 403, description = "Caller is not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The NIP is taken", body = Problem, content_type = "application/problem+json"),
     )
@@ -264,14 +278,16 @@ pub async fn create_official(
         .json(official))
 }
 
-/// Read an official with the current placement and the whole history. Carries an `ETag`;
-/// `If-None-Match` gives `304` when unchanged.
+/// Read an official.
+///
+/// With the current placement and every earlier one. Carries an `ETag`; `If-None-Match`
+/// gives `304` while unchanged.
 #[utoipa::path(
     tag = "reference",
-    params(("id" = Uuid, Path, description = "Official id")),
+    params(("id" = Uuid, Path, description = "Official id"), ("If-None-Match" = Option<String>, Header, description = "The `ETag` of a copy the client holds: `304` while it is current")),
     responses(
-        (status = 200, description = "The official", body = Official, headers(("ETag" = String))),
-        (status = 304, description = "Not modified since the given ETag"),
+        (status = 200, description = "The official", body = OfficialWithHistory, headers(("ETag" = String))),
+        (status = 304, description = "Not modified since the given ETag (no body)", headers(("ETag" = String))),
         (status = 403, description = "Viewers may not see personal data", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -287,13 +303,17 @@ pub async fn get_official(
     Ok(json_with_etag(&req, version, &official))
 }
 
-/// Change an official (admin); a change of OPD or position is a transfer.
+/// Change an official (admin).
+///
+/// A change of OPD, position title or position kind is a transfer (mutasi): the current
+/// placement ends on `effective_from` and a new one begins, so findings keep the placement
+/// they were made in.
 #[utoipa::path(
     tag = "reference",
     params(("id" = Uuid, Path, description = "Official id")),
     request_body = OfficialPatch,
     responses(
-        (status = 200, description = "The official as it now stands", body = Official),
+        (status = 200, description = "The official as it now stands", body = OfficialWithHistory),
         (status = 403, description = "Caller is not an admin", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -146,7 +146,9 @@ fn radius(r: Option<i64>) -> ApiResult<i32> {
     }
 }
 
-/// List OPDs, ordered by code.
+/// List OPDs.
+///
+/// Ordered by code, one page at a time; filter by name, kind or active.
 #[utoipa::path(tag = "reference", params(OpdListQuery), responses((status = 200, description = "One page of OPDs", body = Page<Opd>)))]
 #[get("/api/v1/opds")]
 pub async fn list_opds(
@@ -180,6 +182,9 @@ pub async fn list_opds(
 }
 
 /// Create an OPD (admin).
+///
+/// Coordinates and a geofence radius let reports be marked as made inside or outside the
+/// office.
 #[utoipa::path(
     tag = "reference",
     request_body = NewOpd,
@@ -217,13 +222,15 @@ pub async fn create_opd(
         .json(Opd::from(row)))
 }
 
-/// Read an OPD. Carries an `ETag`; `If-None-Match` gives `304` when unchanged.
+/// Read an OPD.
+///
+/// Carries an `ETag`; `If-None-Match` gives `304` while unchanged.
 #[utoipa::path(
     tag = "reference",
-    params(("id" = Uuid, Path, description = "OPD id")),
+    params(("id" = Uuid, Path, description = "OPD id"), ("If-None-Match" = Option<String>, Header, description = "The `ETag` of a copy the client holds: `304` while it is current")),
     responses(
         (status = 200, description = "The OPD", body = Opd, headers(("ETag" = String))),
-        (status = 304, description = "Not modified since the given ETag"),
+        (status = 304, description = "Not modified since the given ETag (no body)", headers(("ETag" = String))),
     )
 )]
 #[get("/api/v1/opds/{id}")]
@@ -238,7 +245,10 @@ pub async fn get_opd(
     Ok(json_with_etag(&req, row.sync_seq, &Opd::from(row)))
 }
 
-/// Change an OPD (admin). Deactivate with `{"active": false}`.
+/// Change an OPD (admin).
+///
+/// Changes the given fields. Deactivate with `{"active": false}`: the OPD receives no new
+/// reports and keeps its history.
 #[utoipa::path(
     tag = "reference",
     params(("id" = Uuid, Path, description = "OPD id")),

@@ -26,7 +26,9 @@ pub struct Readiness {
 /// The OpenAPI document as served at `/openapi.yaml`.
 pub struct SpecYaml(pub String);
 
-/// Liveness: the process is up and serving.
+/// Liveness.
+///
+/// The process is up and serving; it does not touch the database.
 #[utoipa::path(tag = "operations", security(()), responses((status = 200, description = "Up", body = Health)))]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
@@ -35,7 +37,9 @@ pub async fn healthz() -> HttpResponse {
     })
 }
 
-/// Readiness: the database answers.
+/// Readiness.
+///
+/// The database answers a query; `503` when it does not.
 #[utoipa::path(
     tag = "operations",
     security(()),
@@ -64,20 +68,30 @@ pub async fn readyz(state: Data<AppState>) -> ApiResult<HttpResponse> {
 }
 
 /// This document.
+///
+/// The OpenAPI 3.1 document the server was built with, as YAML.
 #[utoipa::path(
     tag = "operations",
     security(()),
-    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/yaml", body = serde_json::Value))
+    params(("Accept" = Option<String>, Header, description = "`text/plain` (alone) labels the YAML so; otherwise it comes as `application/yaml`")),
+    responses((status = 200, description = "The OpenAPI 3.1 document, as YAML", content((String = "application/yaml"), (String = "text/plain"))))
 )]
 #[get("/openapi.yaml")]
-pub async fn openapi_yaml(spec: Data<SpecYaml>) -> HttpResponse {
+pub async fn openapi_yaml(req: actix_web::HttpRequest, spec: Data<SpecYaml>) -> HttpResponse {
+    let media_type = if super::extract::accepts_only(&req, "text/plain") {
+        "text/plain; charset=utf-8"
+    } else {
+        "application/yaml; charset=utf-8"
+    };
     HttpResponse::Ok()
-        .content_type("application/yaml; charset=utf-8")
+        .content_type(media_type)
         .body(spec.0.clone())
 }
 
-/// Prometheus metrics (admin, supervisor): requests and latency by route pattern and status
-/// class, database pool, records written, login failures.
+/// Prometheus metrics (admin, supervisor).
+///
+/// Requests and latency by route pattern and status class, the database pool, records
+/// written and login failures, in the Prometheus text format.
 #[utoipa::path(
     tag = "operations",
     responses(

@@ -40,7 +40,10 @@ pub struct SyncResponse {
     pub has_more: bool,
 }
 
-/// Changes to reference data since a cursor, for the phone's offline cache.
+/// Reference data changed since a cursor.
+///
+/// OPDs and officials changed after `since`, in order, for the phone's offline cache;
+/// follow `next_cursor` until `has_more` is `false`, and keep it for the next sync.
 #[utoipa::path(
     tag = "reference",
     params(SyncQuery),
@@ -86,10 +89,7 @@ pub async fn sync(
         .unwrap_or(since);
     Ok(HttpResponse::Ok().json(SyncResponse {
         opds: opds.into_iter().map(Opd::from).collect(),
-        officials: officials
-            .into_iter()
-            .map(|o| Official::new(o, None))
-            .collect(),
+        officials: officials.into_iter().map(Official::new).collect(),
         next_cursor: encode_cursor(&last.to_string()),
         has_more,
     }))

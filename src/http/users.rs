@@ -117,6 +117,8 @@ fn validate_new(body: &NewUserRequest) -> ApiResult<()> {
 }
 
 /// Create a user (admin).
+///
+/// Usernames are unique ignoring letter case; the password is checked against the policy.
 #[utoipa::path(
     tag = "users",
     request_body = NewUserRequest,
@@ -158,7 +160,9 @@ pub async fn create_user(
         .json(User::from(row)))
 }
 
-/// List users (admin), ordered by username, with cursor pagination.
+/// List users (admin).
+///
+/// Ordered by username, one page at a time; filter by role or active.
 #[utoipa::path(
     tag = "users",
     params(UserListQuery),
@@ -197,6 +201,8 @@ pub async fn list_users(
 }
 
 /// Read a user (admin).
+///
+/// The account as it stands; passwords are never shown.
 #[utoipa::path(
     tag = "users",
     params(("id" = Uuid, Path, description = "User id")),

@@ -12,7 +12,7 @@ use crate::db::followups::{self as fdb, EventRow, FollowUpRow};
 use crate::db::inspections::{FindingRow, InspectionRow};
 use crate::db::{now, write_tx, DbConnection, DbUuid};
 use crate::domain::dates::{local_day, year_bounds};
-use crate::domain::discipline::{self as rules, Recommendation};
+use crate::domain::discipline::{self as rules, Recommendation, SanctionCode};
 use crate::domain::followup::{
     self as lifecycle, Action, FollowUpSource, FollowUpStatus, HistoryAction,
 };
@@ -310,7 +310,7 @@ pub fn load_visible(
 pub struct ActionInput {
     pub action: Action,
     pub note: Option<String>,
-    pub sanction: Option<String>,
+    pub sanction: Option<SanctionCode>,
     pub assignee_id: Option<Uuid>,
     pub due_date: Option<NaiveDate>,
 }
@@ -422,17 +422,17 @@ pub fn act(
                     ev.due_date = Some(d);
                 }
             }
-            Action::Decide => match input.sanction.as_deref().map(rules::sanction) {
+            Action::Decide => match input.sanction.map(rules::sanction) {
                 None => errors.push(FieldError::new("sanction", "is required for `decide`")),
                 Some(None) => errors.push(FieldError::new(
                     "sanction",
                     "is not a PP 94/2021 sanction code (or `none`)",
                 )),
                 Some(Some(s)) => {
-                    row.sanction = Some(s.code.to_string());
+                    row.sanction = Some(s.code);
                     row.decided_by = Some(DbUuid(caller.id));
                     row.decided_at = Some(now());
-                    ev.sanction = Some(s.code.to_string());
+                    ev.sanction = Some(s.code);
                 }
             },
             Action::Reopen => {
@@ -448,7 +448,7 @@ pub fn act(
         let mut deviates = false;
         if input.action == Action::Decide {
             let rec = recommendation_for(conn, &row, ctx)?;
-            deviates = row.sanction.as_deref() != Some(rec.sanction.as_str());
+            deviates = row.sanction != Some(rec.sanction);
         }
         let version = row.version;
         row.status = to;

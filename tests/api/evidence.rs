@@ -380,11 +380,36 @@ async fn evidence_follows_its_report(backend: Backend) {
         .client
         .get(f.app.url(&url))
         .bearer_auth(&f.inspector)
-        .header("if-none-match", etag)
+        .header("if-none-match", etag.clone())
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 304);
+    assert_eq!(resp.headers()["etag"], etag.as_str());
+    // A client that takes only octets (a generated client) gets the same bytes so labelled;
+    // an Accept that also names an image type gets the photo's own.
+    for (accept, want) in [
+        ("application/octet-stream", "application/octet-stream"),
+        ("image/jpeg, application/octet-stream;q=0.5", "image/jpeg"),
+        ("*/*", "image/jpeg"),
+    ] {
+        let resp = f
+            .app
+            .client
+            .get(f.app.url(&url))
+            .bearer_auth(&f.inspector)
+            .header("accept", accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{accept}");
+        assert_eq!(resp.headers()["content-type"], want, "{accept}");
+        assert_eq!(resp.headers()["etag"], etag.as_str(), "{accept}");
+        assert_eq!(
+            sha(&resp.bytes().await.unwrap()),
+            ev["sha256"].as_str().unwrap()
+        );
+    }
 }
 
 async fn evidence_window_closes(backend: Backend) {

@@ -29,6 +29,20 @@ async fn health_readiness_and_docs(backend: Backend) {
         .starts_with("application/yaml"));
     let served = spec.text().await.unwrap();
     assert_eq!(served, sidak::openapi::yaml().unwrap());
+    // A client that takes only text gets the same document as text/plain.
+    let as_text = app
+        .client
+        .get(app.url("/openapi.yaml"))
+        .header("accept", "text/plain")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(as_text.status(), 200);
+    assert!(as_text.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    assert_eq!(as_text.text().await.unwrap(), served);
 
     let docs = app.get("/docs/", None).await;
     assert_eq!(docs.status(), 200);
@@ -216,4 +230,116 @@ fn migration_trees_match() {
             }
         }
     }
+}
+
+/// What generated clients need from the document (scripts/client-check.py runs the clients
+/// themselves; this keeps each rule in plain sight).
+#[test]
+fn the_document_reads_cleanly_for_generated_clients() {
+    let doc = serde_json::to_value(sidak::openapi::document()).unwrap();
+    assert_eq!(doc["servers"][0]["url"], "/");
+    let mut public = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap_or(path);
+            assert!(
+                op["description"]
+                    .as_str()
+                    .is_some_and(|d| !d.trim().is_empty()),
+                "{id} has no description"
+            );
+            let statuses: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
+            assert!(
+                statuses.iter().any(|s| s.starts_with('4')),
+                "{id} documents no 4xx"
+            );
+            if op["security"] == serde_json::json!([]) {
+                public.push(format!("{method} {path}"));
+            }
+            assert_ne!(op["security"], serde_json::json!([{}]), "{id}");
+        }
+    }
+    public.sort();
+    assert_eq!(
+        public,
+        [
+            "get /healthz",
+            "get /openapi.yaml",
+            "get /readyz",
+            "post /api/v1/auth/login",
+            "post /api/v1/auth/refresh",
+        ]
+    );
+    let schemas = &doc["components"]["schemas"];
+    // Pages refer to their item schema instead of copying it.
+    for (name, page) in schemas.as_object().unwrap() {
+        if let Some(item) = name.strip_prefix("Page_") {
+            assert_eq!(
+                page["properties"]["items"]["items"]["$ref"],
+                format!("#/components/schemas/{item}"),
+                "{name}"
+            );
+        }
+    }
+    // Always-sent fields are required; arrays that are never null are not nullable.
+    let inspection = &schemas["Inspection"]["allOf"][1];
+    assert_eq!(
+        inspection["required"],
+        serde_json::json!(["attendance", "evidence", "findings"])
+    );
+    assert_eq!(inspection["properties"]["findings"]["type"], "array");
+    let head = &schemas["ReportHead"];
+    for field in ["ended_at", "notes", "location", "submitted_at", "version"] {
+        assert!(
+            head["required"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f == field),
+            "ReportHead.{field} is always sent"
+        );
+    }
+    // Closed vocabularies are enums.
+    assert!(schemas["SanctionCode"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c == "teguran_lisan"));
+    assert_eq!(
+        schemas["ActionRequest"]["properties"]["sanction"]["oneOf"][1]["$ref"],
+        "#/components/schemas/SanctionCode"
+    );
+    // The photo: binary under its real types; the upload's meta is JSON, optional, not null.
+    let download = &doc["paths"]["/api/v1/evidence/{id}/content"]["get"];
+    for media in [
+        "image/jpeg",
+        "image/png",
+        "image/webp",
+        "application/octet-stream",
+    ] {
+        assert_eq!(
+            download["responses"]["200"]["content"][media]["schema"]["$ref"],
+            "#/components/schemas/PhotoBytes"
+        );
+    }
+    assert_eq!(schemas["PhotoBytes"]["format"], "binary");
+    let names: Vec<&str> = download["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert!(names.contains(&"If-None-Match"), "{names:?}");
+    let upload = &doc["paths"]["/api/v1/inspections/{id}/evidence"]["post"]["requestBody"]
+        ["content"]["multipart/form-data"];
+    assert_eq!(
+        upload["encoding"]["meta"]["contentType"],
+        "application/json"
+    );
+    let form = &schemas["EvidenceUpload"];
+    assert_eq!(form["required"], serde_json::json!(["file"]));
+    assert_eq!(
+        form["properties"]["meta"]["$ref"],
+        "#/components/schemas/EvidenceMeta"
+    );
 }
