@@ -115,6 +115,9 @@ pub struct AbsenceTable {
     pub rows: Vec<(u32, SanctionCode)>,
     pub consecutive_days_for_dismissal: u32,
     pub basis: &'static str,
+    /// Where the rule that salary stops from the month after the consecutive-day threshold
+    /// is reached is written, when the table's law has one (PP 94/2021 Pasal 15 ayat (2)).
+    pub salary_stop_basis: Option<&'static str>,
 }
 
 impl AbsenceTable {
@@ -133,6 +136,7 @@ impl AbsenceTable {
             ],
             consecutive_days_for_dismissal: 10,
             basis: "PP 94/2021 tentang Disiplin Pegawai Negeri Sipil",
+            salary_stop_basis: Some("PP 94/2021 Pasal 15 ayat (2)"),
         }
     }
 
@@ -141,6 +145,7 @@ impl AbsenceTable {
     pub fn pppk_default() -> Self {
         AbsenceTable {
             basis: "Ketentuan disiplin PPPK (PP 49/2018 dan perjanjian kerja), tabel dikonfigurasi oleh instansi",
+            salary_stop_basis: None,
             ..Self::pp94()
         }
     }
@@ -168,6 +173,7 @@ impl AbsenceTable {
             rows,
             consecutive_days_for_dismissal: 10,
             basis,
+            salary_stop_basis: None,
         })
     }
 }
@@ -176,7 +182,8 @@ impl AbsenceTable {
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Recommendation {
     pub year: i32,
-    /// Distinct local days with an unexcused absence.
+    /// Distinct working days of the year on which a sidak recorded an unexcused absence
+    /// (weekends and public holidays do not count).
     pub unexcused_absence_days: u32,
     /// Sum of `minutes_late` in the year.
     pub late_minutes: u32,
@@ -184,7 +191,13 @@ pub struct Recommendation {
     pub late_days: u32,
     /// Absence days plus late days: what the table is read with.
     pub total_days: u32,
+    /// The longest run of consecutive working days absent that touches the year, counted
+    /// across 31 December / 1 January.
     pub longest_consecutive_absence_working_days: u32,
+    /// When the consecutive-day threshold is reached and the table's law stops the salary
+    /// (PP 94/2021 Pasal 15 ayat (2)): the first day of the month after the day the run
+    /// reached it. That does not wait for the decision.
+    pub salary_stops_from: Option<NaiveDate>,
     pub level: Level,
     /// Sanction code (see `SANCTIONS`), `none` below the first threshold.
     pub sanction: SanctionCode,
@@ -196,17 +209,16 @@ pub fn is_working_day(day: NaiveDate, holidays: &BTreeSet<NaiveDate>) -> bool {
     !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) && !holidays.contains(&day)
 }
 
-/// The longest run of absence days with no working day between them missing.
-pub fn longest_run(days: &BTreeSet<NaiveDate>, holidays: &BTreeSet<NaiveDate>) -> u32 {
-    let working: Vec<NaiveDate> = days
+/// The runs of absence days with no working day between them missing, oldest first; days
+/// that are not working days are left out.
+pub fn runs(days: &BTreeSet<NaiveDate>, holidays: &BTreeSet<NaiveDate>) -> Vec<Vec<NaiveDate>> {
+    let mut out: Vec<Vec<NaiveDate>> = Vec::new();
+    let mut prev: Option<NaiveDate> = None;
+    for day in days
         .iter()
         .copied()
         .filter(|d| is_working_day(*d, holidays))
-        .collect();
-    let mut best = 0;
-    let mut run = 0;
-    let mut prev: Option<NaiveDate> = None;
-    for day in working {
+    {
         let adjacent = prev.is_some_and(|p| {
             let mut d = p.succ_opt();
             while let Some(x) = d {
@@ -220,11 +232,22 @@ pub fn longest_run(days: &BTreeSet<NaiveDate>, holidays: &BTreeSet<NaiveDate>) -
             }
             true
         });
-        run = if adjacent { run + 1 } else { 1 };
-        best = best.max(run);
+        match out.last_mut() {
+            Some(run) if adjacent => run.push(day),
+            _ => out.push(vec![day]),
+        }
         prev = Some(day);
     }
-    best
+    out
+}
+
+/// The longest run of absence days with no working day between them missing.
+pub fn longest_run(days: &BTreeSet<NaiveDate>, holidays: &BTreeSet<NaiveDate>) -> u32 {
+    runs(days, holidays)
+        .iter()
+        .map(|r| r.len() as u32)
+        .max()
+        .unwrap_or(0)
 }
 
 /// Reads the table for an official's year.
@@ -236,10 +259,24 @@ pub fn recommend(
     holidays: &BTreeSet<NaiveDate>,
     table: &AbsenceTable,
 ) -> Recommendation {
-    let days = absence_days.len() as u32;
+    let days = absence_days
+        .iter()
+        .filter(|d| d.year() == year && is_working_day(**d, holidays))
+        .count() as u32;
     let late_days = late_minutes / minutes_per_day.max(1);
     let total = days + late_days;
-    let longest = longest_run(absence_days, holidays);
+    // `absence_days` may hold days around the year: a run over the new year counts for both.
+    let threshold = table.consecutive_days_for_dismissal.max(1) as usize;
+    let touching: Vec<Vec<NaiveDate>> = runs(absence_days, holidays)
+        .into_iter()
+        .filter(|r| r.iter().any(|d| d.year() == year))
+        .collect();
+    let longest = touching.iter().map(|r| r.len() as u32).max().unwrap_or(0);
+    let reached = touching
+        .iter()
+        .filter_map(|r| r.get(threshold - 1))
+        .min()
+        .copied();
     let mut code = SanctionCode::None;
     for (min, c) in &table.rows {
         if total >= *min {
@@ -251,19 +288,40 @@ pub fn recommend(
         code = SanctionCode::Pemberhentian;
     }
     let s = sanction(code).unwrap_or(SANCTIONS[0]);
-    let legal_basis = if code == SanctionCode::None {
-        format!("{}: di bawah ambang hukuman disiplin ({total} hari kerja tanpa alasan yang sah dalam {year})", table.basis)
+    // A sidak is one moment, not a presensi record: the text says what was seen and asks
+    // for the attendance records before anyone relies on it.
+    const CONFIRM: &str = "konfirmasi dengan data presensi";
+    let salary_stops_from = match (consecutive, table.salary_stop_basis, reached) {
+        (true, Some(_), Some(day)) => day
+            .with_day(1)
+            .and_then(|first| first.checked_add_months(chrono::Months::new(1))),
+        _ => None,
+    };
+    let mut legal_basis = if code == SanctionCode::None {
+        format!(
+            "{}: di bawah ambang hukuman disiplin (tercatat tidak hadir tanpa keterangan saat sidak \
+             pada {days} hari kerja dan {late_days} hari dari keterlambatan dalam {year}) — {CONFIRM}",
+            table.basis
+        )
     } else if consecutive {
         format!(
-            "{}: tidak masuk kerja tanpa alasan yang sah selama {longest} hari kerja berturut-turut (ambang {} hari)",
+            "{}: tercatat tidak hadir tanpa keterangan saat sidak pada {longest} hari kerja \
+             berturut-turut (ambang {} hari) — {CONFIRM}",
             table.basis, table.consecutive_days_for_dismissal
         )
     } else {
         format!(
-            "{}: tidak masuk kerja tanpa alasan yang sah secara kumulatif {total} hari kerja dalam tahun {year} ({days} hari absen, {late_days} hari dari {late_minutes} menit keterlambatan)",
+            "{}: tercatat tidak hadir tanpa keterangan saat sidak pada {days} hari kerja dalam tahun \
+             {year}, ditambah {late_days} hari dari {late_minutes} menit keterlambatan: {total} hari \
+             kerja — {CONFIRM}",
             table.basis
         )
     };
+    if let (Some(from), Some(rule)) = (salary_stops_from, table.salary_stop_basis) {
+        legal_basis.push_str(&format!(
+            "; pembayaran gaji dihentikan mulai {from} ({rule}), tanpa menunggu keputusan hukuman"
+        ));
+    }
     Recommendation {
         year,
         unexcused_absence_days: days,
@@ -271,6 +329,7 @@ pub fn recommend(
         late_days,
         total_days: total,
         longest_consecutive_absence_working_days: longest,
+        salary_stops_from,
         level: s.level,
         sanction: s.code,
         sanction_label: s.label.to_string(),
@@ -395,6 +454,75 @@ mod tests {
         with_gap.remove(&d(2026, 1, 7));
         assert_eq!(longest_run(&with_gap, &holidays), 9);
         assert_eq!(longest_run(&with_gap, &BTreeSet::new()), 7);
+    }
+
+    #[test]
+    fn only_working_days_of_the_year_count() {
+        let holidays = BTreeSet::from([d(2026, 8, 17)]);
+        // Saturday 1 and Sunday 2 August, Independence Day (a Monday), then Tue–Wed.
+        let days = BTreeSet::from([
+            d(2026, 8, 1),
+            d(2026, 8, 2),
+            d(2026, 8, 17),
+            d(2026, 8, 18),
+            d(2026, 8, 19),
+            d(2025, 12, 30),
+        ]);
+        let r = recommend(2026, &days, 0, 450, &holidays, &AbsenceTable::pp94());
+        assert_eq!(r.unexcused_absence_days, 2);
+        assert_eq!(r.sanction, SanctionCode::None);
+        assert!(
+            r.legal_basis.contains("konfirmasi dengan data presensi"),
+            "{}",
+            r.legal_basis
+        );
+        assert!(r.legal_basis.contains("saat sidak"), "{}", r.legal_basis);
+    }
+
+    #[test]
+    fn a_run_over_the_new_year_counts_and_stops_the_salary() {
+        // Ten working days from Monday 21 December 2026 to Tuesday 5 January 2027; the
+        // holidays 25 December and 1 January do not break the run.
+        let holidays = BTreeSet::from([d(2026, 12, 25), d(2027, 1, 1)]);
+        let mut days = BTreeSet::new();
+        let mut day = d(2026, 12, 21);
+        while days.len() < 10 {
+            if is_working_day(day, &holidays) {
+                days.insert(day);
+            }
+            day = day.succ_opt().unwrap();
+        }
+        assert_eq!(days.last(), Some(&d(2027, 1, 5)));
+        for year in [2026, 2027] {
+            let r = recommend(year, &days, 0, 450, &holidays, &AbsenceTable::pp94());
+            assert_eq!(r.longest_consecutive_absence_working_days, 10, "{year}");
+            assert_eq!(r.sanction, SanctionCode::Pemberhentian, "{year}");
+            // The tenth day is 5 January 2027: no salary from February.
+            assert_eq!(r.salary_stops_from, Some(d(2027, 2, 1)), "{year}");
+            assert!(
+                r.legal_basis.contains("Pasal 15 ayat (2)"),
+                "{}",
+                r.legal_basis
+            );
+        }
+        // Within one year only the days of that year count towards the total.
+        let r = recommend(2026, &days, 0, 450, &holidays, &AbsenceTable::pp94());
+        assert_eq!(r.unexcused_absence_days, 8);
+        // A run entirely in the year before does not count for this one.
+        let r = recommend(2028, &days, 0, 450, &holidays, &AbsenceTable::pp94());
+        assert_eq!(r.longest_consecutive_absence_working_days, 0);
+        assert_eq!(r.salary_stops_from, None);
+        // PPPK tables carry no salary rule of PP 94.
+        let r = recommend(
+            2027,
+            &days,
+            0,
+            450,
+            &holidays,
+            &AbsenceTable::pppk_default(),
+        );
+        assert_eq!(r.sanction, SanctionCode::Pemberhentian);
+        assert_eq!(r.salary_stops_from, None);
     }
 
     #[test]

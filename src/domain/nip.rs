@@ -1,8 +1,12 @@
 //! The NIP (Nomor Induk Pegawai): 18 digits.
 //!
 //! PNS: `YYYYMMDD` birth date · `YYYYMM` CPNS start (TMT) · gender digit (1 male, 2 female)
-//! · 3-digit sequence. PPPK numbers are 18 digits too, but digits 9–14 are the appointment
-//! year and a code, not a month, so only the birth date and the gender digit are checked.
+//! · 3-digit sequence from 001. PPPK numbers are 18 digits too, but digits 9–12 are the
+//! appointment year (PPPK were first appointed in 2019) and 13–14 a code, not a month.
+//!
+//! People type a NIP as BKN prints it (`19660801 198803 1 001`, `19660801.198803.1.001`) and
+//! spreadsheets prefix a `'`: [`normalize`] takes those back to the 18 digits that are stored
+//! and searched.
 
 use super::vocab::vocabulary;
 use chrono::{Datelike, NaiveDate};
@@ -32,6 +36,18 @@ pub struct NipInfo {
 }
 
 pub const MIN_BIRTH_YEAR: i32 = 1940;
+/// The year the first PPPK were appointed.
+pub const FIRST_PPPK_YEAR: i32 = 2019;
+/// A PPPK is appointed at 20 at the earliest.
+pub const PPPK_MIN_AGE: i32 = 20;
+
+/// The NIP as typed, without the spaces and dots of BKN's printed form and a spreadsheet's
+/// leading `'`; surrounding white space is dropped. What is left is validated as it is.
+pub fn normalize(typed: &str) -> String {
+    let t = typed.trim();
+    let t = t.strip_prefix('\'').unwrap_or(t);
+    t.chars().filter(|c| *c != ' ' && *c != '.').collect()
+}
 
 fn digits(s: &str, from: usize, to: usize) -> u32 {
     s[from..to].parse().unwrap_or(0)
@@ -57,7 +73,23 @@ pub fn validate(nip: &str, kind: EmploymentType, today: NaiveDate) -> Result<Nip
         Some(b) if b > today => errors.push("NIP birth date (digits 1–8) is in the future".into()),
         Some(_) => {}
     }
+    if digits(nip, 15, 18) == 0 {
+        errors.push("NIP sequence (digits 16–18) starts at 001".into());
+    }
     let mut cpns_start = None;
+    if kind == EmploymentType::Pppk {
+        let year = digits(nip, 8, 12) as i32;
+        if year < FIRST_PPPK_YEAR || year > today.year() {
+            errors.push(format!(
+                "NIP appointment year (digits 9–12) must be {FIRST_PPPK_YEAR}–{} for PPPK",
+                today.year()
+            ));
+        } else if birth.is_some_and(|b| year < b.year() + PPPK_MIN_AGE) {
+            errors.push(format!(
+                "NIP appointment year (digits 9–12) is less than {PPPK_MIN_AGE} years after the birth year"
+            ));
+        }
+    }
     if kind == EmploymentType::Pns {
         match NaiveDate::from_ymd_opt(digits(nip, 8, 12) as i32, digits(nip, 12, 14), 1) {
             None => errors.push("NIP digits 9–14 are not a valid CPNS start month (YYYYMM)".into()),
@@ -225,6 +257,41 @@ mod tests {
             validate("199001012023993001", EmploymentType::Pppk, today()).unwrap_err()[0]
                 .contains("gender")
         );
+    }
+
+    #[test]
+    fn typed_forms_normalize_to_the_digits() {
+        for typed in [
+            "19660801 198803 1 001",
+            "19660801.198803.1.001",
+            "'196608011988031001",
+            "  196608011988031001 ",
+            "'19660801 198803 1 001",
+        ] {
+            assert_eq!(normalize(typed), "196608011988031001", "{typed}");
+        }
+        // Anything else is left for validation to refuse.
+        assert_eq!(normalize("19660801-198803-1-001"), "19660801-198803-1-001");
+        assert!(pns(&normalize("19660801 198803 1 001")).is_ok());
+    }
+
+    #[test]
+    fn sequence_starts_at_001() {
+        assert!(pns("198503152010011000").unwrap_err()[0].contains("001"));
+        assert!(pns("198503152010011001").is_ok());
+        assert!(validate("199001012023991000", EmploymentType::Pppk, today()).is_err());
+    }
+
+    #[test]
+    fn pppk_appointment_year_bounds() {
+        let pppk = |nip: &str| validate(nip, EmploymentType::Pppk, today());
+        assert!(pppk("199001012019011001").is_ok(), "2019, the first year");
+        assert!(pppk("199001012026011001").is_ok(), "this year");
+        assert!(pppk("199001012018011001").unwrap_err()[0].contains("2019–2026"));
+        assert!(pppk("199001012027011001").unwrap_err()[0].contains("2019–2026"));
+        // Born 2000: appointed in 2020 at the earliest.
+        assert!(pppk("200001012020011001").is_ok());
+        assert!(pppk("200001012019011001").unwrap_err()[0].contains("20 years"));
     }
 
     #[test]

@@ -232,8 +232,8 @@ fn with_etag(status: actix_web::http::StatusCode, f: FollowUp) -> HttpResponse {
     tag = "follow-ups",
     request_body = NewFollowUp,
     responses(
-        (status = 201, description = "Raised", body = FollowUp),
-        (status = 200, description = "Attached to the official's open follow-up", body = FollowUp),
+        (status = 201, description = "Raised", body = FollowUp, headers(("ETag" = String, description = "The follow-up's version, for `If-Match`"))),
+        (status = 200, description = "Attached to the official's open follow-up", body = FollowUp, headers(("ETag" = String, description = "The follow-up's version, for `If-Match`"))),
         (status = 403, description = "Viewers may not raise follow-ups", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -370,7 +370,7 @@ pub async fn get_one(
     ),
     request_body = ActionRequest,
     responses(
-        (status = 200, description = "The follow-up as it now stands", body = FollowUp),
+        (status = 200, description = "The follow-up as it now stands", body = FollowUp, headers(("ETag" = String, description = "The follow-up's version, for `If-Match`"))),
         (status = 403, description = "The role may not take this action", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The state does not allow the action, or a concurrent action won", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Changed since the given ETag", body = Problem, content_type = "application/problem+json"),

@@ -407,7 +407,7 @@ async fn full(state: &AppState, caller: AuthUser, id: DbUuid) -> ApiResult<FullR
     request_body = NewInspection,
     responses(
         (status = 201, description = "Stored", body = Inspection, headers(("ETag" = String), ("Location" = String))),
-        (status = 200, description = "A replay of a stored report: the report as it stands", body = Inspection),
+        (status = 200, description = "A replay of a stored report: the report as it stands", body = Inspection, headers(("ETag" = String))),
         (status = 403, description = "Only inspectors and admins post reports", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The id (or a row id) belongs to a different report", body = Problem, content_type = "application/problem+json"),
     )

@@ -105,8 +105,13 @@ impl Official {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOfficialRequest {
-    /// 18 digits, checked against `employment_type`.
-    #[schema(example = "198503152010011002", pattern = r"^\s*[0-9]{18}\s*$")]
+    /// 18 digits, checked against `employment_type`; typed as BKN prints it
+    /// (`19850315 201001 1 002`, `19850315.201001.1.002`) or with a spreadsheet's leading `'`
+    /// is taken too, and stored as the bare digits.
+    #[schema(
+        example = "198503152010011002",
+        pattern = r"^\s*'?(?:[0-9][ .]?){17}[0-9]\s*$"
+    )]
     pub nip: String,
     /// 1–200 characters.
     #[schema(
@@ -163,7 +168,7 @@ pub struct OfficialPatch {
 pub struct OfficialListQuery {
     /// Part of the name (any letter case) or of the NIP.
     pub q: Option<String>,
-    /// Exact NIP.
+    /// Exact NIP (spaces, dots and a leading `'` are ignored).
     pub nip: Option<String>,
     /// Current OPD.
     pub opd_id: Option<Uuid>,
@@ -198,7 +203,7 @@ pub async fn list_officials(
     let limit = check_limit(query.limit)?;
     let filter = refdb::OfficialFilter {
         q: query.q.filter(|q| !q.trim().is_empty()),
-        nip: query.nip.map(|n| n.trim().to_string()),
+        nip: query.nip.as_deref().map(nip::normalize),
         opd_id: query.opd_id.map(DbUuid),
         position_kind: query.position_kind,
         active: query.active,

@@ -74,7 +74,7 @@ pub async fn readyz(state: Data<AppState>) -> ApiResult<HttpResponse> {
     tag = "operations",
     security(()),
     params(("Accept" = Option<String>, Header, description = "`text/plain` (alone) labels the YAML so; otherwise it comes as `application/yaml`")),
-    responses((status = 200, description = "The OpenAPI 3.1 document, as YAML", content((String = "application/yaml"), (String = "text/plain"))))
+    responses((status = 200, description = "The OpenAPI 3.1 document, as YAML", content((serde_json::Value = "application/yaml"), (String = "text/plain"))))
 )]
 #[get("/openapi.yaml")]
 pub async fn openapi_yaml(req: actix_web::HttpRequest, spec: Data<SpecYaml>) -> HttpResponse {

@@ -121,7 +121,8 @@ pub fn generate(
                     1 + i % 2,
                     i % 1000
                 );
-                let nip = format!("{}{}", &nip[..15], &format!("{:03}", (i / 1000 + i) % 1000));
+                // Sequences run from 001 (BKN numbers no one 000).
+                let nip = format!("{}{:03}", &nip[..15], 1 + (i / 1000 + i) % 999);
                 let id = DbUuid(uuid_from(&mut rng));
                 let opd = &opds[i % opds.len()];
                 let title = ["Staf", "Kepala Seksi", "Analis", "Pengadministrasi"][i % 4];

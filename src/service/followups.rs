@@ -486,7 +486,10 @@ pub fn recommendation(
     let (cfg, tz) = (ctx.follow_ups(), ctx.tz());
     let o = crate::db::reference::find_official(conn, official)?;
     let (from, to) = year_bounds(year, tz);
-    let findings = fdb::official_findings(conn, official, from, to)?;
+    // The days around the year too: a run of consecutive absences does not stop at
+    // 31 December (45 days hold any run long enough to reach the threshold).
+    let margin = chrono::Duration::days(45);
+    let findings = fdb::official_findings(conn, official, from - margin, to + margin)?;
     let days: BTreeSet<NaiveDate> = findings
         .iter()
         .filter(|f| f.category == FindingCategory::Absence)

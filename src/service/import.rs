@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::db::audit;
 use crate::db::reference::{self as refdb, OfficialWithCurrent, OpdFields};
 use crate::db::{read_snapshot, write_tx, DbConnection, DbUuid};
-use crate::domain::nip::EmploymentType;
+use crate::domain::nip::{self, EmploymentType};
 use crate::domain::reference::{OpdKind, PositionKind, DEFAULT_GEOFENCE_M};
 use crate::error::{ApiError, FieldError};
 use crate::service::officials::{self, OfficialInput, OfficialUpdate, Outcome};
@@ -255,7 +255,7 @@ pub fn import_officials(
             .collect();
         let nips: Vec<String> = rows
             .iter()
-            .filter_map(|r| r.values.get("nip").map(|n| n.trim().to_string()))
+            .filter_map(|r| r.values.get("nip").map(|n| nip::normalize(n)))
             .collect();
         let mut existing: HashMap<String, OfficialWithCurrent> =
             refdb::find_officials_by_nip(conn, &nips)?

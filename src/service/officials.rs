@@ -58,7 +58,7 @@ pub fn validate_placement(
 
 /// Checks everything that needs no database; normalises the input in place.
 pub fn validate_input(input: &mut OfficialInput, today: NaiveDate) -> Vec<FieldError> {
-    input.nip = input.nip.trim().to_string();
+    input.nip = nip::normalize(&input.nip);
     input.full_name = input.full_name.trim().to_string();
     input.position_title = input.position_title.trim().to_string();
     input.rank = input

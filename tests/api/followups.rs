@@ -13,6 +13,7 @@ both_backends!(
     concurrent_decisions_never_both_win,
     overdue_is_judged_in_local_time,
     the_recommendation_counts_days_once,
+    a_run_of_absences_over_the_new_year_stops_the_salary,
     follow_up_roles,
 );
 
@@ -539,8 +540,14 @@ async fn the_recommendation_counts_days_once(backend: Backend) {
         body["submit"] = json!(true);
         assert_eq!(f.post_report(&f.inspector, &body).await.status(), 201);
         let local = started.with_timezone(&tz).date_naive();
+        // Only working days of this year count (no public holidays are configured here).
+        let weekend = matches!(
+            chrono::Datelike::weekday(&local),
+            chrono::Weekday::Sat | chrono::Weekday::Sun
+        );
         if chrono::Datelike::year(&local)
             == chrono::Datelike::year(&now.with_timezone(&tz).date_naive())
+            && !weekend
         {
             days.insert(local);
         }
@@ -695,4 +702,57 @@ async fn follow_up_roles(backend: Backend) {
         404,
     )
     .await;
+}
+
+async fn a_run_of_absences_over_the_new_year_stops_the_salary(backend: Backend) {
+    let f = Field::new(backend).await;
+    // Ten working days (no public holidays are configured here): 22–26 and 29–31 December
+    // 2025, 1–2 January 2026; official 2 absent without excuse at each sidak (08:00 WIB).
+    let mut days = Vec::new();
+    let mut day = chrono::NaiveDate::from_ymd_opt(2025, 12, 22).unwrap();
+    while days.len() < 10 {
+        if !matches!(
+            chrono::Datelike::weekday(&day),
+            chrono::Weekday::Sat | chrono::Weekday::Sun
+        ) {
+            days.push(day);
+        }
+        day = day.succ_opt().unwrap();
+    }
+    for d in &days {
+        let mut body = f.report();
+        body["started_at"] = json!(format!("{d}T08:00:00+07:00"));
+        body["findings"] = json!([]);
+        body["submit"] = json!(true);
+        assert_eq!(f.post_report(&f.inspector, &body).await.status(), 201);
+    }
+    for year in [2025, 2026] {
+        let record: Value = f
+            .app
+            .get(
+                &format!("/api/v1/officials/{}/record?year={year}", f.officials[2]),
+                Some(&f.admin),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let rec = &record["recommendation"];
+        assert_eq!(
+            rec["longest_consecutive_absence_working_days"], 10,
+            "{year}: {rec}"
+        );
+        assert_eq!(rec["sanction"], "pemberhentian", "{year}");
+        // The tenth day is 2 January 2026: no salary from February.
+        assert_eq!(rec["salary_stops_from"], "2026-02-01", "{year}");
+        let days_in_year = days
+            .iter()
+            .filter(|d| chrono::Datelike::year(*d) == year)
+            .count();
+        assert_eq!(rec["unexcused_absence_days"], days_in_year, "{year}");
+        assert!(rec["legal_basis"]
+            .as_str()
+            .unwrap()
+            .contains("konfirmasi dengan data presensi"));
+    }
 }

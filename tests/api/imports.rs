@@ -278,7 +278,7 @@ pub fn nip_for(i: usize) -> String {
     format!(
         "{year:04}{month:02}{day:02}{tmt_year:04}{month:02}{}{:03}",
         1 + (i % 2),
-        i % 1000
+        1 + i % 999
     )
 }
 

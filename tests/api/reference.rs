@@ -277,6 +277,14 @@ async fn officials_follow_the_nip_rules(backend: Backend) {
         ("199505052023219003", "pns", "CPNS start month"),
         ("199513052023211003", "pppk", "birth date"),
         ("199505052023213003", "pppk", "gender"),
+        ("198503152010011000", "pns", "starts at 001"),
+        ("199505052018211003", "pppk", "2019–"),
+        (
+            "200505052024211003",
+            "pppk",
+            "20 years after the birth year",
+        ),
+        ("19850315-201001-1-003", "pns", "18 digits"),
     ];
     for (nip, kind, reason) in invalid {
         let mut body = official_body(nip, &opd);
@@ -359,6 +367,41 @@ async fn officials_follow_the_nip_rules(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(by_q["items"].as_array().unwrap().len(), 1);
+
+    // A NIP typed as BKN prints it, or with a spreadsheet's `'`, is stored as its digits and
+    // found however it is typed.
+    for (typed, stored) in [
+        ("19850315 201001 1 005", "198503152010011005"),
+        ("'19850315.201001.1.006", "198503152010011006"),
+    ] {
+        let resp = app
+            .post(
+                "/api/v1/officials",
+                Some(&admin),
+                &official_body(typed, &opd),
+            )
+            .await;
+        assert_eq!(resp.status(), 201, "{typed}");
+        assert_eq!(resp.json::<Value>().await.unwrap()["nip"], stored);
+    }
+    let typed: Value = app
+        .get("/api/v1/officials?nip=19850315.201001.1.005", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(typed["items"][0]["nip"], "198503152010011005");
+    // The same person typed another way is the same NIP.
+    assert_problem(
+        app.post(
+            "/api/v1/officials",
+            Some(&admin),
+            &official_body("19850315 201001 1 006", &opd),
+        )
+        .await,
+        409,
+    )
+    .await;
 }
 
 async fn transfers_keep_the_history(backend: Backend) {
