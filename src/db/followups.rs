@@ -187,7 +187,7 @@ pub fn late_minutes(
     official: DbUuid,
     from: NaiveDateTime,
     to: NaiveDateTime,
-) -> QueryResult<Vec<Option<i32>>> {
+) -> QueryResult<Vec<(NaiveDateTime, Option<i32>)>> {
     attendance::table
         .inner_join(inspections::table.on(inspections::id.eq(attendance::inspection_id)))
         .filter(attendance::official_id.eq(official))
@@ -195,7 +195,7 @@ pub fn late_minutes(
         .filter(inspections::status.eq(InspectionStatus::Submitted))
         .filter(inspections::started_at.ge(from))
         .filter(inspections::started_at.lt(to))
-        .select(attendance::minutes_late)
+        .select((inspections::started_at, attendance::minutes_late))
         .load(conn)
 }
 

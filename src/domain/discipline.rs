@@ -185,7 +185,8 @@ pub struct Recommendation {
     /// Distinct working days of the year on which a sidak recorded an unexcused absence
     /// (weekends and public holidays do not count).
     pub unexcused_absence_days: u32,
-    /// Sum of `minutes_late` in the year.
+    /// Late minutes in the year's working days: the largest per day, at most 449, none on a
+    /// day counted as an absence.
     pub late_minutes: u32,
     /// Whole days the late minutes convert to.
     pub late_days: u32,
@@ -248,6 +249,28 @@ pub fn longest_run(days: &BTreeSet<NaiveDate>, holidays: &BTreeSet<NaiveDate>) -
         .map(|r| r.len() as u32)
         .max()
         .unwrap_or(0)
+}
+
+/// The most minutes one late arrival counts: 450 working minutes make a day, and a day
+/// missed is an absence, not a late arrival.
+pub const MAX_LATE_MINUTES: u32 = 449;
+
+/// The late minutes that count towards the total: on each working day the largest lateness
+/// recorded (two sidak the same day that both find an official late are one late arrival),
+/// at most [`MAX_LATE_MINUTES`], and none on a day already counted as an absence.
+pub fn countable_late_minutes(
+    late: &[(NaiveDate, u32)],
+    absence_days: &BTreeSet<NaiveDate>,
+    holidays: &BTreeSet<NaiveDate>,
+) -> u32 {
+    let mut per_day: std::collections::BTreeMap<NaiveDate, u32> = Default::default();
+    for &(day, minutes) in late {
+        if is_working_day(day, holidays) && !absence_days.contains(&day) {
+            let m = per_day.entry(day).or_default();
+            *m = (*m).max(minutes.min(MAX_LATE_MINUTES));
+        }
+    }
+    per_day.values().sum()
 }
 
 /// Reads the table for an official's year.
@@ -523,6 +546,26 @@ mod tests {
         );
         assert_eq!(r.sanction, SanctionCode::Pemberhentian);
         assert_eq!(r.salary_stops_from, None);
+    }
+
+    #[test]
+    fn lateness_counts_once_a_day_and_never_on_an_absence_day() {
+        let (mon, tue, wed, sat) = (d(2026, 3, 2), d(2026, 3, 3), d(2026, 3, 4), d(2026, 3, 7));
+        let late = [
+            (mon, 30),
+            (mon, 45),   // a second sidak the same day: the larger lateness counts
+            (tue, 1440), // a whole day claimed: at most 449
+            (wed, 20),   // Wednesday was also an absence
+            (sat, 60),   // not a working day
+        ];
+        let absences = BTreeSet::from([wed]);
+        assert_eq!(
+            countable_late_minutes(&late, &absences, &BTreeSet::new()),
+            45 + MAX_LATE_MINUTES
+        );
+        // A public holiday counts no lateness either.
+        let holidays = BTreeSet::from([tue]);
+        assert_eq!(countable_late_minutes(&late, &absences, &holidays), 45);
     }
 
     #[test]

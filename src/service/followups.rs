@@ -495,11 +495,14 @@ pub fn recommendation(
         .filter(|f| f.category == FindingCategory::Absence)
         .map(|f| local_day(f.observed_at, tz))
         .collect();
-    let late: i64 = fdb::late_minutes(conn, official, from, to)?
+    let late: Vec<(NaiveDate, u32)> = fdb::late_minutes(conn, official, from, to)?
         .into_iter()
-        .flatten()
-        .map(i64::from)
-        .sum();
+        .filter_map(|(at, minutes)| {
+            let minutes = u32::try_from(minutes?).ok()?;
+            Some((local_day(at, tz), minutes))
+        })
+        .collect();
+    let late = rules::countable_late_minutes(&late, &days, &cfg.public_holidays);
     let table = if o.official.employment_type == EmploymentType::Pppk {
         &cfg.pppk_table
     } else {
@@ -508,7 +511,7 @@ pub fn recommendation(
     Ok(rules::recommend(
         year,
         &days,
-        late.clamp(0, i64::from(u32::MAX)) as u32,
+        late,
         cfg.late_minutes_per_day,
         &cfg.public_holidays,
         table,

@@ -63,10 +63,18 @@ static PG_TEMPLATE: OnceLock<Result<(), String>> = OnceLock::new();
 
 fn pg_url_for(db: &str) -> String {
     let base = std::env::var("SIDAK_TEST_POSTGRES_URL").expect("SIDAK_TEST_POSTGRES_URL");
-    let (without_query, query) = match base.split_once('?') {
+    let (without_query, mut query) = match base.split_once('?') {
         Some((b, q)) => (b.to_string(), format!("?{q}")),
         None => (base.clone(), String::new()),
     };
+    // No TLS to the test server unless the URL asks for it: on loopback it buys nothing, and
+    // the test process exits while the servers it started still hold pooled connections,
+    // whose TLS state libpq's OpenSSL tears down at exit (one run ended in SIGSEGV after
+    // every test had passed).
+    if !query.contains("sslmode=") {
+        query.push(if query.is_empty() { '?' } else { '&' });
+        query.push_str("sslmode=disable");
+    }
     let prefix = match without_query.rfind('/') {
         Some(i) if i > "postgres://".len() => &without_query[..i],
         _ => without_query.as_str(),
