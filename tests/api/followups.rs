@@ -578,7 +578,11 @@ async fn the_recommendation_counts_days_once(backend: Backend) {
         .json()
         .await
         .unwrap();
-    assert_eq!(record["recommendation"]["late_minutes"], 25 * days.len(), "{days:?} {record}");
+    assert_eq!(
+        record["recommendation"]["late_minutes"],
+        25 * days.len(),
+        "{days:?} {record}"
+    );
     assert_eq!(record["recommendation"]["late_days"], 0);
     assert_eq!(record["recommendation"]["sanction"], "none");
     let record: Value = f
