@@ -146,6 +146,15 @@ fn finding_row(
     errors: &mut Vec<FieldError>,
 ) -> Result<Option<FindingRow>, ApiError> {
     let observed_at = f.observed_at.map(ts).unwrap_or(inspection.started_at);
+    // A finding is of the sidak's day: the placement and the counts are read for it.
+    let report_day = local_day(inspection.started_at, tz);
+    if local_day(observed_at, tz) != report_day {
+        errors.push(FieldError::new(
+            format!("{path}observed_at"),
+            format!("must be on the inspection's local day ({report_day})"),
+        ));
+        return Ok(None);
+    }
     let mut row = FindingRow {
         id: DbUuid(f.id),
         inspection_id: inspection.id,
@@ -479,9 +488,35 @@ pub fn patch(
         let version = row.version;
         let mut errors = Vec::new();
         let now_utc = Utc::now();
+        let old_day = local_day(row.started_at, ctx.tz());
         if let Some(s) = patch.started_at {
             not_in_future("started_at", s, now_utc, &mut errors);
             row.started_at = ts(s);
+        }
+        let new_day = local_day(row.started_at, ctx.tz());
+        if new_day != old_day {
+            // Rows are of the sidak's day (placements, counts): a report moves to another day
+            // only with its attendance sent again for that day, and no findings of the old one.
+            let observed = idb::findings_of(conn, id)?
+                .iter()
+                .any(|f| f.source == FindingSource::Report);
+            if observed {
+                errors.push(FieldError::new(
+                    "started_at",
+                    format!(
+                        "would move the report from {old_day} to {new_day}, but its findings \
+                         were observed on {old_day}; post a new report for {new_day}"
+                    ),
+                ));
+            } else if patch.attendance.is_none() && !idb::attendance_of(conn, id)?.is_empty() {
+                errors.push(FieldError::new(
+                    "started_at",
+                    format!(
+                        "moves the report from {old_day} to {new_day}: send `attendance` again \
+                         in the same change, to be checked for {new_day}"
+                    ),
+                ));
+            }
         }
         if let Some(e) = patch.ended_at {
             if let Some(e) = e {

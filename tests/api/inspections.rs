@@ -13,6 +13,7 @@ both_backends!(
     reports_are_validated,
     geofence_marks_but_never_refuses,
     findings_keep_the_placement_of_their_day,
+    a_report_and_its_rows_stay_on_one_day,
     drafts_edit_with_if_match_and_submit_locks,
     others_drafts_are_invisible,
     reports_are_listed_newest_first,
@@ -759,4 +760,88 @@ async fn reports_are_listed_newest_first(backend: Backend) {
         422,
     )
     .await;
+}
+
+async fn a_report_and_its_rows_stay_on_one_day(backend: Backend) {
+    let f = Field::new(backend).await;
+    let tz = chrono_tz::Asia::Jakarta;
+    let started = chrono::Utc::now() - chrono::Duration::hours(1);
+    let day = started.with_timezone(&tz).date_naive();
+    let elsewhere = |days: i64| (started - chrono::Duration::days(days)).to_rfc3339();
+
+    // A finding observed on another local day than the sidak's is refused.
+    let mut body = f.report();
+    body["findings"][0]["observed_at"] = json!(elsewhere(2));
+    let problem = assert_problem(f.post_report(&f.inspector, &body).await, 422).await;
+    assert_eq!(problem["errors"][0]["field"], "findings[0].observed_at");
+    assert!(problem["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains(&day.to_string()));
+
+    // A draft with findings stays on its day; a change of hour on that day is fine.
+    let body = f.report();
+    let id = body["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/inspections/{id}");
+    assert_eq!(f.post_report(&f.inspector, &body).await.status(), 201);
+    let moved = f
+        .app
+        .patch(
+            &path,
+            Some(&f.inspector),
+            &json!({"started_at": elsewhere(2)}),
+        )
+        .await;
+    let problem = assert_problem(moved, 422).await;
+    assert_eq!(problem["errors"][0]["field"], "started_at");
+    let earlier = started - chrono::Duration::minutes(5);
+    let same_day = if earlier.with_timezone(&tz).date_naive() == day {
+        earlier
+    } else {
+        started + chrono::Duration::minutes(5)
+    }
+    .to_rfc3339();
+    let resp = f
+        .app
+        .patch(&path, Some(&f.inspector), &json!({"started_at": same_day}))
+        .await;
+    assert_eq!(resp.status(), 200);
+
+    // A draft of attendance only moves with its attendance sent again, checked and derived
+    // for the new day.
+    let mut body = f.report();
+    body["findings"] = json!([]);
+    let id = body["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/inspections/{id}");
+    assert_eq!(f.post_report(&f.inspector, &body).await.status(), 201);
+    assert_problem(
+        f.app
+            .patch(
+                &path,
+                Some(&f.inspector),
+                &json!({"started_at": elsewhere(2)}),
+            )
+            .await,
+        422,
+    )
+    .await;
+    let attendance = json!([{"id": uuid::Uuid::new_v4(), "official_id": f.officials[2], "status": "absent_unexcused"}]);
+    let resp = f
+        .app
+        .patch(
+            &path,
+            Some(&f.inspector),
+            &json!({"started_at": elsewhere(2), "attendance": attendance}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let r: Value = resp.json().await.unwrap();
+    let absence = &r["findings"][0];
+    assert_eq!(absence["source"], "attendance");
+    let observed: chrono::DateTime<chrono::Utc> =
+        absence["observed_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        observed.with_timezone(&tz).date_naive(),
+        day - chrono::Duration::days(2)
+    );
 }
