@@ -305,6 +305,25 @@ pub fn transfer(
     insert_assignment(conn, official_id, placement)
 }
 
+/// When a report last recorded the official in placement `assignment`: the latest start of
+/// an inspection whose attendance row, or observation of a finding, keeps that placement.
+pub fn last_recorded(
+    conn: &mut DbConnection,
+    assignment: DbUuid,
+) -> QueryResult<Option<NaiveDateTime>> {
+    use super::schema::{attendance, findings, inspections};
+    let attended: Option<NaiveDateTime> = attendance::table
+        .inner_join(inspections::table.on(inspections::id.eq(attendance::inspection_id)))
+        .filter(attendance::assignment_id.eq(assignment))
+        .select(diesel::dsl::max(inspections::started_at))
+        .first(conn)?;
+    let observed: Option<NaiveDateTime> = findings::table
+        .filter(findings::assignment_id.eq(Some(assignment)))
+        .select(diesel::dsl::max(findings::observed_at))
+        .first(conn)?;
+    Ok(attended.max(observed))
+}
+
 pub struct OfficialChanges<'a> {
     pub full_name: &'a str,
     pub rank: Option<&'a str>,

@@ -380,6 +380,17 @@ pub fn import_officials(
                             });
                             continue;
                         }
+                        let seen = refdb::last_recorded(conn, current.current.assignment.id)?
+                            .map(|t| crate::domain::dates::local_day(t, ctx.tz()));
+                        if let Some(seen) = seen.filter(|seen| from < *seen) {
+                            errors.push(LineError {
+                                line: row.line,
+                                message: format!(
+                                    "effective_from: the transfer date {from} is before {seen}, when a report last recorded the official in the current placement"
+                                ),
+                            });
+                            continue;
+                        }
                     }
                     plans.push(OfficialPlan::Update {
                         current: Box::new(current),
@@ -427,7 +438,7 @@ pub fn import_officials(
                 }
                 OfficialPlan::Update { current, update } => {
                     if apply {
-                        match officials::apply_update(conn, &current, &update, today)? {
+                        match officials::apply_update(conn, &current, &update, today, ctx.tz())? {
                             Outcome::Updated => {
                                 out.updated += 1;
                                 updated_ids.push(current.official.id.to_string());

@@ -220,6 +220,7 @@ pub fn apply_update(
     current: &OfficialWithCurrent,
     update: &OfficialUpdate,
     today: NaiveDate,
+    tz: chrono_tz::Tz,
 ) -> Result<Outcome, ApiError> {
     let official = &current.official;
     let assignment = &current.current.assignment;
@@ -277,6 +278,22 @@ pub fn apply_update(
             ),
         ));
     }
+    if transfer {
+        // A back-dated transfer must not contradict what reports recorded: an official seen at
+        // the current placement on a day stays there on that day.
+        if let Some(seen) = refdb::last_recorded(conn, assignment.id)? {
+            let seen_day = crate::domain::dates::local_day(seen, tz);
+            if effective_from < seen_day {
+                errors.push(FieldError::new(
+                    "effective_from",
+                    format!(
+                        "must not be before {seen_day}, when a report last recorded the official \
+                         in the current placement"
+                    ),
+                ));
+            }
+        }
+    }
     if !transfer && update.effective_from.is_some() {
         errors.push(FieldError::new(
             "effective_from",
@@ -330,7 +347,7 @@ pub fn update(
     let today = ctx.today();
     write_tx(conn, |conn| {
         let current = refdb::find_official(conn, id)?;
-        if apply_update(conn, &current, &update, today)? == Outcome::Unchanged {
+        if apply_update(conn, &current, &update, today, ctx.tz())? == Outcome::Unchanged {
             return Ok(());
         }
         let after = refdb::find_official(conn, id)?;

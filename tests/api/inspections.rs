@@ -14,6 +14,7 @@ both_backends!(
     geofence_marks_but_never_refuses,
     findings_keep_the_placement_of_their_day,
     a_report_and_its_rows_stay_on_one_day,
+    a_transfer_does_not_rewrite_what_was_recorded,
     drafts_edit_with_if_match_and_submit_locks,
     others_drafts_are_invisible,
     reports_are_listed_newest_first,
@@ -844,4 +845,69 @@ async fn a_report_and_its_rows_stay_on_one_day(backend: Backend) {
         observed.with_timezone(&tz).date_naive(),
         day - chrono::Duration::days(2)
     );
+}
+
+async fn a_transfer_does_not_rewrite_what_was_recorded(backend: Backend) {
+    let f = Field::new(backend).await;
+    let tz = chrono_tz::Asia::Jakarta;
+    let mut body = f.report();
+    let started = chrono::Utc::now() - chrono::Duration::days(3);
+    body["started_at"] = json!(started.to_rfc3339());
+    body["submit"] = json!(true);
+    assert_eq!(f.post_report(&f.inspector, &body).await.status(), 201);
+    let seen = started.with_timezone(&tz).date_naive();
+    let elsewhere: Value = f
+        .app
+        .post(
+            "/api/v1/opds",
+            Some(&f.admin),
+            &json!({"code": "BAPENDA", "name": "Badan Pendapatan", "kind": "badan"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    // Official 1 was recorded late at the inspected OPD three days ago: a transfer dated
+    // before that day is refused (API and CSV import alike), from that day on it is taken.
+    let official = &f.officials[1];
+    let move_from = |day: chrono::NaiveDate| json!({"opd_id": elsewhere["id"], "effective_from": day.to_string()});
+    let path = format!("/api/v1/officials/{official}");
+    let problem = assert_problem(
+        f.app
+            .patch(&path, Some(&f.admin), &move_from(seen.pred_opt().unwrap()))
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "effective_from");
+    assert!(problem["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains(&seen.to_string()));
+    let current: Value = f.app.get(&path, Some(&f.admin)).await.json().await.unwrap();
+    let a = &current["current_assignment"];
+    let csv = format!(
+        "nip,full_name,employment_type,position_title,position_kind,opd_code,effective_from\n\
+         {},{},{},{},{},BAPENDA,{}\n",
+        current["nip"].as_str().unwrap(),
+        current["full_name"].as_str().unwrap(),
+        current["employment_type"].as_str().unwrap(),
+        a["position_title"].as_str().unwrap(),
+        a["position_kind"].as_str().unwrap(),
+        seen.pred_opt().unwrap()
+    );
+    let resp = crate::imports::post_csv(&f.app, &f.admin, "/api/v1/officials/import", &csv).await;
+    assert_eq!(resp.status(), 200);
+    let report: Value = resp.json().await.unwrap();
+    assert_eq!(report["applied"], false, "{report}");
+    assert!(report["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("when a report last recorded"));
+    let resp = f.app.patch(&path, Some(&f.admin), &move_from(seen)).await;
+    assert_eq!(resp.status(), 200);
+    let moved: Value = resp.json().await.unwrap();
+    assert_eq!(moved["current_assignment"]["opd_id"], elsewhere["id"]);
+    assert_eq!(moved["assignments"].as_array().unwrap().len(), 2);
+    assert_ne!(current["current_assignment"], moved["current_assignment"]);
 }
