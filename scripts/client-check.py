@@ -19,7 +19,7 @@ The generator versions are pinned (tests/clients/typescript/package-lock.json; t
 import argparse, os, re, shutil, subprocess, sys, tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ROOT, Server  # noqa: E402
+from harness import ROOT, Server, server_env  # noqa: E402
 
 TS = os.path.join(ROOT, "tests", "clients", "typescript")
 PY_CONFIG = os.path.join(ROOT, "tests", "clients", "python", "config.yaml")
@@ -59,14 +59,8 @@ def generate_python(args, package):
 
 
 def serve_and_run(args, data, package):
-    env = dict(os.environ, SIDAK_DATA_DIR=data, SIDAK_BIND=f"127.0.0.1:{args.port}", RUST_LOG="warn",
-               SIDAK_JWT_SECRET="client-check-secret-client-check-secret-0",
-               SIDAK_ADMIN_PASSWORD=ADMIN_PASSWORD)
-    for k in list(env):
-        if k.startswith("SIDAK_") and k not in ("SIDAK_DATA_DIR", "SIDAK_BIND", "SIDAK_JWT_SECRET",
-                                                 "SIDAK_ADMIN_PASSWORD"):
-            del env[k]  # every other setting at its default
-    env.pop("DATABASE_URL", None)
+    env = server_env(data, args.port, "client-check-secret-client-check-secret-0",
+                     SIDAK_ADMIN_PASSWORD=ADMIN_PASSWORD)
     server = Server(args, env, data)
     server.start()
     try:

@@ -29,8 +29,8 @@ Exit status 0 only when every check holds.
 import argparse, datetime, hashlib, json, os, random, shutil, sqlite3, subprocess, sys, tempfile, threading, time
 import uuid
 
-from harness import (ROOT, NoAnswer, Server, drop_postgres, get_json, multipart, png, recreate_postgres,
-                     report_differences, request)
+from harness import (ROOT, NoAnswer, Server, drop_postgres, get_json, multipart, png, report_differences,
+                     request, server_env)
 
 PASSWORD = "crash-password-for-all-users"
 
@@ -179,13 +179,8 @@ def main():
     rng = random.Random(seed)
 
     data = tempfile.mkdtemp(prefix="sidak-crash-")
-    env = dict(os.environ, SIDAK_DATA_DIR=data, SIDAK_BIND=f"127.0.0.1:{args.port}", RUST_LOG="warn",
-               SIDAK_JWT_SECRET="crash-secret-crash-secret-crash-secret-00", SIDAK_USER_PASSWORD=PASSWORD)
-    if args.postgres:
-        recreate_postgres(args.postgres)
-        env["DATABASE_URL"] = args.postgres
-    else:
-        env.pop("DATABASE_URL", None)
+    env = server_env(data, args.port, "crash-secret-crash-secret-crash-secret-00", args.postgres,
+                     SIDAK_USER_PASSWORD=PASSWORD)
     backend = "postgres" if args.postgres else "sqlite"
     print(f"{backend}: seed {seed}, {args.kills} kills, {args.writers} writers, data in {data}", flush=True)
 

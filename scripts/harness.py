@@ -93,6 +93,21 @@ def multipart(file_bytes, meta):
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
+def server_env(data, port, secret, postgres=None, **settings):
+    """The environment of a server under test: data in `data`, listening on `port`, the JWT
+    secret and the given `SIDAK_*` settings; every other `SIDAK_*` setting of the caller's
+    environment is dropped (throttles, flag rules and limits at their defaults). SQLite in
+    `data`, or `postgres` (a database this drops and creates)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIDAK_")}
+    env.update(SIDAK_DATA_DIR=data, SIDAK_BIND=f"127.0.0.1:{port}", SIDAK_JWT_SECRET=secret, **settings)
+    env["RUST_LOG"] = "warn"
+    env.pop("DATABASE_URL", None)
+    if postgres:
+        recreate_postgres(postgres)
+        env["DATABASE_URL"] = postgres
+    return env
+
+
 class Server:
     """`sidak serve` with `env`, its output in `<data>/server.log`."""
 

@@ -58,8 +58,8 @@ temporary folder (and the PostgreSQL database) is removed only then.
 import argparse, collections, datetime, hashlib, json, os, random, shutil, sqlite3, subprocess, sys, tempfile
 import threading, time, traceback, urllib.parse, uuid
 
-from harness import (ROOT, NoAnswer, Server, drop_postgres, get_json, multipart, png, recreate_postgres,
-                     report_differences, request)
+from harness import (ROOT, NoAnswer, Server, drop_postgres, get_json, multipart, png, report_differences,
+                     request, server_env)
 
 PASSWORD = "stress-password-for-all-users"
 # The flag rules' defaults (SIDAK_FLAG_CATEGORIES, SIDAK_FLAG_SEVERITIES in src/config.rs);
@@ -529,17 +529,8 @@ def main():
     rng = random.Random(seed)
 
     data = tempfile.mkdtemp(prefix="sidak-stress-")
-    env = dict(os.environ, SIDAK_DATA_DIR=data, SIDAK_BIND=f"127.0.0.1:{args.port}", RUST_LOG="warn",
-               SIDAK_JWT_SECRET="stress-secret-stress-secret-stress-secret-0", SIDAK_USER_PASSWORD=PASSWORD)
-    for k in list(env):
-        if k.startswith("SIDAK_") and k not in ("SIDAK_DATA_DIR", "SIDAK_BIND", "SIDAK_JWT_SECRET",
-                                                 "SIDAK_USER_PASSWORD"):
-            del env[k]  # throttles, flag rules and limits at their defaults
-    if args.postgres:
-        recreate_postgres(args.postgres)
-        env["DATABASE_URL"] = args.postgres
-    else:
-        env.pop("DATABASE_URL", None)
+    env = server_env(data, args.port, "stress-secret-stress-secret-stress-secret-0", args.postgres,
+                     SIDAK_USER_PASSWORD=PASSWORD)
     backend = "postgres" if args.postgres else "sqlite"
     print(f"{backend}: seed {seed}, {args.duration:g} s, data in {data}", flush=True)
 

@@ -262,6 +262,8 @@ pub fn import_officials(
                 .into_iter()
                 .map(|o| (o.official.nip.clone(), o))
                 .collect();
+        let placements: Vec<DbUuid> = existing.values().map(|o| o.current.assignment.id).collect();
+        let recorded = refdb::last_recorded_each(conn, &placements)?;
 
         let mut errors = unreadable.clone();
         let mut plans = Vec::new();
@@ -380,8 +382,9 @@ pub fn import_officials(
                             });
                             continue;
                         }
-                        let seen = refdb::last_recorded(conn, current.current.assignment.id)?
-                            .map(|t| crate::domain::dates::local_day(t, ctx.tz()));
+                        let seen = recorded
+                            .get(&current.current.assignment.id)
+                            .map(|t| crate::domain::dates::local_day(*t, ctx.tz()));
                         if let Some(seen) = seen.filter(|seen| from < *seen) {
                             errors.push(LineError {
                                 line: row.line,
