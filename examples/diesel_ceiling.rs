@@ -104,6 +104,7 @@ fn write_report(conn: &mut DbConnection, t: &Target) -> Fallible<()> {
                 position_title: a.position_title.clone(),
                 position_kind: a.position_kind,
                 created_at: at,
+                minutes_early: None,
             })
             .collect();
         idb::insert_attendance_rows(c, &attendance)?;
@@ -126,6 +127,10 @@ fn write_report(conn: &mut DbConnection, t: &Target) -> Fallible<()> {
                 official_position_title: Some(a.position_title.clone()),
                 official_position_kind: Some(a.position_kind),
                 created_at: at,
+                unexcused: false,
+                excused_at: None,
+                excused_by: None,
+                excuse_reason: None,
             })
             .collect();
         idb::insert_finding_rows(c, &findings)?;

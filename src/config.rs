@@ -108,7 +108,10 @@ pub struct FollowUpConfig {
     pub due_days: u32,
     /// Minutes of lateness that count as one day of absence.
     pub late_minutes_per_day: u32,
+    /// Days added to the shipped holiday calendar (`SIDAK_PUBLIC_HOLIDAYS`).
     pub public_holidays: std::collections::BTreeSet<chrono::NaiveDate>,
+    /// When work starts, and when during Ramadan.
+    pub work_hours: crate::domain::calendar::WorkHours,
     pub pns_table: crate::domain::discipline::AbsenceTable,
     pub pppk_table: crate::domain::discipline::AbsenceTable,
 }
@@ -128,6 +131,7 @@ fn list_of<T>(
 }
 
 fn follow_up_config(get: &impl Fn(&str) -> Option<String>) -> Result<FollowUpConfig, String> {
+    use crate::domain::calendar::WorkHours;
     use crate::domain::discipline::AbsenceTable;
     use crate::domain::inspection::{FindingCategory, Severity};
     let public_holidays = list_of(get, "SIDAK_PUBLIC_HOLIDAYS", "", |s| {
@@ -136,10 +140,22 @@ fn follow_up_config(get: &impl Fn(&str) -> Option<String>) -> Result<FollowUpCon
     .into_iter()
     .collect();
     let pppk_table = match get("SIDAK_PPPK_ABSENCE_TABLE") {
-        Some(t) => AbsenceTable::parse(&t, AbsenceTable::pppk_default().basis)
+        Some(t) => AbsenceTable::parse(&t, crate::domain::nip::EmploymentType::Pppk)
             .map_err(|e| format!("SIDAK_PPPK_ABSENCE_TABLE: {e}"))?,
         None => AbsenceTable::pppk_default(),
     };
+    let mut work_hours = WorkHours::default();
+    let time = |key: &str, default: chrono::NaiveTime| match get(key) {
+        Some(t) => chrono::NaiveTime::parse_from_str(t.trim(), "%H:%M")
+            .map_err(|_| format!("{key}: `{t}` is not a time of day (HH:MM)")),
+        None => Ok(default),
+    };
+    work_hours.start = time("SIDAK_WORK_START", work_hours.start)?;
+    work_hours.ramadan_start = time("SIDAK_RAMADAN_WORK_START", work_hours.ramadan_start)?;
+    if let Some(r) = get("SIDAK_RAMADAN") {
+        work_hours.ramadan =
+            WorkHours::parse_ranges(&r).map_err(|e| format!("SIDAK_RAMADAN: {e}"))?;
+    }
     Ok(FollowUpConfig {
         flag_categories: list_of(
             get,
@@ -156,6 +172,7 @@ fn follow_up_config(get: &impl Fn(&str) -> Option<String>) -> Result<FollowUpCon
         due_days: num(get, "SIDAK_FOLLOW_UP_DUE_DAYS", 14, 1)?,
         late_minutes_per_day: num(get, "SIDAK_LATE_MINUTES_PER_DAY", 450, 1)?,
         public_holidays,
+        work_hours,
         pns_table: AbsenceTable::pp94(),
         pppk_table,
     })

@@ -41,7 +41,7 @@ a sanction code), never remove or rename one. A client must accept a value it do
         (name = "auth", description = "Login, tokens, the caller's own account"),
         (name = "users", description = "User administration (admin only)"),
         (name = "api-keys", description = "Read-only keys for dashboards and other machines (admin only)"),
-        (name = "reference", description = "OPDs, officials (ASN) and their placements, CSV imports, the phone's offline sync"),
+        (name = "reference", description = "OPDs, officials (ASN) and their placements, the holiday calendar, CSV imports, the phone's offline sync"),
         (name = "inspections", description = "Inspection reports from the field: attendance, findings, photo evidence"),
         (name = "follow-ups", description = "Flags on officials, the supervisors' review and the PP 94/2021 recommendation"),
         (name = "dashboards", description = "Aggregates for dashboards, from rollups; JSON or CSV"),

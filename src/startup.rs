@@ -145,6 +145,16 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
         tracing::info!(%version, "applied migration");
     }
     let generated_admin_password = bootstrap_admin(&mut conn, &config)?;
+    // The discipline counts need the year's holidays: say so when they are missing.
+    let ctx = crate::service::Ctx::cli(&config);
+    match crate::service::calendar::warnings(&mut conn, &ctx, chrono::Datelike::year(&ctx.today())) {
+        Ok(warnings) => {
+            for w in warnings {
+                tracing::warn!("{w}");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "reading the holiday calendar failed"),
+    }
     drop(conn);
     let pool = build_pool(manager, config.db_pool_size)?;
     let state = AppState {

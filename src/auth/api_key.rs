@@ -55,7 +55,7 @@ impl Scope {
                     .strip_prefix(prefix)
                     .is_some_and(|rest| rest.starts_with('/'))
         };
-        if under("/api/v1/dashboard") {
+        if under("/api/v1/dashboard") || under("/api/v1/holidays") {
             Some(Scope::Dashboards)
         } else if under("/api/v1/opds") {
             // The list and one OPD; nothing deeper is a read.

@@ -181,21 +181,50 @@ pub fn official_findings(
         .load(conn)
 }
 
-/// Start times of submitted inspections where the official was late, with the minutes.
-pub fn late_minutes(
+/// Marks a finding excused unless it already is; `false` when it was.
+pub fn set_excused(
+    conn: &mut DbConnection,
+    id: DbUuid,
+    at: NaiveDateTime,
+    by: DbUuid,
+    reason: &str,
+) -> QueryResult<bool> {
+    super::tx::debug_assert_writing();
+    diesel::update(
+        findings::table
+            .filter(findings::id.eq(id))
+            .filter(findings::excused_at.is_null()),
+    )
+    .set((
+        findings::excused_at.eq(at),
+        findings::excused_by.eq(by),
+        findings::excuse_reason.eq(reason),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// What submitted inspections recorded of an official's attendance, started in `[from, to)`
+/// (UTC): when, the status, the minutes late or early, and the OPD of the placement.
+pub fn attendance_seen(
     conn: &mut DbConnection,
     official: DbUuid,
     from: NaiveDateTime,
     to: NaiveDateTime,
-) -> QueryResult<Vec<(NaiveDateTime, Option<i32>)>> {
+) -> QueryResult<Vec<(NaiveDateTime, AttendanceStatus, Option<i32>, Option<i32>, DbUuid)>> {
     attendance::table
         .inner_join(inspections::table.on(inspections::id.eq(attendance::inspection_id)))
         .filter(attendance::official_id.eq(official))
-        .filter(attendance::status.eq(AttendanceStatus::Late))
         .filter(inspections::status.eq(InspectionStatus::Submitted))
         .filter(inspections::started_at.ge(from))
         .filter(inspections::started_at.lt(to))
-        .select((inspections::started_at, attendance::minutes_late))
+        .select((
+            inspections::started_at,
+            attendance::status,
+            attendance::minutes_late,
+            attendance::minutes_early,
+            attendance::opd_id,
+        ))
         .load(conn)
 }
 

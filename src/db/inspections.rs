@@ -49,6 +49,7 @@ pub struct AttendanceRow {
     pub position_title: String,
     pub position_kind: PositionKind,
     pub created_at: NaiveDateTime,
+    pub minutes_early: Option<i32>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq)]
@@ -69,6 +70,10 @@ pub struct FindingRow {
     pub official_position_title: Option<String>,
     pub official_position_kind: Option<PositionKind>,
     pub created_at: NaiveDateTime,
+    pub unexcused: bool,
+    pub excused_at: Option<NaiveDateTime>,
+    pub excused_by: Option<DbUuid>,
+    pub excuse_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq)]

@@ -82,14 +82,34 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, String> {
                     .map_err(|e| format!("setting busy_timeout failed: {e}"))
             };
             wait(c, MIGRATION_WAIT_MS)?;
+            // Foreign keys are off while migrations run, so that a migration may rebuild a
+            // table others refer to (SQLite cannot change a CHECK in place); they are
+            // checked in full before anything commits, and on again afterwards.
+            c.batch_execute("PRAGMA foreign_keys = OFF")
+                .map_err(|e| format!("turning foreign keys off failed: {e}"))?;
             let applied = AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
                 .map_err(|e| e.into())
                 .and_then(|()| c.run_pending_migrations(SQLITE_MIGRATIONS))
-                .map(|v| v.iter().map(|m| m.to_string()).collect::<Vec<_>>());
+                .map(|v| v.iter().map(|m| m.to_string()).collect::<Vec<_>>())
+                .and_then(|applied| {
+                    let broken = diesel::sql_query("PRAGMA foreign_key_check")
+                        .load::<ForeignKeyViolation>(c)?;
+                    match broken.first() {
+                        None => Ok(applied),
+                        Some(v) => Err(format!(
+                            "the migrations leave {} row(s) pointing nowhere (first in `{}`)",
+                            broken.len(),
+                            v.table
+                        )
+                        .into()),
+                    }
+                });
             let ended = match &applied {
                 Ok(_) => AnsiTransactionManager::commit_transaction(c),
                 Err(_) => AnsiTransactionManager::rollback_transaction(c),
             };
+            c.batch_execute("PRAGMA foreign_keys = ON")
+                .map_err(|e| format!("turning foreign keys on failed: {e}"))?;
             wait(c, pool::BUSY_TIMEOUT.as_millis() as u64)?;
             match (applied, ended) {
                 (Ok(_), Err(e)) => Err(e.into()),
@@ -98,6 +118,13 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, String> {
         }
     };
     applied.map_err(|e| format!("running migrations failed: {e}"))
+}
+
+/// One row of `PRAGMA foreign_key_check`.
+#[derive(diesel::QueryableByName)]
+struct ForeignKeyViolation {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    table: String,
 }
 
 /// The current time as stored: UTC, truncated to microseconds (PostgreSQL's precision),
@@ -128,6 +155,7 @@ pub(crate) use bulk_insert;
 
 pub mod api_keys;
 pub mod audit;
+pub mod calendar;
 pub mod followups;
 pub mod inspections;
 pub mod users;

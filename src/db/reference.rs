@@ -1,5 +1,6 @@
 //! Queries on reference data: OPDs, officials and their assignments, and the sync counter.
 
+use crate::domain::calendar::WorkWeek;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
@@ -56,6 +57,7 @@ pub struct OpdRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub sync_seq: i64,
+    pub work_week: WorkWeek,
 }
 
 /// The editable fields of an OPD.
@@ -69,6 +71,7 @@ pub struct OpdFields {
     pub longitude: Option<f64>,
     pub geofence_radius_m: i32,
     pub active: bool,
+    pub work_week: WorkWeek,
 }
 
 impl OpdRow {
@@ -82,6 +85,7 @@ impl OpdRow {
             longitude: self.longitude,
             geofence_radius_m: self.geofence_radius_m,
             active: self.active,
+            work_week: self.work_week,
         }
     }
 }
@@ -105,6 +109,7 @@ pub fn insert_opd(
             opds::longitude.eq(f.longitude),
             opds::geofence_radius_m.eq(f.geofence_radius_m),
             opds::active.eq(f.active),
+            opds::work_week.eq(f.work_week),
             opds::created_at.eq(at),
             opds::updated_at.eq(at),
             opds::sync_seq.eq(seq),
@@ -130,6 +135,7 @@ pub fn update_opd(
             opds::longitude.eq(f.longitude),
             opds::geofence_radius_m.eq(f.geofence_radius_m),
             opds::active.eq(f.active),
+            opds::work_week.eq(f.work_week),
             opds::updated_at.eq(now()),
             opds::sync_seq.eq(seq),
         ))

@@ -96,13 +96,24 @@ impl DailyRow {
         }
     }
 
+    /// An excused absence derived from attendance no longer counts as absent without excuse
+    /// (the attendance row itself was checked and stays counted as checked).
+    pub fn remove_excused(&mut self, f: &idb::FindingRow) {
+        if f.attendance_id.is_some() {
+            self.absent_unexcused -= 1;
+        }
+    }
+
     pub fn add_attendance(&mut self, status: AttendanceStatus) {
         self.attendance_checked += 1;
         match status {
             AttendanceStatus::Present => self.present += 1,
             AttendanceStatus::Late => self.late += 1,
             AttendanceStatus::AbsentUnexcused => self.absent_unexcused += 1,
-            AttendanceStatus::Leave | AttendanceStatus::Sick | AttendanceStatus::OfficialDuty => {}
+            AttendanceStatus::LeftEarly
+            | AttendanceStatus::Leave
+            | AttendanceStatus::Sick
+            | AttendanceStatus::OfficialDuty => {}
         }
     }
 }
@@ -223,6 +234,11 @@ pub fn on_submit(
     }
     let mut per_official: std::collections::BTreeMap<String, i64> = Default::default();
     for f in idb::findings_of(conn, report.id)? {
+        // An excused absence counts nowhere (a rebuild meets it already excused).
+        if f.excused_at.is_some() {
+            row.remove_excused(&f);
+            continue;
+        }
         row.add_finding(f.category, f.severity);
         if let Some(o) = f.official_id {
             *per_official.entry(o.to_string()).or_default() += 1;
@@ -231,6 +247,41 @@ pub fn on_submit(
     add_daily(conn, &row)?;
     for (official, n) in per_official {
         add_official(conn, day, &official, n)?;
+    }
+    bump_dashboard_version(conn)
+}
+
+/// Takes an absence excused after submission out of the counts it was added to.
+pub fn on_excuse(
+    conn: &mut DbConnection,
+    report: &InspectionRow,
+    finding: &idb::FindingRow,
+    tz: chrono_tz::Tz,
+) -> QueryResult<()> {
+    let day = crate::domain::dates::local_day(report.started_at, tz);
+    let mut row = DailyRow {
+        day,
+        opd_id: report.opd_id.to_string(),
+        ..Default::default()
+    };
+    // What submission added for this finding, taken away.
+    row.add_finding(finding.category, finding.severity);
+    if finding.attendance_id.is_some() {
+        row.absent_unexcused += 1;
+    }
+    let delta = row.counters().map(|c| -c);
+    upsert_counters(conn, "rollup_daily", "day", day, Some(&row.opd_id), delta)?;
+    upsert_counters(
+        conn,
+        "rollup_monthly",
+        "month",
+        month_of(day),
+        Some(&row.opd_id),
+        delta,
+    )?;
+    upsert_counters(conn, "rollup_day_total", "day", day, None, delta)?;
+    if let Some(o) = finding.official_id {
+        add_official(conn, day, &o.to_string(), -1)?;
     }
     bump_dashboard_version(conn)
 }

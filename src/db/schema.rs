@@ -65,6 +65,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         sync_seq -> BigInt,
+        work_week -> Text,
     }
 }
 
@@ -133,6 +134,7 @@ diesel::table! {
         position_title -> Text,
         position_kind -> Text,
         created_at -> Timestamp,
+        minutes_early -> Nullable<Integer>,
     }
 }
 
@@ -153,6 +155,10 @@ diesel::table! {
         official_position_title -> Nullable<Text>,
         official_position_kind -> Nullable<Text>,
         created_at -> Timestamp,
+        unexcused -> Bool,
+        excused_at -> Nullable<Timestamp>,
+        excused_by -> Nullable<Text>,
+        excuse_reason -> Nullable<Text>,
     }
 }
 
@@ -353,4 +359,15 @@ diesel::allow_tables_to_appear_in_same_query!(
     rollup_official_monthly,
     api_keys,
     dashboard_version,
+    holidays,
 );
+diesel::table! {
+    holidays (day) {
+        day -> Date,
+        name -> Text,
+        kind -> Text,
+        cancelled -> Bool,
+        updated_by -> Text,
+        updated_at -> Timestamp,
+    }
+}

@@ -148,6 +148,8 @@ vocabulary_columns!(
     crate::domain::followup::HistoryAction,
     crate::domain::followup::FollowUpSource,
     crate::domain::discipline::SanctionCode,
+    crate::domain::calendar::WorkWeek,
+    crate::domain::calendar::HolidayKind,
 );
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ vocabulary!(
     AttendanceStatus {
         Present => "present",
         Late => "late",
+        LeftEarly => "left_early",
         AbsentUnexcused => "absent_unexcused",
         Leave => "leave",
         Sick => "sick",
@@ -94,7 +95,18 @@ pub struct AttendanceInput {
     pub official_id: Uuid,
     pub status: AttendanceStatus,
     pub minutes_late: Option<i64>,
+    pub minutes_early: Option<i64>,
     pub note: Option<String>,
+}
+
+impl AttendanceStatus {
+    /// Leave, sickness and official duty: an absence with a reason.
+    pub fn excuses(self) -> bool {
+        matches!(
+            self,
+            AttendanceStatus::Leave | AttendanceStatus::Sick | AttendanceStatus::OfficialDuty
+        )
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -105,6 +117,9 @@ pub struct FindingInput {
     pub severity: Severity,
     pub description: String,
     pub observed_at: Option<DateTime<Utc>>,
+    /// An absence the author states was without excuse: only such hand-written absences
+    /// count towards discipline.
+    pub unexcused: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -132,11 +147,16 @@ pub fn ts_text(t: DateTime<Utc>) -> String {
 }
 
 pub fn finding_json(f: &FindingInput) -> serde_json::Value {
-    json!({
+    let mut v = json!({
         "id": f.id, "official_id": f.official_id, "category": f.category.as_str(),
         "severity": f.severity.as_str(), "description": f.description,
         "observed_at": f.observed_at.map(ts_text),
-    })
+    });
+    // Only when set, so that reports sent before the field existed keep their hash.
+    if f.unexcused {
+        v["unexcused"] = json!(true);
+    }
+    v
 }
 
 pub fn hash_of(value: &serde_json::Value) -> String {
@@ -156,10 +176,17 @@ pub fn report_hash(input: &ReportInput, author: Uuid) -> String {
         "ended_at": input.ended_at.map(ts_text),
         "notes": input.notes,
         "location": input.location.map(|l| json!({"latitude": l.latitude, "longitude": l.longitude, "accuracy_m": l.accuracy_m})),
-        "attendance": input.attendance.iter().map(|a| json!({
-            "id": a.id, "official_id": a.official_id, "status": a.status.as_str(),
-            "minutes_late": a.minutes_late, "note": a.note,
-        })).collect::<Vec<_>>(),
+        "attendance": input.attendance.iter().map(|a| {
+            let mut v = json!({
+                "id": a.id, "official_id": a.official_id, "status": a.status.as_str(),
+                "minutes_late": a.minutes_late, "note": a.note,
+            });
+            // Only when set, so that reports sent before the field existed keep their hash.
+            if let Some(m) = a.minutes_early {
+                v["minutes_early"] = json!(m);
+            }
+            v
+        }).collect::<Vec<_>>(),
         "findings": input.findings.iter().map(finding_json).collect::<Vec<_>>(),
     }))
 }
@@ -239,6 +266,12 @@ pub fn validate_finding(
     if let Some(t) = f.observed_at {
         not_in_future(&format!("{path}observed_at"), t, now, errors);
     }
+    if f.unexcused && (f.category != FindingCategory::Absence || f.official_id.is_none()) {
+        errors.push(FieldError::new(
+            format!("{path}unexcused"),
+            "is only for an `absence` finding about an official",
+        ));
+    }
 }
 
 pub fn validate_attendance(rows: &[AttendanceInput], errors: &mut Vec<FieldError>) {
@@ -266,6 +299,19 @@ pub fn validate_attendance(rows: &[AttendanceInput], errors: &mut Vec<FieldError
             (_, Some(_)) => errors.push(FieldError::new(
                 format!("attendance[{i}].minutes_late"),
                 "is allowed only with status `late`",
+            )),
+        }
+        match (a.status, a.minutes_early) {
+            (AttendanceStatus::LeftEarly, Some(m)) if !(0..=MAX_MINUTES_LATE).contains(&m) => {
+                errors.push(FieldError::new(
+                    format!("attendance[{i}].minutes_early"),
+                    format!("must be between 0 and {MAX_MINUTES_LATE}"),
+                ))
+            }
+            (AttendanceStatus::LeftEarly, _) | (_, None) => {}
+            (_, Some(_)) => errors.push(FieldError::new(
+                format!("attendance[{i}].minutes_early"),
+                "is allowed only with status `left_early`",
             )),
         }
         text_limit(&format!("attendance[{i}].note"), &a.note, NOTE_MAX, errors);

@@ -19,7 +19,8 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
-    /// Entity type: `user`, `opd`, `official`, `inspection`, `evidence`, `follow_up`.
+    /// Entity type: `user`, `opd`, `official`, `inspection`, `evidence`, `follow_up`,
+    /// `finding` (an absence excused), `holiday`.
     pub entity: Option<String>,
     pub entity_id: Option<String>,
     pub actor_id: Option<Uuid>,

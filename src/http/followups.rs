@@ -471,3 +471,48 @@ pub async fn record(
     .await?;
     Ok(HttpResponse::Ok().json(out))
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExcuseBody {
+    /// Why the absence is excused (a doctor's note, a travel order, …); 1–2000 characters.
+    #[schema(max_length = 2000, pattern = r"\S")]
+    pub reason: String,
+}
+
+/// Excuse a counted absence (supervisor, admin).
+///
+/// For an absence recorded as without excuse that turns out to have had one (a doctor's
+/// note, a travel order that came later): it leaves every count — the recommendation and
+/// the dashboards — while the report keeps what the inspector saw. The audit log records
+/// who excused it and why. Only once per absence.
+#[utoipa::path(
+    operation_id = "excuse_finding",
+    tag = "follow-ups",
+    params(("id" = Uuid, Path, description = "The finding")),
+    request_body = ExcuseBody,
+    responses(
+        (status = 200, description = "The finding, excused", body = FindingOut),
+        (status = 403, description = "Only supervisors and admins excuse", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such finding", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not a counted absence of a submitted report, or already excused", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/findings/{id}/excuse")]
+pub async fn excuse(
+    state: Data<AppState>,
+    caller: AuthUser,
+    ctx: Ctx,
+    id: Path<Uuid>,
+    body: Json<ExcuseBody>,
+) -> ApiResult<HttpResponse> {
+    let input = service::ExcuseInput {
+        reason: body.0.reason,
+    };
+    let id = DbUuid(id.into_inner());
+    let row = super::run(&state.pool, move |conn| {
+        service::excuse(conn, &caller, id, &input, &ctx)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(FindingOut::from(row)))
+}

@@ -63,6 +63,11 @@ pub struct AttendanceBody {
     #[schema(minimum = 0, maximum = 1440)]
     #[serde(default, deserialize_with = "crate::http::whole_number")]
     pub minutes_late: Option<i64>,
+    /// Only with `left_early` (pulang sebelum waktunya): how long before the end of work
+    /// the official left; 0–1440.
+    #[schema(minimum = 0, maximum = 1440)]
+    #[serde(default, deserialize_with = "crate::http::whole_number")]
+    pub minutes_early: Option<i64>,
     /// At most 1000 characters.
     #[schema(max_length = 1000)]
     pub note: Option<String>,
@@ -75,6 +80,7 @@ impl From<AttendanceBody> for AttendanceInput {
             official_id: a.official_id,
             status: a.status,
             minutes_late: a.minutes_late,
+            minutes_early: a.minutes_early,
             note: a.note,
         }
     }
@@ -95,6 +101,11 @@ pub struct FindingBody {
     /// Default: the inspection's `started_at`.
     #[serde(default, deserialize_with = "crate::domain::dates::opt_time")]
     pub observed_at: Option<DateTime<FixedOffset>>,
+    /// Only for an `absence` about an official: `true` states the absence was without
+    /// excuse. A hand-written absence counts towards discipline only then (an
+    /// `absent_unexcused` attendance row always does).
+    #[serde(default)]
+    pub unexcused: bool,
 }
 
 impl From<FindingBody> for FindingInput {
@@ -106,6 +117,7 @@ impl From<FindingBody> for FindingInput {
             severity: f.severity,
             description: f.description,
             observed_at: f.observed_at.map(|t| t.with_timezone(&Utc)),
+            unexcused: f.unexcused,
         }
     }
 }
@@ -186,6 +198,7 @@ pub struct AttendanceOut {
     pub official_id: Uuid,
     pub status: AttendanceStatus,
     pub minutes_late: Option<i32>,
+    pub minutes_early: Option<i32>,
     pub note: Option<String>,
     /// The official's placement on the day of the inspection (kept as it was).
     pub opd_id: Uuid,
@@ -200,6 +213,7 @@ impl From<AttendanceRow> for AttendanceOut {
             official_id: a.official_id.0,
             status: a.status,
             minutes_late: a.minutes_late,
+            minutes_early: a.minutes_early,
             note: a.note,
             opd_id: a.opd_id.0,
             position_kind: a.position_kind,
@@ -225,6 +239,19 @@ pub struct FindingOut {
     pub official_position_title: Option<String>,
     pub official_position_kind: Option<PositionKind>,
     pub created_at: DateTime<Utc>,
+    /// An absence recorded as without excuse (every `attendance` absence; a hand-written
+    /// one when its author said so): it counts towards discipline unless `excused`.
+    pub unexcused: bool,
+    /// Set when a supervisor excused the absence afterwards: it then counts nowhere.
+    pub excused: Option<Excuse>,
+}
+
+/// A supervisor's excuse of a counted absence.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Excuse {
+    pub at: DateTime<Utc>,
+    pub by: Uuid,
+    pub reason: String,
 }
 
 impl From<FindingRow> for FindingOut {
@@ -243,6 +270,15 @@ impl From<FindingRow> for FindingOut {
             official_position_title: f.official_position_title,
             official_position_kind: f.official_position_kind,
             created_at: Utc.from_utc_datetime(&f.created_at),
+            unexcused: f.unexcused,
+            excused: match (f.excused_at, f.excused_by, f.excuse_reason) {
+                (Some(at), Some(by), Some(reason)) => Some(Excuse {
+                    at: Utc.from_utc_datetime(&at),
+                    by: by.0,
+                    reason,
+                }),
+                _ => None,
+            },
         }
     }
 }

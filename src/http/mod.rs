@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod calendar;
 pub mod conditional;
 pub mod dashboards;
 pub mod evidence;

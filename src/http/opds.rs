@@ -1,5 +1,6 @@
 //! OPDs (work units): everyone signed in may read them; only admins write.
 
+use crate::domain::calendar::WorkWeek;
 use actix_web::web::{Data, Path, Query};
 use actix_web::{get, patch, post, HttpRequest, HttpResponse};
 use chrono::{DateTime, TimeZone, Utc};
@@ -37,6 +38,8 @@ pub struct Opd {
     pub geofence_radius_m: i32,
     /// A deactivated OPD receives no new inspections but keeps its history.
     pub active: bool,
+    /// Which days are its working days (absence on another day does not count).
+    pub work_week: WorkWeek,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -53,6 +56,7 @@ impl From<OpdRow> for Opd {
             longitude: r.longitude,
             geofence_radius_m: r.geofence_radius_m,
             active: r.active,
+            work_week: r.work_week,
             created_at: Utc.from_utc_datetime(&r.created_at),
             updated_at: Utc.from_utc_datetime(&r.updated_at),
         }
@@ -86,6 +90,9 @@ pub struct NewOpd {
     #[schema(minimum = 10, maximum = 5000)]
     #[serde(default, deserialize_with = "crate::http::whole_number")]
     pub geofence_radius_m: Option<i64>,
+    /// Default `mon_fri`. Units serving the public directly (RSUD, puskesmas, Damkar, Satpol
+    /// PP; Perpres 21/2023 Pasal 7) may work `mon_sat` or in shifts (`every_day`).
+    pub work_week: Option<WorkWeek>,
 }
 
 /// Fields to change. `null` clears `address` or the coordinates.
@@ -114,6 +121,7 @@ pub struct OpdPatch {
     pub geofence_radius_m: Option<i64>,
     /// `false` deactivates the OPD (there is no delete).
     pub active: Option<bool>,
+    pub work_week: Option<WorkWeek>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -212,6 +220,7 @@ pub async fn create_opd(
         longitude: b.longitude,
         geofence_radius_m: radius(b.geofence_radius_m)?,
         active: true,
+        work_week: b.work_week.unwrap_or(WorkWeek::MonFri),
     };
     let row = super::run(&state.pool, move |conn| {
         service::create(conn, fields, Some(caller.id), &ctx)
@@ -299,6 +308,9 @@ pub async fn update_opd(
                 }
                 if let Some(v) = p.active {
                     f.active = v;
+                }
+                if let Some(v) = p.work_week {
+                    f.work_week = v;
                 }
             },
             Some(caller.id),

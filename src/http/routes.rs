@@ -3,7 +3,7 @@
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::{
-    api_keys, audit, auth, dashboards, evidence, followups, inspections, officials, opds, ops,
+    api_keys, audit, auth, calendar, dashboards, evidence, followups, inspections, officials, opds, ops,
     sync, users,
 };
 
@@ -50,6 +50,10 @@ pub fn register(cfg: &mut ServiceConfig) {
         .service(followups::get_one)
         .service(followups::act)
         .service(followups::record)
+        .service(followups::excuse)
+        .service(calendar::list)
+        .service(calendar::put_holiday)
+        .service(calendar::delete_holiday)
         .service(audit::list)
         .service(audit::verify)
         .service(dashboards::summary)

@@ -77,6 +77,7 @@ pub fn generate(
                 longitude: Some(106.15 + rng.random_range(-0.05..0.05)),
                 geofence_radius_m: 150,
                 active: true,
+                work_week: crate::domain::calendar::WorkWeek::MonFri,
             };
             opds.push(refdb::insert_opd(
                 conn,
@@ -245,6 +246,7 @@ pub fn generate(
                     position_title: title.clone(),
                     position_kind: *kind,
                     created_at: started,
+                    minutes_early: None,
                 });
                 d.add_attendance(status);
                 let _ = k;
@@ -272,6 +274,10 @@ pub fn generate(
                     official_position_title: who.map(|w| w.2.clone()),
                     official_position_kind: who.map(|w| w.3),
                     created_at: started,
+                    unexcused: false,
+                    excused_at: None,
+                    excused_by: None,
+                    excuse_reason: None,
                 });
                 d.add_finding(category, severity);
                 if let Some(w) = who {

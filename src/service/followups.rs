@@ -1,7 +1,7 @@
 //! Follow-ups: raising (by hand or by the flag rules on submission), the review state
 //! machine, and the recommendation read from the official's record.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate};
 use serde_json::json;
@@ -16,7 +16,8 @@ use crate::domain::discipline::{self as rules, Recommendation, SanctionCode};
 use crate::domain::followup::{
     self as lifecycle, Action, FollowUpSource, FollowUpStatus, HistoryAction,
 };
-use crate::domain::inspection::FindingCategory;
+use crate::domain::calendar::{is_working_day, WorkWeek};
+use crate::domain::inspection::{AttendanceStatus, FindingCategory};
 use crate::domain::nip::EmploymentType;
 use crate::domain::user::Role;
 use crate::error::{ApiError, FieldError};
@@ -422,13 +423,18 @@ pub fn act(
                     ev.due_date = Some(d);
                 }
             }
-            Action::Decide => match input.sanction.map(rules::sanction) {
+            Action::Decide => match input.sanction.map(|code| {
+                let who = crate::db::reference::find_official(conn, row.official_id)
+                    .map(|o| o.official.employment_type);
+                who.map(|who| (who, rules::sanction_for(code, who)))
+            }) {
                 None => errors.push(FieldError::new("sanction", "is required for `decide`")),
-                Some(None) => errors.push(FieldError::new(
+                Some(Err(e)) => return Err(e.into()),
+                Some(Ok((who, None))) => errors.push(FieldError::new(
                     "sanction",
-                    "is not a PP 94/2021 sanction code (or `none`)",
+                    format!("is not a sanction for {who} (or `none`)"),
                 )),
-                Some(Some(s)) => {
+                Some(Ok((_, Some(s)))) => {
                     row.sanction = Some(s.code);
                     row.decided_by = Some(DbUuid(caller.id));
                     row.decided_at = Some(now());
@@ -477,6 +483,12 @@ pub fn act(
 }
 
 /// The recommendation for an official's record in `year`.
+///
+/// What counts: absences recorded as unexcused and not excused since, on the working days
+/// of the OPD the official was placed at (its work week, the holiday calendar); a day
+/// another sidak recorded as leave, sickness or official duty is not counted and is shown
+/// as a conflict; per day the largest lateness (no more than the minutes since work
+/// started when the sidak saw it) and the largest early leave.
 pub fn recommendation(
     conn: &mut DbConnection,
     official: DbUuid,
@@ -489,20 +501,66 @@ pub fn recommendation(
     // The days around the year too: a run of consecutive absences does not stop at
     // 31 December (45 days hold any run long enough to reach the threshold).
     let margin = chrono::Duration::days(45);
-    let findings = fdb::official_findings(conn, official, from - margin, to + margin)?;
-    let days: BTreeSet<NaiveDate> = findings
-        .iter()
-        .filter(|f| f.category == FindingCategory::Absence)
-        .map(|f| local_day(f.observed_at, tz))
-        .collect();
-    let late: Vec<(NaiveDate, u32)> = fdb::late_minutes(conn, official, from, to)?
-        .into_iter()
-        .filter_map(|(at, minutes)| {
-            let minutes = u32::try_from(minutes?).ok()?;
-            Some((local_day(at, tz), minutes))
-        })
-        .collect();
-    let late = rules::countable_late_minutes(&late, &days, &cfg.public_holidays);
+    let (from, to) = (from - margin, to + margin);
+    let findings = fdb::official_findings(conn, official, from, to)?;
+    let seen = fdb::attendance_seen(conn, official, from, to)?;
+    let holidays = crate::service::calendar::holiday_days(conn, ctx)?;
+    // Each day's work week is that of the OPD the official was recorded at; a day with no
+    // record takes the week of the last record before it (or of the current placement).
+    let mut opd_on: BTreeMap<NaiveDate, DbUuid> = BTreeMap::new();
+    for f in &findings {
+        if let Some(opd) = f.official_opd_id {
+            opd_on.insert(local_day(f.observed_at, tz), opd);
+        }
+    }
+    for (at, _, _, _, opd) in &seen {
+        opd_on.insert(local_day(*at, tz), *opd);
+    }
+    let current_opd = o.current.assignment.opd_id;
+    let mut opd_ids: Vec<DbUuid> = opd_on.values().copied().collect();
+    opd_ids.push(current_opd);
+    opd_ids.sort();
+    opd_ids.dedup();
+    let weeks = crate::db::calendar::work_weeks(conn, &opd_ids)?;
+    let week_of = |opd: &DbUuid| weeks.get(opd).copied().unwrap_or(WorkWeek::MonFri);
+    let week_on: BTreeMap<NaiveDate, WorkWeek> =
+        opd_on.iter().map(|(d, opd)| (*d, week_of(opd))).collect();
+    let fallback = week_of(&current_opd);
+    let working = |day: NaiveDate| {
+        let week = week_on
+            .range(..=day)
+            .next_back()
+            .map(|(_, w)| *w)
+            .unwrap_or(fallback);
+        is_working_day(day, week, &holidays)
+    };
+    let mut record = rules::Record::default();
+    for f in &findings {
+        if f.category == FindingCategory::Absence && f.unexcused && f.excused_at.is_none() {
+            record.absences.insert(local_day(f.observed_at, tz));
+        }
+    }
+    for (at, status, late, early, _) in &seen {
+        let day = local_day(*at, tz);
+        let local = at.and_utc().with_timezone(&tz).time();
+        let minutes = |m: &Option<i32>| m.and_then(|m| u32::try_from(m).ok()).unwrap_or(0);
+        match status {
+            s if s.excuses() => {
+                record.excusing.insert(day);
+            }
+            AttendanceStatus::Late => record.time_lost.push(rules::TimeLost {
+                day,
+                late: minutes(late).min(cfg.work_hours.minutes_since_start(day, local)),
+                early: 0,
+            }),
+            AttendanceStatus::LeftEarly => record.time_lost.push(rules::TimeLost {
+                day,
+                late: 0,
+                early: minutes(early),
+            }),
+            _ => {}
+        }
+    }
     let table = if o.official.employment_type == EmploymentType::Pppk {
         &cfg.pppk_table
     } else {
@@ -510,12 +568,85 @@ pub fn recommendation(
     };
     Ok(rules::recommend(
         year,
-        &days,
-        late,
+        &record,
         cfg.late_minutes_per_day,
-        &cfg.public_holidays,
+        &working,
         table,
     ))
+}
+
+pub struct ExcuseInput {
+    pub reason: String,
+}
+
+/// A supervisor excuses a counted absence afterwards (a doctor's note, a travel order): it
+/// leaves every count — the recommendation, the dashboards — and the audit log keeps who
+/// did it and why. Only an absence that counts can be excused, and only once.
+pub fn excuse(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    finding: DbUuid,
+    input: &ExcuseInput,
+    ctx: &Ctx,
+) -> Result<FindingRow, ApiError> {
+    if !matches!(caller.role, Role::Admin | Role::Supervisor) {
+        return Err(ApiError::Forbidden(
+            "Only a supervisor or an admin excuses an absence.".into(),
+        ));
+    }
+    let reason = input.reason.trim();
+    if reason.is_empty() || reason.chars().count() > REASON_MAX {
+        return Err(ApiError::invalid(
+            "reason",
+            format!("must be 1–{REASON_MAX} characters"),
+        ));
+    }
+    write_tx(conn, |conn| {
+        let Some((mut row, status)) = fdb::findings_with_status(conn, &[finding])?.pop() else {
+            return Err(ApiError::NotFound);
+        };
+        if status != "submitted" {
+            return Err(ApiError::Conflict(
+                "The finding belongs to a report that is not submitted; its author changes the draft instead."
+                    .into(),
+            ));
+        }
+        if row.category != FindingCategory::Absence || !row.unexcused {
+            return Err(ApiError::Conflict(
+                "Only an absence recorded as without excuse counts, so only such an absence is excused."
+                    .into(),
+            ));
+        }
+        if row.excused_at.is_some() {
+            return Err(ApiError::Conflict(
+                "The absence is already excused.".into(),
+            ));
+        }
+        let at = now();
+        if !fdb::set_excused(conn, row.id, at, DbUuid(caller.id), reason)? {
+            return Err(ApiError::Conflict(
+                "The absence was excused by someone else at the same moment.".into(),
+            ));
+        }
+        let report = crate::db::inspections::find(conn, row.inspection_id)?
+            .ok_or(ApiError::NotFound)?;
+        crate::db::rollups::on_excuse(conn, &report, &row, ctx.tz())?;
+        audit::append(
+            conn,
+            ctx.audit(
+                Some(caller.id),
+                "finding.excuse",
+                "finding",
+                Some(row.id.to_string()),
+                json!({"official_id": row.official_id.map(|o| o.to_string()),
+                       "observed_at": row.observed_at, "reason": reason}),
+            ),
+        )?;
+        row.excused_at = Some(at);
+        row.excused_by = Some(DbUuid(caller.id));
+        row.excuse_reason = Some(reason.to_string());
+        Ok(row)
+    })
 }
 
 /// For a follow-up: the calendar year (local) of its newest finding.

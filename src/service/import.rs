@@ -4,6 +4,7 @@
 //! — and only when no line is wrong is anything written, in one transaction. With
 //! `dry_run` nothing is ever written; the report says what would have happened.
 
+use crate::domain::calendar::WorkWeek;
 use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
@@ -40,7 +41,7 @@ const OFFICIAL_REQUIRED: [&str; 6] = [
     "position_kind",
     "opd_code",
 ];
-pub const OPD_COLUMNS: [&str; 7] = [
+pub const OPD_COLUMNS: [&str; 8] = [
     "code",
     "name",
     "kind",
@@ -48,6 +49,7 @@ pub const OPD_COLUMNS: [&str; 7] = [
     "latitude",
     "longitude",
     "geofence_radius_m",
+    "work_week",
 ];
 const OPD_REQUIRED: [&str; 3] = ["code", "name", "kind"];
 pub const MAX_ROWS: usize = 20_000;
@@ -337,6 +339,11 @@ pub fn import_officials(
             }
             let Some(opd_id) = opd_id else { continue };
             match existing.remove(&input.nip) {
+                // The placement's date is the decree's, not the day of the import.
+                None if input.effective_from.is_none() => errors.push(LineError {
+                    line: row.line,
+                    message: "effective_from: required for a new official (the date the placement took effect, from the decree)".into(),
+                }),
                 None => plans.push(OfficialPlan::Create {
                     line: row.line,
                     input,
@@ -371,7 +378,13 @@ pub fn import_officials(
                         ..update
                     };
                     if transfer {
-                        let from = update.effective_from.unwrap_or(today);
+                        let Some(from) = update.effective_from else {
+                            errors.push(LineError {
+                                line: row.line,
+                                message: "effective_from: required when the placement changes (the date of the transfer decree)".into(),
+                            });
+                            continue;
+                        };
                         if from < current.current.assignment.effective_from {
                             errors.push(LineError {
                                 line: row.line,
@@ -541,6 +554,20 @@ pub fn import_opds(
                 longitude,
                 geofence_radius_m: radius,
                 active: current.as_ref().map(|c| c.active).unwrap_or(true),
+                // Blank keeps what the OPD has (a new one works Monday to Friday).
+                work_week: match optional(row, "work_week") {
+                    None => current
+                        .as_ref()
+                        .map(|c| c.work_week)
+                        .unwrap_or(WorkWeek::MonFri),
+                    Some(w) => WorkWeek::parse(&w).unwrap_or_else(|| {
+                        problems.push(FieldError::new(
+                            "work_week",
+                            format!("must be one of {}", WorkWeek::listed()),
+                        ));
+                        WorkWeek::MonFri
+                    }),
+                },
             };
             problems.extend(opds::normalize_and_validate(&mut fields));
             if !seen.insert(code.clone()) {

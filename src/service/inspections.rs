@@ -74,6 +74,7 @@ fn insert_attendance(
             position_title: asg.position_title.clone(),
             position_kind: asg.position_kind,
             created_at: at,
+            minutes_early: a.minutes_early.map(|m| m as i32),
         };
         if a.status == AttendanceStatus::AbsentUnexcused {
             derived.push(FindingRow {
@@ -92,6 +93,10 @@ fn insert_attendance(
                 official_position_title: Some(asg.position_title.clone()),
                 official_position_kind: Some(asg.position_kind),
                 created_at: at,
+                unexcused: true,
+                excused_at: None,
+                excused_by: None,
+                excuse_reason: None,
             });
         }
         attendance_rows.push(row);
@@ -171,6 +176,10 @@ fn finding_row(
         official_position_title: None,
         official_position_kind: None,
         created_at: now(),
+        unexcused: f.unexcused,
+        excused_at: None,
+        excused_by: None,
+        excuse_reason: None,
     };
     if let Some(official) = f.official_id {
         let day = local_day(observed_at, tz);

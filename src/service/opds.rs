@@ -53,6 +53,7 @@ fn opd_json(f: &OpdFields) -> Value {
         "code": f.code, "name": f.name, "kind": f.kind, "address": f.address,
         "latitude": f.latitude, "longitude": f.longitude,
         "geofence_radius_m": f.geofence_radius_m, "active": f.active,
+        "work_week": f.work_week,
     })
 }
 

@@ -528,29 +528,21 @@ async fn overdue_is_judged_in_local_time(backend: Backend) {
 
 async fn the_recommendation_counts_days_once(backend: Backend) {
     let f = Field::new(backend).await;
-    let tz = chrono_tz::Asia::Jakarta;
-    let now = chrono::Utc::now();
-    let mut days = std::collections::BTreeSet::new();
-    // Four inspections: two on the same day, then two more days, official 2 absent each time.
-    for hours_back in [2i64, 3, 26, 50] {
+    // Four inspections: two on Tuesday 3 November 2026, then Wednesday and Thursday;
+    // official 2 absent each time, official 1 25 minutes late (all after 08:00, so the
+    // lateness is possible).
+    let days = ["2026-11-03", "2026-11-04", "2026-11-05"];
+    for at in [
+        "2026-11-03T09:00:00+07:00",
+        "2026-11-03T10:30:00+07:00",
+        "2026-11-04T09:00:00+07:00",
+        "2026-11-05T09:00:00+07:00",
+    ] {
         let mut body = f.report();
-        let started = now - chrono::Duration::hours(hours_back);
-        body["started_at"] = json!(started.to_rfc3339());
+        body["started_at"] = json!(at);
         body["findings"] = json!([]);
         body["submit"] = json!(true);
         assert_eq!(f.post_report(&f.inspector, &body).await.status(), 201);
-        let local = started.with_timezone(&tz).date_naive();
-        // Only working days of this year count (no public holidays are configured here).
-        let weekend = matches!(
-            chrono::Datelike::weekday(&local),
-            chrono::Weekday::Sat | chrono::Weekday::Sun
-        );
-        if chrono::Datelike::year(&local)
-            == chrono::Datelike::year(&now.with_timezone(&tz).date_naive())
-            && !weekend
-        {
-            days.insert(local);
-        }
     }
     let items = list(&f, &f.admin, &format!("?official_id={}", f.officials[2])).await;
     assert_eq!(items.len(), 1);
@@ -571,7 +563,7 @@ async fn the_recommendation_counts_days_once(backend: Backend) {
     let record: Value = f
         .app
         .get(
-            &format!("/api/v1/officials/{}/record", f.officials[1]),
+            &format!("/api/v1/officials/{}/record?year=2026", f.officials[1]),
             Some(&f.admin),
         )
         .await
@@ -588,7 +580,7 @@ async fn the_recommendation_counts_days_once(backend: Backend) {
     let record: Value = f
         .app
         .get(
-            &format!("/api/v1/officials/{}/record", f.officials[2]),
+            &format!("/api/v1/officials/{}/record?year=2026", f.officials[2]),
             Some(&f.admin),
         )
         .await
@@ -710,19 +702,39 @@ async fn follow_up_roles(backend: Backend) {
 
 async fn a_run_of_absences_over_the_new_year_stops_the_salary(backend: Backend) {
     let f = Field::new(backend).await;
-    // Ten working days (no public holidays are configured here): 22–26 and 29–31 December
-    // 2025, 1–2 January 2026; official 2 absent without excuse at each sidak (08:00 WIB).
+    // Ten working days from Monday 22 December 2025, official 2 absent without excuse at
+    // each sidak (08:00 WIB). Christmas, the cuti bersama of 26 December and New Year's Day
+    // are holidays in the shipped calendar: they neither count nor break the run, which
+    // ends on Wednesday 7 January 2026.
+    let mut holidays = std::collections::BTreeSet::new();
+    for year in [2025, 2026] {
+        let list: Value = f
+            .app
+            .get(&format!("/api/v1/holidays?year={year}"), Some(&f.admin))
+            .await
+            .json()
+            .await
+            .unwrap();
+        for h in list["items"].as_array().unwrap() {
+            holidays.insert(h["date"].as_str().unwrap().parse::<chrono::NaiveDate>().unwrap());
+        }
+    }
+    for d in ["2025-12-25", "2025-12-26", "2026-01-01"] {
+        assert!(holidays.contains(&d.parse().unwrap()), "{d}");
+    }
     let mut days = Vec::new();
     let mut day = chrono::NaiveDate::from_ymd_opt(2025, 12, 22).unwrap();
     while days.len() < 10 {
-        if !matches!(
+        let weekend = matches!(
             chrono::Datelike::weekday(&day),
             chrono::Weekday::Sat | chrono::Weekday::Sun
-        ) {
+        );
+        if !weekend && !holidays.contains(&day) {
             days.push(day);
         }
         day = day.succ_opt().unwrap();
     }
+    assert_eq!(days[9], chrono::NaiveDate::from_ymd_opt(2026, 1, 7).unwrap());
     for d in &days {
         let mut body = f.report();
         body["started_at"] = json!(format!("{d}T08:00:00+07:00"));
@@ -747,7 +759,7 @@ async fn a_run_of_absences_over_the_new_year_stops_the_salary(backend: Backend) 
             "{year}: {rec}"
         );
         assert_eq!(rec["sanction"], "pemberhentian", "{year}");
-        // The tenth day is 2 January 2026: no salary from February.
+        // The tenth day is 7 January 2026: no salary from February.
         assert_eq!(rec["salary_stops_from"], "2026-02-01", "{year}");
         let days_in_year = days
             .iter()

@@ -255,6 +255,24 @@ async fn official_import_applies_transfers(backend: Backend) {
     ]);
     let r = report(post_csv(&app, &admin, "/api/v1/officials/import", &back).await).await;
     assert_eq!(r["errors"][0]["line"], 2);
+    // The date of a new placement or a transfer comes from the decree: blank is refused,
+    // never today; a line that only renames needs none.
+    let blank = officials_csv(&[
+        "198503152010011002,Rina Marlina,pns,Sekretaris Camat,administrator,IV/a,KEC-SERANG,",
+        "199001012015031009,Pegawai Baru,pns,Staf,pelaksana,,DINKES,",
+    ]);
+    let r = report(post_csv(&app, &admin, "/api/v1/officials/import", &blank).await).await;
+    let errors = r["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2, "{r}");
+    for e in errors {
+        assert!(
+            e["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("effective_from: required"),
+            "{r}"
+        );
+    }
     // The employment type of a known NIP cannot flip.
     let flip =
         officials_csv(&["198503152010011002,Rina Marlina,pppk,Camat,administrator,IX,KEC-SERANG,"]);

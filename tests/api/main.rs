@@ -10,6 +10,7 @@ mod auth;
 mod authz;
 mod concurrency;
 mod dashboards;
+mod discipline;
 mod errors;
 mod evidence;
 mod followups;
