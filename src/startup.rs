@@ -147,7 +147,8 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
     let generated_admin_password = bootstrap_admin(&mut conn, &config)?;
     // The discipline counts need the year's holidays: say so when they are missing.
     let ctx = crate::service::Ctx::cli(&config);
-    match crate::service::calendar::warnings(&mut conn, &ctx, chrono::Datelike::year(&ctx.today())) {
+    match crate::service::calendar::warnings(&mut conn, &ctx, chrono::Datelike::year(&ctx.today()))
+    {
         Ok(warnings) => {
             for w in warnings {
                 tracing::warn!("{w}");

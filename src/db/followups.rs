@@ -204,6 +204,15 @@ pub fn set_excused(
     .map(|n| n == 1)
 }
 
+/// When, the status, the minutes late, the minutes early, the placement's OPD.
+pub type AttendanceSeen = (
+    NaiveDateTime,
+    AttendanceStatus,
+    Option<i32>,
+    Option<i32>,
+    DbUuid,
+);
+
 /// What submitted inspections recorded of an official's attendance, started in `[from, to)`
 /// (UTC): when, the status, the minutes late or early, and the OPD of the placement.
 pub fn attendance_seen(
@@ -211,7 +220,7 @@ pub fn attendance_seen(
     official: DbUuid,
     from: NaiveDateTime,
     to: NaiveDateTime,
-) -> QueryResult<Vec<(NaiveDateTime, AttendanceStatus, Option<i32>, Option<i32>, DbUuid)>> {
+) -> QueryResult<Vec<AttendanceSeen>> {
     attendance::table
         .inner_join(inspections::table.on(inspections::id.eq(attendance::inspection_id)))
         .filter(attendance::official_id.eq(official))

@@ -154,13 +154,32 @@ impl ConnectionManager {
                 let mut conn = diesel::SqliteConnection::establish(&path)
                     .map_err(r2d2::Error::ConnectionError)?;
                 // busy_timeout first: the pragmas below may themselves need the lock.
-                let pragmas = format!(
-                    "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = {};",
-                    self.busy_timeout.as_millis(),
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON;",
+                    self.busy_timeout.as_millis()
+                ))
+                .map_err(r2d2::Error::QueryError)?;
+                // Switching a new file to WAL needs it to itself, and SQLite answers "locked"
+                // at once, without the busy handler, while another process that started at
+                // the same moment holds its migration transaction: retry for as long as
+                // busy_timeout allows.
+                let mode = format!(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = {};",
                     self.synchronous.as_sql()
                 );
-                conn.batch_execute(&pragmas)
-                    .map_err(r2d2::Error::QueryError)?;
+                let started = std::time::Instant::now();
+                loop {
+                    match conn.batch_execute(&mode) {
+                        Ok(()) => break,
+                        Err(e)
+                            if e.to_string().contains("locked")
+                                && started.elapsed() < self.busy_timeout =>
+                        {
+                            std::thread::sleep(std::time::Duration::from_millis(25));
+                        }
+                        Err(e) => return Err(r2d2::Error::QueryError(e)),
+                    }
+                }
                 Ok(DbConnection::Sqlite(conn))
             }
         }

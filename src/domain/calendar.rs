@@ -95,8 +95,7 @@ pub fn merge(
     configured: &BTreeSet<NaiveDate>,
     admin: impl IntoIterator<Item = Result<Holiday, NaiveDate>>,
 ) -> BTreeMap<NaiveDate, Holiday> {
-    let mut days: BTreeMap<NaiveDate, Holiday> =
-        shipped.into_iter().map(|h| (h.date, h)).collect();
+    let mut days: BTreeMap<NaiveDate, Holiday> = shipped.into_iter().map(|h| (h.date, h)).collect();
     for d in configured {
         days.entry(*d).or_insert_with(|| Holiday {
             date: *d,

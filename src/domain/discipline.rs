@@ -100,17 +100,72 @@ pub const SANCTIONS: [Sanction; 14] = {
         s(C::None, L::None, Both, "Tidak dijatuhi hukuman disiplin"),
         s(C::TeguranLisan, L::Ringan, Both, "Teguran lisan"),
         s(C::TeguranTertulis, L::Ringan, Both, "Teguran tertulis"),
-        s(C::PernyataanTidakPuas, L::Ringan, Both, "Pernyataan tidak puas secara tertulis"),
-        s(C::PotongTukin25Persen6Bulan, L::Sedang, Pns, "Pemotongan tunjangan kinerja sebesar 25% selama 6 bulan"),
-        s(C::PotongTukin25Persen9Bulan, L::Sedang, Pns, "Pemotongan tunjangan kinerja sebesar 25% selama 9 bulan"),
-        s(C::PotongTukin25Persen12Bulan, L::Sedang, Pns, "Pemotongan tunjangan kinerja sebesar 25% selama 12 bulan"),
-        s(C::PenurunanJabatan, L::Berat, Pns, "Penurunan jabatan setingkat lebih rendah selama 12 bulan"),
-        s(C::PembebasanJabatan, L::Berat, Pns, "Pembebasan dari jabatannya menjadi jabatan pelaksana selama 12 bulan"),
-        s(C::Pemberhentian, L::Berat, Pns, "Pemberhentian dengan hormat tidak atas permintaan sendiri sebagai PNS"),
-        s(C::TundaKgb1Tahun, L::Sedang, Pppk, "Penundaan kenaikan gaji berkala selama 1 tahun"),
-        s(C::TurunGolongan1Tahun, L::Sedang, Pppk, "Penurunan golongan setingkat lebih rendah selama 1 tahun"),
-        s(C::PhpkDenganHormat, L::Berat, Pppk, "Pemutusan hubungan perjanjian kerja dengan hormat tidak atas permintaan sendiri"),
-        s(C::PhpkTidakDenganHormat, L::Berat, Pppk, "Pemutusan hubungan perjanjian kerja tidak dengan hormat"),
+        s(
+            C::PernyataanTidakPuas,
+            L::Ringan,
+            Both,
+            "Pernyataan tidak puas secara tertulis",
+        ),
+        s(
+            C::PotongTukin25Persen6Bulan,
+            L::Sedang,
+            Pns,
+            "Pemotongan tunjangan kinerja sebesar 25% selama 6 bulan",
+        ),
+        s(
+            C::PotongTukin25Persen9Bulan,
+            L::Sedang,
+            Pns,
+            "Pemotongan tunjangan kinerja sebesar 25% selama 9 bulan",
+        ),
+        s(
+            C::PotongTukin25Persen12Bulan,
+            L::Sedang,
+            Pns,
+            "Pemotongan tunjangan kinerja sebesar 25% selama 12 bulan",
+        ),
+        s(
+            C::PenurunanJabatan,
+            L::Berat,
+            Pns,
+            "Penurunan jabatan setingkat lebih rendah selama 12 bulan",
+        ),
+        s(
+            C::PembebasanJabatan,
+            L::Berat,
+            Pns,
+            "Pembebasan dari jabatannya menjadi jabatan pelaksana selama 12 bulan",
+        ),
+        s(
+            C::Pemberhentian,
+            L::Berat,
+            Pns,
+            "Pemberhentian dengan hormat tidak atas permintaan sendiri sebagai PNS",
+        ),
+        s(
+            C::TundaKgb1Tahun,
+            L::Sedang,
+            Pppk,
+            "Penundaan kenaikan gaji berkala selama 1 tahun",
+        ),
+        s(
+            C::TurunGolongan1Tahun,
+            L::Sedang,
+            Pppk,
+            "Penurunan golongan setingkat lebih rendah selama 1 tahun",
+        ),
+        s(
+            C::PhpkDenganHormat,
+            L::Berat,
+            Pppk,
+            "Pemutusan hubungan perjanjian kerja dengan hormat tidak atas permintaan sendiri",
+        ),
+        s(
+            C::PhpkTidakDenganHormat,
+            L::Berat,
+            Pppk,
+            "Pemutusan hubungan perjanjian kerja tidak dengan hormat",
+        ),
     ]
 };
 
@@ -429,10 +484,7 @@ pub fn recommend(
         total_days: total,
         longest_consecutive_absence_working_days: longest,
         salary_stops_from,
-        conflicting_days: conflicts
-            .into_iter()
-            .filter(|d| d.year() == year)
-            .collect(),
+        conflicting_days: conflicts.into_iter().filter(|d| d.year() == year).collect(),
         level: s.level,
         sanction: s.code,
         sanction_label: s.label.to_string(),
@@ -560,7 +612,10 @@ mod tests {
             (AbsenceTable::pppk_default(), EmploymentType::Pns),
         ] {
             for (_, code) in &table.rows {
-                assert!(sanction_for(*code, table.employment_type).is_some(), "{code}");
+                assert!(
+                    sanction_for(*code, table.employment_type).is_some(),
+                    "{code}"
+                );
             }
             assert!(sanction_for(table.dismissal, table.employment_type).is_some());
             assert!(sanction_for(table.dismissal, other).is_none());
@@ -605,7 +660,13 @@ mod tests {
         // row for a six-day unit, and Saturday 7 is one of them.
         let mut days: BTreeSet<NaiveDate> = (2..=7).map(|n| d(2026, 3, n)).collect();
         days.extend((9..=11).map(|n| d(2026, 3, n)));
-        let r = recommend(2026, &absences(days.clone()), 450, &six, &AbsenceTable::pp94());
+        let r = recommend(
+            2026,
+            &absences(days.clone()),
+            450,
+            &six,
+            &AbsenceTable::pp94(),
+        );
         assert_eq!(r.unexcused_absence_days, 9);
         assert_eq!(r.longest_consecutive_absence_working_days, 9);
         // Without Saturday the six-day run breaks; for a five-day unit it never counted.
@@ -615,7 +676,13 @@ mod tests {
         // Shift units: every day is a possible working day.
         let shifts = |day: NaiveDate| is_working_day(day, WorkWeek::EveryDay, &none);
         let weekend = BTreeSet::from([d(2026, 3, 7), d(2026, 3, 8)]);
-        let r = recommend(2026, &absences(weekend), 450, &shifts, &AbsenceTable::pp94());
+        let r = recommend(
+            2026,
+            &absences(weekend),
+            450,
+            &shifts,
+            &AbsenceTable::pp94(),
+        );
         assert_eq!(r.unexcused_absence_days, 2);
         assert_eq!(r.longest_consecutive_absence_working_days, 2);
     }
@@ -757,7 +824,12 @@ mod tests {
         });
         let r = read(2026, &record, &none);
         assert_eq!(
-            (r.late_minutes, r.late_days, r.total_days, r.sanction.as_str()),
+            (
+                r.late_minutes,
+                r.late_days,
+                r.total_days,
+                r.sanction.as_str()
+            ),
             (450, 1, 3, "teguran_lisan")
         );
         // Time lost in another year does not count for this one.
@@ -785,7 +857,11 @@ mod tests {
 
     #[test]
     fn tables_parse_for_their_own_employees() {
-        let t = AbsenceTable::parse("5:teguran_lisan, 10:phpk_dengan_hormat_tidak_atas_permintaan_sendiri", EmploymentType::Pppk).unwrap();
+        let t = AbsenceTable::parse(
+            "5:teguran_lisan, 10:phpk_dengan_hormat_tidak_atas_permintaan_sendiri",
+            EmploymentType::Pppk,
+        )
+        .unwrap();
         assert_eq!(
             t.rows,
             vec![

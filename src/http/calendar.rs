@@ -139,7 +139,5 @@ fn parse_day(text: &str) -> Result<NaiveDate, ApiError> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .ok()
         .filter(|d| crate::domain::dates::in_range(*d))
-        .ok_or_else(|| {
-            ApiError::invalid("date", "must be a date YYYY-MM-DD between 1900 and 2100")
-        })
+        .ok_or_else(|| ApiError::invalid("date", "must be a date YYYY-MM-DD between 1900 and 2100"))
 }

@@ -3,8 +3,8 @@
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::{
-    api_keys, audit, auth, calendar, dashboards, evidence, followups, inspections, officials, opds, ops,
-    sync, users,
+    api_keys, audit, auth, calendar, dashboards, evidence, followups, inspections, officials, opds,
+    ops, sync, users,
 };
 
 /// Every documented route. Registering through `utoipa_actix_web` puts each handler's

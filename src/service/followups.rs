@@ -11,12 +11,12 @@ use crate::db::audit;
 use crate::db::followups::{self as fdb, EventRow, FollowUpRow};
 use crate::db::inspections::{FindingRow, InspectionRow};
 use crate::db::{now, write_tx, DbConnection, DbUuid};
+use crate::domain::calendar::{is_working_day, WorkWeek};
 use crate::domain::dates::{local_day, year_bounds};
 use crate::domain::discipline::{self as rules, Recommendation, SanctionCode};
 use crate::domain::followup::{
     self as lifecycle, Action, FollowUpSource, FollowUpStatus, HistoryAction,
 };
-use crate::domain::calendar::{is_working_day, WorkWeek};
 use crate::domain::inspection::{AttendanceStatus, FindingCategory};
 use crate::domain::nip::EmploymentType;
 use crate::domain::user::Role;
@@ -618,9 +618,7 @@ pub fn excuse(
             ));
         }
         if row.excused_at.is_some() {
-            return Err(ApiError::Conflict(
-                "The absence is already excused.".into(),
-            ));
+            return Err(ApiError::Conflict("The absence is already excused.".into()));
         }
         let at = now();
         if !fdb::set_excused(conn, row.id, at, DbUuid(caller.id), reason)? {
@@ -628,8 +626,8 @@ pub fn excuse(
                 "The absence was excused by someone else at the same moment.".into(),
             ));
         }
-        let report = crate::db::inspections::find(conn, row.inspection_id)?
-            .ok_or(ApiError::NotFound)?;
+        let report =
+            crate::db::inspections::find(conn, row.inspection_id)?.ok_or(ApiError::NotFound)?;
         crate::db::rollups::on_excuse(conn, &report, &row, ctx.tz())?;
         audit::append(
             conn,

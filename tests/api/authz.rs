@@ -76,6 +76,10 @@ const MATRIX: &[(&str, &str, [u16; 9])] = &[
     ("GET",    "/api/v1/follow-ups",                       [200,  200,  200,  200,  403,  200,  403,  403,  401]),
     ("GET",    "/api/v1/follow-ups/{id}",                  [200,  200,  200,  404,  403,  200,  403,  403,  401]),
     ("POST",   "/api/v1/follow-ups/{id}/actions",          [200,  200,  200,  404,  403,  403,  403,  403,  401]),
+    ("POST",   "/api/v1/findings/{id}/excuse",             [200,  200,  403,  403,  403,  403,  403,  403,  401]),
+    ("GET",    "/api/v1/holidays",                         [200,  200,  200,  200,  200,  200,  200,  200,  401]),
+    ("PUT",    "/api/v1/holidays/{date}",                  [200,  403,  403,  403,  403,  403,  403,  403,  401]),
+    ("DELETE", "/api/v1/holidays/{date}",                  [204,  403,  403,  403,  403,  403,  403,  403,  401]),
     ("GET",    "/api/v1/audit",                            [200,  200,  403,  403,  403,  200,  403,  403,  401]),
     ("GET",    "/api/v1/audit/verify",                     [200,  403,  403,  403,  403,  403,  403,  403,  401]),
     ("GET",    "/api/v1/dashboard/summary",                [200,  200,  200,  200,  200,  200,  200,  200,  401]),
@@ -143,6 +147,43 @@ impl World {
         let resp = self.f.post_report(&self.f.inspector, &body).await;
         assert_eq!(resp.status(), 201);
         (official, finding)
+    }
+
+    /// A day in 2031 of its own for request `n`.
+    fn day(n: usize) -> String {
+        (chrono::NaiveDate::from_ymd_opt(2031, 1, 1).unwrap() + chrono::Duration::days(n as i64))
+            .to_string()
+    }
+
+    /// The id of a counted absence (derived from attendance) in a submitted report, about a
+    /// new official.
+    async fn counted_absence(&self) -> String {
+        let n = 100 + self.next();
+        let resp = self
+            .f
+            .app
+            .post(
+                "/api/v1/officials",
+                Some(&self.f.admin),
+                &json!({"nip": nip_for(n), "full_name": format!("Pegawai {n}"), "employment_type": "pns",
+                        "position_title": "Staf", "position_kind": "pelaksana", "opd_id": self.f.opd,
+                        "effective_from": "2024-01-02"}),
+            )
+            .await;
+        assert_eq!(resp.status(), 201);
+        let official = resp.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let mut body = self.f.report();
+        body["attendance"] = json!([{"id": uuid::Uuid::new_v4(), "official_id": official,
+                                     "status": "absent_unexcused"}]);
+        body["findings"] = json!([]);
+        body["submit"] = json!(true);
+        let resp = self.f.post_report(&self.f.inspector, &body).await;
+        assert_eq!(resp.status(), 201);
+        let report: Value = resp.json().await.unwrap();
+        report["findings"][0]["id"].as_str().unwrap().to_string()
     }
 
     /// Sends the column's caller a request valid for the operation; returns the status.
@@ -265,6 +306,28 @@ impl World {
             ("POST", "/api/v1/follow-ups/{id}/actions") => {
                 concrete = path.replace("{id}", &self.follow_up);
                 body = Some(json!({"action": "comment", "note": format!("Catatan {n}")}));
+            }
+            ("POST", "/api/v1/findings/{id}/excuse") => {
+                concrete = path.replace("{id}", &self.counted_absence().await);
+                body = Some(json!({"reason": "Surat dokter menyusul"}));
+            }
+            ("PUT", "/api/v1/holidays/{date}") => {
+                concrete = path.replace("{date}", &Self::day(n));
+                body = Some(json!({"name": format!("Libur {n}"), "kind": "libur_daerah"}));
+            }
+            ("DELETE", "/api/v1/holidays/{date}") => {
+                // A holiday to take back each time.
+                let day = Self::day(n);
+                let resp = app
+                    .request(
+                        Method::PUT,
+                        &format!("/api/v1/holidays/{day}"),
+                        Some(&self.f.admin),
+                        Some(&json!({"name": "Libur", "kind": "libur_daerah"})),
+                    )
+                    .await;
+                assert_eq!(resp.status(), 200);
+                concrete = path.replace("{date}", &day);
             }
             ("GET", _) => {}
             other => panic!("no request for {other:?}"),

@@ -193,9 +193,6 @@ async fn an_excused_absence_leaves_every_count(backend: Backend) {
     assert_eq!(rec["unexcused_absence_days"], 3, "{rec}");
     assert_eq!(rec["conflicting_days"], json!(["2026-11-02"]));
 
-    let before = summary(&f).await;
-    let audit_before = f.app.audit_count(&f.admin).await;
-
     // Tuesday's absence is excused by a supervisor: a travel order came later.
     let excuse = |id: &str, token: &str, reason: &str| {
         let (app, path, token, body) = (
@@ -207,6 +204,8 @@ async fn an_excused_absence_leaves_every_count(backend: Backend) {
         async move { app.post(&path, Some(&token), &body).await }
     };
     let supervisor = f.app.token_for_role(&f.admin, "supervisor").await;
+    let before = summary(&f).await;
+    let audit_before = f.app.audit_count(&f.admin).await;
     assert_problem(excuse(&derived[1], &f.inspector, "SPT").await, 403).await;
     assert_problem(excuse(&derived[1], &supervisor, "  ").await, 422).await;
     let resp = excuse(&derived[1], &supervisor, "Surat perintah tugas menyusul").await;
@@ -251,7 +250,10 @@ async fn an_excused_absence_leaves_every_count(backend: Backend) {
     // The report still shows what the inspector saw, and that it was excused.
     let record: Value = f
         .app
-        .get(&format!("/api/v1/officials/{o}/record?year=2026"), Some(&f.admin))
+        .get(
+            &format!("/api/v1/officials/{o}/record?year=2026"),
+            Some(&f.admin),
+        )
         .await
         .json()
         .await
@@ -262,7 +264,14 @@ async fn an_excused_absence_leaves_every_count(backend: Backend) {
         .iter()
         .find(|x| x["id"] == json!(derived[1]))
         .unwrap();
-    assert_eq!(shown["excused"]["by"].as_str().is_some(), true, "{shown}");
+    let me: Value = f
+        .app
+        .get("/api/v1/me", Some(&supervisor))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["excused"]["by"], me["id"], "{shown} {me}");
 }
 
 async fn two_supervisors_excuse_at_once(backend: Backend) {
@@ -295,8 +304,16 @@ async fn two_supervisors_excuse_at_once(backend: Backend) {
         async move { app.post(&path, Some(t), &body).await.status().as_u16() }
     }))
     .await;
-    assert_eq!(answers.iter().filter(|s| **s == 200).count(), 1, "{answers:?}");
-    assert_eq!(answers.iter().filter(|s| **s == 409).count(), 5, "{answers:?}");
+    assert_eq!(
+        answers.iter().filter(|s| **s == 200).count(),
+        1,
+        "{answers:?}"
+    );
+    assert_eq!(
+        answers.iter().filter(|s| **s == 409).count(),
+        5,
+        "{answers:?}"
+    );
     let s: Value = f
         .app
         .get(
@@ -344,7 +361,10 @@ async fn holidays_and_work_weeks_decide_the_working_days(backend: Backend) {
         )
         .await;
     }
-    assert_eq!(recommendation(&f, &o, 2026).await["unexcused_absence_days"], 1);
+    assert_eq!(
+        recommendation(&f, &o, 2026).await["unexcused_absence_days"],
+        1
+    );
 
     // The city declares 9 November a regional holiday: that absence no longer counts.
     let put = |token: &str, date: &str, body: Value| {
@@ -362,26 +382,36 @@ async fn holidays_and_work_weeks_decide_the_working_days(backend: Backend) {
     assert_problem(put(&f.inspector, "2026-11-09", body.clone()).await, 403).await;
     assert_problem(put(&f.admin, "2026-13-09", body.clone()).await, 422).await;
     assert_problem(
-        put(&f.admin, "2026-11-09", json!({"name": "", "kind": "libur_daerah"})).await,
+        put(
+            &f.admin,
+            "2026-11-09",
+            json!({"name": "", "kind": "libur_daerah"}),
+        )
+        .await,
         422,
     )
     .await;
     let resp = put(&f.admin, "2026-11-09", body).await;
     assert_eq!(resp.status(), 200);
     let h: Value = resp.json().await.unwrap();
-    assert_eq!((h["source"].as_str(), h["kind"].as_str()), (Some("admin"), Some("libur_daerah")));
-    assert_eq!(recommendation(&f, &o, 2026).await["unexcused_absence_days"], 0);
+    assert_eq!(
+        (h["source"].as_str(), h["kind"].as_str()),
+        (Some("admin"), Some("libur_daerah"))
+    );
+    assert_eq!(
+        recommendation(&f, &o, 2026).await["unexcused_absence_days"],
+        0
+    );
     // Taken back: it counts again. A day that is no holiday cannot be taken back.
     let delete = |date: &str| {
-        let (app, path, token) = (
-            &f.app,
-            format!("/api/v1/holidays/{date}"),
-            f.admin.clone(),
-        );
+        let (app, path, token) = (&f.app, format!("/api/v1/holidays/{date}"), f.admin.clone());
         async move { app.request(Method::DELETE, &path, Some(&token), None).await }
     };
     assert_eq!(delete("2026-11-09").await.status(), 204);
-    assert_eq!(recommendation(&f, &o, 2026).await["unexcused_absence_days"], 1);
+    assert_eq!(
+        recommendation(&f, &o, 2026).await["unexcused_absence_days"],
+        1
+    );
     assert_problem(delete("2026-11-10").await, 404).await;
     // A shipped day can be taken back too (the SKB moved it), and it leaves the list.
     assert_eq!(delete("2026-12-24").await.status(), 204);
@@ -413,7 +443,10 @@ async fn holidays_and_work_weeks_decide_the_working_days(backend: Backend) {
         .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.json::<Value>().await.unwrap()["work_week"], "mon_sat");
-    assert_eq!(recommendation(&f, &o, 2026).await["unexcused_absence_days"], 2);
+    assert_eq!(
+        recommendation(&f, &o, 2026).await["unexcused_absence_days"],
+        2
+    );
     let p = assert_problem(
         f.app
             .patch(
@@ -452,8 +485,10 @@ async fn pppk_have_their_own_sanctions(backend: Backend) {
         report_at(
             &f,
             &format!("2026-11-{day:02}T09:00:00+07:00"),
-            json!([seen(&pppk, "absent_unexcused", json!({})),
-                   seen(&f.officials[2], "absent_unexcused", json!({}))]),
+            json!([
+                seen(&pppk, "absent_unexcused", json!({})),
+                seen(&f.officials[2], "absent_unexcused", json!({}))
+            ]),
             json!([]),
         )
         .await;

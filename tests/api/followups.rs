@@ -716,7 +716,13 @@ async fn a_run_of_absences_over_the_new_year_stops_the_salary(backend: Backend) 
             .await
             .unwrap();
         for h in list["items"].as_array().unwrap() {
-            holidays.insert(h["date"].as_str().unwrap().parse::<chrono::NaiveDate>().unwrap());
+            holidays.insert(
+                h["date"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<chrono::NaiveDate>()
+                    .unwrap(),
+            );
         }
     }
     for d in ["2025-12-25", "2025-12-26", "2026-01-01"] {
@@ -734,7 +740,10 @@ async fn a_run_of_absences_over_the_new_year_stops_the_salary(backend: Backend) 
         }
         day = day.succ_opt().unwrap();
     }
-    assert_eq!(days[9], chrono::NaiveDate::from_ymd_opt(2026, 1, 7).unwrap());
+    assert_eq!(
+        days[9],
+        chrono::NaiveDate::from_ymd_opt(2026, 1, 7).unwrap()
+    );
     for d in &days {
         let mut body = f.report();
         body["started_at"] = json!(format!("{d}T08:00:00+07:00"));

@@ -253,7 +253,7 @@ async fn csv_answers_carry_no_live_formulas(backend: Backend) {
     // An official's name as it would come from an HR spreadsheet.
     let evil_name = "+cmd|' /C calc'!A0";
     let csv = format!(
-        "nip,full_name,employment_type,position_title,position_kind,opd_code\n{},\"{}\",pns,Staf,pelaksana,FORMULA\n",
+        "nip,full_name,employment_type,position_title,position_kind,opd_code,effective_from\n{},\"{}\",pns,Staf,pelaksana,FORMULA,2024-01-02\n",
         nip_for(7),
         evil_name
     );
