@@ -23,6 +23,18 @@ pub struct HolidayQuery {
     pub year: Option<i32>,
 }
 
+/// A day in the path: `YYYY-MM-DD` between 1900 and 2100.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct HolidayPath {
+    /// The day (local), `YYYY-MM-DD`, 1900–2100. (29 February is accepted too, in leap
+    /// years, though the pattern leaves it out.)
+    #[param(
+        pattern = r"^(19[0-9]{2}|20[0-9]{2}|2100)-(((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01]))|((0[469]|11)-(0[1-9]|[12][0-9]|30))|(02-(0[1-9]|1[0-9]|2[0-8])))$"
+    )]
+    pub date: String,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HolidayList {
     pub year: i32,
@@ -33,8 +45,11 @@ pub struct HolidayList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HolidayBody {
-    /// 1–200 characters.
-    #[schema(max_length = 200, pattern = r"\S")]
+    /// 1–200 characters, no control characters.
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
     pub kind: HolidayKind,
 }
@@ -82,11 +97,12 @@ pub async fn list(
 #[utoipa::path(
     operation_id = "put_holiday",
     tag = "reference",
-    params(("date" = NaiveDate, Path, description = "The day (local), YYYY-MM-DD")),
+    params(HolidayPath),
     request_body = HolidayBody,
     responses(
         (status = 200, description = "The holiday as it now stands", body = Holiday),
         (status = 403, description = "Caller is not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a date between 1900 and 2100, or no name", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[put("/api/v1/holidays/{date}")]
@@ -94,10 +110,11 @@ pub async fn put_holiday(
     state: Data<AppState>,
     caller: AuthUser,
     ctx: Ctx,
-    date: Path<String>,
+    date: Path<HolidayPath>,
     body: Json<HolidayBody>,
 ) -> ApiResult<HttpResponse> {
-    let day = parse_day(&date)?;
+    caller.require_admin()?;
+    let day = parse_day(&date.date)?;
     let b = body.0;
     let h = super::run(&state.pool, move |conn| {
         service::put(conn, &caller, day, &b.name, b.kind, &ctx)
@@ -113,11 +130,12 @@ pub async fn put_holiday(
 #[utoipa::path(
     operation_id = "delete_holiday",
     tag = "reference",
-    params(("date" = NaiveDate, Path, description = "The day (local), YYYY-MM-DD")),
+    params(HolidayPath),
     responses(
         (status = 204, description = "The day is a working day again"),
         (status = 403, description = "Caller is not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The day is not a holiday", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a date between 1900 and 2100", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[delete("/api/v1/holidays/{date}")]
@@ -125,9 +143,10 @@ pub async fn delete_holiday(
     state: Data<AppState>,
     caller: AuthUser,
     ctx: Ctx,
-    date: Path<String>,
+    date: Path<HolidayPath>,
 ) -> ApiResult<HttpResponse> {
-    let day = parse_day(&date)?;
+    caller.require_admin()?;
+    let day = parse_day(&date.date)?;
     super::run(&state.pool, move |conn| {
         service::cancel(conn, &caller, day, &ctx)
     })

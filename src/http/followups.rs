@@ -476,7 +476,7 @@ pub async fn record(
 #[serde(deny_unknown_fields)]
 pub struct ExcuseBody {
     /// Why the absence is excused (a doctor's note, a travel order, …); 1–2000 characters.
-    #[schema(max_length = 2000, pattern = r"\S")]
+    #[schema(max_length = 2000, pattern = r"^[^\u0000]*\S[^\u0000]*$")]
     pub reason: String,
 }
 
