@@ -178,18 +178,20 @@ fn upsert_counters(
 
 /// Adds `row` to its day and OPD, its month and OPD, and its day's total.
 pub fn add_daily(conn: &mut DbConnection, row: &DailyRow) -> QueryResult<()> {
+    add_counters(conn, row.day, &row.opd_id, row.counters())
+}
+
+/// Adds `c` (negative to take away) to `day` and `opd`, its month, and the day's total.
+fn add_counters(
+    conn: &mut DbConnection,
+    day: NaiveDate,
+    opd: &str,
+    c: [i64; COUNTER_COUNT],
+) -> QueryResult<()> {
     super::tx::debug_assert_writing();
-    let c = row.counters();
-    upsert_counters(conn, "rollup_daily", "day", row.day, Some(&row.opd_id), c)?;
-    upsert_counters(
-        conn,
-        "rollup_monthly",
-        "month",
-        month_of(row.day),
-        Some(&row.opd_id),
-        c,
-    )?;
-    upsert_counters(conn, "rollup_day_total", "day", row.day, None, c)
+    upsert_counters(conn, "rollup_daily", "day", day, Some(opd), c)?;
+    upsert_counters(conn, "rollup_monthly", "month", month_of(day), Some(opd), c)?;
+    upsert_counters(conn, "rollup_day_total", "day", day, None, c)
 }
 
 pub fn add_official(
@@ -270,16 +272,7 @@ pub fn on_excuse(
         row.absent_unexcused += 1;
     }
     let delta = row.counters().map(|c| -c);
-    upsert_counters(conn, "rollup_daily", "day", day, Some(&row.opd_id), delta)?;
-    upsert_counters(
-        conn,
-        "rollup_monthly",
-        "month",
-        month_of(day),
-        Some(&row.opd_id),
-        delta,
-    )?;
-    upsert_counters(conn, "rollup_day_total", "day", day, None, delta)?;
+    add_counters(conn, day, &row.opd_id, delta)?;
     if let Some(o) = finding.official_id {
         add_official(conn, day, &o.to_string(), -1)?;
     }

@@ -120,7 +120,8 @@ impl World {
 
     /// A submitted report (by `inspector`) with a low finding about a new official, and
     /// that official's id and the finding's id.
-    async fn submitted_finding(&self) -> (String, String) {
+    /// A new official placed at the field's OPD.
+    async fn new_official(&self) -> String {
         let n = 100 + self.next();
         let resp = self
             .f
@@ -134,10 +135,14 @@ impl World {
             )
             .await;
         assert_eq!(resp.status(), 201);
-        let official = resp.json::<Value>().await.unwrap()["id"]
+        resp.json::<Value>().await.unwrap()["id"]
             .as_str()
             .unwrap()
-            .to_string();
+            .to_string()
+    }
+
+    async fn submitted_finding(&self) -> (String, String) {
+        let official = self.new_official().await;
         let finding = uuid::Uuid::new_v4().to_string();
         let mut body = self.f.report();
         body["attendance"] = json!([]);
@@ -158,23 +163,7 @@ impl World {
     /// The id of a counted absence (derived from attendance) in a submitted report, about a
     /// new official.
     async fn counted_absence(&self) -> String {
-        let n = 100 + self.next();
-        let resp = self
-            .f
-            .app
-            .post(
-                "/api/v1/officials",
-                Some(&self.f.admin),
-                &json!({"nip": nip_for(n), "full_name": format!("Pegawai {n}"), "employment_type": "pns",
-                        "position_title": "Staf", "position_kind": "pelaksana", "opd_id": self.f.opd,
-                        "effective_from": "2024-01-02"}),
-            )
-            .await;
-        assert_eq!(resp.status(), 201);
-        let official = resp.json::<Value>().await.unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let official = self.new_official().await;
         let mut body = self.f.report();
         body["attendance"] = json!([{"id": uuid::Uuid::new_v4(), "official_id": official,
                                      "status": "absent_unexcused"}]);
