@@ -127,10 +127,7 @@ fn write_report(conn: &mut DbConnection, t: &Target) -> Fallible<()> {
                 official_position_title: Some(a.position_title.clone()),
                 official_position_kind: Some(a.position_kind),
                 created_at: at,
-                unexcused: false,
-                excused_at: None,
-                excused_by: None,
-                excuse_reason: None,
+                ..FindingRow::about_nobody()
             })
             .collect();
         idb::insert_finding_rows(c, &findings)?;

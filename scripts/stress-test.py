@@ -294,6 +294,10 @@ def supervisor(run, username, seed):
             if action == "decide":
                 extra = {"sanction": fu["recommendation"]["sanction"],
                          "note": f"{username}: decided as recommended ({fu['recommendation']['total_days']} days)"}
+                if fu["recommendation"]["level"] == "berat":
+                    # A berat sanction is recorded with its decree, dated today in the server's zone.
+                    wib = datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=7))).date()
+                    extra.update(decree_number=f"800/{fid[:8]}/BKPSDM", decree_date=str(wib))
             version = fu["version"]
             code, raw, h = run.call(f"follow_up.{action}", "POST", f"/api/v1/follow-ups/{fid}/actions",
                                     {"action": action, **extra}, token, {"If-Match": f'"{version}"'})

@@ -208,6 +208,9 @@ pub fn run(cli: Cli) -> Result<(), String> {
             for e in &report.errors {
                 eprintln!("line {}: {}", e.line, e.message);
             }
+            for w in &report.warnings {
+                eprintln!("line {}: warning: {}", w.line, w.message);
+            }
             if report.error_count > report.errors.len() {
                 eprintln!(
                     "… and {} more wrong line(s)",

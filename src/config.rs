@@ -114,6 +114,9 @@ pub struct FollowUpConfig {
     pub work_hours: crate::domain::calendar::WorkHours,
     pub pns_table: crate::domain::discipline::AbsenceTable,
     pub pppk_table: crate::domain::discipline::AbsenceTable,
+    /// Who imposes which sanction on whom (PP 94/2021 Bab IV, cells replaced by
+    /// `SIDAK_COMPETENT_OFFICIALS`).
+    pub competence: crate::domain::authority::CompetenceTable,
 }
 
 fn list_of<T>(
@@ -144,6 +147,10 @@ fn follow_up_config(get: &impl Fn(&str) -> Option<String>) -> Result<FollowUpCon
             .map_err(|e| format!("SIDAK_PPPK_ABSENCE_TABLE: {e}"))?,
         None => AbsenceTable::pppk_default(),
     };
+    let competence = crate::domain::authority::CompetenceTable::with_overrides(
+        &get("SIDAK_COMPETENT_OFFICIALS").unwrap_or_default(),
+    )
+    .map_err(|e| format!("SIDAK_COMPETENT_OFFICIALS: {e}"))?;
     let mut work_hours = WorkHours::default();
     let time = |key: &str, default: chrono::NaiveTime| match get(key) {
         Some(t) => chrono::NaiveTime::parse_from_str(t.trim(), "%H:%M")
@@ -175,6 +182,7 @@ fn follow_up_config(get: &impl Fn(&str) -> Option<String>) -> Result<FollowUpCon
         work_hours,
         pns_table: AbsenceTable::pp94(),
         pppk_table,
+        competence,
     })
 }
 

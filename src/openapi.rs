@@ -334,7 +334,12 @@ const LINKS: &[(&str, &[&str])] = &[
     ("raise_follow_up", &["get_follow_up", "act_on_follow_up"]),
     (
         "create_official",
-        &["get_official", "update_official", "official_record"],
+        &[
+            "get_official",
+            "update_official",
+            "official_record",
+            "start_acting",
+        ],
     ),
     ("create_opd", &["get_opd", "update_opd"]),
     ("create_user", &["get_user", "update_user"]),

@@ -30,6 +30,9 @@ pub struct FollowUpRow {
     pub version: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The decree (surat keputusan) of the decision: number and date.
+    pub decree_number: Option<String>,
+    pub decree_date: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq)]
@@ -46,6 +49,8 @@ pub struct EventRow {
     pub sanction: Option<SanctionCode>,
     pub assignee_id: Option<DbUuid>,
     pub due_date: Option<NaiveDate>,
+    pub decree_number: Option<String>,
+    pub decree_date: Option<NaiveDate>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &FollowUpRow) -> QueryResult<()> {
@@ -88,6 +93,8 @@ pub fn update(conn: &mut DbConnection, row: &FollowUpRow, expected: i64) -> Quer
         follow_ups::sanction.eq(&row.sanction),
         follow_ups::decided_by.eq(row.decided_by),
         follow_ups::decided_at.eq(row.decided_at),
+        follow_ups::decree_number.eq(&row.decree_number),
+        follow_ups::decree_date.eq(row.decree_date),
         follow_ups::version.eq(expected + 1),
         follow_ups::updated_at.eq(row.updated_at),
     ))

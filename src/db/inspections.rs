@@ -11,7 +11,7 @@ use super::{DbConnection, DbUuid};
 use crate::domain::inspection::{
     AttendanceStatus, FindingCategory, FindingSource, InspectionStatus, Severity,
 };
-use crate::domain::reference::PositionKind;
+use crate::domain::reference::{ActingKind, JfGrade, PositionKind};
 
 #[derive(Debug, Clone, Queryable, Selectable, PartialEq)]
 #[diesel(table_name = inspections)]
@@ -74,6 +74,45 @@ pub struct FindingRow {
     pub excused_at: Option<NaiveDateTime>,
     pub excused_by: Option<DbUuid>,
     pub excuse_reason: Option<String>,
+    pub official_jf_grade: Option<JfGrade>,
+    pub acting_assignment_id: Option<DbUuid>,
+    pub acting_kind: Option<ActingKind>,
+    pub acting_opd_id: Option<DbUuid>,
+    pub acting_position_title: Option<String>,
+    pub acting_position_kind: Option<PositionKind>,
+}
+
+impl FindingRow {
+    /// A finding about no official, with blank fields: the base the builders fill in.
+    pub fn about_nobody() -> Self {
+        FindingRow {
+            id: DbUuid(uuid::Uuid::nil()),
+            inspection_id: DbUuid(uuid::Uuid::nil()),
+            official_id: None,
+            category: FindingCategory::Other,
+            severity: Severity::Low,
+            description: String::new(),
+            observed_at: NaiveDateTime::default(),
+            source: FindingSource::Report,
+            attendance_id: None,
+            request_hash: String::new(),
+            assignment_id: None,
+            official_opd_id: None,
+            official_position_title: None,
+            official_position_kind: None,
+            created_at: NaiveDateTime::default(),
+            unexcused: false,
+            excused_at: None,
+            excused_by: None,
+            excuse_reason: None,
+            official_jf_grade: None,
+            acting_assignment_id: None,
+            acting_kind: None,
+            acting_opd_id: None,
+            acting_position_title: None,
+            acting_position_kind: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq)]

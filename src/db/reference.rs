@@ -4,10 +4,10 @@ use crate::domain::calendar::WorkWeek;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::schema::{official_assignments, officials, opds, sync_counter};
+use super::schema::{acting_assignments, official_assignments, officials, opds, sync_counter};
 use super::{now, DbConnection, DbUuid};
 use crate::domain::nip::EmploymentType;
-use crate::domain::reference::{OpdKind, PositionKind};
+use crate::domain::reference::{ActingKind, JfGrade, OpdKind, PositionKind};
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
@@ -218,6 +218,7 @@ pub struct AssignmentRow {
     pub effective_from: NaiveDate,
     pub effective_to: Option<NaiveDate>,
     pub created_at: NaiveDateTime,
+    pub jf_grade: Option<JfGrade>,
 }
 
 /// An assignment with the OPD's code and name.
@@ -239,6 +240,7 @@ pub struct NewPlacement<'a> {
     pub opd_id: DbUuid,
     pub position_title: &'a str,
     pub position_kind: PositionKind,
+    pub jf_grade: Option<JfGrade>,
     pub effective_from: NaiveDate,
 }
 
@@ -263,6 +265,7 @@ fn insert_assignment(
             official_assignments::opd_id.eq(p.opd_id),
             official_assignments::position_title.eq(p.position_title),
             official_assignments::position_kind.eq(p.position_kind),
+            official_assignments::jf_grade.eq(p.jf_grade),
             official_assignments::effective_from.eq(p.effective_from),
             official_assignments::created_at.eq(now()),
         ))
@@ -311,6 +314,19 @@ pub fn transfer(
     insert_assignment(conn, official_id, placement)
 }
 
+/// Records the grade of a placement that had none.
+pub fn set_jf_grade(
+    conn: &mut DbConnection,
+    assignment: DbUuid,
+    grade: Option<JfGrade>,
+) -> QueryResult<()> {
+    super::tx::debug_assert_writing();
+    diesel::update(official_assignments::table.find(assignment))
+        .set(official_assignments::jf_grade.eq(grade))
+        .execute(conn)
+        .map(|_| ())
+}
+
 /// When a report last recorded the official in placement `assignment`: the latest start of
 /// an inspection whose attendance row, or observation of a finding, keeps that placement.
 pub fn last_recorded(
@@ -357,6 +373,109 @@ pub fn last_recorded_each(
         }
     }
     Ok(latest)
+}
+
+// ---------- acting posts (Plt, Plh) ----------
+
+/// An acting post held beside the definitive placement, [effective_from, effective_to).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq)]
+#[diesel(table_name = acting_assignments)]
+pub struct ActingRow {
+    pub id: DbUuid,
+    pub official_id: DbUuid,
+    pub kind: ActingKind,
+    pub opd_id: DbUuid,
+    pub position_title: String,
+    pub position_kind: PositionKind,
+    pub effective_from: NaiveDate,
+    pub effective_to: Option<NaiveDate>,
+    pub created_by: Option<DbUuid>,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn insert_acting(conn: &mut DbConnection, row: &ActingRow) -> QueryResult<()> {
+    super::tx::debug_assert_writing();
+    diesel::insert_into(acting_assignments::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Sets the end of an acting post.
+pub fn end_acting(conn: &mut DbConnection, id: DbUuid, effective_to: NaiveDate) -> QueryResult<()> {
+    super::tx::debug_assert_writing();
+    diesel::update(acting_assignments::table.find(id))
+        .set(acting_assignments::effective_to.eq(Some(effective_to)))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Every acting post of an official with its OPD's code and name, oldest first.
+pub fn acting_history(
+    conn: &mut DbConnection,
+    official_id: DbUuid,
+) -> QueryResult<Vec<(ActingRow, String, String)>> {
+    acting_assignments::table
+        .inner_join(opds::table)
+        .filter(acting_assignments::official_id.eq(official_id))
+        .order((
+            acting_assignments::effective_from.asc(),
+            acting_assignments::created_at.asc(),
+        ))
+        .select((ActingRow::as_select(), opds::code, opds::name))
+        .load(conn)
+}
+
+/// The acting post each of `officials` held on `day`, if any.
+pub fn acting_on(
+    conn: &mut DbConnection,
+    officials: &[DbUuid],
+    day: NaiveDate,
+) -> QueryResult<std::collections::HashMap<DbUuid, ActingRow>> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in officials.chunks(500) {
+        let rows: Vec<ActingRow> = acting_assignments::table
+            .filter(acting_assignments::official_id.eq_any(chunk))
+            .filter(acting_assignments::effective_from.le(day))
+            .filter(
+                acting_assignments::effective_to
+                    .is_null()
+                    .or(acting_assignments::effective_to.gt(day)),
+            )
+            .order((
+                acting_assignments::official_id,
+                acting_assignments::effective_from.desc(),
+            ))
+            .select(ActingRow::as_select())
+            .load(conn)?;
+        for r in rows {
+            out.entry(r.official_id).or_insert(r);
+        }
+    }
+    Ok(out)
+}
+
+/// The latest observation of a finding that recorded the official in acting post `id`.
+pub fn acting_last_recorded(
+    conn: &mut DbConnection,
+    id: DbUuid,
+) -> QueryResult<Option<NaiveDateTime>> {
+    use super::schema::findings;
+    findings::table
+        .filter(findings::acting_assignment_id.eq(id))
+        .select(diesel::dsl::max(findings::observed_at))
+        .first(conn)
+}
+
+/// Marks the official changed (for the phones' sync) and, on PostgreSQL, holds the row
+/// lock until commit, so that two changes to one official's posts are checked one after
+/// the other.
+pub fn touch_official(conn: &mut DbConnection, id: DbUuid, seq: i64) -> QueryResult<()> {
+    super::tx::debug_assert_writing();
+    diesel::update(officials::table.find(id))
+        .set((officials::updated_at.eq(now()), officials::sync_seq.eq(seq)))
+        .execute(conn)
+        .map(|_| ())
 }
 
 pub struct OfficialChanges<'a> {

@@ -93,9 +93,26 @@ diesel::table! {
         effective_from -> Date,
         effective_to -> Nullable<Date>,
         created_at -> Timestamp,
+        jf_grade -> Nullable<Text>,
     }
 }
 
+diesel::table! {
+    acting_assignments (id) {
+        id -> Text,
+        official_id -> Text,
+        kind -> Text,
+        opd_id -> Text,
+        position_title -> Text,
+        position_kind -> Text,
+        effective_from -> Date,
+        effective_to -> Nullable<Date>,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(acting_assignments -> opds (opd_id));
 diesel::joinable!(official_assignments -> officials (official_id));
 diesel::joinable!(official_assignments -> opds (opd_id));
 
@@ -159,6 +176,12 @@ diesel::table! {
         excused_at -> Nullable<Timestamp>,
         excused_by -> Nullable<Text>,
         excuse_reason -> Nullable<Text>,
+        official_jf_grade -> Nullable<Text>,
+        acting_assignment_id -> Nullable<Text>,
+        acting_kind -> Nullable<Text>,
+        acting_opd_id -> Nullable<Text>,
+        acting_position_title -> Nullable<Text>,
+        acting_position_kind -> Nullable<Text>,
     }
 }
 
@@ -194,6 +217,8 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        decree_number -> Nullable<Text>,
+        decree_date -> Nullable<Date>,
     }
 }
 
@@ -218,6 +243,8 @@ diesel::table! {
         sanction -> Nullable<Text>,
         assignee_id -> Nullable<Text>,
         due_date -> Nullable<Date>,
+        decree_number -> Nullable<Text>,
+        decree_date -> Nullable<Date>,
     }
 }
 
@@ -345,6 +372,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     opds,
     officials,
     official_assignments,
+    acting_assignments,
     inspections,
     attendance,
     findings,

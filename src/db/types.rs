@@ -142,6 +142,8 @@ vocabulary_columns!(
     crate::domain::inspection::InspectionStatus,
     crate::domain::reference::OpdKind,
     crate::domain::reference::PositionKind,
+    crate::domain::reference::JfGrade,
+    crate::domain::reference::ActingKind,
     crate::domain::user::Role,
     crate::domain::nip::EmploymentType,
     crate::domain::followup::FollowUpStatus,

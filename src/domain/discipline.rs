@@ -297,6 +297,11 @@ pub struct Recommendation {
     pub sanction: SanctionCode,
     pub sanction_label: String,
     pub legal_basis: String,
+    /// Who imposes the recommended sanction on the official in their current placement
+    /// (PP 94/2021 Bab IV, as the city configured it); `null` when no sanction is
+    /// recommended, or when the placement is a functional position whose grade is not
+    /// recorded.
+    pub competent_official: Option<super::authority::CompetentOfficial>,
 }
 
 /// Is a day a working day (for the official's OPD: see `domain::calendar`).
@@ -489,6 +494,7 @@ pub fn recommend(
         sanction: s.code,
         sanction_label: s.label.to_string(),
         legal_basis,
+        competent_official: None,
     }
 }
 

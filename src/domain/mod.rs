@@ -1,5 +1,6 @@
 //! Domain rules with no I/O.
 
+pub mod authority;
 pub mod calendar;
 pub mod dates;
 pub mod discipline;

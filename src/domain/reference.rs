@@ -28,6 +28,69 @@ vocabulary!(
     }
 );
 
+vocabulary!(
+    /// The grade (jenjang) of a functional position (jabatan fungsional): the expert grades
+    /// (keahlian) and the skilled ones (keterampilan).
+    JfGrade {
+        AhliUtama => "ahli_utama",
+        AhliMadya => "ahli_madya",
+        AhliMuda => "ahli_muda",
+        AhliPertama => "ahli_pertama",
+        Penyelia => "penyelia",
+        Mahir => "mahir",
+        Terampil => "terampil",
+        Pemula => "pemula",
+    }
+);
+
+vocabulary!(
+    /// An acting post held beside the definitive one: `plt` (pelaksana tugas, a vacant post)
+    /// or `plh` (pelaksana harian, the holder is away for a while).
+    ActingKind {
+        Plt => "plt",
+        Plh => "plh",
+    }
+);
+
+/// A grade belongs to a functional position and to nothing else.
+pub fn validate_jf_grade(kind: PositionKind, grade: Option<JfGrade>) -> Result<(), FieldError> {
+    match (kind, grade) {
+        (PositionKind::Fungsional, _) | (_, None) => Ok(()),
+        (_, Some(_)) => Err(FieldError::new(
+            "jf_grade",
+            "is given only for a functional position (position_kind `fungsional`)",
+        )),
+    }
+}
+
+/// What an admin should check about a placement: a PPPK in a managerial post below JPT
+/// (UU 20/2023 and its implementing rules open administrator and pengawas posts to PNS),
+/// and a functional position whose grade is not recorded (the competent official for a
+/// sanction depends on it).
+pub fn placement_warnings(
+    employment: super::nip::EmploymentType,
+    kind: PositionKind,
+    grade: Option<JfGrade>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if employment == super::nip::EmploymentType::Pppk
+        && matches!(kind, PositionKind::Administrator | PositionKind::Pengawas)
+    {
+        out.push(format!(
+            "A PPPK holds a {kind} post: UU 20/2023 (which replaced UU 5/2014) and its \
+             implementing rules open administrator and pengawas posts to PNS; check the appointment."
+        ));
+    }
+    if kind == PositionKind::Fungsional && grade.is_none() {
+        out.push(
+            "The functional grade (jf_grade) is not recorded: the official competent to impose \
+             a sanction cannot be named without it."
+                .to_string(),
+        );
+    }
+    out
+}
+
 pub const DEFAULT_GEOFENCE_M: i32 = 150;
 pub const GEOFENCE_MIN_M: i32 = 10;
 pub const GEOFENCE_MAX_M: i32 = 5000;
@@ -159,5 +222,25 @@ mod tests {
         assert_eq!(OpdKind::parse("Kecamatan"), Some(OpdKind::Kecamatan));
         assert_eq!(PositionKind::parse("JPT"), Some(PositionKind::Jpt));
         assert_eq!(PositionKind::parse("eselon"), None);
+        assert_eq!(JfGrade::parse("Ahli_Muda"), Some(JfGrade::AhliMuda));
+        assert!(validate_jf_grade(PositionKind::Fungsional, Some(JfGrade::Mahir)).is_ok());
+        assert!(validate_jf_grade(PositionKind::Fungsional, None).is_ok());
+        assert!(validate_jf_grade(PositionKind::Pelaksana, None).is_ok());
+        assert!(validate_jf_grade(PositionKind::Pelaksana, Some(JfGrade::Mahir)).is_err());
+    }
+
+    #[test]
+    fn warnings_for_placements() {
+        use crate::domain::nip::EmploymentType::{Pns, Pppk};
+        use PositionKind as K;
+        for kind in [K::Administrator, K::Pengawas] {
+            assert_eq!(placement_warnings(Pppk, kind, None).len(), 1, "{kind}");
+            assert!(placement_warnings(Pns, kind, None).is_empty(), "{kind}");
+        }
+        for kind in [K::Jpt, K::Pelaksana] {
+            assert!(placement_warnings(Pppk, kind, None).is_empty(), "{kind}");
+        }
+        assert!(placement_warnings(Pppk, K::Fungsional, Some(JfGrade::AhliPertama)).is_empty());
+        assert_eq!(placement_warnings(Pns, K::Fungsional, None).len(), 1);
     }
 }

@@ -55,6 +55,30 @@ pub struct ActionRequest {
     /// `assign` only: a new due date.
     #[serde(default, deserialize_with = "crate::domain::dates::opt_date")]
     pub due_date: Option<NaiveDate>,
+    /// `decide` only: the number of the decree (surat keputusan) that imposed the sanction,
+    /// 1–100 characters; required, with `decree_date`, for a berat sanction.
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub decree_number: Option<String>,
+    /// `decide` only: the decree's date (local), not in the future nor before the follow-up
+    /// was raised.
+    #[serde(default, deserialize_with = "crate::domain::dates::opt_date")]
+    pub decree_date: Option<NaiveDate>,
+}
+
+/// The decree (surat keputusan) that imposed a decided sanction.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Decree {
+    pub number: String,
+    pub date: NaiveDate,
+}
+
+fn decree(number: Option<String>, date: Option<NaiveDate>) -> Option<Decree> {
+    number
+        .zip(date)
+        .map(|(number, date)| Decree { number, date })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -103,6 +127,8 @@ pub struct HistoryEntry {
     pub assignee_id: Option<Uuid>,
     #[serde(default, deserialize_with = "crate::domain::dates::opt_date")]
     pub due_date: Option<NaiveDate>,
+    /// `decide`: the decree recorded with the decision.
+    pub decree: Option<Decree>,
 }
 
 impl From<EventRow> for HistoryEntry {
@@ -117,6 +143,7 @@ impl From<EventRow> for HistoryEntry {
             sanction: e.sanction,
             assignee_id: e.assignee_id.map(|i| i.0),
             due_date: e.due_date,
+            decree: decree(e.decree_number, e.decree_date),
         }
     }
 }
@@ -139,6 +166,8 @@ pub struct FollowUpSummary {
     pub sanction_label: Option<String>,
     pub decided_by: Option<Uuid>,
     pub decided_at: Option<DateTime<Utc>>,
+    /// The decree of the decision (always for a berat sanction).
+    pub decree: Option<Decree>,
     /// Sent as the `ETag`; `If-Match` on actions.
     pub version: i64,
     pub created_at: DateTime<Utc>,
@@ -175,6 +204,7 @@ fn summary(row: FollowUpRow, official: OfficialRef, today: NaiveDate) -> FollowU
         sanction: row.sanction,
         decided_by: row.decided_by.map(|i| i.0),
         decided_at: row.decided_at.map(|t| Utc.from_utc_datetime(&t)),
+        decree: decree(row.decree_number, row.decree_date),
         version: row.version,
         created_at: Utc.from_utc_datetime(&row.created_at),
         updated_at: Utc.from_utc_datetime(&row.updated_at),
@@ -358,7 +388,8 @@ pub async fn get_one(
 
 /// Act on a follow-up.
 ///
-/// `assign`, `start_review`, `decide` (with a sanction code), `dismiss`, `reopen` (admin),
+/// `assign`, `start_review`, `decide` (with a sanction code; a berat sanction with the
+/// decree's number and date), `dismiss`, `reopen` (admin),
 /// `close` or `comment`. A move the state does not allow is `409`; with `If-Match`, a
 /// follow-up changed since it was read is `412`. Two concurrent decisions cannot both win.
 #[utoipa::path(
@@ -393,6 +424,8 @@ pub async fn act(
         sanction: b.sanction,
         assignee_id: b.assignee_id,
         due_date: b.due_date,
+        decree_number: b.decree_number,
+        decree_date: b.decree_date,
     };
     let if_match = if_match_version(&req);
     let id = DbUuid(id.into_inner());

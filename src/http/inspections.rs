@@ -238,12 +238,28 @@ pub struct FindingOut {
     pub official_opd_id: Option<Uuid>,
     pub official_position_title: Option<String>,
     pub official_position_kind: Option<PositionKind>,
+    /// The grade of the functional position held, when it was recorded.
+    pub official_jf_grade: Option<crate::domain::reference::JfGrade>,
+    /// The acting post (Plt, Plh) the official held beside the definitive one when it was
+    /// observed; never rewritten.
+    pub official_acting: Option<ActingSnapshot>,
     pub created_at: DateTime<Utc>,
     /// An absence recorded as without excuse (every `attendance` absence; a hand-written
     /// one when its author said so): it counts towards discipline unless `excused`.
     pub unexcused: bool,
     /// Set when a supervisor excused the absence afterwards: it then counts nowhere.
     pub excused: Option<Excuse>,
+}
+
+/// An acting post as a finding recorded it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActingSnapshot {
+    /// The acting post's id (see the official's `acting_assignments`).
+    pub id: Uuid,
+    pub kind: crate::domain::reference::ActingKind,
+    pub opd_id: Uuid,
+    pub position_title: String,
+    pub position_kind: PositionKind,
 }
 
 /// A supervisor's excuse of a counted absence.
@@ -269,6 +285,25 @@ impl From<FindingRow> for FindingOut {
             official_opd_id: f.official_opd_id.map(|i| i.0),
             official_position_title: f.official_position_title,
             official_position_kind: f.official_position_kind,
+            official_jf_grade: f.official_jf_grade,
+            official_acting: match (
+                f.acting_assignment_id,
+                f.acting_kind,
+                f.acting_opd_id,
+                f.acting_position_title,
+                f.acting_position_kind,
+            ) {
+                (Some(id), Some(kind), Some(opd), Some(title), Some(position_kind)) => {
+                    Some(ActingSnapshot {
+                        id: id.0,
+                        kind,
+                        opd_id: opd.0,
+                        position_title: title,
+                        position_kind,
+                    })
+                }
+                _ => None,
+            },
             created_at: Utc.from_utc_datetime(&f.created_at),
             unexcused: f.unexcused,
             excused: match (f.excused_at, f.excused_by, f.excuse_reason) {

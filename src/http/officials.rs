@@ -12,7 +12,7 @@ use crate::auth::AuthUser;
 use crate::db::reference::{self as refdb, AssignmentWithOpd, OfficialWithCurrent};
 use crate::db::DbUuid;
 use crate::domain::nip::{self, EmploymentType, Gender};
-use crate::domain::reference::PositionKind;
+use crate::domain::reference::{self as rules, ActingKind, JfGrade, PositionKind};
 use crate::domain::user::Role;
 use crate::error::{ApiResult, Problem};
 use crate::http::conditional::json_with_etag;
@@ -37,6 +37,8 @@ pub struct Assignment {
     pub opd_name: String,
     pub position_title: String,
     pub position_kind: PositionKind,
+    /// The grade (jenjang) of a functional position, when recorded.
+    pub jf_grade: Option<JfGrade>,
     pub effective_from: NaiveDate,
     pub effective_to: Option<NaiveDate>,
 }
@@ -50,8 +52,41 @@ impl From<AssignmentWithOpd> for Assignment {
             opd_name: a.opd_name,
             position_kind: a.assignment.position_kind,
             position_title: a.assignment.position_title,
+            jf_grade: a.assignment.jf_grade,
             effective_from: a.assignment.effective_from,
             effective_to: a.assignment.effective_to,
+        }
+    }
+}
+
+/// An acting post (Plt: the post is vacant; Plh: its holder is away) held beside the
+/// definitive placement, from `effective_from` until the day before `effective_to` (local
+/// dates; no end while it lasts).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActingAssignment {
+    pub id: Uuid,
+    pub kind: ActingKind,
+    pub opd_id: Uuid,
+    pub opd_code: String,
+    pub opd_name: String,
+    pub position_title: String,
+    pub position_kind: PositionKind,
+    pub effective_from: NaiveDate,
+    pub effective_to: Option<NaiveDate>,
+}
+
+impl From<(refdb::ActingRow, String, String)> for ActingAssignment {
+    fn from((a, opd_code, opd_name): (refdb::ActingRow, String, String)) -> Self {
+        ActingAssignment {
+            id: a.id.0,
+            kind: a.kind,
+            opd_id: a.opd_id.0,
+            opd_code,
+            opd_name,
+            position_title: a.position_title,
+            position_kind: a.position_kind,
+            effective_from: a.effective_from,
+            effective_to: a.effective_to,
         }
     }
 }
@@ -81,6 +116,11 @@ pub struct OfficialWithHistory {
     pub official: Official,
     /// Every placement, oldest first.
     pub assignments: Vec<Assignment>,
+    /// Every acting post (Plt, Plh), oldest first.
+    pub acting_assignments: Vec<ActingAssignment>,
+    /// What an admin should check about the current posts: a PPPK in an administrator or
+    /// pengawas post (UU 20/2023), a functional position whose grade is not recorded.
+    pub warnings: Vec<String>,
 }
 
 impl Official {
@@ -127,6 +167,8 @@ pub struct NewOfficialRequest {
     )]
     pub position_title: String,
     pub position_kind: PositionKind,
+    /// Only for a functional position: its grade (jenjang).
+    pub jf_grade: Option<JfGrade>,
     pub rank: Option<String>,
     pub opd_id: Uuid,
     /// When the current placement began (local date); default today.
@@ -134,8 +176,8 @@ pub struct NewOfficialRequest {
     pub effective_from: Option<NaiveDate>,
 }
 
-/// Fields to change. A different `opd_id`, `position_title` or `position_kind` is a
-/// transfer (mutasi): the current placement ends on `effective_from` (default today) and a
+/// Fields to change. A different `opd_id`, `position_title`, `position_kind` or a
+/// different recorded `jf_grade` is a transfer (mutasi): the current placement ends on `effective_from` (default today) and a
 /// new one begins; the history is kept.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -157,6 +199,12 @@ pub struct OfficialPatch {
     )]
     pub position_title: Option<String>,
     pub position_kind: Option<PositionKind>,
+    /// The grade of a functional position. Recording it where none was recorded corrects
+    /// the current placement; another grade than the one recorded is a promotion, i.e. a
+    /// transfer. `null` clears it (only when the position is no longer functional).
+    #[serde(default, deserialize_with = "crate::http::nullable")]
+    #[schema(value_type = Option<JfGrade>)]
+    pub jf_grade: Option<Option<JfGrade>>,
     /// Date the transfer takes effect; not before the current placement began, not in the future.
     #[serde(default, deserialize_with = "crate::domain::dates::opt_date")]
     pub effective_from: Option<NaiveDate>,
@@ -226,15 +274,37 @@ pub async fn list_officials(
     )))
 }
 
-async fn load_full(state: &AppState, id: DbUuid) -> ApiResult<(i64, OfficialWithHistory)> {
+async fn load_full(
+    state: &AppState,
+    ctx: &Ctx,
+    id: DbUuid,
+) -> ApiResult<(i64, OfficialWithHistory)> {
+    let ctx = ctx.clone();
     super::run(&state.pool, move |conn| {
         let current = refdb::find_official(conn, id)?;
         let history = refdb::assignment_history(conn, id)?;
+        let acting = refdb::acting_history(conn, id)?;
+        let today = ctx.today();
+        let a = &current.current.assignment;
+        let who = current.official.employment_type;
+        let mut warnings = rules::placement_warnings(who, a.position_kind, a.jf_grade);
+        for (post, _, _) in acting.iter().filter(|(r, _, _)| {
+            r.effective_from <= today && r.effective_to.is_none_or(|end| today < end)
+        }) {
+            warnings.extend(
+                rules::placement_warnings(who, post.position_kind, None)
+                    .into_iter()
+                    .filter(|_| post.position_kind != PositionKind::Fungsional)
+                    .map(|w| format!("Acting post ({}): {w}", post.kind)),
+            );
+        }
         Ok((
             current.official.sync_seq,
             OfficialWithHistory {
                 official: Official::new(current),
                 assignments: history.into_iter().map(Assignment::from).collect(),
+                acting_assignments: acting.into_iter().map(ActingAssignment::from).collect(),
+                warnings,
             },
         ))
     })
@@ -269,15 +339,17 @@ pub async fn create_official(
         employment_type: Some(b.employment_type),
         position_title: b.position_title,
         position_kind: Some(b.position_kind),
+        jf_grade: b.jf_grade,
         rank: b.rank,
         effective_from: b.effective_from,
     };
     let opd_id = DbUuid(b.opd_id);
+    let run_ctx = ctx.clone();
     let id = super::run(&state.pool, move |conn| {
-        service::create(conn, input, opd_id, Some(caller.id), &ctx)
+        service::create(conn, input, opd_id, Some(caller.id), &run_ctx)
     })
     .await?;
-    let (_, official) = load_full(&state, id).await?;
+    let (_, official) = load_full(&state, &ctx, id).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/officials/{id}")))
         .json(official))
@@ -301,10 +373,11 @@ pub async fn get_official(
     req: HttpRequest,
     state: Data<AppState>,
     caller: AuthUser,
+    ctx: Ctx,
     id: Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     caller.require(&READERS)?;
-    let (version, official) = load_full(&state, DbUuid(id.into_inner())).await?;
+    let (version, official) = load_full(&state, &ctx, DbUuid(id.into_inner())).await?;
     Ok(json_with_etag(&req, version, &official))
 }
 
@@ -339,14 +412,16 @@ pub async fn update_official(
         opd_id: p.opd_id.map(DbUuid),
         position_title: p.position_title,
         position_kind: p.position_kind,
+        jf_grade: p.jf_grade,
         effective_from: p.effective_from,
     };
     let id = DbUuid(id.into_inner());
+    let run_ctx = ctx.clone();
     super::run(&state.pool, move |conn| {
-        service::update(conn, id, update, Some(caller.id), &ctx)
+        service::update(conn, id, update, Some(caller.id), &run_ctx)
     })
     .await?;
-    let (_, official) = load_full(&state, id).await?;
+    let (_, official) = load_full(&state, &ctx, id).await?;
     Ok(HttpResponse::Ok().json(official))
 }
 
@@ -354,7 +429,8 @@ pub async fn update_official(
 /// changed OPD or position is a transfer effective `effective_from` (default today).
 ///
 /// Columns (header row, any order): `nip, full_name, employment_type, position_title,
-/// position_kind, opd_code` and optionally `rank, effective_from`. All or nothing: when any
+/// position_kind, opd_code` and optionally `rank, effective_from, jf_grade` (an empty
+/// `jf_grade` keeps the grade recorded). All or nothing: when any
 /// line is wrong nothing is written, `errors` lists the first 100 wrong lines with their
 /// numbers and `error_count` counts them all.
 #[utoipa::path(
@@ -381,4 +457,124 @@ pub async fn import_officials(
     })
     .await?;
     Ok(HttpResponse::Ok().json(report))
+}
+
+/// An acting post to record.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActingRequest {
+    /// `plt` (pelaksana tugas: the post is vacant) or `plh` (pelaksana harian: its holder is
+    /// away).
+    pub kind: ActingKind,
+    pub opd_id: Uuid,
+    /// 1–200 characters.
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub position_title: String,
+    pub position_kind: PositionKind,
+    /// The first day of the acting post (local date; a Plh may be recorded ahead).
+    #[serde(deserialize_with = "crate::domain::dates::date")]
+    pub effective_from: NaiveDate,
+    /// When known: the day the post is no longer held (after `effective_from`).
+    #[serde(default, deserialize_with = "crate::domain::dates::opt_date")]
+    pub effective_to: Option<NaiveDate>,
+}
+
+/// The end of an acting post.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActingEndRequest {
+    /// The first day the post is no longer held (local date); default today. Not before a
+    /// day on which a finding recorded the official in the post.
+    #[serde(default, deserialize_with = "crate::domain::dates::opt_date")]
+    pub effective_to: Option<NaiveDate>,
+}
+
+/// Record an acting post (admin).
+///
+/// A Plt or Plh post held beside the definitive placement, which stays as it is. Findings
+/// made while it is held keep both posts. One acting post at a time: periods may not
+/// overlap. Audited as `official.acting_start`.
+#[utoipa::path(
+    tag = "reference",
+    params(("id" = Uuid, Path, description = "Official id")),
+    request_body = ActingRequest,
+    responses(
+        (status = 201, description = "The official with the acting post", body = OfficialWithHistory, headers(("Location" = String))),
+        (status = 403, description = "Caller is not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such official", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The official is deactivated", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is wrong, or the period overlaps another acting post", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/officials/{id}/acting")]
+pub async fn start_acting(
+    state: Data<AppState>,
+    caller: AuthUser,
+    ctx: Ctx,
+    id: Path<Uuid>,
+    body: Json<ActingRequest>,
+) -> ApiResult<HttpResponse> {
+    caller.require_admin()?;
+    let b = body.0;
+    let input = service::ActingInput {
+        kind: b.kind,
+        opd_id: DbUuid(b.opd_id),
+        position_title: b.position_title,
+        position_kind: b.position_kind,
+        effective_from: b.effective_from,
+        effective_to: b.effective_to,
+    };
+    let id = DbUuid(id.into_inner());
+    let run_ctx = ctx.clone();
+    super::run(&state.pool, move |conn| {
+        service::start_acting(conn, id, input, caller.id, &run_ctx)
+    })
+    .await?;
+    let (_, official) = load_full(&state, &ctx, id).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/officials/{id}")))
+        .json(official))
+}
+
+/// End an acting post (admin).
+///
+/// Sets the first day the post is no longer held (default today), or moves a planned end.
+/// A post that has ended is `409`. Audited as `official.acting_end`.
+#[utoipa::path(
+    tag = "reference",
+    params(
+        ("id" = Uuid, Path, description = "Official id"),
+        ("acting_id" = Uuid, Path, description = "Acting post id"),
+    ),
+    request_body = ActingEndRequest,
+    responses(
+        (status = 200, description = "The official as it now stands", body = OfficialWithHistory),
+        (status = 403, description = "Caller is not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such official or acting post", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The acting post has ended", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The end is not after the start or cuts off a recorded finding", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/officials/{id}/acting/{acting_id}/end")]
+pub async fn end_acting(
+    state: Data<AppState>,
+    caller: AuthUser,
+    ctx: Ctx,
+    path: Path<(Uuid, Uuid)>,
+    body: Json<ActingEndRequest>,
+) -> ApiResult<HttpResponse> {
+    caller.require_admin()?;
+    let (id, acting) = path.into_inner();
+    let (id, acting) = (DbUuid(id), DbUuid(acting));
+    let effective_to = body.0.effective_to;
+    let run_ctx = ctx.clone();
+    super::run(&state.pool, move |conn| {
+        service::end_acting(conn, id, acting, effective_to, caller.id, &run_ctx)
+    })
+    .await?;
+    let (_, official) = load_full(&state, &ctx, id).await?;
+    Ok(HttpResponse::Ok().json(official))
 }

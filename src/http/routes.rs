@@ -36,6 +36,8 @@ pub fn register(cfg: &mut ServiceConfig) {
         .service(officials::import_officials)
         .service(officials::get_official)
         .service(officials::update_official)
+        .service(officials::start_acting)
+        .service(officials::end_acting)
         .service(sync::sync)
         .service(inspections::create_inspection)
         .service(inspections::list_inspections)

@@ -146,6 +146,8 @@ pub fn generate(
                         opd_id: opd.id,
                         position_title: title,
                         position_kind: kind,
+                        jf_grade: (kind == crate::domain::reference::PositionKind::Fungsional)
+                            .then_some(crate::domain::reference::JfGrade::AhliPertama),
                         effective_from: NaiveDate::from_ymd_opt(2024, 1, 2).unwrap_or(today),
                     },
                     first + k as i64,
@@ -274,10 +276,7 @@ pub fn generate(
                     official_position_title: who.map(|w| w.2.clone()),
                     official_position_kind: who.map(|w| w.3),
                     created_at: started,
-                    unexcused: false,
-                    excused_at: None,
-                    excused_by: None,
-                    excuse_reason: None,
+                    ..FindingRow::about_nobody()
                 });
                 d.add_finding(category, severity);
                 if let Some(w) = who {

@@ -11,6 +11,7 @@ use crate::db::audit;
 use crate::db::followups::{self as fdb, EventRow, FollowUpRow};
 use crate::db::inspections::{FindingRow, InspectionRow};
 use crate::db::{now, write_tx, DbConnection, DbUuid};
+use crate::domain::authority::Post;
 use crate::domain::calendar::{is_working_day, WorkWeek};
 use crate::domain::dates::{local_day, year_bounds};
 use crate::domain::discipline::{self as rules, Recommendation, SanctionCode};
@@ -25,6 +26,7 @@ use crate::service::{Caller, Created, Ctx};
 
 pub const REASON_MAX: usize = 2000;
 pub const NOTE_MAX: usize = 5000;
+pub const DECREE_NUMBER_MAX: usize = 100;
 
 fn event(
     fu: &FollowUpRow,
@@ -45,6 +47,8 @@ fn event(
         sanction: None,
         assignee_id: None,
         due_date: None,
+        decree_number: None,
+        decree_date: None,
     }
 }
 
@@ -124,6 +128,8 @@ fn raise_or_attach(
         version: 1,
         created_at: at,
         updated_at: at,
+        decree_number: None,
+        decree_date: None,
     };
     fdb::insert(conn, &row)?;
     for f in findings {
@@ -314,6 +320,66 @@ pub struct ActionInput {
     pub sanction: Option<SanctionCode>,
     pub assignee_id: Option<Uuid>,
     pub due_date: Option<NaiveDate>,
+    /// `decide`: the decree (surat keputusan) that imposed the sanction, number and date;
+    /// required for a berat sanction.
+    pub decree_number: Option<String>,
+    pub decree_date: Option<NaiveDate>,
+}
+
+/// Checks the decree of a decision: both parts or neither, and both for a berat sanction;
+/// a number of 1–100 characters on one line; a date not after today nor before the
+/// follow-up was raised (local days).
+fn check_decree(
+    input: &ActionInput,
+    level: rules::Level,
+    raised: NaiveDate,
+    today: NaiveDate,
+    errors: &mut Vec<FieldError>,
+) -> Option<(String, NaiveDate)> {
+    let number = input
+        .decree_number
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    if let Some(n) = number {
+        if n.chars().count() > DECREE_NUMBER_MAX || n.chars().any(char::is_control) {
+            errors.push(FieldError::new(
+                "decree_number",
+                format!("must be 1–{DECREE_NUMBER_MAX} characters on one line"),
+            ));
+        }
+    }
+    if let Some(d) = input.decree_date {
+        if d > today {
+            errors.push(FieldError::new("decree_date", "must not be in the future"));
+        } else if d < raised {
+            errors.push(FieldError::new(
+                "decree_date",
+                format!("must not be before the follow-up was raised ({raised})"),
+            ));
+        }
+    }
+    match (number, input.decree_date) {
+        (Some(n), Some(d)) => return Some((n.to_string(), d)),
+        (Some(_), None) => errors.push(FieldError::new(
+            "decree_date",
+            "is required with decree_number",
+        )),
+        (None, Some(_)) => errors.push(FieldError::new(
+            "decree_number",
+            "is required with decree_date",
+        )),
+        (None, None) if level == rules::Level::Berat => {
+            for field in ["decree_number", "decree_date"] {
+                errors.push(FieldError::new(
+                    field,
+                    "is required for a berat sanction (the surat keputusan that imposed it)",
+                ));
+            }
+        }
+        (None, None) => {}
+    }
+    None
 }
 
 /// Applies one action. A move the state does not allow is `409` naming the state; a stale
@@ -389,6 +455,20 @@ pub fn act(
         if input.due_date.is_some() && input.action != Action::Assign {
             errors.push(FieldError::new("due_date", "is given only with `assign`"));
         }
+        if input.action != Action::Decide {
+            if input.decree_number.is_some() {
+                errors.push(FieldError::new(
+                    "decree_number",
+                    "is given only with `decide`",
+                ));
+            }
+            if input.decree_date.is_some() {
+                errors.push(FieldError::new(
+                    "decree_date",
+                    "is given only with `decide`",
+                ));
+            }
+        }
         let mut ev = event(
             &row,
             caller.id,
@@ -435,16 +515,24 @@ pub fn act(
                     format!("is not a sanction for {who} (or `none`)"),
                 )),
                 Some(Ok((_, Some(s)))) => {
+                    let raised = local_day(row.created_at, ctx.tz());
+                    let decree = check_decree(input, s.level, raised, ctx.today(), &mut errors);
                     row.sanction = Some(s.code);
                     row.decided_by = Some(DbUuid(caller.id));
                     row.decided_at = Some(now());
+                    row.decree_number = decree.as_ref().map(|d| d.0.clone());
+                    row.decree_date = decree.as_ref().map(|d| d.1);
                     ev.sanction = Some(s.code);
+                    ev.decree_number = row.decree_number.clone();
+                    ev.decree_date = row.decree_date;
                 }
             },
             Action::Reopen => {
                 row.sanction = None;
                 row.decided_by = None;
                 row.decided_at = None;
+                row.decree_number = None;
+                row.decree_date = None;
             }
             _ => {}
         }
@@ -475,7 +563,8 @@ pub fn act(
                 "follow_up.action",
                 id,
                 json!({"action": input.action.as_str(), "from": from.as_str(), "to": to.as_str(),
-                       "sanction": row.sanction, "deviates_from_recommendation": deviates}),
+                       "sanction": row.sanction, "deviates_from_recommendation": deviates,
+                       "decree_number": ev.decree_number, "decree_date": ev.decree_date}),
             ),
         )?;
         Ok(())
@@ -566,13 +655,13 @@ pub fn recommendation(
     } else {
         &cfg.pns_table
     };
-    Ok(rules::recommend(
-        year,
-        &record,
-        cfg.late_minutes_per_day,
-        &working,
-        table,
-    ))
+    let mut rec = rules::recommend(year, &record, cfg.late_minutes_per_day, &working, table);
+    // Who imposes it: by the position the official holds now (PP 94/2021 Bab IV).
+    let placement = &o.current.assignment;
+    rec.competent_official = Post::of(placement.position_kind, placement.jf_grade)
+        .zip(rules::sanction(rec.sanction))
+        .and_then(|(post, s)| cfg.competence.competent(post, &s));
+    Ok(rec)
 }
 
 pub struct ExcuseInput {

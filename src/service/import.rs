@@ -17,13 +17,13 @@ use crate::db::audit;
 use crate::db::reference::{self as refdb, OfficialWithCurrent, OpdFields};
 use crate::db::{read_snapshot, write_tx, DbConnection, DbUuid};
 use crate::domain::nip::{self, EmploymentType};
-use crate::domain::reference::{OpdKind, PositionKind, DEFAULT_GEOFENCE_M};
+use crate::domain::reference::{JfGrade, OpdKind, PositionKind, DEFAULT_GEOFENCE_M};
 use crate::error::{ApiError, FieldError};
 use crate::service::officials::{self, OfficialInput, OfficialUpdate, Outcome};
 use crate::service::opds;
 use crate::service::Ctx;
 
-pub const OFFICIAL_COLUMNS: [&str; 8] = [
+pub const OFFICIAL_COLUMNS: [&str; 9] = [
     "nip",
     "full_name",
     "employment_type",
@@ -32,6 +32,7 @@ pub const OFFICIAL_COLUMNS: [&str; 8] = [
     "rank",
     "opd_code",
     "effective_from",
+    "jf_grade",
 ];
 const OFFICIAL_REQUIRED: [&str; 6] = [
     "nip",
@@ -78,6 +79,10 @@ pub struct ImportReport {
     pub errors: Vec<LineError>,
     /// How many wrong lines there are in all (`errors` lists the first 100 of them).
     pub error_count: usize,
+    /// Lines taken (or that would be) with something an admin should check: a PPPK in an
+    /// administrator or pengawas post (UU 20/2023), a functional position without its grade.
+    /// At most 100.
+    pub warnings: Vec<LineError>,
 }
 
 /// The most wrong lines an answer lists: a file that is wrong throughout would otherwise
@@ -209,6 +214,7 @@ fn report(dry_run: bool, mut errors: Vec<LineError>) -> ImportReport {
         applied: false,
         errors,
         error_count,
+        warnings: Vec::new(),
     }
 }
 
@@ -229,10 +235,13 @@ where
 enum OfficialPlan {
     Create {
         line: u64,
+        warnings: Vec<String>,
         input: OfficialInput,
         opd_id: DbUuid,
     },
     Update {
+        line: u64,
+        warnings: Vec<String>,
         current: Box<OfficialWithCurrent>,
         update: OfficialUpdate,
     },
@@ -294,12 +303,26 @@ pub fn import_officials(
                     }
                 },
             };
+            let jf_grade = match optional(row, "jf_grade") {
+                None => None,
+                Some(g) => match JfGrade::parse(&g) {
+                    Some(g) => Some(g),
+                    None => {
+                        errors.push(LineError {
+                            line: row.line,
+                            message: format!("jf_grade: `{g}` is not one of {}", JfGrade::listed()),
+                        });
+                        continue;
+                    }
+                },
+            };
             let mut input = OfficialInput {
                 nip: row.values["nip"].clone(),
                 full_name: row.values["full_name"].clone(),
                 employment_type: EmploymentType::parse(&row.values["employment_type"]),
                 position_title: row.values["position_title"].clone(),
                 position_kind: PositionKind::parse(&row.values["position_kind"]),
+                jf_grade,
                 rank: optional(row, "rank"),
                 effective_from,
             };
@@ -345,6 +368,12 @@ pub fn import_officials(
                     message: "effective_from: required for a new official (the date the placement took effect, from the decree)".into(),
                 }),
                 None => plans.push(OfficialPlan::Create {
+                    warnings: match (input.employment_type, input.position_kind) {
+                        (Some(who), Some(kind)) => {
+                            crate::domain::reference::placement_warnings(who, kind, input.jf_grade)
+                        }
+                        _ => Vec::new(),
+                    },
                     line: row.line,
                     input,
                     opd_id,
@@ -367,12 +396,13 @@ pub fn import_officials(
                         opd_id: Some(opd_id),
                         position_title: Some(input.position_title),
                         position_kind: input.position_kind,
+                        // An empty cell keeps the grade recorded.
+                        jf_grade: input.jf_grade.map(Some),
                         effective_from: None,
                     };
-                    let transfer = opd_id != current.current.assignment.opd_id
-                        || update.position_title.as_deref()
-                            != Some(current.current.assignment.position_title.as_str())
-                        || update.position_kind != Some(current.current.assignment.position_kind);
+                    let transfer =
+                        officials::PlacementChange::of(&current.current.assignment, &update)
+                            .transfer;
                     let update = OfficialUpdate {
                         effective_from: if transfer { input.effective_from } else { None },
                         ..update
@@ -408,7 +438,15 @@ pub fn import_officials(
                             continue;
                         }
                     }
+                    let after =
+                        officials::PlacementChange::of(&current.current.assignment, &update);
                     plans.push(OfficialPlan::Update {
+                        line: row.line,
+                        warnings: crate::domain::reference::placement_warnings(
+                            current.official.employment_type,
+                            after.kind,
+                            after.jf_grade,
+                        ),
                         current: Box::new(current),
                         update,
                     });
@@ -428,15 +466,27 @@ pub fn import_officials(
             applied: apply,
             errors,
             error_count: 0,
+            warnings: Vec::new(),
         };
         let mut created_ids = Vec::new();
         let mut updated_ids = Vec::new();
         for plan in plans {
+            let (OfficialPlan::Create { line, warnings, .. }
+            | OfficialPlan::Update { line, warnings, .. }) = &plan;
+            for message in warnings {
+                if out.warnings.len() < MAX_LISTED_ERRORS {
+                    out.warnings.push(LineError {
+                        line: *line,
+                        message: message.clone(),
+                    });
+                }
+            }
             match plan {
                 OfficialPlan::Create {
                     line,
                     input,
                     opd_id,
+                    ..
                 } => {
                     out.created += 1;
                     if !apply {
@@ -452,7 +502,9 @@ pub fn import_officials(
                         })?;
                     created_ids.push(id.to_string());
                 }
-                OfficialPlan::Update { current, update } => {
+                OfficialPlan::Update {
+                    current, update, ..
+                } => {
                     if apply {
                         match officials::apply_update(conn, &current, &update, today, ctx.tz())? {
                             Outcome::Updated => {
@@ -481,14 +533,11 @@ pub fn import_officials(
 
 fn would_change(current: &OfficialWithCurrent, u: &OfficialUpdate) -> bool {
     let o = &current.official;
-    let a = &current.current.assignment;
+    let placement = officials::PlacementChange::of(&current.current.assignment, u);
     u.full_name.as_deref().is_some_and(|n| n != o.full_name)
         || u.rank.as_ref().is_some_and(|r| *r != o.rank)
-        || u.opd_id.is_some_and(|id| id != a.opd_id)
-        || u.position_title
-            .as_deref()
-            .is_some_and(|t| t != a.position_title)
-        || u.position_kind.is_some_and(|k| k != a.position_kind)
+        || placement.transfer
+        || placement.fills_grade
 }
 
 pub fn import_opds(
@@ -597,6 +646,7 @@ pub fn import_opds(
             applied: apply,
             errors,
             error_count: 0,
+            warnings: Vec::new(),
         };
         let mut created_ids = Vec::new();
         let mut updated_ids = Vec::new();

@@ -49,7 +49,7 @@ fn insert_attendance(
     let mut pending = Vec::new();
     for (i, a) in rows.iter().enumerate() {
         match placements.on(conn, DbUuid(a.official_id), day)? {
-            Some(asg) if asg.opd_id == inspection.opd_id => pending.push((a, asg)),
+            Some(posts) if posts.placement.opd_id == inspection.opd_id => pending.push((a, posts)),
             _ => errors.push(FieldError::new(
                 format!("attendance[{i}].official_id"),
                 format!("the official was not placed at the inspected OPD on {day}"),
@@ -61,7 +61,8 @@ fn insert_attendance(
     }
     let mut attendance_rows = Vec::with_capacity(pending.len());
     let mut derived = Vec::new();
-    for (a, asg) in pending {
+    for (a, posts) in pending {
+        let asg = &posts.placement;
         let row = AttendanceRow {
             id: DbUuid(a.id),
             inspection_id: inspection.id,
@@ -77,7 +78,7 @@ fn insert_attendance(
             minutes_early: a.minutes_early.map(|m| m as i32),
         };
         if a.status == AttendanceStatus::AbsentUnexcused {
-            derived.push(FindingRow {
+            let mut finding = FindingRow {
                 id: DbUuid(Uuid::new_v5(&DERIVED_FINDING_NS, a.id.as_bytes())),
                 inspection_id: inspection.id,
                 official_id: Some(row.official_id),
@@ -88,16 +89,12 @@ fn insert_attendance(
                 source: FindingSource::Attendance,
                 attendance_id: Some(row.id),
                 request_hash: String::new(),
-                assignment_id: Some(asg.id),
-                official_opd_id: Some(asg.opd_id),
-                official_position_title: Some(asg.position_title.clone()),
-                official_position_kind: Some(asg.position_kind),
                 created_at: at,
                 unexcused: true,
-                excused_at: None,
-                excused_by: None,
-                excuse_reason: None,
-            });
+                ..FindingRow::about_nobody()
+            };
+            posts.snapshot(&mut finding);
+            derived.push(finding);
         }
         attendance_rows.push(row);
     }
@@ -106,10 +103,34 @@ fn insert_attendance(
     Ok(())
 }
 
-/// Placements in force on a day, looked up once per official and day; a report's officials
-/// on its own day are fetched together in one query.
+/// What an official held on a day: the definitive placement and any acting post (Plt, Plh).
+#[derive(Clone)]
+struct Posts {
+    placement: refdb::AssignmentRow,
+    acting: Option<refdb::ActingRow>,
+}
+
+impl Posts {
+    /// Writes the posts into a finding about the official: they are kept as they were.
+    fn snapshot(&self, row: &mut FindingRow) {
+        let (p, a) = (&self.placement, self.acting.as_ref());
+        row.assignment_id = Some(p.id);
+        row.official_opd_id = Some(p.opd_id);
+        row.official_position_title = Some(p.position_title.clone());
+        row.official_position_kind = Some(p.position_kind);
+        row.official_jf_grade = p.jf_grade;
+        row.acting_assignment_id = a.map(|a| a.id);
+        row.acting_kind = a.map(|a| a.kind);
+        row.acting_opd_id = a.map(|a| a.opd_id);
+        row.acting_position_title = a.map(|a| a.position_title.clone());
+        row.acting_position_kind = a.map(|a| a.position_kind);
+    }
+}
+
+/// Posts held on a day, looked up once per official and day; a report's officials on its
+/// own day are fetched together (one query for placements, one for acting posts).
 #[derive(Default)]
-struct Placements(HashMap<(DbUuid, NaiveDate), Option<refdb::AssignmentRow>>);
+struct Placements(HashMap<(DbUuid, NaiveDate), Option<Posts>>);
 
 impl Placements {
     fn prefetch(
@@ -119,8 +140,13 @@ impl Placements {
         day: NaiveDate,
     ) -> Result<(), ApiError> {
         let found = idb::assignments_on(conn, officials, day)?;
+        let mut acting = refdb::acting_on(conn, officials, day)?;
         for o in officials {
-            self.0.insert((*o, day), found.get(o).cloned());
+            let posts = found.get(o).cloned().map(|placement| Posts {
+                placement,
+                acting: acting.remove(o),
+            });
+            self.0.entry((*o, day)).or_insert(posts);
         }
         Ok(())
     }
@@ -130,13 +156,11 @@ impl Placements {
         conn: &mut DbConnection,
         official: DbUuid,
         day: NaiveDate,
-    ) -> Result<Option<refdb::AssignmentRow>, ApiError> {
-        if let Some(known) = self.0.get(&(official, day)) {
-            return Ok(known.clone());
+    ) -> Result<Option<Posts>, ApiError> {
+        if !self.0.contains_key(&(official, day)) {
+            self.prefetch(conn, &[official], day)?;
         }
-        let found = idb::assignment_on(conn, official, day)?;
-        self.0.insert((official, day), found.clone());
-        Ok(found)
+        Ok(self.0.get(&(official, day)).cloned().flatten())
     }
 }
 
@@ -171,25 +195,14 @@ fn finding_row(
         source: FindingSource::Report,
         attendance_id: None,
         request_hash: finding_hash(f),
-        assignment_id: None,
-        official_opd_id: None,
-        official_position_title: None,
-        official_position_kind: None,
         created_at: now(),
         unexcused: f.unexcused,
-        excused_at: None,
-        excused_by: None,
-        excuse_reason: None,
+        ..FindingRow::about_nobody()
     };
     if let Some(official) = f.official_id {
         let day = local_day(observed_at, tz);
         match placements.on(conn, DbUuid(official), day)? {
-            Some(asg) => {
-                row.assignment_id = Some(asg.id);
-                row.official_opd_id = Some(asg.opd_id);
-                row.official_position_title = Some(asg.position_title);
-                row.official_position_kind = Some(asg.position_kind);
-            }
+            Some(posts) => posts.snapshot(&mut row),
             None => {
                 errors.push(FieldError::new(
                     format!("{path}official_id"),

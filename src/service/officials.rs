@@ -10,7 +10,7 @@ use crate::db::reference::{
 };
 use crate::db::{write_tx, DbConnection, DbUuid};
 use crate::domain::nip::{self, EmploymentType};
-use crate::domain::reference::{self as rules, PositionKind};
+use crate::domain::reference::{self as rules, ActingKind, JfGrade, PositionKind};
 use crate::error::{ApiError, FieldError};
 use crate::service::Ctx;
 
@@ -26,6 +26,8 @@ pub struct OfficialInput {
     pub position_title: String,
     /// `None`: the text given is not a position kind (reported by [`validate_input`]).
     pub position_kind: Option<PositionKind>,
+    /// The grade of a functional position.
+    pub jf_grade: Option<JfGrade>,
     pub rank: Option<String>,
     pub effective_from: Option<NaiveDate>,
 }
@@ -93,6 +95,11 @@ pub fn validate_input(input: &mut OfficialInput, today: NaiveDate) -> Vec<FieldE
         input.effective_from,
         today,
     ));
+    if let Some(kind) = input.position_kind {
+        if let Err(e) = rules::validate_jf_grade(kind, input.jf_grade) {
+            errors.push(e);
+        }
+    }
     errors
 }
 
@@ -125,6 +132,7 @@ pub fn store_new(
             opd_id,
             position_title: &input.position_title,
             position_kind,
+            jf_grade: input.jf_grade,
             effective_from: input.effective_from.unwrap_or(today),
         },
         seq,
@@ -150,6 +158,7 @@ pub fn official_json(o: &OfficialWithCurrent) -> Value {
         "opd_id": o.current.assignment.opd_id.to_string(),
         "position_title": o.current.assignment.position_title,
         "position_kind": o.current.assignment.position_kind,
+        "jf_grade": o.current.assignment.jf_grade,
         "effective_from": o.current.assignment.effective_from.to_string(),
     })
 }
@@ -203,7 +212,52 @@ pub struct OfficialUpdate {
     pub opd_id: Option<DbUuid>,
     pub position_title: Option<String>,
     pub position_kind: Option<PositionKind>,
+    /// `None` keeps the grade (a position that is no longer functional drops it);
+    /// `Some(None)` clears it.
+    pub jf_grade: Option<Option<JfGrade>>,
     pub effective_from: Option<NaiveDate>,
+}
+
+/// What an update does to the current placement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlacementChange {
+    pub opd_id: DbUuid,
+    pub title: String,
+    pub kind: PositionKind,
+    pub jf_grade: Option<JfGrade>,
+    /// A new placement: another OPD, title or kind, or another grade than the one recorded.
+    pub transfer: bool,
+    /// A grade recorded for the first time on the same placement: a correction of the
+    /// record, not a promotion, so the placement keeps its dates.
+    pub fills_grade: bool,
+}
+
+impl PlacementChange {
+    pub fn of(a: &refdb::AssignmentRow, update: &OfficialUpdate) -> Self {
+        let opd_id = update.opd_id.unwrap_or(a.opd_id);
+        let title = update
+            .position_title
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or(&a.position_title)
+            .to_string();
+        let kind = update.position_kind.unwrap_or(a.position_kind);
+        let jf_grade = match update.jf_grade {
+            Some(g) => g,
+            None if kind == PositionKind::Fungsional => a.jf_grade,
+            None => None,
+        };
+        let moved = opd_id != a.opd_id || title != a.position_title || kind != a.position_kind;
+        let regraded = a.jf_grade.is_some() && jf_grade != a.jf_grade;
+        PlacementChange {
+            transfer: moved || regraded,
+            fills_grade: !moved && a.jf_grade.is_none() && jf_grade.is_some(),
+            opd_id,
+            title,
+            kind,
+            jf_grade,
+        }
+    }
 }
 
 /// What an update did.
@@ -251,23 +305,31 @@ pub fn apply_update(
     }
     let active = update.active.unwrap_or(official.active);
 
-    let opd_id = update.opd_id.unwrap_or(assignment.opd_id);
-    let title = update
-        .position_title
-        .as_deref()
-        .map(str::trim)
-        .unwrap_or(&assignment.position_title)
-        .to_string();
-    let position_kind = update.position_kind.unwrap_or(assignment.position_kind);
+    let PlacementChange {
+        opd_id,
+        title,
+        kind: position_kind,
+        jf_grade,
+        transfer,
+        fills_grade,
+    } = PlacementChange::of(assignment, update);
     errors.extend(validate_placement(
         &title,
         Some(position_kind),
         update.effective_from,
         today,
     ));
-    let transfer = opd_id != assignment.opd_id
-        || title != assignment.position_title
-        || position_kind != assignment.position_kind;
+    if let Err(e) = rules::validate_jf_grade(position_kind, jf_grade) {
+        errors.push(e);
+    } else if position_kind == PositionKind::Fungsional
+        && assignment.jf_grade.is_some()
+        && jf_grade.is_none()
+    {
+        errors.push(FieldError::new(
+            "jf_grade",
+            "a recorded grade is changed (a promotion is a transfer), not removed",
+        ));
+    }
     let effective_from = update.effective_from.unwrap_or(today);
     if transfer && effective_from < assignment.effective_from {
         errors.push(FieldError::new(
@@ -297,7 +359,7 @@ pub fn apply_update(
     if !transfer && update.effective_from.is_some() {
         errors.push(FieldError::new(
             "effective_from",
-            "applies only to a transfer (a change of opd_id, position_title or position_kind)",
+            "applies only to a transfer (a change of opd_id, position_title, position_kind or jf_grade)",
         ));
     }
     if !errors.is_empty() {
@@ -308,7 +370,7 @@ pub fn apply_update(
     }
     let fields_changed =
         full_name != official.full_name || rank != official.rank || active != official.active;
-    if !fields_changed && !transfer {
+    if !fields_changed && !transfer && !fills_grade {
         return Ok(Outcome::Unchanged);
     }
     let seq = refdb::take_seq(conn)?;
@@ -330,9 +392,12 @@ pub fn apply_update(
                 opd_id,
                 position_title: &title,
                 position_kind,
+                jf_grade,
                 effective_from,
             },
         )?;
+    } else if fills_grade {
+        refdb::set_jf_grade(conn, assignment.id, jf_grade)?;
     }
     Ok(Outcome::Updated)
 }
@@ -360,6 +425,201 @@ pub fn update(
                 "official",
                 Some(id.to_string()),
                 json!({ "changes": changes }),
+            ),
+        )?;
+        Ok(())
+    })
+}
+
+/// An acting post to record: Plt or Plh, where, as what, from when (and, when known, until
+/// when).
+#[derive(Debug, Clone)]
+pub struct ActingInput {
+    pub kind: ActingKind,
+    pub opd_id: DbUuid,
+    pub position_title: String,
+    pub position_kind: PositionKind,
+    pub effective_from: NaiveDate,
+    pub effective_to: Option<NaiveDate>,
+}
+
+/// An acting post of `rows` (other than `except`) whose period shares a day with [from, to).
+fn overlapping(
+    rows: &[(refdb::ActingRow, String, String)],
+    from: NaiveDate,
+    to: Option<NaiveDate>,
+    except: Option<DbUuid>,
+) -> Option<&refdb::ActingRow> {
+    rows.iter().map(|r| &r.0).find(|r| {
+        Some(r.id) != except
+            && to.is_none_or(|to| r.effective_from < to)
+            && r.effective_to.is_none_or(|end| from < end)
+    })
+}
+
+fn acting_json(r: &refdb::ActingRow) -> Value {
+    json!({
+        "acting_id": r.id.to_string(),
+        "kind": r.kind,
+        "opd_id": r.opd_id.to_string(),
+        "position_title": r.position_title,
+        "position_kind": r.position_kind,
+        "effective_from": r.effective_from.to_string(),
+        "effective_to": r.effective_to.map(|d| d.to_string()),
+    })
+}
+
+/// Records an acting post beside the official's definitive placement. One acting post at a
+/// time: periods may not overlap. Changes to one official's posts are checked one after the
+/// other (the official's row is written first).
+pub fn start_acting(
+    conn: &mut DbConnection,
+    official: DbUuid,
+    mut input: ActingInput,
+    actor: Uuid,
+    ctx: &Ctx,
+) -> Result<DbUuid, ApiError> {
+    input.position_title = input.position_title.trim().to_string();
+    let mut errors = Vec::new();
+    if let Err(e) =
+        rules::validate_text("position_title", &input.position_title, POSITION_TITLE_MAX)
+    {
+        errors.push(e);
+    }
+    if input
+        .effective_to
+        .is_some_and(|to| to <= input.effective_from)
+    {
+        errors.push(FieldError::new(
+            "effective_to",
+            "must be after effective_from (the post is held until the day before)",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    write_tx(conn, |conn| {
+        let current = refdb::find_official(conn, official)?;
+        if !current.official.active {
+            return Err(ApiError::Conflict(
+                "The official is deactivated; an acting post is not recorded for them.".into(),
+            ));
+        }
+        check_opd(conn, input.opd_id)?;
+        let seq = refdb::take_seq(conn)?;
+        refdb::touch_official(conn, official, seq)?;
+        let held = refdb::acting_history(conn, official)?;
+        if let Some(other) = overlapping(&held, input.effective_from, input.effective_to, None) {
+            return Err(ApiError::invalid(
+                "effective_from",
+                format!(
+                    "the official holds another acting post ({} {}) from {}{}; end it first",
+                    other.kind,
+                    other.position_title,
+                    other.effective_from,
+                    other
+                        .effective_to
+                        .map(|d| format!(" until the day before {d}"))
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+        let row = refdb::ActingRow {
+            id: DbUuid(Uuid::new_v4()),
+            official_id: official,
+            kind: input.kind,
+            opd_id: input.opd_id,
+            position_title: input.position_title.clone(),
+            position_kind: input.position_kind,
+            effective_from: input.effective_from,
+            effective_to: input.effective_to,
+            created_by: Some(DbUuid(actor)),
+            created_at: crate::db::now(),
+        };
+        refdb::insert_acting(conn, &row)?;
+        audit::append(
+            conn,
+            ctx.audit(
+                Some(actor),
+                "official.acting_start",
+                "official",
+                Some(official.to_string()),
+                acting_json(&row),
+            ),
+        )?;
+        Ok(row.id)
+    })
+}
+
+/// Ends (or moves the planned end of) an acting post. The end may not cut off a day on which
+/// a finding recorded the official in the post.
+pub fn end_acting(
+    conn: &mut DbConnection,
+    official: DbUuid,
+    acting: DbUuid,
+    effective_to: Option<NaiveDate>,
+    actor: Uuid,
+    ctx: &Ctx,
+) -> Result<(), ApiError> {
+    let today = ctx.today();
+    let effective_to = effective_to.unwrap_or(today);
+    write_tx(conn, |conn| {
+        refdb::find_official(conn, official)?;
+        let seq = refdb::take_seq(conn)?;
+        refdb::touch_official(conn, official, seq)?;
+        let held = refdb::acting_history(conn, official)?;
+        let Some(row) = held.iter().map(|r| &r.0).find(|r| r.id == acting).cloned() else {
+            return Err(ApiError::NotFound);
+        };
+        if row.effective_to.is_some_and(|end| end <= today) {
+            return Err(ApiError::Conflict(format!(
+                "The acting post ended already (it was held until the day before {}).",
+                row.effective_to.unwrap_or(today)
+            )));
+        }
+        if effective_to <= row.effective_from {
+            return Err(ApiError::invalid(
+                "effective_to",
+                format!(
+                    "must be after the day the post began ({}); the post is held until the day before",
+                    row.effective_from
+                ),
+            ));
+        }
+        if let Some(seen) = refdb::acting_last_recorded(conn, acting)? {
+            let seen_day = crate::domain::dates::local_day(seen, ctx.tz());
+            if effective_to <= seen_day {
+                return Err(ApiError::invalid(
+                    "effective_to",
+                    format!(
+                        "must be after {seen_day}, when a finding recorded the official in this acting post"
+                    ),
+                ));
+            }
+        }
+        if let Some(other) =
+            overlapping(&held, row.effective_from, Some(effective_to), Some(acting))
+        {
+            return Err(ApiError::invalid(
+                "effective_to",
+                format!(
+                    "would overlap the acting post that begins on {}",
+                    other.effective_from
+                ),
+            ));
+        }
+        refdb::end_acting(conn, acting, effective_to)?;
+        let mut details = acting_json(&row);
+        details["effective_to"] = json!(effective_to.to_string());
+        details["previous_effective_to"] = json!(row.effective_to.map(|d| d.to_string()));
+        audit::append(
+            conn,
+            ctx.audit(
+                Some(actor),
+                "official.acting_end",
+                "official",
+                Some(official.to_string()),
+                details,
             ),
         )?;
         Ok(())

@@ -63,6 +63,8 @@ const MATRIX: &[(&str, &str, [u16; 9])] = &[
     ("GET",    "/api/v1/officials/{id}",                   [200,  200,  200,  200,  403,  200,  403,  403,  401]),
     ("PATCH",  "/api/v1/officials/{id}",                   [200,  403,  403,  403,  403,  403,  403,  403,  401]),
     ("GET",    "/api/v1/officials/{id}/record",            [200,  200,  403,  403,  403,  200,  403,  403,  401]),
+    ("POST",   "/api/v1/officials/{id}/acting",            [201,  403,  403,  403,  403,  403,  403,  403,  401]),
+    ("POST",   "/api/v1/officials/{id}/acting/{acting_id}/end", [200,  403,  403,  403,  403,  403,  403,  403,  401]),
     ("GET",    "/api/v1/sync",                             [200,  200,  200,  200,  403,  200,  403,  403,  401]),
     ("POST",   "/api/v1/inspections",                      [201,  403,  201,  201,  403,  403,  403,  403,  401]),
     ("GET",    "/api/v1/inspections",                      [200,  200,  200,  200,  403,  200,  403,  403,  401]),
@@ -155,6 +157,13 @@ impl World {
     }
 
     /// A day in 2031 of its own for request `n`.
+    /// A planned Plh post of five days, its own for each `n`.
+    fn acting(&self, n: usize) -> Value {
+        json!({"kind": "plh", "opd_id": self.f.opd, "position_title": "Plh. Kepala Seksi",
+               "position_kind": "pengawas", "effective_from": Self::day(10 * n),
+               "effective_to": Self::day(10 * n + 5)})
+    }
+
     fn day(n: usize) -> String {
         (chrono::NaiveDate::from_ymd_opt(2031, 1, 1).unwrap() + chrono::Duration::days(n as i64))
             .to_string()
@@ -249,6 +258,34 @@ impl World {
             ("PATCH", "/api/v1/officials/{id}") => {
                 concrete = path.replace("{id}", &self.f.officials[0]);
                 body = Some(json!({"full_name": format!("Pegawai Nol {n}")}));
+            }
+            ("POST", "/api/v1/officials/{id}/acting") => {
+                // A period of its own each time (acting posts may not overlap).
+                concrete = path.replace("{id}", &self.f.officials[3]);
+                body = Some(self.acting(n));
+            }
+            ("POST", "/api/v1/officials/{id}/acting/{acting_id}/end") => {
+                // A planned acting post to end, each time.
+                let official = &self.f.officials[2];
+                let resp = app
+                    .post(
+                        &format!("/api/v1/officials/{official}/acting"),
+                        Some(&self.f.admin),
+                        &self.acting(n),
+                    )
+                    .await;
+                assert_eq!(resp.status(), 201);
+                let posts: Value = resp.json().await.unwrap();
+                let acting = posts["acting_assignments"]
+                    .as_array()
+                    .and_then(|a| a.last())
+                    .and_then(|a| a["id"].as_str())
+                    .unwrap()
+                    .to_string();
+                concrete = path
+                    .replace("{id}", official)
+                    .replace("{acting_id}", &acting);
+                body = Some(json!({"effective_to": Self::day(10 * n + 1)}));
             }
             ("POST", "/api/v1/inspections") => body = Some(self.f.report()),
             ("GET", "/api/v1/inspections/{id}") => concrete = path.replace("{id}", &self.draft),

@@ -18,7 +18,7 @@ both_backends!(
 );
 
 /// A submitted report at `at` (local time as written) with `attendance` and `findings`.
-async fn report_at(f: &Field, at: &str, attendance: Value, findings: Value) -> Value {
+pub(crate) async fn report_at(f: &Field, at: &str, attendance: Value, findings: Value) -> Value {
     let body = json!({
         "id": uuid::Uuid::new_v4(),
         "opd_id": f.opd,
@@ -32,7 +32,7 @@ async fn report_at(f: &Field, at: &str, attendance: Value, findings: Value) -> V
     resp.json().await.unwrap()
 }
 
-fn seen(official: &str, status: &str, extra: Value) -> Value {
+pub(crate) fn seen(official: &str, status: &str, extra: Value) -> Value {
     let mut row = json!({"id": uuid::Uuid::new_v4(), "official_id": official, "status": status});
     if let (Some(row), Some(extra)) = (row.as_object_mut(), extra.as_object()) {
         row.extend(extra.clone());
@@ -40,7 +40,7 @@ fn seen(official: &str, status: &str, extra: Value) -> Value {
     row
 }
 
-async fn recommendation(f: &Field, official: &str, year: i32) -> Value {
+pub(crate) async fn recommendation(f: &Field, official: &str, year: i32) -> Value {
     let record: Value = f
         .app
         .get(
@@ -544,7 +544,13 @@ async fn pppk_have_their_own_sanctions(backend: Backend) {
         )
         .await;
         assert_eq!(p["errors"][0]["field"], "sanction", "{p}");
-        let resp = act(json!({"action": "decide", "sanction": right, "note": "Putusan"})).await;
+        // Both are berat: the decree is recorded with the decision.
+        let today = chrono::Utc::now()
+            .with_timezone(&chrono::FixedOffset::east_opt(7 * 3600).unwrap())
+            .date_naive();
+        let resp = act(json!({"action": "decide", "sanction": right, "note": "Putusan",
+                              "decree_number": "800.1.6/17/BKPSDM", "decree_date": today.to_string()}))
+        .await;
         assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
     }
 }

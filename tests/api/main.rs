@@ -18,6 +18,7 @@ mod hardening;
 mod imports;
 mod inspections;
 mod ops;
+mod positions;
 mod reference;
 mod sync;
 mod tokens;

@@ -1,0 +1,12 @@
+ALTER TABLE follow_up_events DROP COLUMN decree_date;
+ALTER TABLE follow_up_events DROP COLUMN decree_number;
+ALTER TABLE follow_ups DROP COLUMN decree_date;
+ALTER TABLE follow_ups DROP COLUMN decree_number;
+ALTER TABLE findings DROP COLUMN acting_position_kind;
+ALTER TABLE findings DROP COLUMN acting_position_title;
+ALTER TABLE findings DROP COLUMN acting_opd_id;
+ALTER TABLE findings DROP COLUMN acting_kind;
+ALTER TABLE findings DROP COLUMN acting_assignment_id;
+ALTER TABLE findings DROP COLUMN official_jf_grade;
+DROP TABLE acting_assignments;
+ALTER TABLE official_assignments DROP COLUMN jf_grade;
