@@ -41,6 +41,12 @@ async fn patch_official(f: &Field, official: &str, body: Value) -> reqwest::Resp
         .await
 }
 
+/// `POST path body` as an admin is `422` on `field`.
+async fn refused(f: &Field, path: &str, body: Value, field: &str) {
+    let p = assert_problem(f.app.post(path, Some(&f.admin), &body).await, 422).await;
+    assert_eq!(p["errors"][0]["field"], field, "{body}: {p}");
+}
+
 /// Today's date in WIB, the server's zone.
 fn today_wib() -> chrono::NaiveDate {
     let wib = chrono::FixedOffset::east_opt(7 * 3600).unwrap();
@@ -328,18 +334,13 @@ async fn acting_posts_are_kept_on_findings(backend: Backend) {
 
     // The end may not cut off a day a finding recorded the post.
     let end_path = format!("{acting_path}/{acting_id}/end");
-    let p = assert_problem(
-        f.app
-            .post(
-                &end_path,
-                Some(&f.admin),
-                &json!({"effective_to": "2026-11-02"}),
-            )
-            .await,
-        422,
+    refused(
+        &f,
+        &end_path,
+        json!({"effective_to": "2026-11-02"}),
+        "effective_to",
     )
     .await;
-    assert_eq!(p["errors"][0]["field"], "effective_to", "{p}");
     let resp = f
         .app
         .post(
@@ -370,30 +371,20 @@ async fn acting_posts_are_kept_on_findings(backend: Backend) {
         json!({"kind": "plh", "opd_id": f.opd, "position_title": "Plh. Sekretaris Dinas",
                "position_kind": "administrator", "effective_from": from, "effective_to": to})
     };
-    let p = assert_problem(
-        f.app
-            .post(
-                &acting_path,
-                Some(&f.admin),
-                &plh("2026-11-02", json!(null)),
-            )
-            .await,
-        422,
+    refused(
+        &f,
+        &acting_path,
+        plh("2026-11-02", json!(null)),
+        "effective_from",
     )
     .await;
-    assert_eq!(p["errors"][0]["field"], "effective_from", "{p}");
-    let p = assert_problem(
-        f.app
-            .post(
-                &acting_path,
-                Some(&f.admin),
-                &plh("2026-11-03", json!("2026-11-03")),
-            )
-            .await,
-        422,
+    refused(
+        &f,
+        &acting_path,
+        plh("2026-11-03", json!("2026-11-03")),
+        "effective_to",
     )
     .await;
-    assert_eq!(p["errors"][0]["field"], "effective_to", "{p}");
     let resp = f
         .app
         .post(
