@@ -166,8 +166,8 @@ def drain(port):
 HTTP_CEILING_PORT = [0]
 
 
-def wrk(port, path, script_body, connections, seconds, method="GET", token=None):
-    """One wrk run; returns throughput, p50/p99 in ms and the error count."""
+def wrk(port, path, script_body, connections, seconds, method="GET", token=None, threads=None):
+    """One wrk run (two threads unless told); returns throughput, p50/p99 in ms and the error count."""
     RUNS[0] += 1
     script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
     script.write(WRK_IDS)
@@ -177,7 +177,7 @@ def wrk(port, path, script_body, connections, seconds, method="GET", token=None)
     script.write(script_body)
     script.write(WRK_DONE)
     script.close()
-    threads = min(2, connections)
+    threads = threads or min(2, connections)
     cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "30s",
            "-s", script.name, f"http://127.0.0.1:{port}", "--", str(RUNS[0])]
     out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True).stdout

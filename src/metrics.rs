@@ -16,6 +16,9 @@ pub struct Metrics {
     pub blocking_waiting: IntGauge,
     pub blocking_running: IntGauge,
     pub rate_limited: IntCounterVec,
+    /// Report writes committed through the group commit, and the transactions they took.
+    pub grouped_writes: prometheus::IntCounter,
+    pub grouped_batches: prometheus::IntCounter,
 }
 
 impl Metrics {
@@ -78,6 +81,16 @@ impl Metrics {
         registry.register(Box::new(blocking_waiting.clone()))?;
         registry.register(Box::new(blocking_running.clone()))?;
         registry.register(Box::new(rate_limited.clone()))?;
+        let grouped_writes = prometheus::IntCounter::new(
+            "grouped_writes_total",
+            "Writes run through the group commit (db::group)",
+        )?;
+        let grouped_batches = prometheus::IntCounter::new(
+            "grouped_write_batches_total",
+            "Transactions the group commit wrote them in (writes / batches = the batch size)",
+        )?;
+        registry.register(Box::new(grouped_writes.clone()))?;
+        registry.register(Box::new(grouped_batches.clone()))?;
         Ok(Metrics {
             registry,
             requests,
@@ -89,6 +102,8 @@ impl Metrics {
             blocking_waiting,
             blocking_running,
             rate_limited,
+            grouped_writes,
+            grouped_batches,
         })
     }
 

@@ -167,6 +167,7 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
             .map_err(|e| format!("cannot prepare the evidence folder: {e}"))?,
         metrics: crate::metrics::Metrics::new().map_err(|e| format!("metrics: {e}"))?,
         key_limiter: crate::auth::api_key::KeyLimiter::new(config.api_key_rate_per_minute),
+        writes: crate::db::group::GroupCommit::default(),
         config: Arc::new(config),
     };
     Ok(Prepared {

@@ -17,4 +17,6 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// Requests per minute for each API key.
     pub key_limiter: crate::auth::api_key::KeyLimiter,
+    /// Report writes that arrive together share a transaction (`db::group`).
+    pub writes: crate::db::group::GroupCommit,
 }

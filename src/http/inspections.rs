@@ -515,15 +515,26 @@ pub async fn create_inspection(
     };
     let id = DbUuid(input.id);
     let who = caller.clone();
-    // The answer is read back on the same connection, in the same blocking job. Two phones
-    // sending the same report at once need no retry here: the write lock (`db::tx`) makes
-    // the second see the first's report, and answer it as a replay.
-    let (created, report) = super::run(&state.pool, move |conn| {
-        let created = service::create(conn, &input, &who, &ctx)?;
-        let row = crate::service::access::load_visible(conn, &who, id)?;
-        Ok((created, service::load_full(conn, row)?))
+    // Two phones sending the same report at once need no retry here: the write lock
+    // (`db::tx`) makes the second see the first's report, and answer it as a replay — also
+    // when both are written in one batch of the group commit.
+    let (writer, write_ctx) = (who.clone(), ctx.clone());
+    let (created, written) = super::run_grouped(&state, move |conn| {
+        service::create(conn, &input, &writer, &write_ctx)
     })
     .await?;
+    // A new report is answered from the rows just written; a replay is read back once the
+    // write has committed, outside the write lock.
+    let report = match written {
+        Some(report) => report,
+        None => {
+            super::run(&state.pool, move |conn| {
+                let row = crate::service::access::load_visible(conn, &who, id)?;
+                service::load_full(conn, row)
+            })
+            .await?
+        }
+    };
     Ok(match created {
         Created::New => {
             state.metrics.count("inspections", 1);

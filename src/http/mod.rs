@@ -42,6 +42,26 @@ where
     .await?
 }
 
+/// Runs the write `f` on the blocking pool through the group commit (`db::group`): it shares
+/// a transaction with the writes queued beside it and returns once that has committed.
+pub async fn run_grouped<T, F>(
+    state: &actix_web::web::Data<crate::state::AppState>,
+    f: F,
+) -> Result<T, crate::error::ApiError>
+where
+    F: FnMut(&mut crate::db::DbConnection) -> Result<T, crate::error::ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let state = state.clone();
+    let queued = Gauge::enter(&BLOCKING_WAITING);
+    actix_web::web::block(move || {
+        drop(queued);
+        let _running = Gauge::enter(&BLOCKING_RUNNING);
+        state.writes.run(&state.pool, f)
+    })
+    .await?
+}
+
 /// Database jobs waiting for a thread of the blocking pool, and running on one (for `/metrics`).
 pub static BLOCKING_WAITING: AtomicI64 = AtomicI64::new(0);
 pub static BLOCKING_RUNNING: AtomicI64 = AtomicI64::new(0);

@@ -126,6 +126,13 @@ pub async fn metrics(
         .metrics
         .blocking_running
         .set(crate::http::BLOCKING_RUNNING.load(Relaxed));
+    let m = &state.metrics;
+    for (counter, total) in [
+        (&m.grouped_writes, &crate::db::group::JOBS),
+        (&m.grouped_batches, &crate::db::group::BATCHES),
+    ] {
+        counter.inc_by(total.load(Relaxed).saturating_sub(counter.get()));
+    }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render()))

@@ -43,7 +43,7 @@ fn insert_attendance(
     tz: chrono_tz::Tz,
     placements: &mut Placements,
     errors: &mut Vec<FieldError>,
-) -> Result<(), ApiError> {
+) -> Result<(Vec<AttendanceRow>, Vec<FindingRow>), ApiError> {
     let day = local_day(inspection.started_at, tz);
     let at = now();
     let mut pending = Vec::new();
@@ -57,7 +57,7 @@ fn insert_attendance(
         }
     }
     if !errors.is_empty() {
-        return Ok(());
+        return Ok((Vec::new(), Vec::new()));
     }
     let mut attendance_rows = Vec::with_capacity(pending.len());
     let mut derived = Vec::new();
@@ -100,7 +100,7 @@ fn insert_attendance(
     }
     idb::insert_attendance_rows(conn, &attendance_rows)?;
     idb::insert_finding_rows(conn, &derived)?;
-    Ok(())
+    Ok((attendance_rows, derived))
 }
 
 /// What an official held on a day: the definitive placement and any acting post (Plt, Plh).
@@ -289,13 +289,15 @@ fn audit_entry<'a>(
     )
 }
 
-/// Stores a whole report in one transaction, or recognises a replay of one.
+/// Stores a whole report in one transaction, or recognises a replay of one. A new report
+/// comes back as stored (built from the rows just written, in the order a read gives
+/// them); a replay is read back by the caller.
 pub fn create(
     conn: &mut DbConnection,
     input: &ReportInput,
     caller: &Caller,
     ctx: &Ctx,
-) -> Result<Created, ApiError> {
+) -> Result<(Created, Option<FullReport>), ApiError> {
     let tz = ctx.tz();
     let hash = report_hash(input, caller.id);
     let errors = validate_report(input, Utc::now());
@@ -309,9 +311,9 @@ pub fn create(
                 )));
             }
             if input.submit && existing.status == InspectionStatus::Draft {
-                submit_row(conn, existing, caller.id, ctx)?;
+                submit_row(conn, existing, None, caller.id, ctx)?;
             }
-            return Ok(Created::Replay);
+            return Ok((Created::Replay, None));
         }
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors.clone()));
@@ -378,7 +380,7 @@ pub fn create(
             )
             .collect();
         placements.prefetch(conn, &officials, local_day(row.started_at, tz))?;
-        insert_attendance(
+        let (attendance, derived) = insert_attendance(
             conn,
             &row,
             &input.attendance,
@@ -410,20 +412,40 @@ pub fn create(
                 }),
             ),
         )?;
-        if input.submit {
-            submit_row(conn, row, caller.id, ctx)?;
-        }
-        Ok(Created::New)
+        let mut findings = derived;
+        findings.extend(finding_rows);
+        let row = if input.submit {
+            submit_row(conn, row, Some(&findings), caller.id, ctx)?
+        } else {
+            row
+        };
+        let (opd_label, inspector) = idb::labels(conn, row.opd_id, row.inspector_id)?;
+        let mut attendance = attendance;
+        attendance.sort_by_key(|a| (a.created_at, a.id));
+        findings.sort_by_key(|f| (f.observed_at, f.id));
+        Ok((
+            Created::New,
+            Some(FullReport {
+                row,
+                opd: opd_label,
+                inspector,
+                attendance,
+                findings,
+                evidence: Vec::new(),
+            }),
+        ))
     })
 }
 
-/// Submits a draft and, in the same transaction, applies the flag rules to its findings.
+/// Submits a draft and, in the same transaction, applies the flag rules to its findings
+/// (`findings` when the caller holds them, else they are read); returns the row as stored.
 fn submit_row(
     conn: &mut DbConnection,
     mut row: InspectionRow,
+    findings: Option<&[FindingRow]>,
     actor: Uuid,
     ctx: &Ctx,
-) -> Result<(), ApiError> {
+) -> Result<InspectionRow, ApiError> {
     let version = row.version;
     let at = now();
     row.status = InspectionStatus::Submitted;
@@ -434,9 +456,17 @@ fn submit_row(
             "The report changed while it was being submitted; retry.".into(),
         ));
     }
+    row.version = version + 1;
     crate::db::rollups::on_submit(conn, &row, ctx.tz())?;
-    let findings = idb::findings_of(conn, row.id)?;
-    let flagged = crate::service::followups::auto_flag(conn, &row, &findings, actor, ctx)?;
+    let read;
+    let findings = match findings {
+        Some(f) => f,
+        None => {
+            read = idb::findings_of(conn, row.id)?;
+            &read
+        }
+    };
+    let flagged = crate::service::followups::auto_flag(conn, &row, findings, actor, ctx)?;
     audit::append(
         conn,
         audit_entry(
@@ -447,7 +477,7 @@ fn submit_row(
             json!({ "officials_flagged": flagged }),
         ),
     )?;
-    Ok(())
+    Ok(row)
 }
 
 pub fn submit(
@@ -463,7 +493,7 @@ pub fn submit(
             return Ok(());
         }
         check_write(caller, &row)?;
-        submit_row(conn, row, caller.id, ctx)
+        submit_row(conn, row, None, caller.id, ctx).map(|_| ())
     })
 }
 

@@ -21,6 +21,7 @@ both_backends!(
     mixed_writers_never_see_a_server_error,
     servers_starting_together_on_an_empty_database_all_come_up,
     a_transient_conflict_runs_the_transaction_again,
+    reports_written_together_stand_or_fall_alone,
 );
 
 /// Sends `n` logins at once; returns the statuses.
@@ -485,4 +486,72 @@ async fn a_transient_conflict_runs_the_transaction_again(backend: Backend) {
             .and_then(|v| v.to_str().ok()),
         Some("1")
     );
+}
+
+/// Reports that arrive together are written in one transaction (`db::group`), each in its
+/// own savepoint: a report refused half-way rolls back alone, its neighbours stand, and a
+/// report sent four times at once is stored once.
+async fn reports_written_together_stand_or_fall_alone(backend: Backend) {
+    let f = Field::new(backend).await;
+    let mut sends: Vec<(Value, u16)> = (0..16)
+        .map(|i| {
+            let mut report = f.report();
+            report["submit"] = json!(i % 2 == 0);
+            (report, 201)
+        })
+        .collect();
+    for _ in 0..4 {
+        // Refused after its report and attendance rows were written: a finding observed on
+        // another day than the inspection's.
+        let mut bad = f.report();
+        let now = chrono::Utc::now();
+        bad["started_at"] = json!((now - chrono::Duration::days(2)).to_rfc3339());
+        bad["findings"][0]["observed_at"] = json!((now - chrono::Duration::days(1)).to_rfc3339());
+        sends.push((bad, 422));
+    }
+    let twice = f.report();
+    for _ in 0..4 {
+        sends.push((twice.clone(), 0));
+    }
+    let answers = join_all(sends.iter().map(|(b, _)| f.post_report(&f.inspector, b))).await;
+    let mut repeated = Vec::new();
+    for ((body, want), resp) in sends.iter().zip(answers) {
+        let status = resp.status().as_u16();
+        let answer: Value = resp.json().await.unwrap();
+        if *want == 0 {
+            repeated.push(status);
+        } else {
+            assert_eq!(status, *want, "{answer}");
+        }
+        let stored = f
+            .app
+            .get(
+                &format!("/api/v1/inspections/{}", body["id"].as_str().unwrap()),
+                Some(&f.admin),
+            )
+            .await;
+        if *want == 422 {
+            assert_eq!(stored.status(), 404, "a refused report left nothing");
+        } else {
+            assert_eq!(stored.status(), 200);
+            let report: Value = stored.json().await.unwrap();
+            // The answer to the write is the report as a read gives it.
+            assert_eq!(answer, report);
+            assert_eq!(report["attendance"].as_array().unwrap().len(), 3);
+            // Two findings sent, one derived from the absence.
+            assert_eq!(report["findings"].as_array().unwrap().len(), 3, "{report}");
+        }
+    }
+    repeated.sort();
+    assert_eq!(repeated, vec![200, 200, 200, 201]);
+    let list: Value = f
+        .app
+        .get("/api/v1/inspections?limit=100", Some(&f.admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 17);
+    // The audit chain holds together.
+    f.app.audit_count(&f.admin).await;
 }

@@ -1,0 +1,187 @@
+//! Group commit: writes that arrive together share one write transaction and one commit.
+//!
+//! Writes are serialised by the write lock ([`super::tx`]), and each used to pay for its own
+//! transaction: the lock, and a commit that waits for the disk (SQLite `synchronous=FULL`,
+//! PostgreSQL `synchronous_commit=on`). Under load, callers queue here instead. The first
+//! caller to find nobody writing becomes the **leader**: it takes every job waiting, runs
+//! them one after the other in one [`super::write_tx`], each in its own savepoint — a job
+//! that fails (a refused report) rolls back alone and its neighbours are not touched —
+//! commits once, and only then tells each caller how its job ended. While it writes, new
+//! callers gather in the queue; when its own job is done the leader hands the queue to one
+//! of them. Nobody is answered before the commit that holds their write is durable.
+//!
+//! A batch whose transaction cannot commit (the database went away, a conflict outlasted
+//! the retries) has committed nothing; each of its jobs is then run again alone, so that
+//! every caller gets the answer of its own write.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use diesel::Connection;
+
+use super::{write_tx, DbConnection, DbPool};
+use crate::error::ApiError;
+
+type Job = Box<dyn FnMut(&mut DbConnection) -> Result<(), ApiError> + Send>;
+
+#[derive(Default)]
+struct State {
+    /// Jobs waiting for a leader, oldest first, with their tickets.
+    queue: Vec<(u64, Job)>,
+    /// How each finished job ended, until its caller collects it.
+    done: HashMap<u64, Result<(), ApiError>>,
+    /// Whether a leader is writing.
+    leading: bool,
+    /// The tickets of the batch being written.
+    writing: Vec<u64>,
+    next_ticket: u64,
+}
+
+/// Leadership, given back however the leader leaves — also by a panic in a job, whose
+/// batch is then answered with an error instead of leaving its callers waiting.
+struct Leading<'a>(&'a GroupCommit);
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.leading = false;
+        for t in std::mem::take(&mut state.writing) {
+            state.done.insert(
+                t,
+                Err(ApiError::ServiceUnavailable(
+                    "The write failed before it was committed; send it again.".into(),
+                )),
+            );
+        }
+        self.0.changed.notify_all();
+    }
+}
+
+/// The queue of writes of one process (see the module documentation).
+#[derive(Default)]
+pub struct GroupCommit {
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+/// Jobs written in batches, and batches committed (for `/metrics`).
+pub static JOBS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+pub static BATCHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl GroupCommit {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while the lock was held left the state as it was between two steps.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `f` in a write transaction shared with the writes queued beside it, and returns
+    /// its result once that transaction has committed. `f` may run more than once (as a
+    /// [`write_tx`] closure may), always with nothing of its earlier runs kept. A connection
+    /// is taken from `pool` only by the caller that leads.
+    pub fn run<T, F>(&self, pool: &DbPool, mut f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let slot: Arc<Mutex<Option<T>>> = Arc::new(Mutex::new(None));
+        let out = slot.clone();
+        let job: Job = Box::new(move |conn| {
+            let value = f(conn)?;
+            *out.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(value);
+            Ok(())
+        });
+        let mut state = self.lock();
+        let ticket = state.next_ticket;
+        state.next_ticket += 1;
+        state.queue.push((ticket, job));
+        let ended = loop {
+            if let Some(ended) = state.done.remove(&ticket) {
+                break ended;
+            }
+            if !state.leading {
+                state.leading = true;
+                drop(state);
+                let led = {
+                    let _leading = Leading(self);
+                    self.lead(pool, ticket)
+                };
+                state = self.lock();
+                if let Err(e) = led {
+                    // No connection: the jobs taken are answered; ours may be among them.
+                    if let Some(ended) = state.done.remove(&ticket) {
+                        break ended;
+                    }
+                    state.queue.retain(|(t, _)| *t != ticket);
+                    break Err(e);
+                }
+                continue;
+            }
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        };
+        drop(state);
+        ended?;
+        let value = slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        value.ok_or_else(|| ApiError::ServiceUnavailable("The write left no result.".into()))
+    }
+
+    /// Writes batches until the one holding `ticket` is done.
+    fn lead(&self, pool: &DbPool, ticket: u64) -> Result<(), ApiError> {
+        let mut conn = pool.get()?;
+        loop {
+            let mut batch = {
+                let mut state = self.lock();
+                let batch = std::mem::take(&mut state.queue);
+                state.writing = batch.iter().map(|(t, _)| *t).collect();
+                batch
+            };
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let ended = write_batch(&mut conn, &mut batch);
+            let mine = batch.iter().any(|(t, _)| *t == ticket);
+            let mut state = self.lock();
+            state.writing.clear();
+            for ((t, _), e) in batch.into_iter().zip(ended) {
+                state.done.insert(t, e);
+            }
+            self.changed.notify_all();
+            if mine {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Runs `batch` in one write transaction, each job in its own savepoint; returns how each
+/// ended. When the transaction itself fails, each job is run again in a transaction of its
+/// own.
+fn write_batch(conn: &mut DbConnection, batch: &mut [(u64, Job)]) -> Vec<Result<(), ApiError>> {
+    JOBS.fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    BATCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if batch.len() > 1 {
+        let together = write_tx(conn, |conn| {
+            Ok::<_, ApiError>(
+                batch
+                    .iter_mut()
+                    .map(|(_, job)| conn.transaction(|conn| job(conn)))
+                    .collect::<Vec<_>>(),
+            )
+        });
+        if let Ok(ended) = together {
+            return ended;
+        }
+    }
+    batch
+        .iter_mut()
+        .map(|(_, job)| write_tx(conn, |conn| job(conn)))
+        .collect()
+}
