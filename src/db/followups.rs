@@ -78,6 +78,25 @@ pub fn active_for(conn: &mut DbConnection, official: DbUuid) -> QueryResult<Opti
         .optional()
 }
 
+/// The open or in-review follow-up of each of `officials` that has one.
+pub fn active_for_each(
+    conn: &mut DbConnection,
+    officials: &[DbUuid],
+) -> QueryResult<std::collections::HashMap<DbUuid, FollowUpRow>> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in officials.chunks(500) {
+        for row in follow_ups::table
+            .filter(follow_ups::official_id.eq_any(chunk))
+            .filter(follow_ups::status.eq_any([FollowUpStatus::Open, FollowUpStatus::InReview]))
+            .select(FollowUpRow::as_select())
+            .load::<FollowUpRow>(conn)?
+        {
+            out.insert(row.official_id, row);
+        }
+    }
+    Ok(out)
+}
+
 /// Writes the row's state, only if its version is still `expected`.
 pub fn update(conn: &mut DbConnection, row: &FollowUpRow, expected: i64) -> QueryResult<bool> {
     super::tx::debug_assert_writing();
@@ -117,14 +136,21 @@ pub fn attach(conn: &mut DbConnection, follow_up: DbUuid, finding: DbUuid) -> Qu
     if exists {
         return Ok(false);
     }
+    attach_new(conn, follow_up, finding)?;
+    Ok(true)
+}
+
+/// Attaches a finding known not to be attached (the key would refuse a second time).
+pub fn attach_new(conn: &mut DbConnection, follow_up: DbUuid, finding: DbUuid) -> QueryResult<()> {
+    super::tx::debug_assert_writing();
     diesel::insert_into(follow_up_findings::table)
         .values((
             follow_up_findings::follow_up_id.eq(follow_up),
             follow_up_findings::finding_id.eq(finding),
             follow_up_findings::added_at.eq(now()),
         ))
-        .execute(conn)?;
-    Ok(true)
+        .execute(conn)
+        .map(|_| ())
 }
 
 pub fn insert_event(conn: &mut DbConnection, e: &EventRow) -> QueryResult<()> {

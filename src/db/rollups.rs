@@ -200,19 +200,38 @@ pub fn add_official(
     official: &str,
     n: i64,
 ) -> QueryResult<()> {
+    add_officials(conn, day, &[(official.to_string(), n)])
+}
+
+/// Adds each official's findings of `day` to their day and month: one statement per table
+/// for all of them (each official once in `counts`).
+pub fn add_officials(
+    conn: &mut DbConnection,
+    day: NaiveDate,
+    counts: &[(String, i64)],
+) -> QueryResult<()> {
     super::tx::debug_assert_writing();
+    if counts.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<String> = (0..counts.len())
+        .map(|i| format!("($1, ${}, ${})", 2 + 2 * i, 3 + 2 * i))
+        .collect();
     for (table, column, date) in [
         ("rollup_official_daily", "day", day),
         ("rollup_official_monthly", "month", month_of(day)),
     ] {
-        diesel::sql_query(format!(
-            "INSERT INTO {table} ({column}, official_id, findings) VALUES ($1, $2, $3) \
-             ON CONFLICT ({column}, official_id) DO UPDATE SET findings = {table}.findings + excluded.findings"
+        let mut q = diesel::sql_query(format!(
+            "INSERT INTO {table} ({column}, official_id, findings) VALUES {} \
+             ON CONFLICT ({column}, official_id) DO UPDATE SET findings = {table}.findings + excluded.findings",
+            values.join(", ")
         ))
-        .bind::<Date, _>(date)
-        .bind::<Text, _>(official)
-        .bind::<BigInt, _>(n)
-        .execute(conn)?;
+        .into_boxed::<super::MultiBackend>()
+        .bind::<Date, _>(date);
+        for (official, n) in counts {
+            q = q.bind::<Text, _>(official.clone()).bind::<BigInt, _>(*n);
+        }
+        q.execute(conn)?;
     }
     Ok(())
 }
@@ -223,6 +242,19 @@ pub fn on_submit(
     report: &InspectionRow,
     tz: chrono_tz::Tz,
 ) -> QueryResult<()> {
+    let attendance = idb::attendance_of(conn, report.id)?;
+    let findings = idb::findings_of(conn, report.id)?;
+    on_submit_rows(conn, report, &attendance, &findings, tz)
+}
+
+/// [`on_submit`] with the report's rows as the caller holds them.
+pub fn on_submit_rows(
+    conn: &mut DbConnection,
+    report: &InspectionRow,
+    attendance: &[idb::AttendanceRow],
+    findings: &[idb::FindingRow],
+    tz: chrono_tz::Tz,
+) -> QueryResult<()> {
     let day = crate::domain::dates::local_day(report.started_at, tz);
     let mut row = DailyRow {
         day,
@@ -231,14 +263,14 @@ pub fn on_submit(
         outside_geofence: i64::from(report.within_geofence == Some(false)),
         ..Default::default()
     };
-    for a in idb::attendance_of(conn, report.id)? {
+    for a in attendance {
         row.add_attendance(a.status);
     }
     let mut per_official: std::collections::BTreeMap<String, i64> = Default::default();
-    for f in idb::findings_of(conn, report.id)? {
+    for f in findings {
         // An excused absence counts nowhere (a rebuild meets it already excused).
         if f.excused_at.is_some() {
-            row.remove_excused(&f);
+            row.remove_excused(f);
             continue;
         }
         row.add_finding(f.category, f.severity);
@@ -247,9 +279,7 @@ pub fn on_submit(
         }
     }
     add_daily(conn, &row)?;
-    for (official, n) in per_official {
-        add_official(conn, day, &official, n)?;
-    }
+    add_officials(conn, day, &per_official.into_iter().collect::<Vec<_>>())?;
     bump_dashboard_version(conn)
 }
 

@@ -68,22 +68,38 @@ fn audit_entry<'a>(
     )
 }
 
-/// Attaches `findings` to the official's open or in-review follow-up, or raises a new one.
+/// How the findings to attach stand.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Findings {
+    /// Some may be attached to the follow-up already (a raise by hand).
+    MaybeAttached,
+    /// Just submitted: attached to nothing yet (the flag rules on submission).
+    Fresh,
+}
+
+/// Attaches `findings` to the official's open or in-review follow-up (`active`, read by the
+/// caller), or raises a new one.
 #[allow(clippy::too_many_arguments)]
 fn raise_or_attach(
     conn: &mut DbConnection,
     official: DbUuid,
+    active: Option<FollowUpRow>,
     findings: &[DbUuid],
+    state: Findings,
     reason: &str,
     source: FollowUpSource,
     due_date: NaiveDate,
     actor: Uuid,
     ctx: &Ctx,
 ) -> Result<(Created, DbUuid), ApiError> {
-    if let Some(active) = fdb::active_for(conn, official)? {
+    if let Some(active) = active {
         let mut added = 0;
         for f in findings {
-            if fdb::attach(conn, active.id, *f)? {
+            let new = match state {
+                Findings::Fresh => fdb::attach_new(conn, active.id, *f).map(|_| true)?,
+                Findings::MaybeAttached => fdb::attach(conn, active.id, *f)?,
+            };
+            if new {
                 added += 1;
             }
         }
@@ -132,8 +148,9 @@ fn raise_or_attach(
         decree_date: None,
     };
     fdb::insert(conn, &row)?;
+    // A new follow-up has nothing attached yet.
     for f in findings {
-        fdb::attach(conn, row.id, *f)?;
+        fdb::attach_new(conn, row.id, *f)?;
     }
     let mut e = event(
         &row,
@@ -182,11 +199,15 @@ pub fn auto_flag(
         "Raised by the flag rules when report {} was submitted.",
         report.id
     );
+    let officials: Vec<DbUuid> = by_official.keys().copied().collect();
+    let mut active = fdb::active_for_each(conn, &officials)?;
     for (official, ids) in &by_official {
         raise_or_attach(
             conn,
             *official,
+            active.remove(official),
             ids,
+            Findings::Fresh,
             &reason,
             FollowUpSource::Auto,
             due,
@@ -282,10 +303,13 @@ pub fn raise(
         let due = input
             .due_date
             .unwrap_or(today + chrono::Duration::days(i64::from(cfg.due_days)));
+        let active = fdb::active_for(conn, DbUuid(input.official_id))?;
         raise_or_attach(
             conn,
             DbUuid(input.official_id),
+            active,
             &ids,
+            Findings::MaybeAttached,
             reason,
             FollowUpSource::Manual,
             due,

@@ -415,7 +415,7 @@ pub fn create(
         let mut findings = derived;
         findings.extend(finding_rows);
         let row = if input.submit {
-            submit_row(conn, row, Some(&findings), caller.id, ctx)?
+            submit_row(conn, row, Some((&attendance, &findings)), caller.id, ctx)?
         } else {
             row
         };
@@ -438,11 +438,12 @@ pub fn create(
 }
 
 /// Submits a draft and, in the same transaction, applies the flag rules to its findings
-/// (`findings` when the caller holds them, else they are read); returns the row as stored.
+/// (`rows`, attendance and findings, when the caller holds them, else they are read);
+/// returns the row as stored.
 fn submit_row(
     conn: &mut DbConnection,
     mut row: InspectionRow,
-    findings: Option<&[FindingRow]>,
+    rows: Option<(&[AttendanceRow], &[FindingRow])>,
     actor: Uuid,
     ctx: &Ctx,
 ) -> Result<InspectionRow, ApiError> {
@@ -457,15 +458,18 @@ fn submit_row(
         ));
     }
     row.version = version + 1;
-    crate::db::rollups::on_submit(conn, &row, ctx.tz())?;
     let read;
-    let findings = match findings {
-        Some(f) => f,
+    let (attendance, findings) = match rows {
+        Some((a, f)) => (a, f),
         None => {
-            read = idb::findings_of(conn, row.id)?;
-            &read
+            read = (
+                idb::attendance_of(conn, row.id)?,
+                idb::findings_of(conn, row.id)?,
+            );
+            (&read.0[..], &read.1[..])
         }
     };
+    crate::db::rollups::on_submit_rows(conn, &row, attendance, findings, ctx.tz())?;
     let flagged = crate::service::followups::auto_flag(conn, &row, findings, actor, ctx)?;
     audit::append(
         conn,
