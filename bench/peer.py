@@ -196,7 +196,7 @@ def main():
 
     lines = [f"Written by `python3 bench/peer.py --seconds {args.seconds}"
              f"{' --history ' + str(args.history) if args.history else ''}` on {datetime.date.today()}; "
-             f"{common.machine()} wrk runs with one thread (`-t1`), as the peer's harness.\n",
+             f"{common.machine().replace('(wrk, 2 threads)', '(wrk, one thread: `-t1`, as the peer harness runs it)')}\n",
              common.fmt_row(["reports/s (p50 ms, server CPU ms/report)"] + [f"{c} conn" for c in CONNS]
                             + ["ratio at 16"]),
              common.fmt_row(["---"] * (len(CONNS) + 2))]

@@ -430,14 +430,19 @@ def bench(args):
     if args.markdown:
         path = os.path.join(ROOT, "BENCHMARKS.md")
         # The hand-written "## Notes" section (what was profiled and changed) is kept.
-        notes = ""
+        # So is the table bench/peer.py writes (between its markers).
+        notes, peer = "", ""
         if os.path.exists(path):
             with open(path) as f:
                 old = f.read()
             if "\n## Notes" in old:
                 notes = "\n" + old[old.index("\n## Notes") + 1:]
+            m = re.search(r"<!-- peer:start -->.*<!-- peer:end -->", old, re.S)
+            if m:
+                peer = "\n" + m.group(0) + "\n"
         with open(path, "w") as f:
             f.write(text)
+            f.write(peer)
             f.write(notes)
         print("written to BENCHMARKS.md")
     return 0 if all_met else 1
