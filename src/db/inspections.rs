@@ -286,21 +286,31 @@ pub fn find_evidence(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<
 }
 
 /// Which of `ids` are already attendance rows or findings (of any report).
+///
+/// Written as one `IN (…)` list per table and sent unprepared: a prepared `= ANY($1)` is
+/// planned once for all later calls, and on PostgreSQL the plan chosen while the tables were
+/// still small (a sequential scan) stayed as they grew, so every report read both tables
+/// whole and report writes slowed down with history.
 pub fn taken_ids(conn: &mut DbConnection, ids: &[DbUuid]) -> QueryResult<Vec<DbUuid>> {
+    #[derive(diesel::QueryableByName)]
+    struct Taken {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        id: DbUuid,
+    }
     let mut taken = Vec::new();
     for chunk in ids.chunks(500) {
-        taken.extend(
-            attendance::table
-                .filter(attendance::id.eq_any(chunk))
-                .select(attendance::id)
-                .load::<DbUuid>(conn)?,
-        );
-        taken.extend(
-            findings::table
-                .filter(findings::id.eq_any(chunk))
-                .select(findings::id)
-                .load::<DbUuid>(conn)?,
-        );
+        let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        for table in ["attendance", "findings"] {
+            let mut q = diesel::sql_query(format!(
+                "SELECT id FROM {table} WHERE id IN ({})",
+                list.join(", ")
+            ))
+            .into_boxed::<super::MultiBackend>();
+            for id in chunk {
+                q = q.bind::<diesel::sql_types::Text, _>(*id);
+            }
+            taken.extend(q.load::<Taken>(conn)?.into_iter().map(|t| t.id));
+        }
     }
     Ok(taken)
 }
