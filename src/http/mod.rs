@@ -24,22 +24,35 @@ pub mod users;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
-/// Runs `f` with a pooled connection on the blocking pool: nothing blocking ever runs on
-/// the async workers. The connection is checked out inside the closure.
+/// Runs `f` on the blocking pool, counted in the `/metrics` gauges: nothing blocking ever
+/// runs on the async workers.
+async fn on_blocking_pool<T, F>(f: F) -> Result<T, crate::error::ApiError>
+where
+    F: FnOnce() -> Result<T, crate::error::ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let queued = Gauge::enter(&BLOCKING_WAITING);
+    actix_web::web::block(move || {
+        drop(queued);
+        let _running = Gauge::enter(&BLOCKING_RUNNING);
+        f()
+    })
+    .await?
+}
+
+/// Runs `f` with a pooled connection on the blocking pool. The connection is checked out
+/// inside the closure.
 pub async fn run<T, F>(pool: &crate::db::DbPool, f: F) -> Result<T, crate::error::ApiError>
 where
     F: FnOnce(&mut crate::db::DbConnection) -> Result<T, crate::error::ApiError> + Send + 'static,
     T: Send + 'static,
 {
     let pool = pool.clone();
-    let queued = Gauge::enter(&BLOCKING_WAITING);
-    actix_web::web::block(move || {
-        drop(queued);
-        let _running = Gauge::enter(&BLOCKING_RUNNING);
+    on_blocking_pool(move || {
         let mut conn = pool.get()?;
         f(&mut conn)
     })
-    .await?
+    .await
 }
 
 /// Runs the write `f` on the blocking pool through the group commit (`db::group`): it shares
@@ -53,13 +66,7 @@ where
     T: Send + 'static,
 {
     let state = state.clone();
-    let queued = Gauge::enter(&BLOCKING_WAITING);
-    actix_web::web::block(move || {
-        drop(queued);
-        let _running = Gauge::enter(&BLOCKING_RUNNING);
-        state.writes.run(&state.pool, f)
-    })
-    .await?
+    on_blocking_pool(move || state.writes.run(&state.pool, f)).await
 }
 
 /// Database jobs waiting for a thread of the blocking pool, and running on one (for `/metrics`).
