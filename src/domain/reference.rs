@@ -63,24 +63,30 @@ pub fn validate_jf_grade(kind: PositionKind, grade: Option<JfGrade>) -> Result<(
     }
 }
 
-/// What an admin should check about a placement: a PPPK in a managerial post below JPT
-/// (UU 20/2023 and its implementing rules open administrator and pengawas posts to PNS),
-/// and a functional position whose grade is not recorded (the competent official for a
-/// sanction depends on it).
+/// A PPPK in a managerial post below JPT: UU 20/2023 and its implementing rules open
+/// administrator and pengawas posts to PNS, so the appointment should be checked.
+pub fn pppk_post_warning(
+    employment: super::nip::EmploymentType,
+    kind: PositionKind,
+) -> Option<String> {
+    (employment == super::nip::EmploymentType::Pppk
+        && matches!(kind, PositionKind::Administrator | PositionKind::Pengawas))
+    .then(|| {
+        format!(
+            "A PPPK holds a {kind} post: UU 20/2023 (which replaced UU 5/2014) and its \
+             implementing rules open administrator and pengawas posts to PNS; check the appointment."
+        )
+    })
+}
+
+/// What an admin should check about a placement: [`pppk_post_warning`], and a functional
+/// position whose grade is not recorded (the competent official for a sanction depends on it).
 pub fn placement_warnings(
     employment: super::nip::EmploymentType,
     kind: PositionKind,
     grade: Option<JfGrade>,
 ) -> Vec<String> {
-    let mut out = Vec::new();
-    if employment == super::nip::EmploymentType::Pppk
-        && matches!(kind, PositionKind::Administrator | PositionKind::Pengawas)
-    {
-        out.push(format!(
-            "A PPPK holds a {kind} post: UU 20/2023 (which replaced UU 5/2014) and its \
-             implementing rules open administrator and pengawas posts to PNS; check the appointment."
-        ));
-    }
+    let mut out: Vec<String> = pppk_post_warning(employment, kind).into_iter().collect();
     if kind == PositionKind::Fungsional && grade.is_none() {
         out.push(
             "The functional grade (jf_grade) is not recorded: the official competent to impose \

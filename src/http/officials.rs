@@ -292,9 +292,7 @@ async fn load_full(
             r.effective_from <= today && r.effective_to.is_none_or(|end| today < end)
         }) {
             warnings.extend(
-                rules::placement_warnings(who, post.position_kind, None)
-                    .into_iter()
-                    .filter(|_| post.position_kind != PositionKind::Fungsional)
+                rules::pppk_post_warning(who, post.position_kind)
                     .map(|w| format!("Acting post ({}): {w}", post.kind)),
             );
         }

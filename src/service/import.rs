@@ -400,9 +400,10 @@ pub fn import_officials(
                         jf_grade: input.jf_grade.map(Some),
                         effective_from: None,
                     };
-                    let transfer =
-                        officials::PlacementChange::of(&current.current.assignment, &update)
-                            .transfer;
+                    // The placement the line leads to (its date aside).
+                    let after =
+                        officials::PlacementChange::of(&current.current.assignment, &update);
+                    let transfer = after.transfer;
                     let update = OfficialUpdate {
                         effective_from: if transfer { input.effective_from } else { None },
                         ..update
@@ -438,8 +439,6 @@ pub fn import_officials(
                             continue;
                         }
                     }
-                    let after =
-                        officials::PlacementChange::of(&current.current.assignment, &update);
                     plans.push(OfficialPlan::Update {
                         line: row.line,
                         warnings: crate::domain::reference::placement_warnings(
