@@ -59,6 +59,9 @@ const official = await admin.POST("/api/v1/officials", {
     position_title: "Analis Kebijakan",
     position_kind: "fungsional",
     opd_id: opdId,
+    // Placed long before the visit: without a date the placement starts today (WIB), and a
+    // visit an hour ago falls on the day before when this runs just after midnight WIB.
+    effective_from: "2024-01-02",
   },
 });
 const created = official.data ?? fail(`create official: ${official.response.status}`);
