@@ -51,7 +51,7 @@ impl<'a> AuditEntry<'a> {
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, PartialEq)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq)]
 #[diesel(table_name = audit_log)]
 pub struct AuditRow {
     pub seq: i64,
@@ -106,40 +106,47 @@ pub fn head(conn: &mut DbConnection) -> QueryResult<(i64, String)> {
 /// Appends inside the caller's write transaction ([`super::write_tx`], which holds the
 /// write lock that keeps `seq` gapless); anywhere else it is an error.
 pub fn append(conn: &mut DbConnection, entry: AuditEntry<'_>) -> QueryResult<()> {
+    append_all(conn, vec![entry])
+}
+
+/// Appends entries in their order, as [`append`] would one by one, in one statement on
+/// PostgreSQL ([`super::insert_rows`]).
+pub fn append_all(conn: &mut DbConnection, entries: Vec<AuditEntry<'_>>) -> QueryResult<()> {
     if !super::tx::holds_write_lock() {
         return Err(diesel::result::Error::QueryBuilderError(
             "an audit entry is appended only inside write_tx, which holds the write lock".into(),
         ));
     }
-    let (last_seq, last_hash) = head(conn)?;
-    let mut row = AuditRow {
-        seq: last_seq + 1,
-        occurred_at: now(),
-        actor_id: entry.actor_id.map(|u| u.to_string()),
-        action: entry.action.to_string(),
-        entity_type: entry.entity_type.to_string(),
-        entity_id: entry.entity_id,
-        details: entry.details.to_string(),
-        request_id: entry.request_id.map(str::to_string),
-        prev_hash: last_hash,
-        hash: String::new(),
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let (mut seq, mut prev_hash) = match super::tx::audit_head() {
+        Some(head) => head,
+        None => head(conn)?,
     };
-    row.hash = hash_of(&row);
-    diesel::insert_into(audit_log::table)
-        .values((
-            audit_log::seq.eq(row.seq),
-            audit_log::occurred_at.eq(row.occurred_at),
-            audit_log::actor_id.eq(&row.actor_id),
-            audit_log::action.eq(&row.action),
-            audit_log::entity_type.eq(&row.entity_type),
-            audit_log::entity_id.eq(&row.entity_id),
-            audit_log::details.eq(&row.details),
-            audit_log::request_id.eq(&row.request_id),
-            audit_log::prev_hash.eq(&row.prev_hash),
-            audit_log::hash.eq(&row.hash),
-        ))
-        .execute(conn)
-        .map(|_| ())
+    let occurred_at = now();
+    let mut rows = Vec::with_capacity(entries.len());
+    for entry in entries {
+        seq += 1;
+        let mut row = AuditRow {
+            seq,
+            occurred_at,
+            actor_id: entry.actor_id.map(|u| u.to_string()),
+            action: entry.action.to_string(),
+            entity_type: entry.entity_type.to_string(),
+            entity_id: entry.entity_id,
+            details: entry.details.to_string(),
+            request_id: entry.request_id.map(str::to_string),
+            prev_hash,
+            hash: String::new(),
+        };
+        row.hash = hash_of(&row);
+        prev_hash = row.hash.clone();
+        rows.push(row);
+    }
+    super::insert_rows!(conn, audit_log::table, rows);
+    super::tx::set_audit_head(seq, &prev_hash);
+    Ok(())
 }
 
 /// Entries about one entity, oldest first: (action, details).

@@ -53,14 +53,6 @@ pub struct EventRow {
     pub decree_date: Option<NaiveDate>,
 }
 
-pub fn insert(conn: &mut DbConnection, row: &FollowUpRow) -> QueryResult<()> {
-    super::tx::debug_assert_writing();
-    diesel::insert_into(follow_ups::table)
-        .values(row)
-        .execute(conn)?;
-    super::rollups::bump_dashboard_version(conn)
-}
-
 pub fn find(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<FollowUpRow>> {
     follow_ups::table
         .find(id)
@@ -138,6 +130,37 @@ pub fn attach(conn: &mut DbConnection, follow_up: DbUuid, finding: DbUuid) -> Qu
     }
     attach_new(conn, follow_up, finding)?;
     Ok(true)
+}
+
+/// New follow-ups (the flag rules on a submitted report raise one per official), written
+/// together ([`super::insert_rows`]).
+pub fn insert_many(conn: &mut DbConnection, rows: &[FollowUpRow]) -> QueryResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    super::insert_rows!(conn, follow_ups::table, rows);
+    super::rollups::bump_dashboard_version(conn)
+}
+
+/// A finding attached to a follow-up.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = follow_up_findings)]
+pub struct Attachment {
+    pub follow_up_id: DbUuid,
+    pub finding_id: DbUuid,
+    pub added_at: NaiveDateTime,
+}
+
+/// Attaches findings known not to be attached, together ([`super::insert_rows`]).
+pub fn attach_new_many(conn: &mut DbConnection, rows: &[Attachment]) -> QueryResult<()> {
+    super::insert_rows!(conn, follow_up_findings::table, rows);
+    Ok(())
+}
+
+/// History entries, together ([`super::insert_rows`]).
+pub fn insert_events(conn: &mut DbConnection, rows: &[EventRow]) -> QueryResult<()> {
+    super::insert_rows!(conn, follow_up_events::table, rows);
+    Ok(())
 }
 
 /// Attaches a finding known not to be attached (the key would refuse a second time).

@@ -17,8 +17,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use diesel::Connection;
-
 use super::{write_tx, DbConnection, DbPool};
 use crate::error::ApiError;
 
@@ -172,7 +170,7 @@ fn write_batch(conn: &mut DbConnection, batch: &mut [(u64, Job)]) -> Vec<Result<
             Ok::<_, ApiError>(
                 batch
                     .iter_mut()
-                    .map(|(_, job)| conn.transaction(|conn| job(conn)))
+                    .map(|(_, job)| super::tx::savepoint(conn, |conn| job(conn)))
                     .collect::<Vec<_>>(),
             )
         });

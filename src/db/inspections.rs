@@ -196,33 +196,15 @@ pub fn update(
     Ok(n == 1)
 }
 
-/// A report's attendance rows: on PostgreSQL one multi-row statement (one round trip); on
-/// SQLite, in-process, one cached prepared statement per row is cheaper than parsing a
-/// multi-row statement that cannot be cached.
+/// A report's attendance rows, in one statement on PostgreSQL ([`super::insert_rows`]).
 pub fn insert_attendance_rows(conn: &mut DbConnection, rows: &[AttendanceRow]) -> QueryResult<()> {
-    super::tx::debug_assert_writing();
-    if matches!(conn, DbConnection::Pg(_)) {
-        super::bulk_insert!(conn, attendance::table, rows, 1000);
-    } else {
-        for row in rows {
-            diesel::insert_into(attendance::table)
-                .values(row)
-                .execute(conn)?;
-        }
-    }
+    super::insert_rows!(conn, attendance::table, rows);
     Ok(())
 }
 
 /// A report's findings, written as [`insert_attendance_rows`] writes attendance.
 pub fn insert_finding_rows(conn: &mut DbConnection, rows: &[FindingRow]) -> QueryResult<()> {
-    super::tx::debug_assert_writing();
-    if matches!(conn, DbConnection::Pg(_)) {
-        super::bulk_insert!(conn, findings::table, rows, 1000);
-    } else {
-        for row in rows {
-            insert_finding(conn, row)?;
-        }
-    }
+    super::insert_rows!(conn, findings::table, rows);
     Ok(())
 }
 

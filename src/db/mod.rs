@@ -154,6 +154,25 @@ macro_rules! bulk_insert {
 }
 pub(crate) use bulk_insert;
 
+/// Inserts the rows of one write: on PostgreSQL one multi-row statement (one round trip);
+/// on SQLite, in-process, one cached prepared statement per row, which is cheaper than
+/// parsing a multi-row statement that cannot be cached (its size varies).
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        $crate::db::tx::debug_assert_writing();
+        if matches!(&*$conn, $crate::db::DbConnection::Pg(_)) {
+            $crate::db::bulk_insert!($conn, $table, $rows, 1000);
+        } else {
+            for row in $rows.iter() {
+                diesel::insert_into($table)
+                    .values(row)
+                    .execute(&mut *$conn)?;
+            }
+        }
+    }};
+}
+pub(crate) use insert_rows;
+
 pub mod api_keys;
 pub mod audit;
 pub mod calendar;

@@ -48,7 +48,7 @@
 //! create carries the client's id (a replay is recognised), and an attempt that was rolled
 //! back left nothing behind.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -132,6 +132,47 @@ pub fn holds_write_lock() -> bool {
     IN_WRITE_TX.with(Cell::get)
 }
 
+thread_local! {
+    /// The audit chain's head as this thread's write transaction last wrote it: appends after
+    /// the first in one transaction (a submitted report makes a dozen, a batch of reports many
+    /// more) chain on it instead of reading the newest entry again. Nobody else can append
+    /// while the write lock is held, so it can only go stale by a rollback of this
+    /// transaction's own work: it is forgotten when a write transaction begins or ends and
+    /// whenever a savepoint ([`savepoint`]) rolls back.
+    static AUDIT_HEAD: RefCell<Option<(i64, String)>> = const { RefCell::new(None) };
+}
+
+/// The audit head this write transaction appended last, if it has appended and nothing it
+/// appended since has been rolled back.
+pub(super) fn audit_head() -> Option<(i64, String)> {
+    AUDIT_HEAD.with(|h| h.borrow().clone())
+}
+
+/// Records the entry this write transaction has just appended as the chain's head.
+pub(super) fn set_audit_head(seq: i64, hash: &str) {
+    if holds_write_lock() {
+        AUDIT_HEAD.with(|h| *h.borrow_mut() = Some((seq, hash.to_string())));
+    }
+}
+
+fn forget_audit_head() {
+    AUDIT_HEAD.with(|h| *h.borrow_mut() = None);
+}
+
+/// Runs `f` in a savepoint of the write transaction this thread is in: released on `Ok`,
+/// rolled back on `Err` (and then nothing `f` wrote is kept, nor remembered).
+pub fn savepoint<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<Error>,
+{
+    let result = conn.transaction(f);
+    if result.is_err() {
+        forget_audit_head();
+    }
+    result
+}
+
 /// Every function of the database layer that writes starts with this: in debug builds (the
 /// tests) a write outside [`write_tx`] — a path that would skip the lock order — panics.
 #[inline]
@@ -153,7 +194,7 @@ where
     E: TxError,
 {
     if holds_write_lock() {
-        return conn.transaction(|conn| f(conn));
+        return savepoint(conn, |conn| f(conn));
     }
     let mut attempt = 1;
     loop {
@@ -183,6 +224,21 @@ where
             }
             other => return other,
         }
+    }
+}
+
+/// Runs `f` in the write transaction this thread is in — as a job of the group commit
+/// ([`super::group`]), which gives each job a savepoint of its own, so a second savepoint
+/// here would only cost two more statements — or, outside one, in a new [`write_tx`].
+pub fn in_write_tx<T, E, F>(conn: &mut DbConnection, mut f: F) -> Result<T, E>
+where
+    F: FnMut(&mut DbConnection) -> Result<T, E>,
+    E: TxError,
+{
+    if holds_write_lock() {
+        f(conn)
+    } else {
+        write_tx(conn, f)
     }
 }
 
@@ -237,6 +293,7 @@ struct InWriteTx;
 
 impl InWriteTx {
     fn enter() -> Self {
+        forget_audit_head();
         IN_WRITE_TX.with(|c| c.set(true));
         InWriteTx
     }
@@ -245,6 +302,7 @@ impl InWriteTx {
 impl Drop for InWriteTx {
     fn drop(&mut self) {
         IN_WRITE_TX.with(|c| c.set(false));
+        forget_audit_head();
     }
 }
 
@@ -301,5 +359,41 @@ mod tests {
             "syntax error"
         )));
         assert!(!is_transient(&Error::NotFound));
+    }
+
+    /// Appends after the first in a write transaction chain on the head it remembers; an
+    /// append rolled back with its savepoint (a refused report in a batch) is forgotten, so
+    /// the next one chains on what is really stored.
+    #[test]
+    fn the_audit_chain_survives_savepoints_rolled_back() -> Result<(), String> {
+        use crate::db::audit::{append, verify, AuditEntry};
+        let mut conn = DbConnection::Sqlite(
+            diesel::SqliteConnection::establish(":memory:").map_err(|e| e.to_string())?,
+        );
+        crate::db::run_migrations(&mut conn)?;
+        let entry = |action| AuditEntry::new(None, action, "test", None, serde_json::json!({}));
+        write_tx(&mut conn, |conn| {
+            append(conn, entry("first"))?;
+            let refused = savepoint(conn, |conn| {
+                append(conn, entry("rolled back"))?;
+                append(conn, entry("rolled back too"))?;
+                Err::<(), _>(Error::NotFound)
+            });
+            assert!(refused.is_err());
+            savepoint(conn, |conn| append(conn, entry("kept")))?;
+            write_tx(conn, |conn| {
+                append(conn, entry("nested, rolled back"))?;
+                Err::<(), _>(Error::RollbackTransaction)
+            })
+            .err();
+            append(conn, entry("last"))
+        })
+        .map_err(|e| e.to_string())?;
+        // A later transaction starts from the stored head, not from a remembered one.
+        write_tx(&mut conn, |conn| append(conn, entry("next"))).map_err(|e| e.to_string())?;
+        let checked = verify(&mut conn, None).map_err(|e| e.to_string())?;
+        assert!(checked.ok, "first bad entry: {:?}", checked.first_bad_id);
+        assert_eq!(checked.entries, 4);
+        Ok(())
     }
 }

@@ -77,11 +77,34 @@ enum Findings {
     Fresh,
 }
 
+/// The rows that raising or attaching writes, gathered so that the flag rules on a submitted
+/// report write every official's follow-up, attachments, history and audit entries in one
+/// statement per table ([`crate::db::insert_rows`]) instead of a few per official.
+#[derive(Default)]
+struct FlagWrites<'a> {
+    follow_ups: Vec<FollowUpRow>,
+    attachments: Vec<fdb::Attachment>,
+    events: Vec<EventRow>,
+    audit: Vec<audit::AuditEntry<'a>>,
+}
+
+impl FlagWrites<'_> {
+    /// Follow-ups first: the attachments and history entries refer to them.
+    fn write(self, conn: &mut DbConnection) -> Result<(), ApiError> {
+        fdb::insert_many(conn, &self.follow_ups)?;
+        fdb::attach_new_many(conn, &self.attachments)?;
+        fdb::insert_events(conn, &self.events)?;
+        audit::append_all(conn, self.audit)?;
+        Ok(())
+    }
+}
+
 /// Attaches `findings` to the official's open or in-review follow-up (`active`, read by the
-/// caller), or raises a new one.
+/// caller), or raises a new one; what is to be written goes into `writes`.
 #[allow(clippy::too_many_arguments)]
-fn raise_or_attach(
+fn raise_or_attach<'a>(
     conn: &mut DbConnection,
+    writes: &mut FlagWrites<'a>,
     official: DbUuid,
     active: Option<FollowUpRow>,
     findings: &[DbUuid],
@@ -90,13 +113,22 @@ fn raise_or_attach(
     source: FollowUpSource,
     due_date: NaiveDate,
     actor: Uuid,
-    ctx: &Ctx,
+    ctx: &'a Ctx,
 ) -> Result<(Created, DbUuid), ApiError> {
+    let at = now();
+    let attachment = |follow_up_id, finding_id| fdb::Attachment {
+        follow_up_id,
+        finding_id,
+        added_at: at,
+    };
     if let Some(active) = active {
         let mut added = 0;
         for f in findings {
             let new = match state {
-                Findings::Fresh => fdb::attach_new(conn, active.id, *f).map(|_| true)?,
+                Findings::Fresh => {
+                    writes.attachments.push(attachment(active.id, *f));
+                    true
+                }
                 Findings::MaybeAttached => fdb::attach(conn, active.id, *f)?,
             };
             if new {
@@ -105,30 +137,23 @@ fn raise_or_attach(
         }
         if added > 0 {
             let note = Some(format!("{added} finding(s) attached: {reason}"));
-            fdb::insert_event(
-                conn,
-                &event(
-                    &active,
-                    actor,
-                    HistoryAction::AttachFindings,
-                    Some(active.status),
-                    note,
-                ),
-            )?;
-            audit::append(
-                conn,
-                audit_entry(
-                    ctx,
-                    actor,
-                    "follow_up.attach",
-                    active.id,
-                    json!({"findings": added, "source": source}),
-                ),
-            )?;
+            writes.events.push(event(
+                &active,
+                actor,
+                HistoryAction::AttachFindings,
+                Some(active.status),
+                note,
+            ));
+            writes.audit.push(audit_entry(
+                ctx,
+                actor,
+                "follow_up.attach",
+                active.id,
+                json!({"findings": added, "source": source}),
+            ));
         }
         return Ok((Created::Replay, active.id));
     }
-    let at = now();
     let row = FollowUpRow {
         id: DbUuid(Uuid::new_v4()),
         official_id: official,
@@ -147,11 +172,10 @@ fn raise_or_attach(
         decree_number: None,
         decree_date: None,
     };
-    fdb::insert(conn, &row)?;
     // A new follow-up has nothing attached yet.
-    for f in findings {
-        fdb::attach_new(conn, row.id, *f)?;
-    }
+    writes
+        .attachments
+        .extend(findings.iter().map(|f| attachment(row.id, *f)));
     let mut e = event(
         &row,
         actor,
@@ -160,18 +184,17 @@ fn raise_or_attach(
         Some(reason.to_string()),
     );
     e.due_date = Some(due_date);
-    fdb::insert_event(conn, &e)?;
-    audit::append(
-        conn,
-        audit_entry(
-            ctx,
-            actor,
-            "follow_up.raise",
-            row.id,
-            json!({"official_id": official.to_string(), "findings": findings.len(), "source": source}),
-        ),
-    )?;
-    Ok((Created::New, row.id))
+    writes.events.push(e);
+    writes.audit.push(audit_entry(
+        ctx,
+        actor,
+        "follow_up.raise",
+        row.id,
+        json!({"official_id": official.to_string(), "findings": findings.len(), "source": source}),
+    ));
+    let id = row.id;
+    writes.follow_ups.push(row);
+    Ok((Created::New, id))
 }
 
 /// The flag rules, applied in the transaction that submits a report.
@@ -201,9 +224,11 @@ pub fn auto_flag(
     );
     let officials: Vec<DbUuid> = by_official.keys().copied().collect();
     let mut active = fdb::active_for_each(conn, &officials)?;
+    let mut writes = FlagWrites::default();
     for (official, ids) in &by_official {
         raise_or_attach(
             conn,
+            &mut writes,
             *official,
             active.remove(official),
             ids,
@@ -215,6 +240,7 @@ pub fn auto_flag(
             ctx,
         )?;
     }
+    writes.write(conn)?;
     Ok(by_official.len())
 }
 
@@ -304,8 +330,10 @@ pub fn raise(
             .due_date
             .unwrap_or(today + chrono::Duration::days(i64::from(cfg.due_days)));
         let active = fdb::active_for(conn, DbUuid(input.official_id))?;
-        raise_or_attach(
+        let mut writes = FlagWrites::default();
+        let raised = raise_or_attach(
             conn,
+            &mut writes,
             DbUuid(input.official_id),
             active,
             &ids,
@@ -315,7 +343,9 @@ pub fn raise(
             due,
             caller.id,
             ctx,
-        )
+        )?;
+        writes.write(conn)?;
+        Ok(raised)
     })
 }
 

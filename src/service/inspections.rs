@@ -301,7 +301,8 @@ pub fn create(
     let tz = ctx.tz();
     let hash = report_hash(input, caller.id);
     let errors = validate_report(input, Utc::now());
-    write_tx(conn, |conn| {
+    // Posted through the group commit: its savepoint is what rolls a refused report back.
+    crate::db::tx::in_write_tx(conn, |conn| {
         if let Some(existing) = idb::find(conn, DbUuid(input.id))? {
             if existing.request_hash != hash {
                 return Err(ApiError::Conflict(format!(
@@ -311,7 +312,7 @@ pub fn create(
                 )));
             }
             if input.submit && existing.status == InspectionStatus::Draft {
-                submit_row(conn, existing, None, caller.id, ctx)?;
+                submit_row(conn, existing, caller.id, ctx)?;
             }
             return Ok((Created::Replay, None));
         }
@@ -347,11 +348,18 @@ pub fn create(
 
         let (distance_m, within_geofence) = geofence(&opd, input.location);
         let at = now();
+        // A report sent with `submit` is stored submitted at once (no second write of its
+        // row); its version counts the creation and the submission, as a draft submitted
+        // later would.
         let row = InspectionRow {
             id: DbUuid(input.id),
             opd_id: opd.id,
             inspector_id: DbUuid(caller.id),
-            status: InspectionStatus::Draft,
+            status: if input.submit {
+                InspectionStatus::Submitted
+            } else {
+                InspectionStatus::Draft
+            },
             started_at: ts(input.started_at),
             ended_at: input.ended_at.map(ts),
             notes: input.notes.clone(),
@@ -361,10 +369,10 @@ pub fn create(
             distance_m,
             within_geofence,
             request_hash: hash.clone(),
-            version: 1,
+            version: if input.submit { 2 } else { 1 },
             created_at: at,
             updated_at: at,
-            submitted_at: None,
+            submitted_at: input.submit.then_some(at),
         };
         idb::insert(conn, &row)?;
         let mut placements = Placements::default();
@@ -414,11 +422,9 @@ pub fn create(
         )?;
         let mut findings = derived;
         findings.extend(finding_rows);
-        let row = if input.submit {
-            submit_row(conn, row, Some((&attendance, &findings)), caller.id, ctx)?
-        } else {
-            row
-        };
+        if input.submit {
+            on_submitted(conn, &row, &attendance, &findings, caller.id, ctx)?;
+        }
         let (opd_label, inspector) = idb::labels(conn, row.opd_id, row.inspector_id)?;
         let mut attendance = attendance;
         attendance.sort_by_key(|a| (a.created_at, a.id));
@@ -443,7 +449,6 @@ pub fn create(
 fn submit_row(
     conn: &mut DbConnection,
     mut row: InspectionRow,
-    rows: Option<(&[AttendanceRow], &[FindingRow])>,
     actor: Uuid,
     ctx: &Ctx,
 ) -> Result<InspectionRow, ApiError> {
@@ -458,19 +463,24 @@ fn submit_row(
         ));
     }
     row.version = version + 1;
-    let read;
-    let (attendance, findings) = match rows {
-        Some((a, f)) => (a, f),
-        None => {
-            read = (
-                idb::attendance_of(conn, row.id)?,
-                idb::findings_of(conn, row.id)?,
-            );
-            (&read.0[..], &read.1[..])
-        }
-    };
-    crate::db::rollups::on_submit_rows(conn, &row, attendance, findings, ctx.tz())?;
-    let flagged = crate::service::followups::auto_flag(conn, &row, findings, actor, ctx)?;
+    let attendance = idb::attendance_of(conn, row.id)?;
+    let findings = idb::findings_of(conn, row.id)?;
+    on_submitted(conn, &row, &attendance, &findings, actor, ctx)?;
+    Ok(row)
+}
+
+/// What a submission does beside the report's own row: the officials' rollups, the flag
+/// rules and the audit entry.
+fn on_submitted(
+    conn: &mut DbConnection,
+    row: &InspectionRow,
+    attendance: &[AttendanceRow],
+    findings: &[FindingRow],
+    actor: Uuid,
+    ctx: &Ctx,
+) -> Result<(), ApiError> {
+    crate::db::rollups::on_submit_rows(conn, row, attendance, findings, ctx.tz())?;
+    let flagged = crate::service::followups::auto_flag(conn, row, findings, actor, ctx)?;
     audit::append(
         conn,
         audit_entry(
@@ -481,7 +491,7 @@ fn submit_row(
             json!({ "officials_flagged": flagged }),
         ),
     )?;
-    Ok(row)
+    Ok(())
 }
 
 pub fn submit(
@@ -497,7 +507,7 @@ pub fn submit(
             return Ok(());
         }
         check_write(caller, &row)?;
-        submit_row(conn, row, None, caller.id, ctx).map(|_| ())
+        submit_row(conn, row, caller.id, ctx).map(|_| ())
     })
 }
 
