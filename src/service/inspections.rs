@@ -34,8 +34,9 @@ fn geofence(opd: &refdb::OpdRow, loc: Option<Location>) -> (Option<f64>, Option<
     }
 }
 
-/// Inserts attendance rows (and their derived absence findings) after checking each
-/// official was placed at the inspected OPD that day.
+/// Inserts attendance rows after checking each official was placed at the inspected OPD
+/// that day, and returns them with the absence findings derived from them, which the caller
+/// writes (with the report's own findings, in one statement).
 fn insert_attendance(
     conn: &mut DbConnection,
     inspection: &InspectionRow,
@@ -99,7 +100,6 @@ fn insert_attendance(
         attendance_rows.push(row);
     }
     idb::insert_attendance_rows(conn, &attendance_rows)?;
-    idb::insert_finding_rows(conn, &derived)?;
     Ok((attendance_rows, derived))
 }
 
@@ -406,7 +406,9 @@ pub fn create(
             // Rolls the whole report back.
             return Err(ApiError::Validation(errors));
         }
-        idb::insert_finding_rows(conn, &finding_rows)?;
+        let mut findings = derived;
+        findings.extend(finding_rows);
+        idb::insert_finding_rows(conn, &findings)?;
         audit::append(
             conn,
             audit_entry(
@@ -420,8 +422,6 @@ pub fn create(
                 }),
             ),
         )?;
-        let mut findings = derived;
-        findings.extend(finding_rows);
         if input.submit {
             on_submitted(conn, &row, &attendance, &findings, caller.id, ctx)?;
         }
@@ -651,7 +651,7 @@ pub fn patch(
                 .map(|(i, a)| (format!("attendance[{i}].id"), a.id))
                 .collect();
             check_ids_free(conn, &ids)?;
-            insert_attendance(
+            let (_, derived) = insert_attendance(
                 conn,
                 &row,
                 rows,
@@ -662,6 +662,7 @@ pub fn patch(
             if !errors.is_empty() {
                 return Err(ApiError::Validation(errors));
             }
+            idb::insert_finding_rows(conn, &derived)?;
         }
         audit::append(
             conn,
