@@ -160,7 +160,12 @@ pub(crate) use bulk_insert;
 macro_rules! insert_rows {
     ($conn:expr, $table:expr, $rows:expr) => {{
         $crate::db::tx::debug_assert_writing();
-        if matches!(&*$conn, $crate::db::DbConnection::Pg(_)) {
+        if let [one] = &$rows[..] {
+            // One row: the statement of a fixed shape, prepared once per connection.
+            diesel::insert_into($table)
+                .values(one)
+                .execute(&mut *$conn)?;
+        } else if matches!(&*$conn, $crate::db::DbConnection::Pg(_)) {
             $crate::db::bulk_insert!($conn, $table, $rows, 1000);
         } else {
             for row in $rows.iter() {

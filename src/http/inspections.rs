@@ -519,8 +519,9 @@ pub async fn create_inspection(
     // (`db::tx`) makes the second see the first's report, and answer it as a replay — also
     // when both are written in one batch of the group commit.
     let (writer, write_ctx) = (who.clone(), ctx.clone());
+    let author = (who.username.clone(), who.full_name.clone());
     let (created, written) = super::run_grouped(&state, move |conn| {
-        service::create(conn, &input, &writer, &write_ctx)
+        service::create(conn, &input, &writer, &author, &write_ctx)
     })
     .await?;
     // A new report is answered from the rows just written; a replay is read back once the

@@ -292,10 +292,13 @@ fn audit_entry<'a>(
 /// Stores a whole report in one transaction, or recognises a replay of one. A new report
 /// comes back as stored (built from the rows just written, in the order a read gives
 /// them); a replay is read back by the caller.
+/// `author` is the caller's (username, full name) as their session was checked for this
+/// request, for the answer.
 pub fn create(
     conn: &mut DbConnection,
     input: &ReportInput,
     caller: &Caller,
+    author: &(String, String),
     ctx: &Ctx,
 ) -> Result<(Created, Option<FullReport>), ApiError> {
     let tz = ctx.tz();
@@ -425,7 +428,10 @@ pub fn create(
         if input.submit {
             on_submitted(conn, &row, &attendance, &findings, caller.id, ctx)?;
         }
-        let (opd_label, inspector) = idb::labels(conn, row.opd_id, row.inspector_id)?;
+        // The labels come from rows already read: the OPD's under the write lock, the
+        // author's with their session.
+        let opd_label = (opd.code.clone(), opd.name.clone());
+        let inspector = author.clone();
         let mut attendance = attendance;
         attendance.sort_by_key(|a| (a.created_at, a.id));
         findings.sort_by_key(|f| (f.observed_at, f.id));
