@@ -5,7 +5,9 @@
 //! parsed JSON. Appends are serialised by the write lock that every write transaction
 //! holds from its first statement ([`super::tx`]), so `seq` has no gaps; an append outside
 //! [`super::write_tx`] is refused. The database itself refuses UPDATE, DELETE (and, on PostgreSQL,
-//! TRUNCATE) of the table.
+//! TRUNCATE) of the table. A write transaction reads the chain's head once and then chains on
+//! the head it wrote last ([`super::tx::audit_head`]); entries made together
+//! ([`append_all`]) go in as one statement on PostgreSQL.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
