@@ -54,7 +54,7 @@ impl<'a> AuditEntry<'a> {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq)]
-#[diesel(table_name = audit_log)]
+#[diesel(table_name = audit_log, treat_none_as_default_value = false)]
 pub struct AuditRow {
     pub seq: i64,
     pub occurred_at: NaiveDateTime,

@@ -14,7 +14,7 @@ use crate::domain::followup::{FollowUpSource, FollowUpStatus, HistoryAction};
 use crate::domain::inspection::{AttendanceStatus, InspectionStatus};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq)]
-#[diesel(table_name = follow_ups)]
+#[diesel(table_name = follow_ups, treat_none_as_default_value = false)]
 pub struct FollowUpRow {
     pub id: DbUuid,
     pub official_id: DbUuid,
@@ -36,7 +36,7 @@ pub struct FollowUpRow {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq)]
-#[diesel(table_name = follow_up_events)]
+#[diesel(table_name = follow_up_events, treat_none_as_default_value = false)]
 pub struct EventRow {
     pub id: DbUuid,
     pub follow_up_id: DbUuid,

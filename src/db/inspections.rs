@@ -36,7 +36,7 @@ pub struct InspectionRow {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq)]
-#[diesel(table_name = attendance)]
+#[diesel(table_name = attendance, treat_none_as_default_value = false)]
 pub struct AttendanceRow {
     pub id: DbUuid,
     pub inspection_id: DbUuid,
@@ -53,7 +53,7 @@ pub struct AttendanceRow {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq)]
-#[diesel(table_name = findings)]
+#[diesel(table_name = findings, treat_none_as_default_value = false)]
 pub struct FindingRow {
     pub id: DbUuid,
     pub inspection_id: DbUuid,
@@ -116,7 +116,7 @@ impl FindingRow {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq)]
-#[diesel(table_name = evidence)]
+#[diesel(table_name = evidence, treat_none_as_default_value = false)]
 pub struct EvidenceRow {
     pub id: DbUuid,
     pub inspection_id: DbUuid,

@@ -155,25 +155,55 @@ macro_rules! bulk_insert {
 pub(crate) use bulk_insert;
 
 /// Inserts the rows of one write: on PostgreSQL one multi-row statement (one round trip);
-/// on SQLite, in-process, one cached prepared statement per row, which is cheaper than
-/// parsing a multi-row statement that cannot be cached (its size varies).
+/// on SQLite, in-process, in runs of 8, 4, 2 and 1 rows, each run a statement of a fixed
+/// shape that is prepared once per connection and found again by its type (a statement of
+/// any other size would be parsed anew every time, which costs SQLite more than it saves).
+///
+/// The row types are `Insertable` with `treat_none_as_default_value = false` (their
+/// nullable columns have no default but NULL): a `None` is bound as NULL, so a statement's
+/// text does not depend on which values are missing, and diesel neither writes the rows one
+/// by one on SQLite nor re-renders the SQL to find the prepared statement.
 macro_rules! insert_rows {
     ($conn:expr, $table:expr, $rows:expr) => {{
         $crate::db::tx::debug_assert_writing();
-        if let [one] = &$rows[..] {
-            // One row: the statement of a fixed shape, prepared once per connection.
-            diesel::insert_into($table)
-                .values(one)
-                .execute(&mut *$conn)?;
-        } else if matches!(&*$conn, $crate::db::DbConnection::Pg(_)) {
-            $crate::db::bulk_insert!($conn, $table, $rows, 1000);
+        let rows = &$rows[..];
+        if rows.len() > 1 && matches!(&*$conn, $crate::db::DbConnection::Pg(_)) {
+            $crate::db::bulk_insert!($conn, $table, rows, 1000);
         } else {
-            for row in $rows.iter() {
-                diesel::insert_into($table)
-                    .values(row)
-                    .execute(&mut *$conn)?;
+            let mut rest = rows;
+            while !rest.is_empty() {
+                let run = [8, 4, 2, 1]
+                    .into_iter()
+                    .find(|n| *n <= rest.len())
+                    .unwrap_or(1);
+                let (head, tail) = rest.split_at(run);
+                match run {
+                    8 => $crate::db::insert_rows!(@fixed $conn, $table, head, 8),
+                    4 => $crate::db::insert_rows!(@fixed $conn, $table, head, 4),
+                    2 => $crate::db::insert_rows!(@fixed $conn, $table, head, 2),
+                    _ => {
+                        for one in head {
+                            diesel::insert_into($table).values(one).execute(&mut *$conn)?;
+                        }
+                    }
+                }
+                rest = tail;
             }
         }
+    }};
+    (@fixed $conn:expr, $table:expr, $head:expr, $n:literal) => {{
+        match (<&[_; $n]>::try_from($head), &mut *$conn) {
+            (Ok(run), $crate::db::DbConnection::Sqlite(c)) => {
+                diesel::insert_into($table).values(run).execute(c)?
+            }
+            _ => {
+                let mut n = 0;
+                for one in $head {
+                    n += diesel::insert_into($table).values(one).execute(&mut *$conn)?;
+                }
+                n
+            }
+        };
     }};
 }
 pub(crate) use insert_rows;
