@@ -292,6 +292,7 @@ fn audit_entry<'a>(
 /// Stores a whole report in one transaction, or recognises a replay of one. A new report
 /// comes back as stored (built from the rows just written, in the order a read gives
 /// them); a replay is read back by the caller.
+///
 /// `author` is the caller's (username, full name) as their session was checked for this
 /// request, for the answer.
 pub fn create(
