@@ -128,7 +128,12 @@ pub fn attach(conn: &mut DbConnection, follow_up: DbUuid, finding: DbUuid) -> Qu
     if exists {
         return Ok(false);
     }
-    attach_new(conn, follow_up, finding)?;
+    let attachment = Attachment {
+        follow_up_id: follow_up,
+        finding_id: finding,
+        added_at: now(),
+    };
+    attach_new_many(conn, &[attachment])?;
     Ok(true)
 }
 
@@ -163,25 +168,8 @@ pub fn insert_events(conn: &mut DbConnection, rows: &[EventRow]) -> QueryResult<
     Ok(())
 }
 
-/// Attaches a finding known not to be attached (the key would refuse a second time).
-pub fn attach_new(conn: &mut DbConnection, follow_up: DbUuid, finding: DbUuid) -> QueryResult<()> {
-    super::tx::debug_assert_writing();
-    diesel::insert_into(follow_up_findings::table)
-        .values((
-            follow_up_findings::follow_up_id.eq(follow_up),
-            follow_up_findings::finding_id.eq(finding),
-            follow_up_findings::added_at.eq(now()),
-        ))
-        .execute(conn)
-        .map(|_| ())
-}
-
 pub fn insert_event(conn: &mut DbConnection, e: &EventRow) -> QueryResult<()> {
-    super::tx::debug_assert_writing();
-    diesel::insert_into(follow_up_events::table)
-        .values(e)
-        .execute(conn)
-        .map(|_| ())
+    insert_events(conn, std::slice::from_ref(e))
 }
 
 pub fn events_of(conn: &mut DbConnection, follow_up: DbUuid) -> QueryResult<Vec<EventRow>> {

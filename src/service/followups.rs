@@ -79,18 +79,24 @@ enum Findings {
 
 /// The rows that raising or attaching writes, gathered so that the flag rules on a submitted
 /// report write every official's follow-up, attachments, history and audit entries in one
-/// statement per table ([`crate::db::insert_rows`]) instead of a few per official.
+/// statement per table ([`crate::db::insert_rows`]) instead of a few per official. The
+/// submission's own audit entries join them ([`FlagWrites::audit`]), in their order.
 #[derive(Default)]
-struct FlagWrites<'a> {
+pub struct FlagWrites<'a> {
     follow_ups: Vec<FollowUpRow>,
     attachments: Vec<fdb::Attachment>,
     events: Vec<EventRow>,
     audit: Vec<audit::AuditEntry<'a>>,
 }
 
-impl FlagWrites<'_> {
+impl<'a> FlagWrites<'a> {
+    /// An audit entry to append after those gathered so far.
+    pub fn audit(&mut self, entry: audit::AuditEntry<'a>) {
+        self.audit.push(entry);
+    }
+
     /// Follow-ups first: the attachments and history entries refer to them.
-    fn write(self, conn: &mut DbConnection) -> Result<(), ApiError> {
+    pub fn write(self, conn: &mut DbConnection) -> Result<(), ApiError> {
         fdb::insert_many(conn, &self.follow_ups)?;
         fdb::attach_new_many(conn, &self.attachments)?;
         fdb::insert_events(conn, &self.events)?;
@@ -197,13 +203,15 @@ fn raise_or_attach<'a>(
     Ok((Created::New, id))
 }
 
-/// The flag rules, applied in the transaction that submits a report.
-pub fn auto_flag(
+/// The flag rules, applied in the transaction that submits a report: what they write is
+/// gathered into `writes`, which the caller writes. Returns how many officials were flagged.
+pub fn auto_flag<'a>(
     conn: &mut DbConnection,
     report: &InspectionRow,
     findings: &[FindingRow],
     actor: Uuid,
-    ctx: &Ctx,
+    ctx: &'a Ctx,
+    writes: &mut FlagWrites<'a>,
 ) -> Result<usize, ApiError> {
     let cfg = ctx.follow_ups();
     let mut by_official: BTreeMap<DbUuid, Vec<DbUuid>> = BTreeMap::new();
@@ -224,11 +232,10 @@ pub fn auto_flag(
     );
     let officials: Vec<DbUuid> = by_official.keys().copied().collect();
     let mut active = fdb::active_for_each(conn, &officials)?;
-    let mut writes = FlagWrites::default();
     for (official, ids) in &by_official {
         raise_or_attach(
             conn,
-            &mut writes,
+            writes,
             *official,
             active.remove(official),
             ids,
@@ -240,7 +247,6 @@ pub fn auto_flag(
             ctx,
         )?;
     }
-    writes.write(conn)?;
     Ok(by_official.len())
 }
 

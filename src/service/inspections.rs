@@ -20,6 +20,7 @@ use crate::domain::inspection::{
 };
 use crate::error::{ApiError, FieldError};
 use crate::service::access::{check_write, load_visible};
+use crate::service::followups::{auto_flag, FlagWrites};
 pub use crate::service::Created;
 use crate::service::{Caller, Ctx};
 
@@ -413,21 +414,23 @@ pub fn create(
         let mut findings = derived;
         findings.extend(finding_rows);
         idb::insert_finding_rows(conn, &findings)?;
-        audit::append(
-            conn,
-            audit_entry(
-                ctx,
-                caller.id,
-                "inspection.create",
-                row.id,
-                json!({
-                    "opd_id": row.opd_id.to_string(), "attendance": input.attendance.len(),
-                    "findings": input.findings.len(), "within_geofence": within_geofence,
-                }),
-            ),
-        )?;
+        let created = audit_entry(
+            ctx,
+            caller.id,
+            "inspection.create",
+            row.id,
+            json!({
+                "opd_id": row.opd_id.to_string(), "attendance": input.attendance.len(),
+                "findings": input.findings.len(), "within_geofence": within_geofence,
+            }),
+        );
         if input.submit {
-            on_submitted(conn, &row, &attendance, &findings, caller.id, ctx)?;
+            // The creation's audit entry goes in with the submission's.
+            let mut writes = FlagWrites::default();
+            writes.audit(created);
+            on_submitted(conn, &row, &attendance, &findings, caller.id, ctx, writes)?;
+        } else {
+            audit::append(conn, created)?;
         }
         // The labels come from rows already read: the OPD's under the write lock, the
         // author's with their session.
@@ -472,33 +475,39 @@ fn submit_row(
     row.version = version + 1;
     let attendance = idb::attendance_of(conn, row.id)?;
     let findings = idb::findings_of(conn, row.id)?;
-    on_submitted(conn, &row, &attendance, &findings, actor, ctx)?;
+    on_submitted(
+        conn,
+        &row,
+        &attendance,
+        &findings,
+        actor,
+        ctx,
+        FlagWrites::default(),
+    )?;
     Ok(row)
 }
 
 /// What a submission does beside the report's own row: the officials' rollups, the flag
-/// rules and the audit entry.
-fn on_submitted(
+/// rules and the audit entry, written after what `writes` already holds.
+fn on_submitted<'a>(
     conn: &mut DbConnection,
     row: &InspectionRow,
     attendance: &[AttendanceRow],
     findings: &[FindingRow],
     actor: Uuid,
-    ctx: &Ctx,
+    ctx: &'a Ctx,
+    mut writes: FlagWrites<'a>,
 ) -> Result<(), ApiError> {
     crate::db::rollups::on_submit_rows(conn, row, attendance, findings, ctx.tz())?;
-    let flagged = crate::service::followups::auto_flag(conn, row, findings, actor, ctx)?;
-    audit::append(
-        conn,
-        audit_entry(
-            ctx,
-            actor,
-            "inspection.submit",
-            row.id,
-            json!({ "officials_flagged": flagged }),
-        ),
-    )?;
-    Ok(())
+    let flagged = auto_flag(conn, row, findings, actor, ctx, &mut writes)?;
+    writes.audit(audit_entry(
+        ctx,
+        actor,
+        "inspection.submit",
+        row.id,
+        json!({ "officials_flagged": flagged }),
+    ));
+    writes.write(conn)
 }
 
 pub fn submit(
