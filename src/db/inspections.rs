@@ -5,7 +5,8 @@ use diesel::prelude::*;
 
 use super::reference::AssignmentRow;
 use super::schema::{
-    attendance, evidence, findings, inspections, official_assignments, officials, opds, users,
+    attendance, evidence, findings, inspections, official_assignments, officials, opds,
+    reference_version, users,
 };
 use super::{DbConnection, DbUuid};
 use crate::domain::inspection::{
@@ -135,6 +136,18 @@ pub fn find(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<Inspectio
     inspections::table
         .find(id)
         .select(InspectionRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The version of the reference data, if no report `id` is stored: the two things a report
+/// prepared outside the write lock asks under it, in one statement.
+pub fn version_if_new(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<i64>> {
+    use diesel::dsl::{exists, not};
+    reference_version::table
+        .find(1)
+        .filter(not(exists(inspections::table.find(id))))
+        .select(reference_version::version)
         .first(conn)
         .optional()
 }

@@ -4,7 +4,9 @@ use crate::domain::calendar::WorkWeek;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::schema::{acting_assignments, official_assignments, officials, opds, sync_counter};
+use super::schema::{
+    acting_assignments, official_assignments, officials, opds, reference_version, sync_counter,
+};
 use super::{now, DbConnection, DbUuid};
 use crate::domain::nip::EmploymentType;
 use crate::domain::reference::{ActingKind, JfGrade, OpdKind, PositionKind};
@@ -27,6 +29,15 @@ pub fn take_seqs(conn: &mut DbConnection, n: i64) -> QueryResult<i64> {
 
 pub fn take_seq(conn: &mut DbConnection) -> QueryResult<i64> {
     take_seqs(conn, 1)
+}
+
+/// The version of the reference data (OPDs, officials, placements, acting posts): triggers
+/// move it on with every change to those tables, in the change's own transaction.
+pub fn reference_version(conn: &mut DbConnection) -> QueryResult<i64> {
+    reference_version::table
+        .find(1)
+        .select(reference_version::version)
+        .first(conn)
 }
 
 /// `%` and `_` in a user's search text are literal.

@@ -45,6 +45,13 @@ diesel::table! {
 diesel::joinable!(refresh_tokens -> users (user_id));
 
 diesel::table! {
+    reference_version (id) {
+        id -> Integer,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
     sync_counter (id) {
         id -> Integer,
         last_seq -> BigInt,
@@ -368,6 +375,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     refresh_tokens,
     audit_log,
+    reference_version,
     sync_counter,
     opds,
     officials,

@@ -520,9 +520,13 @@ pub async fn create_inspection(
     // when both are written in one batch of the group commit.
     let (writer, write_ctx) = (who.clone(), ctx.clone());
     let author = (who.username.clone(), who.full_name.clone());
-    let (created, written) = super::run_grouped(&state, move |conn| {
-        service::create(conn, &input, &writer, &author, &write_ctx)
-    })
+    let input = std::sync::Arc::new(input);
+    let (prepare_input, preparer, prepare_ctx) = (input.clone(), who.clone(), ctx.clone());
+    let (created, written) = super::run_prepared_grouped(
+        &state,
+        move |conn| service::prepare(conn, &prepare_input, &preparer, &prepare_ctx),
+        move |conn, prepared| service::create(conn, &input, prepared, &writer, &author, &write_ctx),
+    )
     .await?;
     // A new report is answered from the rows just written; a replay is read back once the
     // write has committed, outside the write lock.

@@ -44,6 +44,21 @@ fn uuid_from(rng: &mut StdRng) -> Uuid {
     uuid::Builder::from_random_bytes(rng.random()).into_uuid()
 }
 
+/// The NIP of the `i`-th demo official: a PNS born 1965–1999, appointed at 23, with a
+/// sequence from 001 (BKN numbers no one 000).
+fn demo_nip(i: usize) -> String {
+    let year = 1965 + (i % 35);
+    format!(
+        "{year:04}{:02}{:02}{:04}{:02}{}{:03}",
+        1 + i % 12,
+        1 + i % 28,
+        year + 23,
+        1 + i % 12,
+        1 + i % 2,
+        1 + (i / 1000 + i) % 999
+    )
+}
+
 pub fn generate(
     conn: &mut DbConnection,
     size: DemoSize,
@@ -112,18 +127,7 @@ pub fn generate(
             let first = refdb::take_seqs(conn, 1000)?;
             for k in 0..1000.min(size.officials - made) {
                 let i = made + k;
-                let year = 1965 + (i % 35);
-                let nip = format!(
-                    "{year:04}{:02}{:02}{:04}{:02}{}{:03}",
-                    1 + i % 12,
-                    1 + i % 28,
-                    year + 23,
-                    1 + i % 12,
-                    1 + i % 2,
-                    i % 1000
-                );
-                // Sequences run from 001 (BKN numbers no one 000).
-                let nip = format!("{}{:03}", &nip[..15], 1 + (i / 1000 + i) % 999);
+                let nip = demo_nip(i);
                 let id = DbUuid(uuid_from(&mut rng));
                 let opd = &opds[i % opds.len()];
                 let title = ["Staf", "Kepala Seksi", "Analis", "Pengadministrasi"][i % 4];
@@ -332,4 +336,27 @@ pub fn generate(
         diesel::sql_query("ANALYZE").execute(pg)?;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::demo_nip;
+    use crate::domain::nip::{self, EmploymentType};
+    use chrono::NaiveDate;
+    use std::collections::HashSet;
+
+    #[test]
+    fn demo_nips_follow_the_bkn_rules_and_are_distinct() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
+        let mut seen = HashSet::new();
+        for i in 0..20_000 {
+            let n = demo_nip(i);
+            assert!(
+                nip::validate(&n, EmploymentType::Pns, today).is_ok(),
+                "demo official {i} has NIP {n}"
+            );
+            assert!(!n.ends_with("000"), "{n}");
+            assert!(seen.insert(n.clone()), "demo NIP {n} repeats");
+        }
+    }
 }

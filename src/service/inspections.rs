@@ -35,10 +35,9 @@ fn geofence(opd: &refdb::OpdRow, loc: Option<Location>) -> (Option<f64>, Option<
     }
 }
 
-/// Inserts attendance rows after checking each official was placed at the inspected OPD
-/// that day, and returns them with the absence findings derived from them, which the caller
-/// writes (with the report's own findings, in one statement).
-fn insert_attendance(
+/// Builds attendance rows after checking each official was placed at the inspected OPD
+/// that day, with the absence findings derived from them.
+fn attendance_rows(
     conn: &mut DbConnection,
     inspection: &InspectionRow,
     rows: &[AttendanceInput],
@@ -100,7 +99,6 @@ fn insert_attendance(
         }
         attendance_rows.push(row);
     }
-    idb::insert_attendance_rows(conn, &attendance_rows)?;
     Ok((attendance_rows, derived))
 }
 
@@ -229,6 +227,8 @@ fn check_officials(
             .iter()
             .filter_map(|(_, f)| f.official_id.map(DbUuid)),
     );
+    wanted.sort_unstable();
+    wanted.dedup();
     let known: std::collections::HashSet<DbUuid> = idb::existing_officials(conn, &wanted)?
         .into_iter()
         .collect();
@@ -290,26 +290,259 @@ fn audit_entry<'a>(
     )
 }
 
+/// A new report's rows, built from the reference data it names (OPD, placements, acting
+/// posts).
+struct Built {
+    opd: (String, String),
+    row: InspectionRow,
+    attendance: Vec<AttendanceRow>,
+    findings: Vec<FindingRow>,
+    details: serde_json::Value,
+}
+
+/// What a report needs before the write lock: its hash, what is wrong with it on its own,
+/// and — when it is new and acceptable as far as a read can tell — its rows. Building them
+/// takes most of a report's reads; done here, beside other requests, the writer is left
+/// with the inserts (see [`create`]).
+pub struct Prepared {
+    hash: String,
+    errors: Vec<FieldError>,
+    /// The rows, with the version of the reference data they were built from.
+    built: Option<(i64, Built)>,
+}
+
+/// Prepares `input`, reading on `conn` when given one (a connection of its own, outside
+/// any transaction; see `http::run_prepared_grouped` for when it is). Nothing here refuses
+/// the report: a report that exists already, or that a read finds fault with, is decided
+/// under the write lock by [`create`], as a concurrent write may have changed the answer
+/// meanwhile.
+pub fn prepare(
+    conn: Option<&mut DbConnection>,
+    input: &ReportInput,
+    caller: &Caller,
+    ctx: &Ctx,
+) -> Result<Prepared, ApiError> {
+    let hash = report_hash(input, caller.id);
+    let errors = validate_report(input, Utc::now());
+    let built = match conn {
+        Some(conn) if errors.is_empty() => {
+            // The version first: a change of reference data committed after it moves it
+            // on, so rows built from anything read later are written only if nothing
+            // changed.
+            let version = refdb::reference_version(conn)?;
+            if idb::find(conn, DbUuid(input.id))?.is_some() {
+                None
+            } else {
+                build(conn, input, caller, ctx.tz(), &hash)
+                    .ok()
+                    .map(|b| (version, b))
+            }
+        }
+        _ => None,
+    };
+    Ok(Prepared {
+        hash,
+        errors,
+        built,
+    })
+}
+
+/// Reads what a new report refers to, refuses it if any of it is wrong, and builds its rows.
+fn build(
+    conn: &mut DbConnection,
+    input: &ReportInput,
+    caller: &Caller,
+    tz: chrono_tz::Tz,
+    hash: &str,
+) -> Result<Built, ApiError> {
+    let opd = opd_for_report(conn, DbUuid(input.opd_id))?;
+    let mut errors = Vec::new();
+    let finding_paths: Vec<(String, &FindingInput)> = input
+        .findings
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (format!("findings[{i}]."), f))
+        .collect();
+    check_officials(conn, &input.attendance, &finding_paths, &mut errors)?;
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let mut ids: Vec<(String, Uuid)> = input
+        .attendance
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (format!("attendance[{i}].id"), a.id))
+        .collect();
+    ids.extend(
+        input
+            .findings
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (format!("findings[{i}].id"), f.id)),
+    );
+    check_ids_free(conn, &ids)?;
+
+    let (distance_m, within_geofence) = geofence(&opd, input.location);
+    let at = now();
+    // A report sent with `submit` is stored submitted at once (no second write of its
+    // row); its version counts the creation and the submission, as a draft submitted
+    // later would.
+    let row = InspectionRow {
+        id: DbUuid(input.id),
+        opd_id: opd.id,
+        inspector_id: DbUuid(caller.id),
+        status: if input.submit {
+            InspectionStatus::Submitted
+        } else {
+            InspectionStatus::Draft
+        },
+        started_at: ts(input.started_at),
+        ended_at: input.ended_at.map(ts),
+        notes: input.notes.clone(),
+        latitude: input.location.map(|l| l.latitude),
+        longitude: input.location.map(|l| l.longitude),
+        accuracy_m: input.location.and_then(|l| l.accuracy_m),
+        distance_m,
+        within_geofence,
+        request_hash: hash.to_string(),
+        version: if input.submit { 2 } else { 1 },
+        created_at: at,
+        updated_at: at,
+        submitted_at: input.submit.then_some(at),
+    };
+    let mut placements = Placements::default();
+    let mut officials: Vec<DbUuid> = input
+        .attendance
+        .iter()
+        .map(|a| DbUuid(a.official_id))
+        .chain(
+            input
+                .findings
+                .iter()
+                .filter_map(|f| f.official_id.map(DbUuid)),
+        )
+        .collect();
+    officials.sort_unstable();
+    officials.dedup();
+    placements.prefetch(conn, &officials, local_day(row.started_at, tz))?;
+    let (attendance, derived) = attendance_rows(
+        conn,
+        &row,
+        &input.attendance,
+        tz,
+        &mut placements,
+        &mut errors,
+    )?;
+    let mut finding_rows = Vec::new();
+    for (path, f) in &finding_paths {
+        if let Some(r) = finding_row(conn, path, &row, f, tz, &mut placements, &mut errors)? {
+            finding_rows.push(r);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let mut findings = derived;
+    findings.extend(finding_rows);
+    let details = json!({
+        "opd_id": row.opd_id.to_string(), "attendance": input.attendance.len(),
+        "findings": input.findings.len(), "within_geofence": within_geofence,
+    });
+    Ok(Built {
+        opd: (opd.code, opd.name),
+        row,
+        attendance,
+        findings,
+        details,
+    })
+}
+
+/// Writes a built report: its rows, the creation's audit entry and, when it is sent
+/// submitted, the submission's effects. Answers with the report as stored.
+fn write(
+    conn: &mut DbConnection,
+    built: &Built,
+    submit: bool,
+    caller: &Caller,
+    author: &(String, String),
+    ctx: &Ctx,
+) -> Result<(Created, Option<FullReport>), ApiError> {
+    let row = &built.row;
+    idb::insert(conn, row)?;
+    idb::insert_attendance_rows(conn, &built.attendance)?;
+    idb::insert_finding_rows(conn, &built.findings)?;
+    let created = audit_entry(
+        ctx,
+        caller.id,
+        "inspection.create",
+        row.id,
+        built.details.clone(),
+    );
+    if submit {
+        // The creation's audit entry goes in with the submission's.
+        let mut writes = FlagWrites::default();
+        writes.audit(created);
+        on_submitted(
+            conn,
+            row,
+            &built.attendance,
+            &built.findings,
+            caller.id,
+            ctx,
+            writes,
+        )?;
+    } else {
+        audit::append(conn, created)?;
+    }
+    // The labels come from rows already read: the OPD's with the rest of the reference
+    // data, the author's with their session.
+    let mut attendance = built.attendance.clone();
+    let mut findings = built.findings.clone();
+    attendance.sort_by_key(|a| (a.created_at, a.id));
+    findings.sort_by_key(|f| (f.observed_at, f.id));
+    Ok((
+        Created::New,
+        Some(FullReport {
+            row: row.clone(),
+            opd: built.opd.clone(),
+            inspector: author.clone(),
+            attendance,
+            findings,
+            evidence: Vec::new(),
+        }),
+    ))
+}
+
 /// Stores a whole report in one transaction, or recognises a replay of one. A new report
 /// comes back as stored (built from the rows just written, in the order a read gives
 /// them); a replay is read back by the caller.
+///
+/// `prepared` is what [`prepare`] made of `input`. When it holds the rows and neither the
+/// reference data has changed since they were built nor a report with the same id has
+/// been stored meanwhile (one statement checks both), the rows are written as built: under
+/// the write lock, a new report costs its inserts only. Otherwise the report is checked
+/// and built again here, under the lock, and that decides.
 ///
 /// `author` is the caller's (username, full name) as their session was checked for this
 /// request, for the answer.
 pub fn create(
     conn: &mut DbConnection,
     input: &ReportInput,
+    prepared: &Prepared,
     caller: &Caller,
     author: &(String, String),
     ctx: &Ctx,
 ) -> Result<(Created, Option<FullReport>), ApiError> {
-    let tz = ctx.tz();
-    let hash = report_hash(input, caller.id);
-    let errors = validate_report(input, Utc::now());
+    let hash = &prepared.hash;
     // Posted through the group commit: its savepoint is what rolls a refused report back.
     crate::db::tx::in_write_tx(conn, |conn| {
+        if let Some((version, built)) = &prepared.built {
+            if idb::version_if_new(conn, built.row.id)? == Some(*version) {
+                return write(conn, built, input.submit, caller, author, ctx);
+            }
+        }
         if let Some(existing) = idb::find(conn, DbUuid(input.id))? {
-            if existing.request_hash != hash {
+            if existing.request_hash != *hash {
                 return Err(ApiError::Conflict(format!(
                     "A report with id {} already exists with different content (or by another author); \
                      a replay must send exactly the same report.",
@@ -321,135 +554,11 @@ pub fn create(
             }
             return Ok((Created::Replay, None));
         }
-        if !errors.is_empty() {
-            return Err(ApiError::Validation(errors.clone()));
+        if !prepared.errors.is_empty() {
+            return Err(ApiError::Validation(prepared.errors.clone()));
         }
-        let opd = opd_for_report(conn, DbUuid(input.opd_id))?;
-        let mut errors = Vec::new();
-        let finding_paths: Vec<(String, &FindingInput)> = input
-            .findings
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (format!("findings[{i}]."), f))
-            .collect();
-        check_officials(conn, &input.attendance, &finding_paths, &mut errors)?;
-        if !errors.is_empty() {
-            return Err(ApiError::Validation(errors));
-        }
-        let mut ids: Vec<(String, Uuid)> = input
-            .attendance
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (format!("attendance[{i}].id"), a.id))
-            .collect();
-        ids.extend(
-            input
-                .findings
-                .iter()
-                .enumerate()
-                .map(|(i, f)| (format!("findings[{i}].id"), f.id)),
-        );
-        check_ids_free(conn, &ids)?;
-
-        let (distance_m, within_geofence) = geofence(&opd, input.location);
-        let at = now();
-        // A report sent with `submit` is stored submitted at once (no second write of its
-        // row); its version counts the creation and the submission, as a draft submitted
-        // later would.
-        let row = InspectionRow {
-            id: DbUuid(input.id),
-            opd_id: opd.id,
-            inspector_id: DbUuid(caller.id),
-            status: if input.submit {
-                InspectionStatus::Submitted
-            } else {
-                InspectionStatus::Draft
-            },
-            started_at: ts(input.started_at),
-            ended_at: input.ended_at.map(ts),
-            notes: input.notes.clone(),
-            latitude: input.location.map(|l| l.latitude),
-            longitude: input.location.map(|l| l.longitude),
-            accuracy_m: input.location.and_then(|l| l.accuracy_m),
-            distance_m,
-            within_geofence,
-            request_hash: hash.clone(),
-            version: if input.submit { 2 } else { 1 },
-            created_at: at,
-            updated_at: at,
-            submitted_at: input.submit.then_some(at),
-        };
-        idb::insert(conn, &row)?;
-        let mut placements = Placements::default();
-        let officials: Vec<DbUuid> = input
-            .attendance
-            .iter()
-            .map(|a| DbUuid(a.official_id))
-            .chain(
-                input
-                    .findings
-                    .iter()
-                    .filter_map(|f| f.official_id.map(DbUuid)),
-            )
-            .collect();
-        placements.prefetch(conn, &officials, local_day(row.started_at, tz))?;
-        let (attendance, derived) = insert_attendance(
-            conn,
-            &row,
-            &input.attendance,
-            tz,
-            &mut placements,
-            &mut errors,
-        )?;
-        let mut finding_rows = Vec::new();
-        for (path, f) in &finding_paths {
-            if let Some(r) = finding_row(conn, path, &row, f, tz, &mut placements, &mut errors)? {
-                finding_rows.push(r);
-            }
-        }
-        if !errors.is_empty() {
-            // Rolls the whole report back.
-            return Err(ApiError::Validation(errors));
-        }
-        let mut findings = derived;
-        findings.extend(finding_rows);
-        idb::insert_finding_rows(conn, &findings)?;
-        let created = audit_entry(
-            ctx,
-            caller.id,
-            "inspection.create",
-            row.id,
-            json!({
-                "opd_id": row.opd_id.to_string(), "attendance": input.attendance.len(),
-                "findings": input.findings.len(), "within_geofence": within_geofence,
-            }),
-        );
-        if input.submit {
-            // The creation's audit entry goes in with the submission's.
-            let mut writes = FlagWrites::default();
-            writes.audit(created);
-            on_submitted(conn, &row, &attendance, &findings, caller.id, ctx, writes)?;
-        } else {
-            audit::append(conn, created)?;
-        }
-        // The labels come from rows already read: the OPD's under the write lock, the
-        // author's with their session.
-        let opd_label = (opd.code.clone(), opd.name.clone());
-        let inspector = author.clone();
-        let mut attendance = attendance;
-        attendance.sort_by_key(|a| (a.created_at, a.id));
-        findings.sort_by_key(|f| (f.observed_at, f.id));
-        Ok((
-            Created::New,
-            Some(FullReport {
-                row,
-                opd: opd_label,
-                inspector,
-                attendance,
-                findings,
-                evidence: Vec::new(),
-            }),
-        ))
+        let built = build(conn, input, caller, ctx.tz(), hash)?;
+        write(conn, &built, input.submit, caller, author, ctx)
     })
 }
 
@@ -667,7 +776,7 @@ pub fn patch(
                 .map(|(i, a)| (format!("attendance[{i}].id"), a.id))
                 .collect();
             check_ids_free(conn, &ids)?;
-            let (_, derived) = insert_attendance(
+            let (attendance, derived) = attendance_rows(
                 conn,
                 &row,
                 rows,
@@ -678,6 +787,7 @@ pub fn patch(
             if !errors.is_empty() {
                 return Err(ApiError::Validation(errors));
             }
+            idb::insert_attendance_rows(conn, &attendance)?;
             idb::insert_finding_rows(conn, &derived)?;
         }
         audit::append(

@@ -273,6 +273,42 @@ async fn official_import_applies_transfers(backend: Backend) {
             "{r}"
         );
     }
+    // A NIP as BKN prints it (spaces, dots) or as a spreadsheet quotes it finds the same
+    // official: the line updates them, nobody new is created.
+    for (k, typed) in [
+        "19850315 201001 1 002",
+        "19850315.201001.1.002",
+        "'198503152010011002",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let line = format!("{typed},Rina Marlina {k},pns,Camat,administrator,IV/a,KEC-SERANG,");
+        let r = report(
+            post_csv(
+                &app,
+                &admin,
+                "/api/v1/officials/import",
+                &officials_csv(&[&line]),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(r["created"], 0, "{typed}: {r}");
+        assert_eq!(r["updated"], 1, "{typed}: {r}");
+    }
+    let list: Value = app
+        .get(
+            "/api/v1/officials?nip=19850315%20201001%201%20002",
+            Some(&admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list["items"][0]["nip"], "198503152010011002");
+    assert_eq!(list["items"][0]["full_name"], "Rina Marlina 2");
     // The employment type of a known NIP cannot flip.
     let flip =
         officials_csv(&["198503152010011002,Rina Marlina,pppk,Camat,administrator,IX,KEC-SERANG,"]);

@@ -9,6 +9,7 @@ use crate::imports::nip_for;
 both_backends!(
     a_whole_report_is_stored_and_replays_are_recognised,
     concurrent_identical_posts_store_one_report,
+    reports_racing_a_deactivation_are_stored_only_before_it,
     a_bad_row_writes_nothing,
     reports_are_validated,
     geofence_marks_but_never_refuses,
@@ -234,6 +235,92 @@ async fn concurrent_identical_posts_store_one_report(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(list["items"].as_array().unwrap().len(), 2);
+}
+
+/// The seq of the audit entry `action` about `entity`/`id`, if there is one.
+async fn audit_seq(f: &Field, entity: &str, id: &str, action: &str) -> Option<i64> {
+    let page: Value = f
+        .app
+        .get(
+            &format!("/api/v1/audit?entity={entity}&entity_id={id}&limit=200"),
+            Some(&f.admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == action)
+        .filter_map(|e| e["seq"].as_i64())
+        .max()
+}
+
+/// A report is checked against the reference data as it stands when the report is written:
+/// while reports are being posted, the OPD is deactivated, and every report stored was
+/// written before the deactivation (its audit entry comes first); the others are refused
+/// and leave nothing. On PostgreSQL a report is built before the write lock and written as
+/// built only if no reference data changed meanwhile, which this race exercises.
+async fn reports_racing_a_deactivation_are_stored_only_before_it(backend: Backend) {
+    let f = Field::new(backend).await;
+    let opd_path = format!("/api/v1/opds/{}", f.opd);
+    let (mut stored, mut refused) = (0, 0);
+    for round in 0..4u64 {
+        let resp = f
+            .app
+            .patch(&opd_path, Some(&f.admin), &json!({"active": true}))
+            .await;
+        assert_eq!(resp.status(), 200);
+        let bodies: Vec<Value> = (0..16).map(|_| f.report()).collect();
+        let posts =
+            futures_util::future::join_all(bodies.iter().map(|b| f.post_report(&f.inspector, b)));
+        let deactivate = async {
+            tokio::time::sleep(std::time::Duration::from_millis(2 + 4 * round)).await;
+            f.app
+                .patch(&opd_path, Some(&f.admin), &json!({"active": false}))
+                .await
+        };
+        let (responses, deactivated) = futures_util::future::join(posts, deactivate).await;
+        assert_eq!(deactivated.status(), 200);
+        let deactivated_at = audit_seq(&f, "opd", &f.opd, "opd.update")
+            .await
+            .expect("the deactivation is audited");
+        for (body, resp) in bodies.iter().zip(responses) {
+            let id = body["id"].as_str().unwrap();
+            match resp.status().as_u16() {
+                201 => {
+                    stored += 1;
+                    let created = audit_seq(&f, "inspection", id, "inspection.create")
+                        .await
+                        .expect("a stored report is audited");
+                    assert!(
+                        created < deactivated_at,
+                        "report {id} stored after the deactivation ({created} > {deactivated_at})"
+                    );
+                }
+                422 => {
+                    refused += 1;
+                    let problem: Value = resp.json().await.unwrap();
+                    assert_eq!(problem["errors"][0]["field"], "opd_id", "{problem}");
+                    assert_problem(
+                        f.app
+                            .get(&format!("/api/v1/inspections/{id}"), Some(&f.admin))
+                            .await,
+                        404,
+                    )
+                    .await;
+                }
+                other => panic!("report {id}: {other}"),
+            }
+        }
+    }
+    // Both outcomes happen over the rounds, or the race was not run.
+    assert!(
+        stored > 0 && refused > 0,
+        "stored {stored}, refused {refused}"
+    );
 }
 
 async fn a_bad_row_writes_nothing(backend: Backend) {

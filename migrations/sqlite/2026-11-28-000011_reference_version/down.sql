@@ -1,0 +1,13 @@
+DROP TRIGGER acting_assignments_delete_reference_version;
+DROP TRIGGER acting_assignments_update_reference_version;
+DROP TRIGGER acting_assignments_insert_reference_version;
+DROP TRIGGER official_assignments_delete_reference_version;
+DROP TRIGGER official_assignments_update_reference_version;
+DROP TRIGGER official_assignments_insert_reference_version;
+DROP TRIGGER officials_delete_reference_version;
+DROP TRIGGER officials_update_reference_version;
+DROP TRIGGER officials_insert_reference_version;
+DROP TRIGGER opds_delete_reference_version;
+DROP TRIGGER opds_update_reference_version;
+DROP TRIGGER opds_insert_reference_version;
+DROP TABLE reference_version;
