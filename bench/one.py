@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""One report workload of bench/peer.py, alone, for A/B runs and profiling.
+
+    python3 bench/one.py BACKEND KIND CONNECTIONS SECONDS [--perf]
+    BIN=/tmp/sidak-before python3 bench/one.py postgres submitted 16 6
+
+BACKEND is sqlite or postgres, KIND drafts or submitted. A fresh database and server (the
+release build, or the binary in $BIN), a 2-s warm-up, then one wrk run; prints reports/s,
+p50/p99, the server's CPU per report in total and per thread name, and the group commit's
+counters (writes / batches = the mean batch size). With --perf, `perf record --call-graph
+dwarf` samples the server during the run into perf.data (read it with `perf report
+--children --sort sym -g none`).
+"""
+import os, sys, subprocess, types, time, urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peer, run as common  # noqa: E402
+
+backend, kind, conns, secs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+do_perf = "--perf" in sys.argv[5:]
+args = types.SimpleNamespace(binary=os.environ.get("BIN", os.path.join(common.TARGET, "release", "sidak")),
+                             postgres="postgres://postgres@127.0.0.1:5432/sidak_peer", port=18600, seconds=secs)
+s = peer.Sidak(args, backend, args.port)
+
+
+def threads(pid):
+    out = {}
+    for t in os.listdir(f"/proc/{pid}/task"):
+        try:
+            st = open(f"/proc/{pid}/task/{t}/stat").read().rsplit(")", 1)[1].split()
+            name = open(f"/proc/{pid}/task/{t}/comm").read().strip()
+            out[t] = (name, int(st[11]) + int(st[12]))
+        except OSError:
+            pass
+    return out
+
+
+try:
+    script = s.script(kind == "submitted")
+    s.measure(kind + " (warm-up)", "/api/v1/inspections", script, conns, 2, method="POST")
+    pid = s.server.proc.pid
+    rec = None
+    if do_perf:
+        rec = subprocess.Popen(["perf", "record", "-F", "1999", "--call-graph", "dwarf,16384", "-o", "perf.data",
+                                "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+    before = threads(pid)
+    r = s.measure(kind, "/api/v1/inspections", script, conns, secs, method="POST")
+    after = threads(pid)
+    if rec:
+        rec.send_signal(2)
+        rec.wait()
+    per_name = {}
+    for t, (name, ticks) in after.items():
+        per_name[name] = per_name.get(name, 0) + ticks - before.get(t, (name, 0))[1]
+    hz = os.sysconf("SC_CLK_TCK")
+    for name, ticks in sorted(per_name.items(), key=lambda x: -x[1]):
+        if ticks:
+            print(f"  {name}: {ticks / hz * 1000 / max(1, r['requests']):.3f} ms/report")
+    req = urllib.request.Request(f"http://127.0.0.1:{args.port}/metrics",
+                                 headers={"Authorization": "Bearer " + s.admin})
+    metrics = urllib.request.urlopen(req).read().decode()
+    print("\n".join(line for line in metrics.splitlines() if line.startswith("sidak_grouped_")))
+finally:
+    s.close()
