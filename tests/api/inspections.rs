@@ -109,6 +109,17 @@ impl Field {
             .post("/api/v1/inspections", Some(token), body)
             .await
     }
+
+    /// The report `id` was not stored: an admin reading it gets `404`.
+    pub async fn assert_not_stored(&self, id: &str) {
+        assert_problem(
+            self.app
+                .get(&format!("/api/v1/inspections/{id}"), Some(&self.admin))
+                .await,
+            404,
+        )
+        .await;
+    }
 }
 
 async fn a_whole_report_is_stored_and_replays_are_recognised(backend: Backend) {
@@ -304,13 +315,7 @@ async fn reports_racing_a_deactivation_are_stored_only_before_it(backend: Backen
                     refused += 1;
                     let problem: Value = resp.json().await.unwrap();
                     assert_eq!(problem["errors"][0]["field"], "opd_id", "{problem}");
-                    assert_problem(
-                        f.app
-                            .get(&format!("/api/v1/inspections/{id}"), Some(&f.admin))
-                            .await,
-                        404,
-                    )
-                    .await;
+                    f.assert_not_stored(id).await;
                 }
                 other => panic!("report {id}: {other}"),
             }
@@ -329,14 +334,7 @@ async fn a_bad_row_writes_nothing(backend: Backend) {
     body["findings"][1]["official_id"] = json!(uuid::Uuid::new_v4());
     let problem = assert_problem(f.post_report(&f.inspector, &body).await, 422).await;
     assert_eq!(problem["errors"][0]["field"], "findings[1].official_id");
-    let id = body["id"].as_str().unwrap();
-    assert_problem(
-        f.app
-            .get(&format!("/api/v1/inspections/{id}"), Some(&f.admin))
-            .await,
-        404,
-    )
-    .await;
+    f.assert_not_stored(body["id"].as_str().unwrap()).await;
     // The row ids were not taken either: the corrected report goes through.
     body["findings"][1]["official_id"] = json!(null);
     assert_eq!(f.post_report(&f.inspector, &body).await.status(), 201);
