@@ -301,9 +301,9 @@ struct Built {
 }
 
 /// What a report needs before the write lock: its hash, what is wrong with it on its own,
-/// and — when it is new and acceptable as far as a read can tell — its rows. Building them
-/// takes most of a report's reads; done here, beside other requests, the writer is left
-/// with the inserts (see [`create`]).
+/// and — on PostgreSQL, when it is new and acceptable as far as a read can tell — its rows.
+/// Building them takes most of a report's reads; done beside other requests, they leave
+/// the writer with the inserts (see [`create`]).
 pub struct Prepared {
     hash: String,
     errors: Vec<FieldError>,
