@@ -214,6 +214,21 @@ fn finding_row(
     Ok(Some(row))
 }
 
+/// The officials rows about them name, each once.
+fn officials_named<'a>(
+    attendance: &[AttendanceInput],
+    findings: impl Iterator<Item = &'a FindingInput>,
+) -> Vec<DbUuid> {
+    let mut ids: Vec<DbUuid> = attendance
+        .iter()
+        .map(|a| DbUuid(a.official_id))
+        .chain(findings.filter_map(|f| f.official_id.map(DbUuid)))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
 /// Unknown officials, by request path.
 fn check_officials(
     conn: &mut DbConnection,
@@ -221,14 +236,7 @@ fn check_officials(
     findings: &[(String, &FindingInput)],
     errors: &mut Vec<FieldError>,
 ) -> Result<(), ApiError> {
-    let mut wanted: Vec<DbUuid> = attendance.iter().map(|a| DbUuid(a.official_id)).collect();
-    wanted.extend(
-        findings
-            .iter()
-            .filter_map(|(_, f)| f.official_id.map(DbUuid)),
-    );
-    wanted.sort_unstable();
-    wanted.dedup();
+    let wanted = officials_named(attendance, findings.iter().map(|(_, f)| *f));
     let known: std::collections::HashSet<DbUuid> = idb::existing_officials(conn, &wanted)?
         .into_iter()
         .collect();
@@ -313,9 +321,10 @@ pub struct Prepared {
 
 /// Prepares `input`, reading on `conn` when given one (a connection of its own, outside
 /// any transaction; see `http::run_prepared_grouped` for when it is). Nothing here refuses
-/// the report: a report that exists already, or that a read finds fault with, is decided
-/// under the write lock by [`create`], as a concurrent write may have changed the answer
-/// meanwhile.
+/// the report: a report that a read finds fault with is decided under the write lock by
+/// [`create`], as a concurrent write may have changed the answer meanwhile. A replay needs
+/// no look of its own here: its row ids are taken (by itself), so it is not built, and
+/// one with no rows is recognised under the lock by the check that finds its id stored.
 pub fn prepare(
     conn: Option<&mut DbConnection>,
     input: &ReportInput,
@@ -330,13 +339,9 @@ pub fn prepare(
             // on, so rows built from anything read later are written only if nothing
             // changed.
             let version = refdb::reference_version(conn)?;
-            if idb::find(conn, DbUuid(input.id))?.is_some() {
-                None
-            } else {
-                build(conn, input, caller, ctx.tz(), &hash)
-                    .ok()
-                    .map(|b| (version, b))
-            }
+            build(conn, input, caller, ctx.tz(), &hash)
+                .ok()
+                .map(|b| (version, b))
         }
         _ => None,
     };
@@ -411,19 +416,7 @@ fn build(
         submitted_at: input.submit.then_some(at),
     };
     let mut placements = Placements::default();
-    let mut officials: Vec<DbUuid> = input
-        .attendance
-        .iter()
-        .map(|a| DbUuid(a.official_id))
-        .chain(
-            input
-                .findings
-                .iter()
-                .filter_map(|f| f.official_id.map(DbUuid)),
-        )
-        .collect();
-    officials.sort_unstable();
-    officials.dedup();
+    let officials = officials_named(&input.attendance, input.findings.iter());
     placements.prefetch(conn, &officials, local_day(row.started_at, tz))?;
     let (attendance, derived) = attendance_rows(
         conn,
