@@ -168,6 +168,7 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
         metrics: crate::metrics::Metrics::new().map_err(|e| format!("metrics: {e}"))?,
         key_limiter: crate::auth::api_key::KeyLimiter::new(config.api_key_rate_per_minute),
         writes: crate::db::group::GroupCommit::default(),
+        reference: Default::default(),
         config: Arc::new(config),
     };
     Ok(Prepared {

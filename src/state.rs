@@ -19,4 +19,7 @@ pub struct AppState {
     pub key_limiter: crate::auth::api_key::KeyLimiter,
     /// Report writes that arrive together share a transaction (`db::group`).
     pub writes: crate::db::group::GroupCommit,
+    /// The reference data new reports are built from, while it is unchanged
+    /// (`service::reference_cache`).
+    pub reference: crate::service::reference_cache::ReferenceCache,
 }

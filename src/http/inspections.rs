@@ -522,10 +522,19 @@ pub async fn create_inspection(
     let author = (who.username.clone(), who.full_name.clone());
     let input = std::sync::Arc::new(input);
     let (prepare_input, preparer, prepare_ctx) = (input.clone(), who.clone(), ctx.clone());
+    let (prepare_state, write_state) = (state.clone(), state.clone());
     let (created, written) = super::run_prepared_grouped(
         &state,
-        move |conn| service::prepare(conn, &prepare_input, &preparer, &prepare_ctx),
-        move |conn, prepared| service::create(conn, &input, prepared, &writer, &author, &write_ctx),
+        move |conn| {
+            let reference = &prepare_state.reference;
+            service::prepare(conn, &prepare_input, &preparer, &prepare_ctx, reference)
+        },
+        move |conn, prepared| {
+            let reference = &write_state.reference;
+            service::create(
+                conn, &input, prepared, &writer, &author, &write_ctx, reference,
+            )
+        },
     )
     .await?;
     // A new report is answered from the rows just written; a replay is read back once the

@@ -1,7 +1,7 @@
 //! Inspection reports: one whole report in one transaction, replay-safe by the phone's ids;
 //! drafts edited with optimistic concurrency; submission makes a report read-only.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
@@ -21,6 +21,7 @@ use crate::domain::inspection::{
 use crate::error::{ApiError, FieldError};
 use crate::service::access::{check_write, load_visible};
 use crate::service::followups::{auto_flag, FlagWrites};
+use crate::service::reference_cache::{read_posts, Learned, Posts, PostsOn, ReferenceCache};
 pub use crate::service::Created;
 use crate::service::{Caller, Ctx};
 
@@ -94,7 +95,7 @@ fn attendance_rows(
                 unexcused: true,
                 ..FindingRow::about_nobody()
             };
-            posts.snapshot(&mut finding);
+            snapshot(&posts, &mut finding);
             derived.push(finding);
         }
         attendance_rows.push(row);
@@ -102,52 +103,43 @@ fn attendance_rows(
     Ok((attendance_rows, derived))
 }
 
-/// What an official held on a day: the definitive placement and any acting post (Plt, Plh).
-#[derive(Clone)]
-struct Posts {
-    placement: refdb::AssignmentRow,
-    acting: Option<refdb::ActingRow>,
-}
-
-impl Posts {
-    /// Writes the posts into a finding about the official: they are kept as they were.
-    fn snapshot(&self, row: &mut FindingRow) {
-        let (p, a) = (&self.placement, self.acting.as_ref());
-        row.assignment_id = Some(p.id);
-        row.official_opd_id = Some(p.opd_id);
-        row.official_position_title = Some(p.position_title.clone());
-        row.official_position_kind = Some(p.position_kind);
-        row.official_jf_grade = p.jf_grade;
-        row.acting_assignment_id = a.map(|a| a.id);
-        row.acting_kind = a.map(|a| a.kind);
-        row.acting_opd_id = a.map(|a| a.opd_id);
-        row.acting_position_title = a.map(|a| a.position_title.clone());
-        row.acting_position_kind = a.map(|a| a.position_kind);
-    }
+/// Writes the posts into a finding about the official: they are kept as they were.
+fn snapshot(posts: &Posts, row: &mut FindingRow) {
+    let (p, a) = (&posts.placement, posts.acting.as_ref());
+    row.assignment_id = Some(p.id);
+    row.official_opd_id = Some(p.opd_id);
+    row.official_position_title = Some(p.position_title.clone());
+    row.official_position_kind = Some(p.position_kind);
+    row.official_jf_grade = p.jf_grade;
+    row.acting_assignment_id = a.map(|a| a.id);
+    row.acting_kind = a.map(|a| a.kind);
+    row.acting_opd_id = a.map(|a| a.opd_id);
+    row.acting_position_title = a.map(|a| a.position_title.clone());
+    row.acting_position_kind = a.map(|a| a.position_kind);
 }
 
 /// Posts held on a day, looked up once per official and day; a report's officials on its
-/// own day are fetched together (one query for placements, one for acting posts).
+/// own day are fetched together (one query for placements, one for acting posts), or
+/// taken from the [`ReferenceCache`].
 #[derive(Default)]
 struct Placements(HashMap<(DbUuid, NaiveDate), Option<Posts>>);
 
 impl Placements {
+    /// Reads the posts of `officials` on `day`; returns what was read.
     fn prefetch(
         &mut self,
         conn: &mut DbConnection,
         officials: &[DbUuid],
         day: NaiveDate,
-    ) -> Result<(), ApiError> {
-        let found = idb::assignments_on(conn, officials, day)?;
-        let mut acting = refdb::acting_on(conn, officials, day)?;
-        for o in officials {
-            let posts = found.get(o).cloned().map(|placement| Posts {
-                placement,
-                acting: acting.remove(o),
-            });
-            self.0.entry((*o, day)).or_insert(posts);
+    ) -> Result<Vec<PostsOn>, ApiError> {
+        let read: Vec<_> = read_posts(conn, officials, day)?
+            .into_iter()
+            .map(|(o, posts)| ((o, day), posts))
+            .collect();
+        for (key, posts) in &read {
+            self.0.entry(*key).or_insert_with(|| posts.clone());
         }
-        Ok(())
+        Ok(read)
     }
 
     fn on(
@@ -201,7 +193,7 @@ fn finding_row(
     if let Some(official) = f.official_id {
         let day = local_day(observed_at, tz);
         match placements.on(conn, DbUuid(official), day)? {
-            Some(posts) => posts.snapshot(&mut row),
+            Some(posts) => snapshot(&posts, &mut row),
             None => {
                 errors.push(FieldError::new(
                     format!("{path}official_id"),
@@ -229,19 +221,28 @@ fn officials_named<'a>(
     ids
 }
 
-/// Unknown officials, by request path.
+/// Unknown officials, by request path. `known` are officials already known to exist (from
+/// the [`ReferenceCache`]); the others are read, and those found are added to `learned`.
 fn check_officials(
     conn: &mut DbConnection,
     attendance: &[AttendanceInput],
     findings: &[(String, &FindingInput)],
+    known: &HashSet<DbUuid>,
+    learned: &mut Vec<DbUuid>,
     errors: &mut Vec<FieldError>,
 ) -> Result<(), ApiError> {
-    let wanted = officials_named(attendance, findings.iter().map(|(_, f)| *f));
-    let known: std::collections::HashSet<DbUuid> = idb::existing_officials(conn, &wanted)?
+    let missing: Vec<DbUuid> = officials_named(attendance, findings.iter().map(|(_, f)| *f))
         .into_iter()
+        .filter(|o| !known.contains(o))
         .collect();
+    let read = if missing.is_empty() {
+        Vec::new()
+    } else {
+        idb::existing_officials(conn, &missing)?
+    };
+    let exists = |o: Uuid| known.contains(&DbUuid(o)) || read.contains(&DbUuid(o));
     for (i, a) in attendance.iter().enumerate() {
-        if !known.contains(&DbUuid(a.official_id)) {
+        if !exists(a.official_id) {
             errors.push(FieldError::new(
                 format!("attendance[{i}].official_id"),
                 "no such official",
@@ -249,13 +250,14 @@ fn check_officials(
         }
     }
     for (path, f) in findings {
-        if f.official_id.is_some_and(|o| !known.contains(&DbUuid(o))) {
+        if f.official_id.is_some_and(|o| !exists(o)) {
             errors.push(FieldError::new(
                 format!("{path}official_id"),
                 "no such official",
             ));
         }
     }
+    learned.extend(read);
     Ok(())
 }
 
@@ -270,16 +272,34 @@ fn check_ids_free(conn: &mut DbConnection, ids: &[(String, Uuid)]) -> Result<(),
     Ok(())
 }
 
-fn opd_for_report(conn: &mut DbConnection, opd_id: DbUuid) -> Result<refdb::OpdRow, ApiError> {
-    match refdb::find_opd(conn, opd_id) {
-        Ok(opd) if opd.active => Ok(opd),
-        Ok(_) => Err(ApiError::invalid(
+/// The OPD a new report is about, from the cache or else read (and added to `learned`);
+/// refused when unknown or deactivated.
+fn opd_for_report(
+    conn: &mut DbConnection,
+    opd_id: DbUuid,
+    cached: Option<refdb::OpdRow>,
+    learned: &mut Learned,
+) -> Result<refdb::OpdRow, ApiError> {
+    let opd = match cached {
+        Some(opd) => opd,
+        None => match refdb::find_opd(conn, opd_id) {
+            Ok(opd) => {
+                learned.opd = Some(opd.clone());
+                opd
+            }
+            Err(diesel::result::Error::NotFound) => {
+                return Err(ApiError::invalid("opd_id", "no such OPD"))
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    if !opd.active {
+        return Err(ApiError::invalid(
             "opd_id",
             "the OPD is deactivated and receives no new inspections",
-        )),
-        Err(diesel::result::Error::NotFound) => Err(ApiError::invalid("opd_id", "no such OPD")),
-        Err(e) => Err(e.into()),
+        ));
     }
+    Ok(opd)
 }
 
 fn audit_entry<'a>(
@@ -330,6 +350,7 @@ pub fn prepare(
     input: &ReportInput,
     caller: &Caller,
     ctx: &Ctx,
+    reference: &ReferenceCache,
 ) -> Result<Prepared, ApiError> {
     let hash = report_hash(input, caller.id);
     let errors = validate_report(input, Utc::now());
@@ -339,7 +360,7 @@ pub fn prepare(
             // on, so rows built from anything read later are written only if nothing
             // changed.
             let version = refdb::reference_version(conn)?;
-            build(conn, input, caller, ctx.tz(), &hash)
+            build(conn, input, caller, ctx.tz(), &hash, (reference, version))
                 .ok()
                 .map(|b| (version, b))
         }
@@ -353,14 +374,23 @@ pub fn prepare(
 }
 
 /// Reads what a new report refers to, refuses it if any of it is wrong, and builds its rows.
+/// `reference` is the cache and the version of the reference data the caller read on
+/// `conn` before (see [`ReferenceCache`]): what the cache holds at that version is not read
+/// again, and what is read is offered to it.
 fn build(
     conn: &mut DbConnection,
     input: &ReportInput,
     caller: &Caller,
     tz: chrono_tz::Tz,
     hash: &str,
+    reference: (&ReferenceCache, i64),
 ) -> Result<Built, ApiError> {
-    let opd = opd_for_report(conn, DbUuid(input.opd_id))?;
+    let (cache, version) = reference;
+    let day = local_day(ts(input.started_at), tz);
+    let officials = officials_named(&input.attendance, input.findings.iter());
+    let found = cache.lookup(version, DbUuid(input.opd_id), &officials, day);
+    let mut learned = Learned::default();
+    let opd = opd_for_report(conn, DbUuid(input.opd_id), found.opd, &mut learned)?;
     let mut errors = Vec::new();
     let finding_paths: Vec<(String, &FindingInput)> = input
         .findings
@@ -368,7 +398,14 @@ fn build(
         .enumerate()
         .map(|(i, f)| (format!("findings[{i}]."), f))
         .collect();
-    check_officials(conn, &input.attendance, &finding_paths, &mut errors)?;
+    check_officials(
+        conn,
+        &input.attendance,
+        &finding_paths,
+        &found.officials,
+        &mut learned.officials,
+        &mut errors,
+    )?;
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
@@ -416,8 +453,19 @@ fn build(
         submitted_at: input.submit.then_some(at),
     };
     let mut placements = Placements::default();
-    let officials = officials_named(&input.attendance, input.findings.iter());
-    placements.prefetch(conn, &officials, local_day(row.started_at, tz))?;
+    let mut missing = Vec::new();
+    for o in officials {
+        match found.posts.get(&o) {
+            Some(posts) => {
+                placements.0.insert((o, day), posts.clone());
+            }
+            None => missing.push(o),
+        }
+    }
+    if !missing.is_empty() {
+        learned.posts = placements.prefetch(conn, &missing, day)?;
+    }
+    cache.learn(conn, version, learned)?;
     let (attendance, derived) = attendance_rows(
         conn,
         &row,
@@ -525,32 +573,44 @@ pub fn create(
     caller: &Caller,
     author: &(String, String),
     ctx: &Ctx,
+    reference: &ReferenceCache,
 ) -> Result<(Created, Option<FullReport>), ApiError> {
     let hash = &prepared.hash;
     // Posted through the group commit: its savepoint is what rolls a refused report back.
     crate::db::tx::in_write_tx(conn, |conn| {
-        if let Some((version, built)) = &prepared.built {
-            if idb::version_if_new(conn, built.row.id)? == Some(*version) {
+        // One statement: the reference data's version, unless a report with this id is
+        // stored.
+        let version = idb::version_if_new(conn, DbUuid(input.id))?;
+        if let (Some(now), Some((version, built))) = (version, &prepared.built) {
+            if now == *version {
                 return write(conn, built, input.submit, caller, author, ctx);
             }
         }
-        if let Some(existing) = idb::find(conn, DbUuid(input.id))? {
-            if existing.request_hash != *hash {
-                return Err(ApiError::Conflict(format!(
-                    "A report with id {} already exists with different content (or by another author); \
-                     a replay must send exactly the same report.",
-                    input.id
-                )));
+        let version = match version {
+            Some(version) => version,
+            None => {
+                let Some(existing) = idb::find(conn, DbUuid(input.id))? else {
+                    return Err(ApiError::ServiceUnavailable(
+                        "The reference data's version is missing; run the migrations.".into(),
+                    ));
+                };
+                if existing.request_hash != *hash {
+                    return Err(ApiError::Conflict(format!(
+                        "A report with id {} already exists with different content (or by another author); \
+                         a replay must send exactly the same report.",
+                        input.id
+                    )));
+                }
+                if input.submit && existing.status == InspectionStatus::Draft {
+                    submit_row(conn, existing, caller.id, ctx)?;
+                }
+                return Ok((Created::Replay, None));
             }
-            if input.submit && existing.status == InspectionStatus::Draft {
-                submit_row(conn, existing, caller.id, ctx)?;
-            }
-            return Ok((Created::Replay, None));
-        }
+        };
         if !prepared.errors.is_empty() {
             return Err(ApiError::Validation(prepared.errors.clone()));
         }
-        let built = build(conn, input, caller, ctx.tz(), hash)?;
+        let built = build(conn, input, caller, ctx.tz(), hash, (reference, version))?;
         write(conn, &built, input.submit, caller, author, ctx)
     })
 }
@@ -759,7 +819,14 @@ pub fn patch(
         }
         if let Some(rows) = &patch.attendance {
             idb::delete_attendance(conn, id)?;
-            check_officials(conn, rows, &[], &mut errors)?;
+            check_officials(
+                conn,
+                rows,
+                &[],
+                &HashSet::new(),
+                &mut Vec::new(),
+                &mut errors,
+            )?;
             if !errors.is_empty() {
                 return Err(ApiError::Validation(errors));
             }
@@ -834,7 +901,14 @@ pub fn add_finding(
                 "this report holds the most findings allowed",
             ));
         }
-        check_officials(conn, &[], &[(String::new(), f)], &mut errors)?;
+        check_officials(
+            conn,
+            &[],
+            &[(String::new(), f)],
+            &HashSet::new(),
+            &mut Vec::new(),
+            &mut errors,
+        )?;
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
         }

@@ -14,6 +14,7 @@ pub mod import;
 pub mod inspections;
 pub mod officials;
 pub mod opds;
+pub mod reference_cache;
 pub mod users;
 
 use serde_json::{json, Map, Value};

@@ -10,6 +10,7 @@ both_backends!(
     a_whole_report_is_stored_and_replays_are_recognised,
     concurrent_identical_posts_store_one_report,
     reports_racing_a_deactivation_are_stored_only_before_it,
+    reference_changes_reach_reports_in_every_process,
     a_bad_row_writes_nothing,
     reports_are_validated,
     geofence_marks_but_never_refuses,
@@ -326,6 +327,100 @@ async fn reports_racing_a_deactivation_are_stored_only_before_it(backend: Backen
         stored > 0 && refused > 0,
         "stored {stored}, refused {refused}"
     );
+}
+
+/// A server keeps the reference data reports are built from (OPD, officials, placements,
+/// acting posts) between reports; a change made anywhere — here through a second server on
+/// the same database, as another replica would — reaches the next report at once.
+async fn reference_changes_reach_reports_in_every_process(backend: Backend) {
+    let f = Field::new(backend).await;
+    let other = f.app.sibling(&[]).await;
+    // Both servers have built reports from the same reference data.
+    for app in [&f.app, &other] {
+        let resp = app
+            .post("/api/v1/inspections", Some(&f.inspector), &f.report())
+            .await;
+        assert_eq!(resp.status(), 201);
+    }
+    let body = f.report();
+    let day = chrono::DateTime::parse_from_rfc3339(body["started_at"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono_tz::Asia::Jakarta)
+        .date_naive()
+        .to_string();
+
+    // An acting post recorded through the other server shows in the next report's finding.
+    let resp = other
+        .post(
+            &format!("/api/v1/officials/{}/acting", f.officials[3]),
+            Some(&f.admin),
+            &json!({"kind": "plh", "opd_id": f.opd, "position_title": "Plh. Sekretaris",
+                    "position_kind": "administrator", "effective_from": day}),
+        )
+        .await;
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    let resp = f.post_report(&f.inspector, &body).await;
+    assert_eq!(resp.status(), 201);
+    let stored: Value = resp.json().await.unwrap();
+    let finding = stored["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["official_id"] == f.officials[3].as_str())
+        .expect("the finding about officials[3]");
+    assert_eq!(
+        finding["official_acting"]["position_title"], "Plh. Sekretaris",
+        "{finding}"
+    );
+
+    // A transfer through the other server: the official is no longer at the inspected OPD.
+    let elsewhere = other
+        .post(
+            "/api/v1/opds",
+            Some(&f.admin),
+            &json!({"code": "DISKOMINFO", "name": "Dinas Komunikasi dan Informatika", "kind": "dinas"}),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let resp = other
+        .patch(
+            &format!("/api/v1/officials/{}", f.officials[0]),
+            Some(&f.admin),
+            &json!({"opd_id": elsewhere, "effective_from": day}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let body = f.report();
+    let problem = assert_problem(f.post_report(&f.inspector, &body).await, 422).await;
+    assert_eq!(
+        problem["errors"][0]["field"], "attendance[0].official_id",
+        "{problem}"
+    );
+    f.assert_not_stored(body["id"].as_str().unwrap()).await;
+
+    // Without the transferred official the report goes through; a deactivated OPD is
+    // refused.
+    let mut body = f.report();
+    body["attendance"].as_array_mut().unwrap().remove(0);
+    assert_eq!(f.post_report(&f.inspector, &body).await.status(), 201);
+    let resp = other
+        .patch(
+            &format!("/api/v1/opds/{}", f.opd),
+            Some(&f.admin),
+            &json!({"active": false}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let mut body = f.report();
+    body["attendance"].as_array_mut().unwrap().remove(0);
+    let problem = assert_problem(f.post_report(&f.inspector, &body).await, 422).await;
+    assert_eq!(problem["errors"][0]["field"], "opd_id", "{problem}");
+    f.assert_not_stored(body["id"].as_str().unwrap()).await;
 }
 
 async fn a_bad_row_writes_nothing(backend: Backend) {
