@@ -134,6 +134,13 @@ impl GroupCommit {
     /// Writes batches until the one holding `ticket` is done.
     fn lead(&self, pool: &DbPool, ticket: u64) -> Result<(), ApiError> {
         let mut conn = pool.get()?;
+        journals_in_memory(&mut conn, true);
+        let led = self.lead_on(&mut conn, ticket);
+        journals_in_memory(&mut conn, false);
+        led
+    }
+
+    fn lead_on(&self, conn: &mut DbConnection, ticket: u64) -> Result<(), ApiError> {
         loop {
             let mut batch = {
                 let mut state = self.lock();
@@ -144,7 +151,7 @@ impl GroupCommit {
             if batch.is_empty() {
                 return Ok(());
             }
-            let ended = write_batch(&mut conn, &mut batch);
+            let ended = write_batch(conn, &mut batch);
             let mine = batch.iter().any(|(t, _)| *t == ticket);
             let mut state = self.lock();
             state.writing.clear();
@@ -155,6 +162,30 @@ impl GroupCommit {
             if mine {
                 return Ok(());
             }
+        }
+    }
+}
+
+/// On SQLite, keeps the leader's savepoint journals in memory (`temp_store`), or gives the
+/// connection back to the default (temporary files) before it returns to the pool.
+///
+/// Each job of a batch has a savepoint, and SQLite journals every page a job changes
+/// there. Its random-UUID rows touch more pages than the 64 KiB a journal keeps in memory
+/// by default, so the journal went to a temporary file — written through the kernel for
+/// every report, a tenth of a report's CPU (BENCHMARKS.md). In memory it is freed at each
+/// savepoint's release. Only while leading: the setting also keeps sorts of any size in
+/// memory, which readers on the pooled connections must not.
+fn journals_in_memory(conn: &mut DbConnection, on: bool) {
+    use diesel::connection::SimpleConnection;
+    if let DbConnection::Sqlite(c) = conn {
+        let pragma = if on {
+            "PRAGMA temp_store = MEMORY"
+        } else {
+            "PRAGMA temp_store = DEFAULT"
+        };
+        // Only the speed of the writes depends on it.
+        if let Err(e) = c.batch_execute(pragma) {
+            tracing::warn!(error = %e, pragma, "could not set the leader's journals");
         }
     }
 }

@@ -232,6 +232,30 @@ pub fn build_pool(manager: ConnectionManager, size: u32) -> Result<DbPool, Strin
 mod tests {
     use super::*;
 
+    /// The bundled SQLite is built as `.cargo/config.toml` asks: with the query planner
+    /// stability guarantee, a statement with `LIMIT ?` stays prepared across executions.
+    #[test]
+    fn sqlite_keeps_statements_with_bound_limits() -> Result<(), String> {
+        #[derive(diesel::QueryableByName)]
+        struct Opt {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            compile_options: String,
+        }
+        let mut conn =
+            diesel::SqliteConnection::establish(":memory:").map_err(|e| e.to_string())?;
+        let options: Vec<String> = diesel::sql_query("PRAGMA compile_options")
+            .load::<Opt>(&mut conn)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|o| o.compile_options)
+            .collect();
+        assert!(
+            options.iter().any(|o| o == "ENABLE_QPSG"),
+            "built without SQLITE_ENABLE_QPSG: {options:?}"
+        );
+        Ok(())
+    }
+
     #[test]
     fn url_schemes() {
         assert_eq!(
