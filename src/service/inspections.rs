@@ -565,7 +565,8 @@ fn write(
 /// and built again here, under the lock, and that decides.
 ///
 /// `author` is the caller's (username, full name) as their session was checked for this
-/// request, for the answer.
+/// request, for the answer. `reference` is the process's cache of the reference data
+/// reports are built from (see [`ReferenceCache`]).
 pub fn create(
     conn: &mut DbConnection,
     input: &ReportInput,
