@@ -287,30 +287,76 @@ pub fn find_evidence(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<
 /// still small (a sequential scan) stayed as they grew, so every report read both tables
 /// whole and report writes slowed down with history.
 pub fn taken_ids(conn: &mut DbConnection, ids: &[DbUuid]) -> QueryResult<Vec<DbUuid>> {
-    #[derive(diesel::QueryableByName)]
-    struct Taken {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        id: DbUuid,
-    }
     let mut taken = Vec::new();
-    for chunk in ids.chunks(500) {
-        // One round trip for both tables: the placeholders are bound once and used twice.
-        let list = (1..=chunk.len())
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut q = diesel::sql_query(format!(
-            "SELECT id FROM attendance WHERE id IN ({list}) \
-             UNION ALL SELECT id FROM findings WHERE id IN ({list})"
-        ))
-        .into_boxed::<super::MultiBackend>();
-        for id in chunk {
-            q = q.bind::<diesel::sql_types::Text, _>(*id);
-        }
-        taken.extend(q.load::<Taken>(conn)?.into_iter().map(|t| t.id));
+    for chunk in ids.chunks(TakenIds::SIZES[TakenIds::SIZES.len() - 1]) {
+        taken.extend(TakenIds::of(chunk).load::<DbUuid>(conn)?);
     }
+    taken.sort_unstable();
+    taken.dedup();
     Ok(taken)
 }
+
+/// The statement of [`taken_ids`]: the ids of `attendance` and of `findings` among the
+/// given ones, in one round trip. The list is padded (with its first id again) to one of
+/// a few lengths, so the statement takes a few texts, each prepared once per connection
+/// (a `sql_query` is never kept prepared, and a list of each report's own length would
+/// be a text per length).
+struct TakenIds(Vec<DbUuid>);
+
+impl TakenIds {
+    const SIZES: [usize; 4] = [8, 32, 128, 512];
+
+    fn of(ids: &[DbUuid]) -> TakenIds {
+        let size = Self::SIZES
+            .iter()
+            .copied()
+            .find(|s| *s >= ids.len())
+            .unwrap_or(ids.len());
+        let mut padded = ids.to_vec();
+        if let Some(first) = ids.first() {
+            padded.resize(size, *first);
+        }
+        TakenIds(padded)
+    }
+}
+
+impl diesel::query_builder::QueryId for TakenIds {
+    type QueryId = ();
+    // The text depends on the list's length: statements are told apart by their text.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for TakenIds {
+    type SqlType = diesel::sql_types::Text;
+}
+
+impl<DB> diesel::query_builder::QueryFragment<DB> for TakenIds
+where
+    DB: diesel::backend::Backend + diesel::sql_types::HasSqlType<diesel::sql_types::Text>,
+    DbUuid: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()> {
+        for (i, table) in ["attendance", "findings"].into_iter().enumerate() {
+            if i > 0 {
+                out.push_sql(" UNION ALL ");
+            }
+            out.push_sql(&format!("SELECT id FROM {table} WHERE id IN ("));
+            for (j, id) in self.0.iter().enumerate() {
+                if j > 0 {
+                    out.push_sql(", ");
+                }
+                out.push_bind_param::<diesel::sql_types::Text, _>(id)?;
+            }
+            out.push_sql(")");
+        }
+        Ok(())
+    }
+}
+
+impl<Conn> RunQueryDsl<Conn> for TakenIds {}
 
 /// Removes a draft's attendance rows and the absence findings derived from them.
 pub fn delete_attendance(conn: &mut DbConnection, inspection: DbUuid) -> QueryResult<()> {

@@ -183,13 +183,24 @@ async fn a_whole_report_is_stored_and_replays_are_recognised(backend: Backend) {
         .contains("different content"));
     // Same body from another inspector → 409.
     assert_problem(f.post_report(&f.other_inspector, &body).await, 409).await;
-    // A row id that belongs to another report → 409.
-    let mut other = f.report();
-    other["findings"][0]["id"] = body["findings"][0]["id"].clone();
-    assert_problem(f.post_report(&f.inspector, &other).await, 409).await;
-    let mut other = f.report();
-    other["attendance"][0]["id"] = body["attendance"][1]["id"].clone();
-    assert_problem(f.post_report(&f.inspector, &other).await, 409).await;
+    // A row id that belongs to another report → 409, naming the row; also across the
+    // two tables (an attendance row with a stored finding's id).
+    for (path, taken) in [
+        ("findings[0].id", body["findings"][0]["id"].clone()),
+        ("attendance[0].id", body["attendance"][1]["id"].clone()),
+        ("attendance[2].id", body["findings"][1]["id"].clone()),
+    ] {
+        let mut other = f.report();
+        let (list, i) = path.split_once('[').unwrap();
+        let i: usize = i[..1].parse().unwrap();
+        other[list][i]["id"] = taken;
+        let problem = assert_problem(f.post_report(&f.inspector, &other).await, 409).await;
+        assert!(
+            problem["detail"].as_str().unwrap().starts_with(path),
+            "{path}: {problem}"
+        );
+        f.assert_not_stored(other["id"].as_str().unwrap()).await;
+    }
 
     let now: Value = f
         .app
