@@ -134,10 +134,8 @@ impl GroupCommit {
     /// Writes batches until the one holding `ticket` is done.
     fn lead(&self, pool: &DbPool, ticket: u64) -> Result<(), ApiError> {
         let mut conn = pool.get()?;
-        journals_in_memory(&mut conn, true);
-        let led = self.lead_on(&mut conn, ticket);
-        journals_in_memory(&mut conn, false);
-        led
+        let leader = JournalsInMemory::new(&mut conn);
+        self.lead_on(leader.0, ticket)
     }
 
     fn lead_on(&self, conn: &mut DbConnection, ticket: u64) -> Result<(), ApiError> {
@@ -163,6 +161,23 @@ impl GroupCommit {
                 return Ok(());
             }
         }
+    }
+}
+
+/// The leader's connection, with its savepoint journals in memory (SQLite) until it is
+/// dropped — also when a job panics — so that it goes back to the pool with the default.
+struct JournalsInMemory<'a>(&'a mut DbConnection);
+
+impl<'a> JournalsInMemory<'a> {
+    fn new(conn: &'a mut DbConnection) -> Self {
+        journals_in_memory(conn, true);
+        JournalsInMemory(conn)
+    }
+}
+
+impl Drop for JournalsInMemory<'_> {
+    fn drop(&mut self) {
+        journals_in_memory(self.0, false);
     }
 }
 
