@@ -19,6 +19,8 @@ pub struct Metrics {
     /// Report writes committed through the group commit, and the transactions they took.
     pub grouped_writes: prometheus::IntCounter,
     pub grouped_batches: prometheus::IntCounter,
+    /// Batches whose first attempt failed and that were written again, report by report.
+    pub grouped_redone: prometheus::IntCounter,
 }
 
 impl Metrics {
@@ -90,7 +92,13 @@ impl Metrics {
             "Transactions the group commit wrote them in (writes / batches = the batch size)",
         )?;
         registry.register(Box::new(grouped_writes.clone()))?;
+        let grouped_redone = prometheus::IntCounter::new(
+            "grouped_write_batches_redone_total",
+            "Batches whose first attempt failed (a refused report among them) and that were \
+             written again with a savepoint per write",
+        )?;
         registry.register(Box::new(grouped_batches.clone()))?;
+        registry.register(Box::new(grouped_redone.clone()))?;
         Ok(Metrics {
             registry,
             requests,
@@ -104,6 +112,7 @@ impl Metrics {
             rate_limited,
             grouped_writes,
             grouped_batches,
+            grouped_redone,
         })
     }
 

@@ -146,7 +146,9 @@ pub fn append_all(conn: &mut DbConnection, entries: Vec<AuditEntry<'_>>) -> Quer
         prev_hash = row.hash.clone();
         rows.push(row);
     }
-    super::insert_rows!(conn, audit_log::table, rows);
+    if !super::deferred::hold(&rows, |h| &mut h.audit) {
+        super::insert_rows!(conn, audit_log::table, rows);
+    }
     super::tx::set_audit_head(seq, &prev_hash);
     Ok(())
 }

@@ -158,13 +158,17 @@ pub struct Attachment {
 
 /// Attaches findings known not to be attached, together ([`super::insert_rows`]).
 pub fn attach_new_many(conn: &mut DbConnection, rows: &[Attachment]) -> QueryResult<()> {
-    super::insert_rows!(conn, follow_up_findings::table, rows);
+    if !super::deferred::hold(rows, |h| &mut h.attachments) {
+        super::insert_rows!(conn, follow_up_findings::table, rows);
+    }
     Ok(())
 }
 
 /// History entries, together ([`super::insert_rows`]).
 pub fn insert_events(conn: &mut DbConnection, rows: &[EventRow]) -> QueryResult<()> {
-    super::insert_rows!(conn, follow_up_events::table, rows);
+    if !super::deferred::hold(rows, |h| &mut h.events) {
+        super::insert_rows!(conn, follow_up_events::table, rows);
+    }
     Ok(())
 }
 

@@ -4,9 +4,11 @@
 //! transaction: the lock, and a commit that waits for the disk (SQLite `synchronous=FULL`,
 //! PostgreSQL `synchronous_commit=on`). Under load, callers queue here instead. The first
 //! caller to find nobody writing becomes the **leader**: it takes every job waiting, runs
-//! them one after the other in one [`super::write_tx`], each in its own savepoint — a job
-//! that fails (a refused report) rolls back alone and its neighbours are not touched —
-//! commits once, and only then tells each caller how its job ended. While it writes, new
+//! them one after the other in one [`super::write_tx`], their rows held and written
+//! together at the end ([`super::deferred`]), commits once, and only then tells each
+//! caller how its job ended. If any job fails (a refused report), that attempt is rolled
+//! back and the batch is written again with each job in its own savepoint: the job at
+//! fault rolls back alone and its neighbours are not touched. While it writes, new
 //! callers gather in the queue; when its own job is done the leader hands the queue to one
 //! of them. Nobody is answered before the commit that holds their write is durable.
 //!
@@ -65,6 +67,8 @@ pub struct GroupCommit {
 /// Jobs written in batches, and batches committed (for `/metrics`).
 pub static JOBS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 pub static BATCHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Batches whose first attempt failed and that were written again with savepoints.
+pub static REDONE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl GroupCommit {
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -205,13 +209,28 @@ fn journals_in_memory(conn: &mut DbConnection, on: bool) {
     }
 }
 
-/// Runs `batch` in one write transaction, each job in its own savepoint; returns how each
-/// ended. When the transaction itself fails, each job is run again in a transaction of its
-/// own.
+/// Runs `batch` in one write transaction and returns how each job ended.
+///
+/// First all together, with no savepoints and their rows held to the end
+/// ([`super::deferred`]): the common case, where every job succeeds, costs one statement
+/// per table for the whole batch. If any job fails, that attempt is rolled back and the
+/// batch runs again with each job in its own savepoint, so a refused job rolls back alone.
+/// When the transaction itself fails, each job is run again in a transaction of its own.
 fn write_batch(conn: &mut DbConnection, batch: &mut [(u64, Job)]) -> Vec<Result<(), ApiError>> {
-    JOBS.fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
-    BATCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    use std::sync::atomic::Ordering::Relaxed;
+    JOBS.fetch_add(batch.len() as u64, Relaxed);
+    BATCHES.fetch_add(1, Relaxed);
     if batch.len() > 1 {
+        let all = {
+            let _held = super::deferred::Deferring::start();
+            write_tx(conn, |conn| {
+                batch.iter_mut().try_for_each(|(_, job)| job(conn))
+            })
+        };
+        if all.is_ok() {
+            return batch.iter().map(|_| Ok(())).collect();
+        }
+        REDONE.fetch_add(1, Relaxed);
         let together = write_tx(conn, |conn| {
             Ok::<_, ApiError>(
                 batch

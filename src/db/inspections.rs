@@ -14,8 +14,8 @@ use crate::domain::inspection::{
 };
 use crate::domain::reference::{ActingKind, JfGrade, PositionKind};
 
-#[derive(Debug, Clone, Queryable, Selectable, PartialEq)]
-#[diesel(table_name = inspections)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq)]
+#[diesel(table_name = inspections, treat_none_as_default_value = false)]
 pub struct InspectionRow {
     pub id: DbUuid,
     pub opd_id: DbUuid,
@@ -153,29 +153,11 @@ pub fn version_if_new(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option
 }
 
 pub fn insert(conn: &mut DbConnection, row: &InspectionRow) -> QueryResult<()> {
-    super::tx::debug_assert_writing();
-    diesel::insert_into(inspections::table)
-        .values((
-            inspections::id.eq(row.id),
-            inspections::opd_id.eq(row.opd_id),
-            inspections::inspector_id.eq(row.inspector_id),
-            inspections::status.eq(&row.status),
-            inspections::started_at.eq(row.started_at),
-            inspections::ended_at.eq(row.ended_at),
-            inspections::notes.eq(&row.notes),
-            inspections::latitude.eq(row.latitude),
-            inspections::longitude.eq(row.longitude),
-            inspections::accuracy_m.eq(row.accuracy_m),
-            inspections::distance_m.eq(row.distance_m),
-            inspections::within_geofence.eq(row.within_geofence),
-            inspections::request_hash.eq(&row.request_hash),
-            inspections::version.eq(row.version),
-            inspections::created_at.eq(row.created_at),
-            inspections::updated_at.eq(row.updated_at),
-            inspections::submitted_at.eq(row.submitted_at),
-        ))
-        .execute(conn)
-        .map(|_| ())
+    let rows = std::slice::from_ref(row);
+    if !super::deferred::hold(rows, |h| &mut h.inspections) {
+        super::insert_rows!(conn, inspections::table, rows);
+    }
+    Ok(())
 }
 
 /// Writes the editable fields and bumps the version, only if the version is still
@@ -211,13 +193,17 @@ pub fn update(
 
 /// A report's attendance rows, in one statement on PostgreSQL ([`super::insert_rows`]).
 pub fn insert_attendance_rows(conn: &mut DbConnection, rows: &[AttendanceRow]) -> QueryResult<()> {
-    super::insert_rows!(conn, attendance::table, rows);
+    if !super::deferred::hold(rows, |h| &mut h.attendance) {
+        super::insert_rows!(conn, attendance::table, rows);
+    }
     Ok(())
 }
 
 /// A report's findings, written as [`insert_attendance_rows`] writes attendance.
 pub fn insert_finding_rows(conn: &mut DbConnection, rows: &[FindingRow]) -> QueryResult<()> {
-    super::insert_rows!(conn, findings::table, rows);
+    if !super::deferred::hold(rows, |h| &mut h.findings) {
+        super::insert_rows!(conn, findings::table, rows);
+    }
     Ok(())
 }
 
@@ -289,19 +275,29 @@ pub fn find_evidence(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<
 pub fn taken_ids(conn: &mut DbConnection, ids: &[DbUuid]) -> QueryResult<Vec<DbUuid>> {
     let mut taken = Vec::new();
     for chunk in ids.chunks(TakenIds::SIZES[TakenIds::SIZES.len() - 1]) {
-        taken.extend(TakenIds::of(chunk).load::<DbUuid>(conn)?);
+        taken.extend(match conn {
+            DbConnection::Sqlite(c) => TakenIds::of(chunk).load::<DbUuid>(c)?,
+            // Planned for the values at hand each time: a plan kept from when the tables
+            // were small scans them whole as they grow (measured: a fifth of the speed).
+            DbConnection::Pg(c) => TakenIds(chunk.to_vec(), false).load::<DbUuid>(c)?,
+        });
     }
+    // Rows of this batch not written yet (`super::deferred`).
+    taken.extend(super::deferred::held_row_ids(ids));
     taken.sort_unstable();
     taken.dedup();
     Ok(taken)
 }
 
 /// The statement of [`taken_ids`]: the ids of `attendance` and of `findings` among the
-/// given ones, in one round trip. The list is padded (with its first id again) to one of
-/// a few lengths, so the statement takes a few texts, each prepared once per connection
-/// (a `sql_query` is never kept prepared, and a list of each report's own length would
-/// be a text per length).
-struct TakenIds(Vec<DbUuid>);
+/// given ones, in one round trip, and whether it is kept prepared.
+///
+/// On SQLite it is: the list is padded (with its first id again) to one of a few lengths,
+/// so the statement takes a few texts, each prepared once per connection (a list of each
+/// report's own length would be a text per length). On PostgreSQL it is not: a prepared
+/// statement soon runs on a generic plan, chosen while the tables were small (a scan of
+/// the whole table) and kept as they grow.
+struct TakenIds(Vec<DbUuid>, bool);
 
 impl TakenIds {
     const SIZES: [usize; 4] = [8, 32, 128, 512];
@@ -316,7 +312,7 @@ impl TakenIds {
         if let Some(first) = ids.first() {
             padded.resize(size, *first);
         }
-        TakenIds(padded)
+        TakenIds(padded, true)
     }
 }
 
@@ -335,10 +331,17 @@ where
     DB: diesel::backend::Backend + diesel::sql_types::HasSqlType<diesel::sql_types::Text>,
     DbUuid: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
 {
+    fn is_safe_to_cache_prepared(&self, _backend: &DB) -> QueryResult<bool> {
+        Ok(self.1)
+    }
+
     fn walk_ast<'b>(
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
     ) -> QueryResult<()> {
+        if !self.1 {
+            out.unsafe_to_cache_prepared();
+        }
         for (i, table) in ["attendance", "findings"].into_iter().enumerate() {
             if i > 0 {
                 out.push_sql(" UNION ALL ");

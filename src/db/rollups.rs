@@ -222,6 +222,19 @@ fn add_counters(
     c: [i64; COUNTER_COUNT],
 ) -> QueryResult<()> {
     super::tx::debug_assert_writing();
+    if super::deferred::hold_counters(day, opd, c) {
+        return Ok(());
+    }
+    write_counters(conn, day, opd, c)
+}
+
+/// [`add_counters`], written now (also by [`super::deferred::flush`]).
+pub(super) fn write_counters(
+    conn: &mut DbConnection,
+    day: NaiveDate,
+    opd: &str,
+    c: [i64; COUNTER_COUNT],
+) -> QueryResult<()> {
     upsert_counters(conn, "rollup_daily", "day", day, Some(opd), c)?;
     upsert_counters(conn, "rollup_monthly", "month", month_of(day), Some(opd), c)?;
     upsert_counters(conn, "rollup_day_total", "day", day, None, c)
@@ -244,9 +257,18 @@ pub fn add_officials(
     counts: &[(String, i64)],
 ) -> QueryResult<()> {
     super::tx::debug_assert_writing();
-    if counts.is_empty() {
+    if counts.is_empty() || super::deferred::hold_officials(day, counts) {
         return Ok(());
     }
+    write_officials(conn, day, counts)
+}
+
+/// [`add_officials`], written now (also by [`super::deferred::flush`]).
+pub(super) fn write_officials(
+    conn: &mut DbConnection,
+    day: NaiveDate,
+    counts: &[(String, i64)],
+) -> QueryResult<()> {
     let values: Vec<String> = (0..counts.len())
         .map(|i| format!("($1, ${}, ${})", 2 + 2 * i, 3 + 2 * i))
         .collect();
@@ -379,6 +401,14 @@ pub fn rebuild(conn: &mut DbConnection, tz: chrono_tz::Tz) -> QueryResult<usize>
 /// Counts a change to what the dashboards show; call it in the transaction that makes it.
 pub fn bump_dashboard_version(conn: &mut DbConnection) -> QueryResult<()> {
     super::tx::debug_assert_writing();
+    if super::deferred::hold_bump() {
+        return Ok(());
+    }
+    write_dashboard_bump(conn)
+}
+
+/// [`bump_dashboard_version`], written now (also by [`super::deferred::flush`]).
+pub(super) fn write_dashboard_bump(conn: &mut DbConnection) -> QueryResult<()> {
     diesel::update(super::schema::dashboard_version::table.find(1))
         .set(
             super::schema::dashboard_version::version

@@ -166,6 +166,8 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<Error>,
 {
+    // Rows a batch holds are written first, and none are held inside ([`super::deferred`]).
+    let _direct = super::deferred::Suspended::begin(conn)?;
     let result = conn.transaction(f);
     if result.is_err() {
         forget_audit_head();
@@ -268,7 +270,11 @@ where
     }
     let outcome = {
         let _inside = InWriteTx::enter();
-        f(conn)
+        // The rows a batch held go in last, before the commit ([`super::deferred`]).
+        f(conn).and_then(|value| {
+            super::deferred::flush(conn)?;
+            Ok(value)
+        })
     };
     match outcome {
         Ok(value) => {
@@ -294,6 +300,7 @@ struct InWriteTx;
 impl InWriteTx {
     fn enter() -> Self {
         forget_audit_head();
+        super::deferred::clear();
         IN_WRITE_TX.with(|c| c.set(true));
         InWriteTx
     }
@@ -303,6 +310,7 @@ impl Drop for InWriteTx {
     fn drop(&mut self) {
         IN_WRITE_TX.with(|c| c.set(false));
         forget_audit_head();
+        super::deferred::clear();
     }
 }
 

@@ -130,6 +130,7 @@ pub async fn metrics(
     for (counter, total) in [
         (&m.grouped_writes, &crate::db::group::JOBS),
         (&m.grouped_batches, &crate::db::group::BATCHES),
+        (&m.grouped_redone, &crate::db::group::REDONE),
     ] {
         counter.inc_by(total.load(Relaxed).saturating_sub(counter.get()));
     }

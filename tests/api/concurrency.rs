@@ -22,6 +22,7 @@ both_backends!(
     servers_starting_together_on_an_empty_database_all_come_up,
     a_transient_conflict_runs_the_transaction_again,
     reports_written_together_stand_or_fall_alone,
+    submitted_reports_written_together_share_follow_ups_and_counts,
 );
 
 /// Sends `n` logins at once; returns the statuses.
@@ -488,9 +489,9 @@ async fn a_transient_conflict_runs_the_transaction_again(backend: Backend) {
     );
 }
 
-/// Reports that arrive together are written in one transaction (`db::group`), each in its
-/// own savepoint: a report refused half-way rolls back alone, its neighbours stand, and a
-/// report sent four times at once is stored once.
+/// Reports that arrive together are written in one transaction (`db::group`): a report
+/// refused half-way fails the batch's first attempt and rolls back alone in the second,
+/// its neighbours stand, and a report sent four times at once is stored once.
 async fn reports_written_together_stand_or_fall_alone(backend: Backend) {
     let f = Field::new(backend).await;
     let mut sends: Vec<(Value, u16)> = (0..16)
@@ -553,5 +554,87 @@ async fn reports_written_together_stand_or_fall_alone(backend: Backend) {
         .unwrap();
     assert_eq!(list["items"].as_array().unwrap().len(), 17);
     // The audit chain holds together.
+    f.app.audit_count(&f.admin).await;
+}
+
+/// Submitted reports written in one batch, their rows held to its end (`db::deferred`):
+/// each report's flagged officials get one open follow-up between them, with every
+/// flagged finding attached; the dashboards count each report once; and two reports that
+/// name the same attendance id, sent at once among them, are decided one each way.
+async fn submitted_reports_written_together_share_follow_ups_and_counts(backend: Backend) {
+    let f = Field::new(backend).await;
+    let mut sends: Vec<Value> = (0..12)
+        .map(|_| {
+            let mut report = f.report();
+            report["submit"] = json!(true);
+            report
+        })
+        .collect();
+    // Two drafts with one attendance id between them: one is stored, the other refused.
+    let first = f.report();
+    let mut second = f.report();
+    second["attendance"][0]["id"] = first["attendance"][0]["id"].clone();
+    sends.insert(6, first.clone());
+    sends.insert(3, second.clone());
+    let answers = join_all(sends.iter().map(|b| f.post_report(&f.inspector, b))).await;
+    let mut pair = Vec::new();
+    for (body, resp) in sends.iter().zip(answers) {
+        let status = resp.status().as_u16();
+        if body["id"] == first["id"] || body["id"] == second["id"] {
+            pair.push((body["id"].as_str().unwrap().to_string(), status));
+            if status != 201 {
+                assert_problem(resp, 409).await;
+            }
+        } else {
+            assert_eq!(status, 201, "{}", resp.text().await.unwrap());
+        }
+    }
+    pair.sort_by_key(|(_, s)| *s);
+    assert_eq!(
+        pair.iter().map(|(_, s)| *s).collect::<Vec<_>>(),
+        vec![201, 409]
+    );
+    f.assert_not_stored(&pair[1].0).await;
+    // The absent official and the idle one: one open follow-up each, all twelve findings.
+    for official in [&f.officials[2], &f.officials[3]] {
+        let list: Value = f
+            .app
+            .get(
+                &format!("/api/v1/follow-ups?official_id={official}"),
+                Some(&f.admin),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let items = list["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{list}");
+        let id = items[0]["id"].as_str().unwrap();
+        let fu: Value = f
+            .app
+            .get(&format!("/api/v1/follow-ups/{id}"), Some(&f.admin))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(fu["findings"].as_array().unwrap().len(), 12, "{fu}");
+    }
+    let day = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Jakarta)
+        .date_naive();
+    let from = day - chrono::Duration::days(2);
+    let summary: Value = f
+        .app
+        .get(
+            &format!("/api/v1/dashboard/summary?from={from}&to={day}"),
+            Some(&f.admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    // Drafts are not counted; each submitted report has two findings sent and one derived.
+    assert_eq!(summary["findings"], 36, "{summary}");
+    assert_eq!(summary["follow_ups_by_status"]["open"], 2, "{summary}");
     f.app.audit_count(&f.admin).await;
 }
