@@ -1,48 +1,57 @@
 //! Rows a batch of the group commit writes together, table by table, just before it commits.
 //!
 //! A batch's first attempt ([`super::group`]) runs its reports one after the other in one
-//! transaction with no savepoints, and the rows they add — reports, attendance, findings,
-//! the findings' attachments to follow-ups, history entries and audit entries — are held
-//! here instead of being written report by report, and what they add to the dashboards'
-//! counters is summed here. [`super::tx`] writes them (parents
-//! first, one multi-row statement per table on PostgreSQL) after the last report and
-//! before `COMMIT`, so they are committed with the batch or not at all: sixteen reports
-//! cost a handful of statements instead of a hundred round trips.
+//! transaction with no savepoints. The rows they add — reports, attendance, findings, the
+//! findings' attachments to follow-ups, history entries and audit entries — are held here
+//! instead of being written report by report, and what they add to the dashboards'
+//! counters is summed here. [`super::tx`] writes them (parents first, one multi-row
+//! statement per table on PostgreSQL) after the last report and before `COMMIT`, so they
+//! are committed with the batch or not at all. What the reports ask of the database is
+//! asked once per batch too: whether any of them is stored already (with the reference
+//! data's version), and each official's open follow-up. Sixteen reports cost a handful of
+//! statements instead of a hundred round trips.
 //!
 //! What holds that together:
 //! - Rows are held only on the thread of a batch's first attempt ([`Deferring`]) and only
-//!   inside its write transaction; every other write writes at once.
-//! - A new report reads these tables twice: whether its id is stored, which writes what
-//!   is held first when that id is among it ([`holds_inspection`]; a replay then reads its
-//!   stored rows), and whether its row ids are taken, which looks among the held rows too
-//!   ([`held_row_ids`]). Follow-ups themselves are written at once: the next report of
-//!   the batch looks for the official's open one. No other job runs in a batch.
+//!   inside its write transaction; every other write writes at once. Only new reports run
+//!   in a batch.
+//! - A new report reads these tables twice. Whether its id is stored is answered for the
+//!   whole batch at its first report ([`version_if_new`]); a report written earlier in the
+//!   batch (the same report sent twice) writes what is held first and is asked about
+//!   directly, and as a replay reads its stored rows. Whether its row ids are taken looks
+//!   among the held rows too ([`held_row_ids`]).
+//! - Follow-ups themselves are written at once, and the batch keeps each official's open
+//!   one as it looked it up or raised it ([`known_active`]): nothing else changes a
+//!   follow-up in a batch.
 //! - Nothing in a batch reads the counters ([`super::rollups`]) or the dashboards' version:
 //!   each (day, OPD) and (day, official) gets its sum in one upsert at the end.
 //! - The audit chain is hashed as the entries are made (its head is kept per transaction,
 //!   [`super::tx`]); only the inserts wait.
 //! - A savepoint writes what is held before it begins and writes directly inside, so
-//!   rolling one back never leaves rows of its own behind here.
-//! - The held rows are dropped whenever a write transaction begins or ends: a transaction
-//!   that rolls back, or runs again after a conflict, starts with nothing held.
+//!   rolling one back never leaves rows of its own behind here; what the batch had learnt
+//!   is asked again after it.
+//! - What is held and learnt is dropped whenever a write transaction begins or ends: a
+//!   transaction that rolls back, or runs again after a conflict, starts afresh. The
+//!   reference data cannot change meanwhile: the write lock is held throughout.
 //! - A row that cannot be written (a unique id taken by a concurrent writer) fails the
 //!   whole batch, which is then written again report by report, each in its savepoint, so
 //!   the report at fault is refused alone.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::NaiveDate;
-use diesel::{QueryResult, RunQueryDsl};
+use diesel::{OptionalExtension, QueryResult, RunQueryDsl};
 
 use super::audit::AuditRow;
-use super::followups::{Attachment, EventRow};
+use super::followups::{Attachment, EventRow, FollowUpRow};
 use super::inspections::{AttendanceRow, FindingRow, InspectionRow};
 use super::rollups::{self, COUNTER_COUNT};
 use super::schema::{
     attendance, audit_log, findings, follow_up_events, follow_up_findings, inspections,
 };
 use super::{DbConnection, DbUuid};
+use crate::domain::followup::FollowUpStatus;
 
 /// The rows held, in the order they were made, and the sums of the counters added.
 #[derive(Default)]
@@ -75,17 +84,38 @@ impl Held {
     }
 }
 
+/// A batch's first attempt: the rows it holds, and what it has learnt of the database in
+/// its transaction.
+#[derive(Default)]
+struct Batch {
+    held: Held,
+    /// The ids of the reports the batch's jobs create (given by the group commit).
+    ids: HashSet<DbUuid>,
+    /// Asked once for all of `ids`: the reference data's version, and which are stored.
+    known: Option<(Option<i64>, HashSet<DbUuid>)>,
+    /// Reports written in this transaction (held or flushed).
+    written: HashSet<DbUuid>,
+    /// Each official's open or in-review follow-up, for the officials looked up so far
+    /// (`None`: they have none), kept up to date as the batch raises follow-ups.
+    active: HashMap<DbUuid, Option<FollowUpRow>>,
+}
+
 thread_local! {
     /// `Some` while this thread runs a batch's first attempt.
-    static HELD: RefCell<Option<Held>> = const { RefCell::new(None) };
+    static HELD: RefCell<Option<Batch>> = const { RefCell::new(None) };
 }
 
 /// While it lives, the write transactions of this thread hold their rows until commit.
 pub struct Deferring(());
 
 impl Deferring {
-    pub fn start() -> Self {
-        HELD.with(|h| *h.borrow_mut() = Some(Held::default()));
+    /// `ids`: the reports the batch's jobs create, asked about together.
+    pub fn start(ids: impl IntoIterator<Item = DbUuid>) -> Self {
+        let batch = Batch {
+            ids: ids.into_iter().collect(),
+            ..Batch::default()
+        };
+        HELD.with(|h| *h.borrow_mut() = Some(batch));
         Deferring(())
     }
 }
@@ -94,6 +124,92 @@ impl Drop for Deferring {
     fn drop(&mut self) {
         HELD.with(|h| *h.borrow_mut() = None);
     }
+}
+
+/// Runs `f` on the batch when this thread defers its writes inside a write transaction.
+fn with_batch<T>(f: impl FnOnce(&mut Batch) -> T) -> Option<T> {
+    if !super::tx::holds_write_lock() {
+        return None;
+    }
+    HELD.with(|h| h.borrow_mut().as_mut().map(f))
+}
+
+/// [`super::inspections::version_if_new`] as the batch knows it: `None` when it must be
+/// asked directly. The first report of a batch asks for all the batch's reports at once; a
+/// report written earlier in the batch (the same report sent twice) is asked about
+/// directly, after what is held is written.
+pub(super) fn version_if_new(
+    conn: &mut DbConnection,
+    id: DbUuid,
+) -> QueryResult<Option<Option<i64>>> {
+    let Some((written, mine, known)) = with_batch(|b| {
+        (
+            b.written.contains(&id),
+            b.ids.contains(&id),
+            b.known.is_some(),
+        )
+    }) else {
+        return Ok(None);
+    };
+    if written {
+        flush(conn)?;
+        return Ok(None);
+    }
+    if !mine {
+        return Ok(None);
+    }
+    if !known {
+        let ids: Vec<DbUuid> = with_batch(|b| b.ids.iter().copied().collect()).unwrap_or_default();
+        let version = super::reference::reference_version(conn).optional()?;
+        let stored = super::inspections::stored_among(conn, &ids)?;
+        with_batch(|b| b.known = Some((version, stored.into_iter().collect())));
+    }
+    Ok(with_batch(|b| {
+        b.known
+            .as_ref()
+            .map(|(version, stored)| if stored.contains(&id) { None } else { *version })
+    })
+    .flatten())
+}
+
+/// The open or in-review follow-ups the batch knows of among `officials`, and the
+/// officials it must look up (all of them when not deferring).
+pub(super) fn known_active(officials: &[DbUuid]) -> (HashMap<DbUuid, FollowUpRow>, Vec<DbUuid>) {
+    with_batch(|b| {
+        let mut found = HashMap::new();
+        let mut missing = Vec::new();
+        for o in officials {
+            match b.active.get(o) {
+                Some(Some(row)) => {
+                    found.insert(*o, row.clone());
+                }
+                Some(None) => {}
+                None => missing.push(*o),
+            }
+        }
+        (found, missing)
+    })
+    .unwrap_or_else(|| (HashMap::new(), officials.to_vec()))
+}
+
+/// What a look-up of `officials` found (`found` holds those with an active follow-up).
+pub(super) fn learn_active(officials: &[DbUuid], found: &HashMap<DbUuid, FollowUpRow>) {
+    with_batch(|b| {
+        for o in officials {
+            b.active.insert(*o, found.get(o).cloned());
+        }
+    });
+}
+
+/// Follow-ups written in this batch: each is its official's active one from now on.
+pub(super) fn learn_raised(rows: &[FollowUpRow]) {
+    with_batch(|b| {
+        for row in rows {
+            let active = matches!(row.status, FollowUpStatus::Open | FollowUpStatus::InReview);
+            b.active
+                .insert(row.official_id, active.then(|| row.clone()));
+        }
+    });
 }
 
 /// Holds a copy of `rows` when this thread defers its writes inside a write transaction;
@@ -105,16 +221,16 @@ pub(super) fn hold<R: Clone>(rows: &[R], table: fn(&mut Held) -> &mut Vec<R>) ->
 /// Runs `f` on what is held when this thread defers its writes inside a write
 /// transaction; `false` when the caller must write now.
 fn with_held(f: impl FnOnce(&mut Held)) -> bool {
-    if !super::tx::holds_write_lock() {
-        return false;
-    }
-    HELD.with(|h| match h.borrow_mut().as_mut() {
-        Some(held) => {
-            f(held);
-            true
-        }
-        None => false,
+    with_batch(|b| f(&mut b.held)).is_some()
+}
+
+/// Holds a new report's row (see [`hold`]).
+pub(super) fn hold_inspection(row: &InspectionRow) -> bool {
+    with_batch(|b| {
+        b.written.insert(row.id);
+        b.held.inspections.push(row.clone());
     })
+    .is_some()
 }
 
 /// Adds `c` to the (day, OPD) counters held ([`rollups::add_daily`]).
@@ -144,20 +260,11 @@ pub(super) fn hold_bump() -> bool {
     with_held(|held| held.bump = true)
 }
 
-/// Whether a report with this id is among the rows held (and so not yet in its table).
-pub fn holds_inspection(id: DbUuid) -> bool {
-    HELD.with(|h| {
-        h.borrow()
-            .as_ref()
-            .is_some_and(|held| held.inspections.iter().any(|r| r.id == id))
-    })
-}
-
 /// Which of `ids` belong to attendance or findings rows held.
 pub(super) fn held_row_ids(ids: &[DbUuid]) -> Vec<DbUuid> {
     HELD.with(|h| {
-        let held = h.borrow();
-        let Some(held) = held.as_ref() else {
+        let batch = h.borrow();
+        let Some(held) = batch.as_ref().map(|b| &b.held) else {
             return Vec::new();
         };
         ids.iter()
@@ -170,18 +277,21 @@ pub(super) fn held_row_ids(ids: &[DbUuid]) -> Vec<DbUuid> {
     })
 }
 
-/// Forgets what is held (a write transaction begins or ends).
+/// Forgets what is held and what was learnt (a write transaction begins or ends).
 pub(super) fn clear() {
     HELD.with(|h| {
-        if let Some(held) = h.borrow_mut().as_mut() {
-            *held = Held::default();
+        if let Some(batch) = h.borrow_mut().as_mut() {
+            *batch = Batch {
+                ids: std::mem::take(&mut batch.ids),
+                ..Batch::default()
+            };
         }
     });
 }
 
 /// Writes what is held, parents first, and holds nothing afterwards.
 pub fn flush(conn: &mut DbConnection) -> QueryResult<()> {
-    let held = HELD.with(|h| h.borrow_mut().as_mut().map(std::mem::take));
+    let held = HELD.with(|h| h.borrow_mut().as_mut().map(|b| std::mem::take(&mut b.held)));
     let Some(held) = held.filter(|h| !h.is_empty()) else {
         return Ok(());
     };
@@ -215,7 +325,7 @@ pub fn flush(conn: &mut DbConnection) -> QueryResult<()> {
 
 /// Writes what is held and writes directly while it lives (a savepoint); holding resumes
 /// when it is dropped.
-pub(super) struct Suspended(Option<Held>);
+pub(super) struct Suspended(Option<Batch>);
 
 impl Suspended {
     pub(super) fn begin(conn: &mut DbConnection) -> QueryResult<Self> {
@@ -226,8 +336,11 @@ impl Suspended {
 
 impl Drop for Suspended {
     fn drop(&mut self) {
-        if let Some(held) = self.0.take() {
-            HELD.with(|h| *h.borrow_mut() = Some(held));
+        if let Some(mut batch) = self.0.take() {
+            // What the savepoint wrote is not in what was learnt before it.
+            batch.known = None;
+            batch.active.clear();
+            HELD.with(|h| *h.borrow_mut() = Some(batch));
         }
     }
 }

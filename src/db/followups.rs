@@ -75,17 +75,21 @@ pub fn active_for_each(
     conn: &mut DbConnection,
     officials: &[DbUuid],
 ) -> QueryResult<std::collections::HashMap<DbUuid, FollowUpRow>> {
-    let mut out = std::collections::HashMap::new();
-    for chunk in officials.chunks(500) {
+    // In a batch's first attempt, each official is looked up once (`super::deferred`).
+    let (mut out, missing) = super::deferred::known_active(officials);
+    let mut read = std::collections::HashMap::new();
+    for chunk in missing.chunks(500) {
         for row in follow_ups::table
             .filter(follow_ups::official_id.eq_any(chunk))
             .filter(follow_ups::status.eq_any([FollowUpStatus::Open, FollowUpStatus::InReview]))
             .select(FollowUpRow::as_select())
             .load::<FollowUpRow>(conn)?
         {
-            out.insert(row.official_id, row);
+            read.insert(row.official_id, row);
         }
     }
+    super::deferred::learn_active(&missing, &read);
+    out.extend(read);
     Ok(out)
 }
 
@@ -144,6 +148,7 @@ pub fn insert_many(conn: &mut DbConnection, rows: &[FollowUpRow]) -> QueryResult
         return Ok(());
     }
     super::insert_rows!(conn, follow_ups::table, rows);
+    super::deferred::learn_raised(rows);
     super::rollups::bump_dashboard_version(conn)
 }
 

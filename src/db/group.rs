@@ -19,15 +19,16 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use super::{write_tx, DbConnection, DbPool};
+use super::{write_tx, DbConnection, DbPool, DbUuid};
 use crate::error::ApiError;
 
 type Job = Box<dyn FnMut(&mut DbConnection) -> Result<(), ApiError> + Send>;
 
 #[derive(Default)]
 struct State {
-    /// Jobs waiting for a leader, oldest first, with their tickets.
-    queue: Vec<(u64, Job)>,
+    /// Jobs waiting for a leader, oldest first, with their tickets and the id of the
+    /// report each creates (asked about for the whole batch at once, [`super::deferred`]).
+    queue: Vec<(u64, Option<DbUuid>, Job)>,
     /// How each finished job ended, until its caller collects it.
     done: HashMap<u64, Result<(), ApiError>>,
     /// Whether a leader is writing.
@@ -81,8 +82,9 @@ impl GroupCommit {
     /// Runs `f` in a write transaction shared with the writes queued beside it, and returns
     /// its result once that transaction has committed. `f` may run more than once (as a
     /// [`write_tx`] closure may), always with nothing of its earlier runs kept. A connection
-    /// is taken from `pool` only by the caller that leads.
-    pub fn run<T, F>(&self, pool: &DbPool, mut f: F) -> Result<T, ApiError>
+    /// is taken from `pool` only by the caller that leads. `creates`: the id of the report
+    /// `f` creates, if it does.
+    pub fn run<T, F>(&self, pool: &DbPool, creates: Option<DbUuid>, mut f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnMut(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
@@ -98,7 +100,7 @@ impl GroupCommit {
         let mut state = self.lock();
         let ticket = state.next_ticket;
         state.next_ticket += 1;
-        state.queue.push((ticket, job));
+        state.queue.push((ticket, creates, job));
         let ended = loop {
             if let Some(ended) = state.done.remove(&ticket) {
                 break ended;
@@ -116,7 +118,7 @@ impl GroupCommit {
                     if let Some(ended) = state.done.remove(&ticket) {
                         break ended;
                     }
-                    state.queue.retain(|(t, _)| *t != ticket);
+                    state.queue.retain(|(t, _, _)| *t != ticket);
                     break Err(e);
                 }
                 continue;
@@ -147,17 +149,17 @@ impl GroupCommit {
             let mut batch = {
                 let mut state = self.lock();
                 let batch = std::mem::take(&mut state.queue);
-                state.writing = batch.iter().map(|(t, _)| *t).collect();
+                state.writing = batch.iter().map(|(t, _, _)| *t).collect();
                 batch
             };
             if batch.is_empty() {
                 return Ok(());
             }
             let ended = write_batch(conn, &mut batch);
-            let mine = batch.iter().any(|(t, _)| *t == ticket);
+            let mine = batch.iter().any(|(t, _, _)| *t == ticket);
             let mut state = self.lock();
             state.writing.clear();
-            for ((t, _), e) in batch.into_iter().zip(ended) {
+            for ((t, _, _), e) in batch.into_iter().zip(ended) {
                 state.done.insert(t, e);
             }
             self.changed.notify_all();
@@ -216,15 +218,19 @@ fn journals_in_memory(conn: &mut DbConnection, on: bool) {
 /// per table for the whole batch. If any job fails, that attempt is rolled back and the
 /// batch runs again with each job in its own savepoint, so a refused job rolls back alone.
 /// When the transaction itself fails, each job is run again in a transaction of its own.
-fn write_batch(conn: &mut DbConnection, batch: &mut [(u64, Job)]) -> Vec<Result<(), ApiError>> {
+fn write_batch(
+    conn: &mut DbConnection,
+    batch: &mut [(u64, Option<DbUuid>, Job)],
+) -> Vec<Result<(), ApiError>> {
     use std::sync::atomic::Ordering::Relaxed;
     JOBS.fetch_add(batch.len() as u64, Relaxed);
     BATCHES.fetch_add(1, Relaxed);
     if batch.len() > 1 {
         let all = {
-            let _held = super::deferred::Deferring::start();
+            let _held =
+                super::deferred::Deferring::start(batch.iter().filter_map(|(_, id, _)| *id));
             write_tx(conn, |conn| {
-                batch.iter_mut().try_for_each(|(_, job)| job(conn))
+                batch.iter_mut().try_for_each(|(_, _, job)| job(conn))
             })
         };
         if all.is_ok() {
@@ -235,7 +241,7 @@ fn write_batch(conn: &mut DbConnection, batch: &mut [(u64, Job)]) -> Vec<Result<
             Ok::<_, ApiError>(
                 batch
                     .iter_mut()
-                    .map(|(_, job)| super::tx::savepoint(conn, |conn| job(conn)))
+                    .map(|(_, _, job)| super::tx::savepoint(conn, |conn| job(conn)))
                     .collect::<Vec<_>>(),
             )
         });
@@ -245,6 +251,6 @@ fn write_batch(conn: &mut DbConnection, batch: &mut [(u64, Job)]) -> Vec<Result<
     }
     batch
         .iter_mut()
-        .map(|(_, job)| write_tx(conn, |conn| job(conn)))
+        .map(|(_, _, job)| write_tx(conn, |conn| job(conn)))
         .collect()
 }

@@ -144,6 +144,10 @@ pub fn find(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<Inspectio
 /// prepared outside the write lock asks under it, in one statement.
 pub fn version_if_new(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<i64>> {
     use diesel::dsl::{exists, not};
+    // In a batch's first attempt, asked once for all its reports (`super::deferred`).
+    if let Some(answer) = super::deferred::version_if_new(conn, id)? {
+        return Ok(answer);
+    }
     reference_version::table
         .find(1)
         .filter(not(exists(inspections::table.find(id))))
@@ -153,9 +157,8 @@ pub fn version_if_new(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option
 }
 
 pub fn insert(conn: &mut DbConnection, row: &InspectionRow) -> QueryResult<()> {
-    let rows = std::slice::from_ref(row);
-    if !super::deferred::hold(rows, |h| &mut h.inspections) {
-        super::insert_rows!(conn, inspections::table, rows);
+    if !super::deferred::hold_inspection(row) {
+        super::insert_rows!(conn, inspections::table, std::slice::from_ref(row));
     }
     Ok(())
 }
@@ -274,13 +277,8 @@ pub fn find_evidence(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<
 /// whole and report writes slowed down with history.
 pub fn taken_ids(conn: &mut DbConnection, ids: &[DbUuid]) -> QueryResult<Vec<DbUuid>> {
     let mut taken = Vec::new();
-    for chunk in ids.chunks(TakenIds::SIZES[TakenIds::SIZES.len() - 1]) {
-        taken.extend(match conn {
-            DbConnection::Sqlite(c) => TakenIds::of(chunk).load::<DbUuid>(c)?,
-            // Planned for the values at hand each time: a plan kept from when the tables
-            // were small scans them whole as they grow (measured: a fifth of the speed).
-            DbConnection::Pg(c) => TakenIds(chunk.to_vec(), false).load::<DbUuid>(c)?,
-        });
+    for chunk in ids.chunks(IdsIn::SIZES[IdsIn::SIZES.len() - 1]) {
+        taken.extend(IdsIn::find(conn, &["attendance", "findings"], chunk)?);
     }
     // Rows of this batch not written yet (`super::deferred`).
     taken.extend(super::deferred::held_row_ids(ids));
@@ -289,65 +287,89 @@ pub fn taken_ids(conn: &mut DbConnection, ids: &[DbUuid]) -> QueryResult<Vec<DbU
     Ok(taken)
 }
 
-/// The statement of [`taken_ids`]: the ids of `attendance` and of `findings` among the
-/// given ones, in one round trip, and whether it is kept prepared.
+/// The statement of [`taken_ids`] and [`stored_among`]: the ids of the rows of `tables`
+/// among the given ones, in one round trip, and whether it is kept prepared.
 ///
 /// On SQLite it is: the list is padded (with its first id again) to one of a few lengths,
 /// so the statement takes a few texts, each prepared once per connection (a list of each
-/// report's own length would be a text per length). On PostgreSQL it is not: a prepared
+/// caller's own length would be a text per length). On PostgreSQL it is not: a prepared
 /// statement soon runs on a generic plan, chosen while the tables were small (a scan of
-/// the whole table) and kept as they grow.
-struct TakenIds(Vec<DbUuid>, bool);
+/// the whole table) and kept as they grow (measured: a fifth of the speed).
+struct IdsIn {
+    tables: &'static [&'static str],
+    ids: Vec<DbUuid>,
+    prepared: bool,
+}
 
-impl TakenIds {
+impl IdsIn {
     const SIZES: [usize; 4] = [8, 32, 128, 512];
 
-    fn of(ids: &[DbUuid]) -> TakenIds {
-        let size = Self::SIZES
-            .iter()
-            .copied()
-            .find(|s| *s >= ids.len())
-            .unwrap_or(ids.len());
-        let mut padded = ids.to_vec();
-        if let Some(first) = ids.first() {
-            padded.resize(size, *first);
+    fn find(
+        conn: &mut DbConnection,
+        tables: &'static [&'static str],
+        ids: &[DbUuid],
+    ) -> QueryResult<Vec<DbUuid>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
         }
-        TakenIds(padded, true)
+        match conn {
+            DbConnection::Sqlite(c) => {
+                let size = Self::SIZES
+                    .iter()
+                    .copied()
+                    .find(|s| *s >= ids.len())
+                    .unwrap_or(ids.len());
+                let mut padded = ids.to_vec();
+                padded.resize(size, ids[0]);
+                IdsIn {
+                    tables,
+                    ids: padded,
+                    prepared: true,
+                }
+                .load::<DbUuid>(c)
+            }
+            DbConnection::Pg(c) => IdsIn {
+                tables,
+                ids: ids.to_vec(),
+                prepared: false,
+            }
+            .load::<DbUuid>(c),
+        }
     }
 }
 
-impl diesel::query_builder::QueryId for TakenIds {
+impl diesel::query_builder::QueryId for IdsIn {
     type QueryId = ();
     // The text depends on the list's length: statements are told apart by their text.
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl diesel::query_builder::Query for TakenIds {
+impl diesel::query_builder::Query for IdsIn {
     type SqlType = diesel::sql_types::Text;
 }
 
-impl<DB> diesel::query_builder::QueryFragment<DB> for TakenIds
+impl<DB> diesel::query_builder::QueryFragment<DB> for IdsIn
 where
     DB: diesel::backend::Backend + diesel::sql_types::HasSqlType<diesel::sql_types::Text>,
     DbUuid: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
 {
     fn is_safe_to_cache_prepared(&self, _backend: &DB) -> QueryResult<bool> {
-        Ok(self.1)
+        Ok(self.prepared)
     }
 
     fn walk_ast<'b>(
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
     ) -> QueryResult<()> {
-        if !self.1 {
+        if !self.prepared {
             out.unsafe_to_cache_prepared();
         }
-        for (i, table) in ["attendance", "findings"].into_iter().enumerate() {
+        for (i, table) in self.tables.iter().enumerate() {
             if i > 0 {
                 out.push_sql(" UNION ALL ");
             }
             out.push_sql(&format!("SELECT id FROM {table} WHERE id IN ("));
-            for (j, id) in self.0.iter().enumerate() {
+            for (j, id) in self.ids.iter().enumerate() {
                 if j > 0 {
                     out.push_sql(", ");
                 }
@@ -359,7 +381,17 @@ where
     }
 }
 
-impl<Conn> RunQueryDsl<Conn> for TakenIds {}
+impl<Conn> RunQueryDsl<Conn> for IdsIn {}
+
+/// Which of the reports `ids` are stored (a group commit's batch asks for all of its
+/// reports at once, `super::deferred`).
+pub fn stored_among(conn: &mut DbConnection, ids: &[DbUuid]) -> QueryResult<Vec<DbUuid>> {
+    let mut stored = Vec::new();
+    for chunk in ids.chunks(IdsIn::SIZES[IdsIn::SIZES.len() - 1]) {
+        stored.extend(IdsIn::find(conn, &["inspections"], chunk)?);
+    }
+    Ok(stored)
+}
 
 /// Removes a draft's attendance rows and the absence findings derived from them.
 pub fn delete_attendance(conn: &mut DbConnection, inspection: DbUuid) -> QueryResult<()> {

@@ -525,6 +525,7 @@ pub async fn create_inspection(
     let (prepare_state, write_state) = (state.clone(), state.clone());
     let (created, written) = super::run_prepared_grouped(
         &state,
+        id,
         move |conn| {
             let reference = &prepare_state.reference;
             service::prepare(conn, &prepare_input, &preparer, &prepare_ctx, reference)

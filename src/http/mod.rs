@@ -55,8 +55,9 @@ where
     .await
 }
 
-/// Runs the write `f` on the blocking pool through the group commit (`db::group`): it shares
-/// a transaction with the writes queued beside it and returns once that has committed.
+/// Runs the write `f`, which creates the report `creates`, on the blocking pool through the
+/// group commit (`db::group`): it shares a transaction with the writes queued beside it and
+/// returns once that has committed.
 ///
 /// Before it, in the same job on the blocking pool, `prepare` does what can be done without
 /// writing, beside other requests rather than in the group commit's one writer. On
@@ -67,6 +68,7 @@ where
 /// (measured), so `prepare` gets none.
 pub async fn run_prepared_grouped<P, T, R, F>(
     state: &actix_web::web::Data<crate::state::AppState>,
+    creates: crate::db::DbUuid,
     prepare: R,
     f: F,
 ) -> Result<T, crate::error::ApiError>
@@ -92,7 +94,7 @@ where
         let mut f = f;
         state
             .writes
-            .run(&state.pool, move |conn| f(conn, &prepared))
+            .run(&state.pool, Some(creates), move |conn| f(conn, &prepared))
     })
     .await
 }

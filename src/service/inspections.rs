@@ -8,7 +8,6 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::db::audit;
-use crate::db::deferred;
 use crate::db::inspections::{self as idb, AttendanceRow, EvidenceRow, FindingRow, InspectionRow};
 use crate::db::reference as refdb;
 use crate::db::{now, write_tx, DbConnection, DbUuid};
@@ -582,16 +581,10 @@ pub fn create(
     // and its savepoint in the second is what rolls it back alone. In the first attempt the
     // batch's rows are held until it commits (`db::deferred`).
     crate::db::tx::in_write_tx(conn, |conn| {
-        let id = DbUuid(input.id);
-        if deferred::holds_inspection(id) {
-            // The same report twice in one batch (a retry): the second must find the first,
-            // and a replay reads its rows back. Nothing else below reads what is held
-            // (the ids-taken check looks there too).
-            deferred::flush(conn)?;
-        }
-        // One statement: the reference data's version, unless a report with this id is
-        // stored.
-        let version = idb::version_if_new(conn, id)?;
+        // One statement (in a batch, one for all its reports): the reference data's
+        // version, unless a report with this id is stored. Nothing below reads the rows
+        // a batch holds but a replay, which that statement writes first.
+        let version = idb::version_if_new(conn, DbUuid(input.id))?;
         if let (Some(now), Some((version, built))) = (version, &prepared.built) {
             if now == *version {
                 return write(conn, built, input.submit, caller, author, ctx);

@@ -559,8 +559,9 @@ async fn reports_written_together_stand_or_fall_alone(backend: Backend) {
 
 /// Submitted reports written in one batch, their rows held to its end (`db::deferred`):
 /// each report's flagged officials get one open follow-up between them, with every
-/// flagged finding attached; the dashboards count each report once; and two reports that
-/// name the same attendance id, sent at once among them, are decided one each way.
+/// flagged finding attached; the dashboards count each report once; a draft stored before
+/// and sent again among them with `submit` is submitted by its replay; and two reports
+/// that name the same attendance id, sent at once among them, are decided one each way.
 async fn submitted_reports_written_together_share_follow_ups_and_counts(backend: Backend) {
     let f = Field::new(backend).await;
     let mut sends: Vec<Value> = (0..12)
@@ -576,11 +577,18 @@ async fn submitted_reports_written_together_share_follow_ups_and_counts(backend:
     second["attendance"][0]["id"] = first["attendance"][0]["id"].clone();
     sends.insert(6, first.clone());
     sends.insert(3, second.clone());
+    // A draft stored before, sent again among them with `submit`: submitted by its replay.
+    let mut earlier = f.report();
+    assert_eq!(f.post_report(&f.inspector, &earlier).await.status(), 201);
+    earlier["submit"] = json!(true);
+    sends.insert(9, earlier.clone());
     let answers = join_all(sends.iter().map(|b| f.post_report(&f.inspector, b))).await;
     let mut pair = Vec::new();
     for (body, resp) in sends.iter().zip(answers) {
         let status = resp.status().as_u16();
-        if body["id"] == first["id"] || body["id"] == second["id"] {
+        if body["id"] == earlier["id"] {
+            assert_eq!(status, 200, "{}", resp.text().await.unwrap());
+        } else if body["id"] == first["id"] || body["id"] == second["id"] {
             pair.push((body["id"].as_str().unwrap().to_string(), status));
             if status != 201 {
                 assert_problem(resp, 409).await;
@@ -595,7 +603,19 @@ async fn submitted_reports_written_together_share_follow_ups_and_counts(backend:
         vec![201, 409]
     );
     f.assert_not_stored(&pair[1].0).await;
-    // The absent official and the idle one: one open follow-up each, all twelve findings.
+    let replayed: Value = f
+        .app
+        .get(
+            &format!("/api/v1/inspections/{}", earlier["id"].as_str().unwrap()),
+            Some(&f.admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(replayed["status"], "submitted");
+    // The absent official and the idle one: one open follow-up each, with the flagged
+    // finding of each of the thirteen submitted reports.
     for official in [&f.officials[2], &f.officials[3]] {
         let list: Value = f
             .app
@@ -617,7 +637,7 @@ async fn submitted_reports_written_together_share_follow_ups_and_counts(backend:
             .json()
             .await
             .unwrap();
-        assert_eq!(fu["findings"].as_array().unwrap().len(), 12, "{fu}");
+        assert_eq!(fu["findings"].as_array().unwrap().len(), 13, "{fu}");
     }
     let day = chrono::Utc::now()
         .with_timezone(&chrono_tz::Asia::Jakarta)
@@ -634,7 +654,8 @@ async fn submitted_reports_written_together_share_follow_ups_and_counts(backend:
         .await
         .unwrap();
     // Drafts are not counted; each submitted report has two findings sent and one derived.
-    assert_eq!(summary["findings"], 36, "{summary}");
+    assert_eq!(summary["findings"], 39, "{summary}");
+    assert_eq!(summary["inspections"], 13, "{summary}");
     assert_eq!(summary["follow_ups_by_status"]["open"], 2, "{summary}");
     f.app.audit_count(&f.admin).await;
 }
