@@ -123,6 +123,15 @@ impl SqliteSynchronous {
 /// `busy_timeout`) or by another transaction (PostgreSQL `lock_timeout`, pooled connections).
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How many pages the SQLite WAL grows to before the commit that passes it copies them
+/// into the database file (`wal_autocheckpoint`; SQLite's default is 1,000, 4 MiB). That
+/// copy is made by the writer, after its commit, while the next writers wait: a report's
+/// random-UUID rows dirty a page each, a checkpoint every 1,000 pages came every few
+/// batches and was a tenth of the writer's work. Less often, a page changed by many
+/// reports meanwhile is copied once (BENCHMARKS.md). The WAL file keeps the size it grew
+/// to, about 40 MiB.
+pub const WAL_CHECKPOINT_PAGES: u32 = 10_000;
+
 #[derive(Debug, Clone)]
 pub struct ConnectionManager {
     url: DatabaseUrl,
@@ -164,7 +173,8 @@ impl ConnectionManager {
                 // the same moment holds its migration transaction: retry for as long as
                 // busy_timeout allows.
                 let mode = format!(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = {};",
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; \
+                     PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES};",
                     self.synchronous.as_sql()
                 );
                 let started = std::time::Instant::now();
@@ -253,6 +263,55 @@ mod tests {
             options.iter().any(|o| o == "ENABLE_QPSG"),
             "built without SQLITE_ENABLE_QPSG: {options:?}"
         );
+        Ok(())
+    }
+
+    /// A pooled SQLite connection: WAL, `synchronous` as configured (FULL by default), and
+    /// the WAL checkpointed every [`WAL_CHECKPOINT_PAGES`] pages.
+    #[test]
+    fn sqlite_connections_are_set_up() -> Result<(), String> {
+        #[derive(diesel::QueryableByName)]
+        struct Value {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            value: String,
+        }
+        #[derive(diesel::QueryableByName)]
+        struct Pages {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            wal_autocheckpoint: i32,
+        }
+        let dir = std::env::temp_dir().join(format!("sidak-pool-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let manager = ConnectionManager::new(
+            DatabaseUrl::Sqlite(dir.join("t.db")),
+            SqliteSynchronous::Full,
+        );
+        let mut conn = r2d2::ManageConnection::connect(&manager).map_err(|e| e.to_string())?;
+        let mut read = |pragma: &str| -> Result<String, String> {
+            let rows: Vec<Value> =
+                diesel::sql_query(format!("SELECT CAST({pragma} AS TEXT) AS value"))
+                    .load(&mut conn)
+                    .map_err(|e| e.to_string())?;
+            rows.into_iter()
+                .next()
+                .map(|v| v.value)
+                .ok_or_else(|| format!("{pragma}: no row"))
+        };
+        let (journal, synchronous, checkpoint) = (
+            read("(SELECT journal_mode FROM pragma_journal_mode)")?,
+            read("(SELECT synchronous FROM pragma_synchronous)")?,
+            diesel::sql_query("PRAGMA wal_autocheckpoint")
+                .load::<Pages>(&mut conn)
+                .map_err(|e| e.to_string())?
+                .first()
+                .map(|p| p.wal_autocheckpoint.to_string())
+                .unwrap_or_default(),
+        );
+        drop(conn);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(journal, "wal");
+        assert_eq!(synchronous, "2", "FULL");
+        assert_eq!(checkpoint, WAL_CHECKPOINT_PAGES.to_string());
         Ok(())
     }
 
