@@ -95,6 +95,8 @@ struct Batch {
     known: Option<(Option<i64>, HashSet<DbUuid>)>,
     /// Reports written in this transaction (held or flushed).
     written: HashSet<DbUuid>,
+    /// The ids of the attendance rows and findings held or flushed.
+    row_ids: HashSet<DbUuid>,
     /// Each official's open or in-review follow-up, for the officials looked up so far
     /// (`None`: they have none), kept up to date as the batch raises follow-ups.
     active: HashMap<DbUuid, Option<FollowUpRow>>,
@@ -224,6 +226,24 @@ fn with_held(f: impl FnOnce(&mut Held)) -> bool {
     with_batch(|b| f(&mut b.held)).is_some()
 }
 
+/// Holds a report's attendance rows (see [`hold`]).
+pub(super) fn hold_attendance(rows: &[AttendanceRow]) -> bool {
+    with_batch(|b| {
+        b.row_ids.extend(rows.iter().map(|r| r.id));
+        b.held.attendance.extend_from_slice(rows);
+    })
+    .is_some()
+}
+
+/// Holds a report's findings (see [`hold`]).
+pub(super) fn hold_findings(rows: &[FindingRow]) -> bool {
+    with_batch(|b| {
+        b.row_ids.extend(rows.iter().map(|r| r.id));
+        b.held.findings.extend_from_slice(rows);
+    })
+    .is_some()
+}
+
 /// Holds a new report's row (see [`hold`]).
 pub(super) fn hold_inspection(row: &InspectionRow) -> bool {
     with_batch(|b| {
@@ -260,19 +280,16 @@ pub(super) fn hold_bump() -> bool {
     with_held(|held| held.bump = true)
 }
 
-/// Which of `ids` belong to attendance or findings rows held.
+/// Which of `ids` belong to attendance rows or findings this batch holds (or held).
 pub(super) fn held_row_ids(ids: &[DbUuid]) -> Vec<DbUuid> {
     HELD.with(|h| {
         let batch = h.borrow();
-        let Some(held) = batch.as_ref().map(|b| &b.held) else {
+        let Some(b) = batch.as_ref() else {
             return Vec::new();
         };
         ids.iter()
             .copied()
-            .filter(|id| {
-                held.attendance.iter().any(|a| a.id == *id)
-                    || held.findings.iter().any(|f| f.id == *id)
-            })
+            .filter(|id| b.row_ids.contains(id))
             .collect()
     })
 }

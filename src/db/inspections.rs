@@ -196,7 +196,7 @@ pub fn update(
 
 /// A report's attendance rows, in one statement on PostgreSQL ([`super::insert_rows`]).
 pub fn insert_attendance_rows(conn: &mut DbConnection, rows: &[AttendanceRow]) -> QueryResult<()> {
-    if !super::deferred::hold(rows, |h| &mut h.attendance) {
+    if !super::deferred::hold_attendance(rows) {
         super::insert_rows!(conn, attendance::table, rows);
     }
     Ok(())
@@ -204,7 +204,7 @@ pub fn insert_attendance_rows(conn: &mut DbConnection, rows: &[AttendanceRow]) -
 
 /// A report's findings, written as [`insert_attendance_rows`] writes attendance.
 pub fn insert_finding_rows(conn: &mut DbConnection, rows: &[FindingRow]) -> QueryResult<()> {
-    if !super::deferred::hold(rows, |h| &mut h.findings) {
+    if !super::deferred::hold_findings(rows) {
         super::insert_rows!(conn, findings::table, rows);
     }
     Ok(())
