@@ -5,8 +5,8 @@
 //! PostgreSQL `synchronous_commit=on`). Under load, callers queue here instead. The first
 //! caller to find nobody writing becomes the **leader**: it takes every job waiting, runs
 //! them one after the other in one [`super::write_tx`], their rows held and written
-//! together at the end ([`super::deferred`]), commits once, and only then tells each
-//! caller how its job ended. If any job fails (a refused report), that attempt is rolled
+//! together at the end ([`super::deferred`]; a batch of one is written as it goes),
+//! commits once, and only then tells each caller how its job ended. If any job fails (a refused report), that attempt is rolled
 //! back and the batch is written again with each job in its own savepoint: the job at
 //! fault rolls back alone and its neighbours are not touched. While it writes, new
 //! callers gather in the queue; when its own job is done the leader hands the queue to one
@@ -213,9 +213,9 @@ fn journals_in_memory(conn: &mut DbConnection, on: bool) {
 
 /// Runs `batch` in one write transaction and returns how each job ended.
 ///
-/// First all together, with no savepoints and their rows held to the end
-/// ([`super::deferred`]): the common case, where every job succeeds, costs one statement
-/// per table for the whole batch. If any job fails, that attempt is rolled back and the
+/// A batch of more than one runs first all together, with no savepoints and their rows
+/// held to the end ([`super::deferred`]): the common case, where every job succeeds, costs
+/// one statement per table for the whole batch. If any job fails, that attempt is rolled back and the
 /// batch runs again with each job in its own savepoint, so a refused job rolls back alone.
 /// When the transaction itself fails, each job is run again in a transaction of its own.
 fn write_batch(
