@@ -56,9 +56,9 @@ use crate::domain::followup::FollowUpStatus;
 /// The rows held, in the order they were made, and the sums of the counters added.
 #[derive(Default)]
 pub(super) struct Held {
-    pub(super) inspections: Vec<InspectionRow>,
-    pub(super) attendance: Vec<AttendanceRow>,
-    pub(super) findings: Vec<FindingRow>,
+    inspections: Vec<InspectionRow>,
+    attendance: Vec<AttendanceRow>,
+    findings: Vec<FindingRow>,
     pub(super) attachments: Vec<Attachment>,
     pub(super) events: Vec<EventRow>,
     pub(super) audit: Vec<AuditRow>,

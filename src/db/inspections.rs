@@ -269,18 +269,11 @@ pub fn find_evidence(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<
         .optional()
 }
 
-/// Which of `ids` are already attendance rows or findings (of any report).
-///
-/// Written as one `IN (…)` list per table and sent unprepared: a prepared `= ANY($1)` is
-/// planned once for all later calls, and on PostgreSQL the plan chosen while the tables were
-/// still small (a sequential scan) stayed as they grew, so every report read both tables
-/// whole and report writes slowed down with history.
+/// Which of `ids` are already attendance rows or findings (of any report), including the
+/// rows a group-commit batch holds (`super::deferred`). One `IN (…)` list per table, in
+/// one round trip; on PostgreSQL sent unprepared (see [`IdsIn`]).
 pub fn taken_ids(conn: &mut DbConnection, ids: &[DbUuid]) -> QueryResult<Vec<DbUuid>> {
-    let mut taken = Vec::new();
-    for chunk in ids.chunks(IdsIn::SIZES[IdsIn::SIZES.len() - 1]) {
-        taken.extend(IdsIn::find(conn, &["attendance", "findings"], chunk)?);
-    }
-    // Rows of this batch not written yet (`super::deferred`).
+    let mut taken = IdsIn::find(conn, &["attendance", "findings"], ids)?;
     taken.extend(super::deferred::held_row_ids(ids));
     taken.sort_unstable();
     taken.dedup();
@@ -304,7 +297,20 @@ struct IdsIn {
 impl IdsIn {
     const SIZES: [usize; 4] = [8, 32, 128, 512];
 
+    /// The ids among `ids` of rows in `tables`, in lists of at most the largest size.
     fn find(
+        conn: &mut DbConnection,
+        tables: &'static [&'static str],
+        ids: &[DbUuid],
+    ) -> QueryResult<Vec<DbUuid>> {
+        let mut found = Vec::new();
+        for chunk in ids.chunks(Self::SIZES[Self::SIZES.len() - 1]) {
+            found.extend(Self::find_some(conn, tables, chunk)?);
+        }
+        Ok(found)
+    }
+
+    fn find_some(
         conn: &mut DbConnection,
         tables: &'static [&'static str],
         ids: &[DbUuid],
@@ -386,11 +392,7 @@ impl<Conn> RunQueryDsl<Conn> for IdsIn {}
 /// Which of the reports `ids` are stored (a group commit's batch asks for all of its
 /// reports at once, `super::deferred`).
 pub fn stored_among(conn: &mut DbConnection, ids: &[DbUuid]) -> QueryResult<Vec<DbUuid>> {
-    let mut stored = Vec::new();
-    for chunk in ids.chunks(IdsIn::SIZES[IdsIn::SIZES.len() - 1]) {
-        stored.extend(IdsIn::find(conn, &["inspections"], chunk)?);
-    }
-    Ok(stored)
+    IdsIn::find(conn, &["inspections"], ids)
 }
 
 /// Removes a draft's attendance rows and the absence findings derived from them.
