@@ -6,7 +6,8 @@
 
 BACKEND is sqlite or postgres, KIND drafts or submitted. A fresh database and server (the
 release build, or the binary in $BIN), a 2-s warm-up, then one wrk run; prints reports/s,
-p50/p99, the server's CPU per report in total and per thread name, and the group commit's
+p50/p99, the server's CPU per report in total and per thread name (and PostgreSQL's and the
+whole machine's, wrk included), and the group commit's
 counters (writes / batches = the mean batch size). With --perf, `perf record --call-graph
 dwarf` samples the server during the run into perf.data (read it with `perf report
 --children --sort sym -g none`).
@@ -35,6 +36,27 @@ def threads(pid):
     return out
 
 
+def postgres_ticks():
+    """CPU ticks of every PostgreSQL process (backends, WAL writer, checkpointer…) by pid."""
+    out = {}
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                st = open(f"/proc/{p}/stat").read().rsplit(")", 1)
+                if st[0].endswith("(postgres"):
+                    f = st[1].split()
+                    out[p] = int(f[11]) + int(f[12])
+            except OSError:
+                pass
+    return out
+
+
+def machine_ticks():
+    """Busy CPU ticks of the whole machine (user, nice, system, irq, softirq)."""
+    f = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    return f[0] + f[1] + f[2] + f[5] + f[6]
+
+
 try:
     script = s.script(kind == "submitted")
     s.measure(kind + " (warm-up)", "/api/v1/inspections", script, conns, 2, method="POST")
@@ -44,9 +66,9 @@ try:
         rec = subprocess.Popen(["perf", "record", "-F", "1999", "--call-graph", "dwarf,16384", "-o", "perf.data",
                                 "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
-    before = threads(pid)
+    before, pg_before, all_before = threads(pid), postgres_ticks(), machine_ticks()
     r = s.measure(kind, "/api/v1/inspections", script, conns, secs, method="POST")
-    after = threads(pid)
+    after, pg_after, all_after = threads(pid), postgres_ticks(), machine_ticks()
     if rec:
         rec.send_signal(2)
         rec.wait()
@@ -57,6 +79,11 @@ try:
     for name, ticks in sorted(per_name.items(), key=lambda x: -x[1]):
         if ticks:
             print(f"  {name}: {ticks / hz * 1000 / max(1, r['requests']):.3f} ms/report")
+    if backend == "postgres":
+        pg = sum(v - pg_before.get(k, 0) for k, v in pg_after.items())
+        print(f"  postgres (all its processes): {pg / hz * 1000 / max(1, r['requests']):.3f} ms/report")
+    print(f"  machine (every process, {os.cpu_count()} cores): "
+          f"{(all_after - all_before) / hz * 1000 / max(1, r['requests']):.3f} ms/report")
     req = urllib.request.Request(f"http://127.0.0.1:{args.port}/metrics",
                                  headers={"Authorization": "Bearer " + s.admin})
     metrics = urllib.request.urlopen(req).read().decode()

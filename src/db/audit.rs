@@ -68,6 +68,23 @@ pub struct AuditRow {
     pub hash: String,
 }
 
+super::unnest::unnest_insert!(
+    AuditRow,
+    audit_log,
+    [
+        seq,
+        occurred_at,
+        actor_id,
+        action,
+        entity_type,
+        entity_id,
+        details,
+        request_id,
+        prev_hash,
+        hash
+    ]
+);
+
 fn canonical(row: &AuditRow) -> String {
     let details: Value =
         serde_json::from_str(&row.details).unwrap_or(Value::String(row.details.clone()));

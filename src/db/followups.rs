@@ -35,6 +35,29 @@ pub struct FollowUpRow {
     pub decree_date: Option<NaiveDate>,
 }
 
+super::unnest::unnest_insert!(
+    FollowUpRow,
+    follow_ups,
+    [
+        id,
+        official_id,
+        status,
+        source,
+        reason,
+        raised_by,
+        assignee_id,
+        due_date,
+        sanction,
+        decided_by,
+        decided_at,
+        version,
+        created_at,
+        updated_at,
+        decree_number,
+        decree_date
+    ]
+);
+
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq)]
 #[diesel(table_name = follow_up_events, treat_none_as_default_value = false)]
 pub struct EventRow {
@@ -52,6 +75,26 @@ pub struct EventRow {
     pub decree_number: Option<String>,
     pub decree_date: Option<NaiveDate>,
 }
+
+super::unnest::unnest_insert!(
+    EventRow,
+    follow_up_events,
+    [
+        id,
+        follow_up_id,
+        at,
+        actor_id,
+        action,
+        from_status,
+        to_status,
+        note,
+        sanction,
+        assignee_id,
+        due_date,
+        decree_number,
+        decree_date
+    ]
+);
 
 pub fn find(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<FollowUpRow>> {
     follow_ups::table
@@ -160,6 +203,12 @@ pub struct Attachment {
     pub finding_id: DbUuid,
     pub added_at: NaiveDateTime,
 }
+
+super::unnest::unnest_insert!(
+    Attachment,
+    follow_up_findings,
+    [follow_up_id, finding_id, added_at]
+);
 
 /// Attaches findings known not to be attached, together ([`super::insert_rows`]).
 pub fn attach_new_many(conn: &mut DbConnection, rows: &[Attachment]) -> QueryResult<()> {

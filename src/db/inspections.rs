@@ -36,6 +36,30 @@ pub struct InspectionRow {
     pub submitted_at: Option<NaiveDateTime>,
 }
 
+super::unnest::unnest_insert!(
+    InspectionRow,
+    inspections,
+    [
+        id,
+        opd_id,
+        inspector_id,
+        status,
+        started_at,
+        ended_at,
+        notes,
+        latitude,
+        longitude,
+        accuracy_m,
+        distance_m,
+        within_geofence,
+        request_hash,
+        version,
+        created_at,
+        updated_at,
+        submitted_at
+    ]
+);
+
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq)]
 #[diesel(table_name = attendance, treat_none_as_default_value = false)]
 pub struct AttendanceRow {
@@ -52,6 +76,25 @@ pub struct AttendanceRow {
     pub created_at: NaiveDateTime,
     pub minutes_early: Option<i32>,
 }
+
+super::unnest::unnest_insert!(
+    AttendanceRow,
+    attendance,
+    [
+        id,
+        inspection_id,
+        official_id,
+        status,
+        minutes_late,
+        note,
+        assignment_id,
+        opd_id,
+        position_title,
+        position_kind,
+        created_at,
+        minutes_early
+    ]
+);
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq)]
 #[diesel(table_name = findings, treat_none_as_default_value = false)]
@@ -82,6 +125,38 @@ pub struct FindingRow {
     pub acting_position_title: Option<String>,
     pub acting_position_kind: Option<PositionKind>,
 }
+
+super::unnest::unnest_insert!(
+    FindingRow,
+    findings,
+    [
+        id,
+        inspection_id,
+        official_id,
+        category,
+        severity,
+        description,
+        observed_at,
+        source,
+        attendance_id,
+        request_hash,
+        assignment_id,
+        official_opd_id,
+        official_position_title,
+        official_position_kind,
+        created_at,
+        unexcused,
+        excused_at,
+        excused_by,
+        excuse_reason,
+        official_jf_grade,
+        acting_assignment_id,
+        acting_kind,
+        acting_opd_id,
+        acting_position_title,
+        acting_position_kind
+    ]
+);
 
 impl FindingRow {
     /// A finding about no official, with blank fields: the base the builders fill in.

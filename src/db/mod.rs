@@ -12,6 +12,7 @@ pub mod pool;
 pub mod schema;
 pub mod tx;
 pub mod types;
+pub mod unnest;
 
 use diesel::prelude::*;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -155,7 +156,8 @@ macro_rules! bulk_insert {
 }
 pub(crate) use bulk_insert;
 
-/// Inserts the rows of one write: on PostgreSQL one multi-row statement (one round trip);
+/// Inserts the rows of one write: on PostgreSQL one statement of one array per column
+/// ([`unnest`]: one round trip, prepared once whatever the number of rows);
 /// on SQLite, in-process, in runs of 8, 4, 2 and 1 rows, each run a statement of a fixed
 /// shape that is prepared once per connection and found again by its type (a statement of
 /// any other size would be parsed anew every time, which costs SQLite more than it saves).
@@ -168,8 +170,8 @@ macro_rules! insert_rows {
     ($conn:expr, $table:expr, $rows:expr) => {{
         $crate::db::tx::debug_assert_writing();
         let rows = &$rows[..];
-        if rows.len() > 1 && matches!(&*$conn, $crate::db::DbConnection::Pg(_)) {
-            $crate::db::bulk_insert!($conn, $table, rows, 1000);
+        if let ($crate::db::DbConnection::Pg(c), true) = (&mut *$conn, rows.len() > 1) {
+            $crate::db::unnest::Unnest::insert_pg(c, rows)?;
         } else {
             let mut rest = rows;
             while !rest.is_empty() {
