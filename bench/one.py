@@ -4,7 +4,8 @@
     python3 bench/one.py BACKEND KIND CONNECTIONS SECONDS [--perf]
     BIN=/tmp/sidak-before python3 bench/one.py postgres submitted 16 6
 
-BACKEND is sqlite or postgres, KIND drafts or submitted. A fresh database and server (the
+BACKEND is sqlite or postgres, KIND drafts, submitted or reads (the page of 50 report
+summaries bench/peer.py reads, after 4 s of submitted reports). A fresh database and server (the
 release build, or the binary in $BIN), a 2-s warm-up, then one wrk run; prints reports/s,
 p50/p99, the server's CPU per report in total and per thread name (and PostgreSQL's and the
 whole machine's, wrk included), and the group commit's
@@ -58,8 +59,12 @@ def machine_ticks():
 
 
 try:
-    script = s.script(kind == "submitted")
-    s.measure(kind + " (warm-up)", "/api/v1/inspections", script, conns, 2, method="POST")
+    script = s.script(kind != "drafts")
+    # reads: a page of 50 report summaries, over the submitted reports of a 4-s fill
+    s.measure(kind + " (warm-up)", "/api/v1/inspections", script, conns, 4 if kind == "reads" else 2, method="POST")
+    path, method = "/api/v1/inspections", "POST"
+    if kind == "reads":
+        path, method, script = "/api/v1/inspections?limit=50", "GET", ""
     pid = s.server.proc.pid
     rec = None
     if do_perf:
@@ -67,7 +72,7 @@ try:
                                 "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
     before, pg_before, all_before = threads(pid), postgres_ticks(), machine_ticks()
-    r = s.measure(kind, "/api/v1/inspections", script, conns, secs, method="POST")
+    r = s.measure(kind, path, script, conns, secs, method=method)
     after, pg_after, all_after = threads(pid), postgres_ticks(), machine_ticks()
     if rec:
         rec.send_signal(2)

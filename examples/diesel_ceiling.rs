@@ -87,6 +87,8 @@ fn write_report(conn: &mut DbConnection, t: &Target) -> Fallible<()> {
                 created_at: at,
                 updated_at: at,
                 submitted_at: None,
+                attendance_count: t.placements.len() as i64,
+                findings_count: t.placements.len() as i64,
             },
         )?;
         let attendance: Vec<AttendanceRow> = t

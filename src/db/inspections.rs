@@ -34,6 +34,10 @@ pub struct InspectionRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub submitted_at: Option<NaiveDateTime>,
+    /// How many attendance rows and findings the report holds (kept with the rows: the
+    /// list of reports shows them, [`recount`]).
+    pub attendance_count: i64,
+    pub findings_count: i64,
 }
 
 super::unnest::unnest_insert!(
@@ -56,7 +60,9 @@ super::unnest::unnest_insert!(
         version,
         created_at,
         updated_at,
-        submitted_at
+        submitted_at,
+        attendance_count,
+        findings_count
     ]
 );
 
@@ -657,28 +663,29 @@ pub fn list(conn: &mut DbConnection, f: &ListFilter) -> QueryResult<Vec<Inspecti
         .load(conn)
 }
 
-/// Counts of attendance rows and findings per inspection, for list items.
-pub fn counts(conn: &mut DbConnection, ids: &[DbUuid]) -> QueryResult<Vec<(DbUuid, i64, i64)>> {
+/// Stores a report's counts of attendance rows and findings ([`InspectionRow`]) as its rows
+/// now stand; called wherever a stored report's rows change (a report's creation writes
+/// them with its row).
+pub fn recount(conn: &mut DbConnection, inspection: DbUuid) -> QueryResult<()> {
     use diesel::dsl::count_star;
-    let mut out = Vec::new();
-    for chunk in ids.chunks(500) {
-        let a: Vec<(DbUuid, i64)> = attendance::table
-            .filter(attendance::inspection_id.eq_any(chunk))
-            .group_by(attendance::inspection_id)
-            .select((attendance::inspection_id, count_star()))
-            .load(conn)?;
-        let f: Vec<(DbUuid, i64)> = findings::table
-            .filter(findings::inspection_id.eq_any(chunk))
-            .group_by(findings::inspection_id)
-            .select((findings::inspection_id, count_star()))
-            .load(conn)?;
-        for id in chunk {
-            let na = a.iter().find(|(i, _)| i == id).map(|x| x.1).unwrap_or(0);
-            let nf = f.iter().find(|(i, _)| i == id).map(|x| x.1).unwrap_or(0);
-            out.push((*id, na, nf));
-        }
-    }
-    Ok(out)
+    super::tx::debug_assert_writing();
+    let attendance = attendance::table
+        .filter(attendance::inspection_id.eq(inspection))
+        .select(count_star())
+        .single_value()
+        .assume_not_null();
+    let findings = findings::table
+        .filter(findings::inspection_id.eq(inspection))
+        .select(count_star())
+        .single_value()
+        .assume_not_null();
+    diesel::update(inspections::table.find(inspection))
+        .set((
+            inspections::attendance_count.eq(attendance),
+            inspections::findings_count.eq(findings),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Whether any evidence record points at these bytes.

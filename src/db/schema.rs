@@ -142,6 +142,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         submitted_at -> Nullable<Timestamp>,
+        attendance_count -> BigInt,
+        findings_count -> BigInt,
     }
 }
 

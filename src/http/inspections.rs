@@ -605,23 +605,21 @@ pub async fn list_inspections(
         before,
         limit,
     };
-    let (rows, labels, counts) = super::run(&state.pool, move |conn| {
+    let (rows, labels) = super::run(&state.pool, move |conn| {
         let rows = idb::list(conn, &filter)?;
         let labels = idb::labels_for(conn, &rows)?;
-        let ids: Vec<DbUuid> = rows.iter().map(|r| r.id).collect();
-        let counts = idb::counts(conn, &ids)?;
-        Ok((rows, labels, counts))
+        Ok((rows, labels))
     })
     .await?;
-    let rows: Vec<_> = rows.into_iter().zip(labels).zip(counts).collect();
+    let rows: Vec<_> = rows.into_iter().zip(labels).collect();
     Ok(HttpResponse::Ok().json(Page::from_rows(
         rows,
         limit,
-        |((row, _), _)| encode_time_cursor(row.started_at, row.id),
-        |((row, (opd, who)), (_, na, nf))| InspectionSummary {
+        |(row, _)| encode_time_cursor(row.started_at, row.id),
+        |(row, (opd, who))| InspectionSummary {
+            attendance_count: row.attendance_count,
+            findings_count: row.findings_count,
             head: head(row, opd, who),
-            attendance_count: na,
-            findings_count: nf,
         },
     )))
 }

@@ -194,7 +194,8 @@ pub fn generate(
             let outside = rng.random_bool(0.05);
             let id = DbUuid(uuid_from(&mut rng));
             let day = crate::domain::dates::local_day(started, tz);
-            let row = InspectionRow {
+            let (attendance_before, findings_before) = (attendance.len(), findings.len());
+            let mut row = InspectionRow {
                 id,
                 opd_id: opd.id,
                 inspector_id: inspector,
@@ -212,6 +213,8 @@ pub fn generate(
                 created_at: started,
                 updated_at: started,
                 submitted_at: Some(started + Duration::minutes(45)),
+                attendance_count: 0,
+                findings_count: 0,
             };
             let d = daily
                 .entry((day, opd.id.to_string()))
@@ -287,6 +290,8 @@ pub fn generate(
                     *per_official.entry((day, w.0.to_string())).or_default() += 1;
                 }
             }
+            row.attendance_count = (attendance.len() - attendance_before) as i64;
+            row.findings_count = (findings.len() - findings_before) as i64;
             reports.push(row);
         }
         write_tx(conn, |conn| {

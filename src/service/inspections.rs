@@ -429,7 +429,7 @@ fn build(
     // A report sent with `submit` is stored submitted at once (no second write of its
     // row); its version counts the creation and the submission, as a draft submitted
     // later would.
-    let row = InspectionRow {
+    let mut row = InspectionRow {
         id: DbUuid(input.id),
         opd_id: opd.id,
         inspector_id: DbUuid(caller.id),
@@ -451,6 +451,9 @@ fn build(
         created_at: at,
         updated_at: at,
         submitted_at: input.submit.then_some(at),
+        // set below, from the rows built
+        attendance_count: 0,
+        findings_count: 0,
     };
     let mut placements = Placements::default();
     let mut missing = Vec::new();
@@ -485,6 +488,8 @@ fn build(
     }
     let mut findings = derived;
     findings.extend(finding_rows);
+    row.attendance_count = attendance.len() as i64;
+    row.findings_count = findings.len() as i64;
     let details = json!({
         "opd_id": row.opd_id.to_string(), "attendance": input.attendance.len(),
         "findings": input.findings.len(), "within_geofence": within_geofence,
@@ -853,6 +858,7 @@ pub fn patch(
             }
             idb::insert_attendance_rows(conn, &attendance)?;
             idb::insert_finding_rows(conn, &derived)?;
+            idb::recount(conn, id)?;
         }
         audit::append(
             conn,
@@ -937,6 +943,7 @@ pub fn add_finding(
                 "The report changed concurrently; retry.".into(),
             ));
         }
+        idb::recount(conn, id)?;
         audit::append(
             conn,
             audit_entry(

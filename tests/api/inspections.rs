@@ -20,6 +20,7 @@ both_backends!(
     drafts_edit_with_if_match_and_submit_locks,
     others_drafts_are_invisible,
     reports_are_listed_newest_first,
+    listed_counts_follow_the_rows,
 );
 
 /// An OPD with coordinates, officials placed there since 2024, and field users.
@@ -1101,4 +1102,98 @@ async fn a_transfer_does_not_rewrite_what_was_recorded(backend: Backend) {
     assert_eq!(moved["current_assignment"]["opd_id"], elsewhere["id"]);
     assert_eq!(moved["assignments"].as_array().unwrap().len(), 2);
     assert_ne!(current["current_assignment"], moved["current_assignment"]);
+}
+
+/// The counts of the list of reports are stored with each report; they must equal its rows
+/// after it is created, after its attendance is replaced (with the absences derived from
+/// it) and after findings are added to it, also by many callers at once.
+async fn listed_counts_follow_the_rows(backend: Backend) {
+    let f = Field::new(backend).await;
+    let body = f.report();
+    let id = body["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/inspections/{id}");
+    f.post_report(&f.inspector, &body).await;
+    // (attendance_count, findings_count) in the list, and the rows a read of the report has
+    let counts = || async {
+        let page: Value = f
+            .app
+            .get("/api/v1/inspections?limit=100", Some(&f.admin))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let item = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == json!(id))
+            .cloned()
+            .unwrap();
+        let report: Value = f.app.get(&path, Some(&f.admin)).await.json().await.unwrap();
+        let listed = (
+            item["attendance_count"].as_u64().unwrap(),
+            item["findings_count"].as_u64().unwrap(),
+        );
+        let stored = (
+            report["attendance"].as_array().unwrap().len() as u64,
+            report["findings"].as_array().unwrap().len() as u64,
+        );
+        assert_eq!(listed, stored, "the list's counts are the report's rows");
+        listed
+    };
+    let created = counts().await;
+    let attendance = body["attendance"].as_array().unwrap();
+    let absences = attendance
+        .iter()
+        .filter(|a| a["status"] == "absent_unexcused")
+        .count();
+    assert_eq!(
+        created,
+        (
+            attendance.len() as u64,
+            (body["findings"].as_array().unwrap().len() + absences) as u64
+        ),
+        "each unexcused absence is a finding of its own"
+    );
+
+    // Two attendance rows instead, one an unexcused absence (a finding of its own).
+    let rows = json!([{"id": uuid::Uuid::new_v4(), "official_id": f.officials[0], "status": "absent_unexcused"},
+                      {"id": uuid::Uuid::new_v4(), "official_id": f.officials[1], "status": "present"}]);
+    let resp = f
+        .app
+        .patch(&path, Some(&f.inspector), &json!({"attendance": rows}))
+        .await;
+    assert_eq!(resp.status(), 200);
+    let replaced = counts().await;
+    assert_eq!(replaced.0, 2);
+    assert_eq!(replaced.1, created.1 - absences as u64 + 1);
+
+    // A refused replacement (an unknown official) changes no count.
+    let bad = json!([{"id": uuid::Uuid::new_v4(), "official_id": uuid::Uuid::new_v4(), "status": "present"}]);
+    assert_problem(
+        f.app
+            .patch(&path, Some(&f.inspector), &json!({"attendance": bad}))
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(counts().await, replaced);
+
+    // Eight findings added at once, each sent twice (the second a replay): eight more.
+    let add = format!("{path}/findings");
+    let findings: Vec<Value> = (0..8)
+        .map(|i| json!({"id": uuid::Uuid::new_v4(), "category": "administrative", "severity": "low", "description": format!("Temuan {i}")}))
+        .collect();
+    let posts = findings
+        .iter()
+        .chain(findings.iter())
+        .map(|b| f.app.post(&add, Some(&f.inspector), b));
+    for resp in futures_util::future::join_all(posts).await {
+        assert!(
+            [200, 201].contains(&resp.status().as_u16()),
+            "{}",
+            resp.status()
+        );
+    }
+    assert_eq!(counts().await, (replaced.0, replaced.1 + 8));
 }

@@ -1,0 +1,2 @@
+ALTER TABLE inspections DROP COLUMN findings_count;
+ALTER TABLE inspections DROP COLUMN attendance_count;
