@@ -491,7 +491,8 @@ async fn a_transient_conflict_runs_the_transaction_again(backend: Backend) {
 
 /// Reports that arrive together are written in one transaction (`db::group`): a report
 /// refused half-way fails the batch's first attempt and rolls back alone in the second,
-/// its neighbours stand, and a report sent four times at once is stored once.
+/// its neighbours stand, a report whose row ids are another's is refused naming the row,
+/// and a report sent four times at once is stored once.
 async fn reports_written_together_stand_or_fall_alone(backend: Backend) {
     let f = Field::new(backend).await;
     let mut sends: Vec<(Value, u16)> = (0..16)
@@ -514,6 +515,36 @@ async fn reports_written_together_stand_or_fall_alone(backend: Backend) {
     for _ in 0..4 {
         sends.push((twice.clone(), 0));
     }
+    // Row ids of a report stored before: refused, each naming its row, by the rows' primary
+    // keys when the batch holds its rows, by the check when it is written again.
+    let stored = f.report();
+    assert_eq!(f.post_report(&f.inspector, &stored).await.status(), 201);
+    let mut taken_paths = std::collections::HashMap::new();
+    for (path, list, i, taken) in [
+        (
+            "findings[1].id",
+            "findings",
+            1,
+            &stored["findings"][0]["id"],
+        ),
+        (
+            "attendance[0].id",
+            "attendance",
+            0,
+            &stored["attendance"][2]["id"],
+        ),
+        (
+            "attendance[1].id",
+            "attendance",
+            1,
+            &stored["findings"][1]["id"],
+        ),
+    ] {
+        let mut other = f.report();
+        other[list][i]["id"] = taken.clone();
+        taken_paths.insert(other["id"].as_str().unwrap().to_string(), path);
+        sends.push((other, 409));
+    }
     let answers = join_all(sends.iter().map(|(b, _)| f.post_report(&f.inspector, b))).await;
     let mut repeated = Vec::new();
     for ((body, want), resp) in sends.iter().zip(answers) {
@@ -531,7 +562,14 @@ async fn reports_written_together_stand_or_fall_alone(backend: Backend) {
                 Some(&f.admin),
             )
             .await;
-        if *want == 422 {
+        if *want == 409 {
+            let path = taken_paths[body["id"].as_str().unwrap()];
+            assert!(
+                answer["detail"].as_str().unwrap().starts_with(path),
+                "{path}: {answer}"
+            );
+        }
+        if *want == 422 || *want == 409 {
             assert_eq!(stored.status(), 404, "a refused report left nothing");
         } else {
             assert_eq!(stored.status(), 200);
@@ -552,7 +590,8 @@ async fn reports_written_together_stand_or_fall_alone(backend: Backend) {
         .json()
         .await
         .unwrap();
-    assert_eq!(list["items"].as_array().unwrap().len(), 17);
+    // The sixteen, the report sent four times and the one stored before.
+    assert_eq!(list["items"].as_array().unwrap().len(), 18);
     // The audit chain holds together.
     f.app.audit_count(&f.admin).await;
 }
