@@ -18,11 +18,8 @@
 //! - A new report reads these tables twice. Whether its id is stored is answered for the
 //!   whole batch at its first report ([`version_if_new`]); a report written earlier in the
 //!   batch (the same report sent twice) writes what is held first and is asked about
-//!   directly, and as a replay reads its stored rows. Whether its row ids are taken is
-//!   asked once for all the rows the batch holds, just before they are inserted, when its
-//!   rows were built before the lock ([`row_ids_free`]: a taken one fails the batch, see
-//!   the last point); a report built again under the lock asks itself, and looks among the
-//!   held rows too ([`held_row_ids`]).
+//!   directly, and as a replay reads its stored rows. Whether its row ids are taken looks
+//!   among the held rows too ([`held_row_ids`]).
 //! - Follow-ups themselves are written at once, and the batch keeps each official's open
 //!   one as it looked it up or raised it ([`known_active`]): nothing else changes a
 //!   follow-up in a batch.
@@ -71,8 +68,6 @@ pub(super) struct Held {
     officials: BTreeMap<(NaiveDate, String), i64>,
     /// Whether the dashboards' version is to move on.
     bump: bool,
-    /// Whether some held rows' ids were not asked about ([`ids_checked_at_flush`]).
-    unchecked_ids: bool,
 }
 
 impl Held {
@@ -139,14 +134,6 @@ fn with_batch<T>(f: impl FnOnce(&mut Batch) -> T) -> Option<T> {
         return None;
     }
     HELD.with(|h| h.borrow_mut().as_mut().map(f))
-}
-
-/// Whether the ids of the attendance rows and findings this thread is about to write may be
-/// left unasked: true when its writes are held until its batch ends (a batch's first
-/// attempt, outside any savepoint), and the batch then checks all of them at once before
-/// inserting them ([`row_ids_free`]).
-pub fn ids_checked_at_flush() -> bool {
-    with_batch(|b| b.held.unchecked_ids = true).is_some()
 }
 
 /// [`super::inspections::version_if_new`] as the batch knows it: `None` when it must be
@@ -319,41 +306,12 @@ pub(super) fn clear() {
     });
 }
 
-/// Fails when an id of a held attendance row or finding is taken — by a stored row of either
-/// table, or by another held row — which fails the batch: it is then written report by
-/// report, each checked by name ([`crate::service::inspections`]). Attendance rows and
-/// findings share one space of ids, which their primary keys alone would not keep, and the
-/// rows a batch holds were not asked about one by one.
-fn row_ids_free(conn: &mut DbConnection, held: &Held) -> QueryResult<()> {
-    use diesel::result::{DatabaseErrorKind, Error};
-    let ids: Vec<DbUuid> = held
-        .attendance
-        .iter()
-        .map(|a| a.id)
-        .chain(held.findings.iter().map(|f| f.id))
-        .collect();
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let distinct: HashSet<&DbUuid> = ids.iter().collect();
-    if distinct.len() < ids.len() || !super::inspections::stored_row_ids(conn, &ids)?.is_empty() {
-        return Err(Error::DatabaseError(
-            DatabaseErrorKind::UniqueViolation,
-            Box::new("an attendance row's or finding's id is taken".to_string()),
-        ));
-    }
-    Ok(())
-}
-
 /// Writes what is held, parents first, and holds nothing afterwards.
 pub fn flush(conn: &mut DbConnection) -> QueryResult<()> {
     let held = HELD.with(|h| h.borrow_mut().as_mut().map(|b| std::mem::take(&mut b.held)));
     let Some(held) = held.filter(|h| !h.is_empty()) else {
         return Ok(());
     };
-    if held.unchecked_ids {
-        row_ids_free(conn, &held)?;
-    }
     super::insert_rows!(conn, inspections::table, held.inspections);
     super::insert_rows!(conn, attendance::table, held.attendance);
     super::insert_rows!(conn, findings::table, held.findings);

@@ -470,12 +470,6 @@ where
 
 impl<Conn> RunQueryDsl<Conn> for IdsIn {}
 
-/// Which of `ids` are stored attendance rows or findings, in one statement (a group commit's
-/// batch asks for the rows it holds, `super::deferred`).
-pub fn stored_row_ids(conn: &mut DbConnection, ids: &[DbUuid]) -> QueryResult<Vec<DbUuid>> {
-    IdsIn::find(conn, &["attendance", "findings"], ids)
-}
-
 /// Which of the reports `ids` are stored (a group commit's batch asks for all of its
 /// reports at once, `super::deferred`).
 pub fn stored_among(conn: &mut DbConnection, ids: &[DbUuid]) -> QueryResult<Vec<DbUuid>> {

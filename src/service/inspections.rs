@@ -342,10 +342,9 @@ pub struct Prepared {
 /// Prepares `input`, reading on `conn` when given one (a connection of its own, outside
 /// any transaction; see `http::run_prepared_grouped` for when it is). Nothing here refuses
 /// the report: a report that a read finds fault with is decided under the write lock by
-/// [`create`], as a concurrent write may have changed the answer meanwhile. Whether the
-/// row ids are free is not asked here but where the rows are written ([`create`]); a
-/// replay is built like a new report and recognised under the lock by the check that
-/// finds its id stored.
+/// [`create`], as a concurrent write may have changed the answer meanwhile. A replay needs
+/// no look of its own here: its row ids are taken (by itself), so it is not built, and
+/// one with no rows is recognised under the lock by the check that finds its id stored.
 pub fn prepare(
     conn: Option<&mut DbConnection>,
     input: &ReportInput,
@@ -361,17 +360,9 @@ pub fn prepare(
             // on, so rows built from anything read later are written only if nothing
             // changed.
             let version = refdb::reference_version(conn)?;
-            build(
-                conn,
-                input,
-                caller,
-                ctx.tz(),
-                &hash,
-                (reference, version),
-                false,
-            )
-            .ok()
-            .map(|b| (version, b))
+            build(conn, input, caller, ctx.tz(), &hash, (reference, version))
+                .ok()
+                .map(|b| (version, b))
         }
         _ => None,
     };
@@ -382,29 +373,10 @@ pub fn prepare(
     })
 }
 
-/// The ids the phone gave a report's attendance rows and findings, each with its path.
-fn row_ids(input: &ReportInput) -> Vec<(String, Uuid)> {
-    let mut ids: Vec<(String, Uuid)> = input
-        .attendance
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (format!("attendance[{i}].id"), a.id))
-        .collect();
-    ids.extend(
-        input
-            .findings
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (format!("findings[{i}].id"), f.id)),
-    );
-    ids
-}
-
 /// Reads what a new report refers to, refuses it if any of it is wrong, and builds its rows.
 /// `reference` is the cache and the version of the reference data the caller read on
 /// `conn` before (see [`ReferenceCache`]): what the cache holds at that version is not read
-/// again, and what is read is offered to it. `check_ids`: whether to refuse row ids that
-/// are taken (before the write lock they are not asked about: see [`prepare`]).
+/// again, and what is read is offered to it.
 fn build(
     conn: &mut DbConnection,
     input: &ReportInput,
@@ -412,7 +384,6 @@ fn build(
     tz: chrono_tz::Tz,
     hash: &str,
     reference: (&ReferenceCache, i64),
-    check_ids: bool,
 ) -> Result<Built, ApiError> {
     let (cache, version) = reference;
     let day = local_day(ts(input.started_at), tz);
@@ -438,9 +409,20 @@ fn build(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    if check_ids {
-        check_ids_free(conn, &row_ids(input))?;
-    }
+    let mut ids: Vec<(String, Uuid)> = input
+        .attendance
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (format!("attendance[{i}].id"), a.id))
+        .collect();
+    ids.extend(
+        input
+            .findings
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (format!("findings[{i}].id"), f.id)),
+    );
+    check_ids_free(conn, &ids)?;
 
     let (distance_m, within_geofence) = geofence(&opd, input.location);
     let at = now();
@@ -610,13 +592,6 @@ pub fn create(
         let version = idb::version_if_new(conn, DbUuid(input.id))?;
         if let (Some(now), Some((version, built))) = (version, &prepared.built) {
             if now == *version {
-                // Rows held for the batch's end have their ids checked all together before
-                // they are inserted (`db::deferred`): one taken fails the batch, which is
-                // written again report by report (nothing held), where this check names the
-                // row at fault.
-                if !crate::db::deferred::ids_checked_at_flush() {
-                    check_ids_free(conn, &row_ids(input))?;
-                }
                 return write(conn, built, input.submit, caller, author, ctx);
             }
         }
@@ -644,15 +619,7 @@ pub fn create(
         if !prepared.errors.is_empty() {
             return Err(ApiError::Validation(prepared.errors.clone()));
         }
-        let built = build(
-            conn,
-            input,
-            caller,
-            ctx.tz(),
-            hash,
-            (reference, version),
-            true,
-        )?;
+        let built = build(conn, input, caller, ctx.tz(), hash, (reference, version))?;
         write(conn, &built, input.submit, caller, author, ctx)
     })
 }
