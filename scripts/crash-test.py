@@ -17,12 +17,14 @@ is killed with SIGKILL at random moments and restarted. At the end:
   was answered 200/201, never 409;
 - `PRAGMA integrity_check` is `ok` (SQLite), `GET /api/v1/audit/verify` is `ok`;
 - after a restart no temporary file is left in `evidence/tmp` and every stored file belongs
-  to a photo record.
+  to a photo record (with `--s3`: every object under the run's prefix in the bucket, and no
+  upload left in `evidence-uploads`).
 
     cargo build --release
     python3 scripts/crash-test.py                      # SQLite, 5 kills
     python3 scripts/crash-test.py --kills 30 --writers 8
     python3 scripts/crash-test.py --postgres postgres://postgres@127.0.0.1:5432/sidak_crash
+    python3 scripts/crash-test.py --s3 http://127.0.0.1:18500   # photos in an S3 bucket
 
 Exit status 0 only when every check holds.
 """
@@ -30,9 +32,10 @@ import argparse, datetime, hashlib, json, os, random, shutil, sqlite3, subproces
 import uuid
 
 from harness import (ROOT, NoAnswer, Server, drop_postgres, get_json, multipart, png, report_differences,
-                     request, server_env)
+                     request, s3_keys, s3_settings, server_env)
 
 PASSWORD = "crash-password-for-all-users"
+S3_BUCKET = "sidak-crash"
 
 
 class Ledger:
@@ -153,11 +156,15 @@ def verify(args, token, ledger, data, backend):
     if not audit.get("ok"):
         failures.append(f"audit chain does not verify: {audit}")
     # Files: nothing left in tmp after the restart, every stored file belongs to a photo.
-    root = os.path.join(data, "evidence")
-    tmp = os.listdir(os.path.join(root, "tmp"))
+    if args.s3:
+        tmp = os.listdir(os.path.join(data, "evidence-uploads"))
+        stored = {k.rsplit("/", 1)[1] for k in s3_keys(args.s3, S3_BUCKET, args.s3_prefix)}
+    else:
+        root = os.path.join(data, "evidence")
+        tmp = os.listdir(os.path.join(root, "tmp"))
+        stored = {f for d, _, fs in os.walk(root) if not d.endswith("tmp") for f in fs}
     if tmp:
-        failures.append(f"{len(tmp)} temporary files left in evidence/tmp after the restart")
-    stored = {f for d, _, fs in os.walk(root) if not d.endswith("tmp") for f in fs}
+        failures.append(f"{len(tmp)} temporary files of uploads left after the restart")
     wanted = {r["sha256"] for r in sent.values()}
     if stored != wanted:
         failures.append(f"evidence files: {len(stored - wanted)} stray, {len(wanted - stored)} missing")
@@ -174,14 +181,17 @@ def main():
     ap.add_argument("--min-interval", type=float, default=0.3, help="shortest run between kills, seconds")
     ap.add_argument("--max-interval", type=float, default=2.0, help="longest run between kills, seconds")
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--s3", default=None, help="photos in a bucket of this S3-compatible endpoint")
     args = ap.parse_args()
+    args.s3_prefix = f"crash-{uuid.uuid4().hex}"
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
 
     data = tempfile.mkdtemp(prefix="sidak-crash-")
+    store = s3_settings(args.s3, S3_BUCKET, args.s3_prefix) if args.s3 else {}
     env = server_env(data, args.port, "crash-secret-crash-secret-crash-secret-00", args.postgres,
-                     SIDAK_USER_PASSWORD=PASSWORD)
-    backend = "postgres" if args.postgres else "sqlite"
+                     SIDAK_USER_PASSWORD=PASSWORD, **store)
+    backend = ("postgres" if args.postgres else "sqlite") + (" + s3" if args.s3 else "")
     print(f"{backend}: seed {seed}, {args.kills} kills, {args.writers} writers, data in {data}", flush=True)
 
     def cli(*argv):

@@ -158,3 +158,33 @@ def recreate_postgres(url):
 
 def drop_postgres(url):
     _psql(url, f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+
+
+def s3_settings(endpoint, bucket, prefix):
+    """The settings of a photo store at `s3://bucket/prefix` on the S3-compatible `endpoint`
+    (test credentials); makes the bucket when missing (the test endpoint takes unsigned
+    requests)."""
+    import urllib.error, urllib.request
+    try:
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/{bucket}", method="PUT"), timeout=10)
+    except urllib.error.HTTPError as e:
+        if e.code != 409:
+            raise
+    return dict(SIDAK_EVIDENCE_URL=f"s3://{bucket}/{prefix}", AWS_ENDPOINT_URL=endpoint, AWS_ALLOW_HTTP="true",
+                AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_REGION="us-east-1")
+
+
+def s3_keys(endpoint, bucket, prefix):
+    """Every key under `prefix/` in the bucket (ListObjectsV2, unsigned, every page)."""
+    import urllib.parse, urllib.request, xml.etree.ElementTree as ET
+    ns = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+    keys, token = [], None
+    while True:
+        q = {"list-type": "2", "prefix": prefix + "/"}
+        if token:
+            q["continuation-token"] = token
+        root = ET.fromstring(urllib.request.urlopen(f"{endpoint}/{bucket}?{urllib.parse.urlencode(q)}", timeout=30).read())
+        keys += [c.find(f"{ns}Key").text for c in root.findall(f"{ns}Contents")]
+        token = root.findtext(f"{ns}NextContinuationToken")
+        if not token:
+            return keys

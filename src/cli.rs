@@ -58,6 +58,11 @@ pub enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// The photo store (`SIDAK_EVIDENCE_URL`).
+    Evidence {
+        #[command(subcommand)]
+        what: EvidenceCommand,
+    },
     /// Dashboard rollups.
     Rollups {
         #[command(subcommand)]
@@ -65,6 +70,9 @@ pub enum Command {
     },
     /// Print the OpenAPI document (YAML) to standard output.
     Openapi,
+    /// Ask the server at `SIDAK_BIND` (on this machine) whether it is ready (`/readyz`);
+    /// exits non-zero when it is not. For container health checks: the image has no curl.
+    Healthcheck,
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,6 +82,27 @@ pub enum RollupsCommand {
     /// Compare every rollup with a rebuild (in a transaction that is rolled back: nothing
     /// changes); exits non-zero and prints the rows that differ when they are not equal.
     Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvidenceCommand {
+    /// Copy every photo the records point at to another store (a path, `file:///…` or
+    /// `s3://bucket[/prefix]`, with the same `AWS_*` settings as the server), reading each
+    /// back to check its SHA-256. Then point `SIDAK_EVIDENCE_URL` at it and restart; run it
+    /// again just before, to copy what was uploaded meanwhile.
+    Migrate {
+        #[arg(long)]
+        to: String,
+    },
+    /// Remove stored objects that no record points at and that were stored longer ago than
+    /// the grace period (an upload in flight is younger).
+    Gc {
+        #[arg(long, default_value_t = 24)]
+        grace_hours: u64,
+        /// List what would go, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -168,15 +197,27 @@ pub fn run(cli: Cli) -> Result<(), String> {
             print!("{}", crate::openapi::yaml()?);
             Ok(())
         }
+        Command::Healthcheck => {
+            let config = Config::from_env()?;
+            healthcheck(&config.bind)
+        }
         Command::Serve => {
             let config = Config::from_env()?;
             crate::telemetry::init(config.log_format);
+            startup::prepare_directories(&config)?;
+            // Held until the process ends (the kernel lets go of it even after kill -9).
+            let _sole_server = startup::claim_sqlite_file(&config)?;
             actix_web::rt::System::new().block_on(async move {
                 let app = Application::build(config).await?;
                 app.run_until_stopped()
                     .await
                     .map_err(|e| format!("server error: {e}"))
             })
+        }
+        Command::Evidence { what } => {
+            let config = Config::from_env()?;
+            crate::telemetry::init(config.log_format);
+            evidence_command(&config, what)
         }
         Command::Import { what } => {
             let config = Config::from_env()?;
@@ -434,6 +475,109 @@ pub fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
+    }
+}
+
+fn evidence_command(config: &Config, what: EvidenceCommand) -> Result<(), String> {
+    use crate::service::evidence_store;
+    use crate::storage::{EvidenceLocation, EvidenceStore};
+    drop(open_migrated(config)?);
+    let pool = db::pool::build_pool(
+        ConnectionManager::new(config.database_url.clone(), config.sqlite_synchronous),
+        1,
+    )?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let store = EvidenceStore::open(&config.evidence, &config.data_dir)?;
+    match what {
+        EvidenceCommand::Migrate { to } => {
+            let get = |k: &str| std::env::var(k).ok();
+            let target = EvidenceLocation::parse(Some(&to), &config.data_dir, &get)?;
+            if target == config.evidence {
+                return Err("the target is the store already in use".into());
+            }
+            let target = EvidenceStore::open(&target, &config.data_dir)?;
+            rt.block_on(target.check())?;
+            println!(
+                "copying photos from {} to {}",
+                config.evidence.describe(),
+                target.location().describe()
+            );
+            let report =
+                rt.block_on(evidence_store::migrate(&pool, &store, &target, &mut |p| {
+                    println!("{p}")
+                }))?;
+            println!(
+                "{} photos: {} copied, {} in the target already, {} failed",
+                report.photos,
+                report.copied,
+                report.present,
+                report.failed.len()
+            );
+            for (sha, why) in &report.failed {
+                eprintln!("{sha}: {why}");
+            }
+            if report.failed.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} photos were not copied; fix them and run the migration again",
+                    report.failed.len()
+                ))
+            }
+        }
+        EvidenceCommand::Gc {
+            grace_hours,
+            dry_run,
+        } => {
+            let grace = std::time::Duration::from_secs(grace_hours.saturating_mul(3600));
+            let report = rt.block_on(evidence_store::collect(&pool, &store, grace, dry_run))?;
+            for sha in &report.removed {
+                println!("{} {sha}", if dry_run { "would remove" } else { "removed" });
+            }
+            println!(
+                "{} objects: {} {}, {} unreferenced but younger than {grace_hours} h",
+                report.objects,
+                report.removed.len(),
+                if dry_run { "to remove" } else { "removed" },
+                report.young
+            );
+            Ok(())
+        }
+    }
+}
+
+/// `GET /readyz` on the local server, over plain HTTP/1.0.
+fn healthcheck(bind: &str) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let port = bind
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse::<u16>().ok())
+        .ok_or_else(|| format!("SIDAK_BIND `{bind}` has no port"))?;
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let timeout = std::time::Duration::from_secs(4);
+    let mut stream = std::net::TcpStream::connect_timeout(&address, timeout)
+        .map_err(|e| format!("cannot reach {address}: {e}"))?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    stream
+        .write_all(b"GET /readyz HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .map_err(|e| format!("cannot ask {address}: {e}"))?;
+    let mut answer = Vec::new();
+    let _ = stream.take(64 * 1024).read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer.lines().next().unwrap_or_default();
+    if status.split_whitespace().nth(1) == Some("200") {
+        println!("ready");
+        Ok(())
+    } else {
+        Err(format!(
+            "not ready: {}",
+            answer.split("\r\n\r\n").nth(1).unwrap_or(status)
+        ))
     }
 }
 

@@ -86,6 +86,12 @@ pub struct Config {
     pub evidence_window: Duration,
     /// Most photos one report may hold.
     pub evidence_max_per_report: u32,
+    /// Where photo bytes are stored (`SIDAK_EVIDENCE_URL`).
+    pub evidence: crate::storage::EvidenceLocation,
+    /// How often one server collects photo objects no record points at (0: never).
+    pub evidence_gc_interval: Duration,
+    /// How old such an object must be to be collected.
+    pub evidence_gc_grace: Duration,
     pub follow_ups: FollowUpConfig,
     /// A request body that sends nothing for this long is abandoned (`408`, connection closed).
     pub body_idle_timeout: Duration,
@@ -284,6 +290,11 @@ impl Config {
                 })
                 .collect::<Result<_, _>>()?,
         };
+        let evidence = crate::storage::EvidenceLocation::parse(
+            get("SIDAK_EVIDENCE_URL").as_deref(),
+            &data_dir,
+            &get,
+        )?;
         Ok(Config {
             environment,
             bind: get("SIDAK_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
@@ -327,6 +338,16 @@ impl Config {
                 u64::from(num(&get, "SIDAK_EVIDENCE_WINDOW_DAYS", 7, 0)?) * 24 * 3600,
             ),
             evidence_max_per_report: num(&get, "SIDAK_EVIDENCE_MAX_PER_REPORT", 30, 1)?,
+            evidence_gc_interval: Duration::from_secs(u64::from(num(
+                &get,
+                "SIDAK_EVIDENCE_GC_INTERVAL_SECONDS",
+                24 * 3600,
+                0,
+            )?)),
+            evidence_gc_grace: Duration::from_secs(
+                u64::from(num(&get, "SIDAK_EVIDENCE_GC_GRACE_HOURS", 24, 0)?) * 3600,
+            ),
+            evidence,
             follow_ups: follow_up_config(&get)?,
             body_idle_timeout: Duration::from_secs(u64::from(num(
                 &get,

@@ -17,7 +17,7 @@ pub mod openapi;
 pub(crate) mod service;
 pub mod startup;
 pub(crate) mod state;
-pub(crate) mod storage;
+pub mod storage;
 pub(crate) mod telemetry;
 
 #[cfg(test)]

@@ -48,6 +48,66 @@ pub fn prepare_directories(config: &Config) -> Result<(), String> {
     Ok(())
 }
 
+/// On SQLite, claims the database file for this server: one server per file (its write
+/// lock, login throttle and API-key allowance live in the process). A second `sidak serve`
+/// on the same file is refused with a message saying so; replicas need PostgreSQL. The
+/// claim is an exclusive `flock` on `<file>.serve-lock`, which the kernel releases when the
+/// process ends however it ends. Command-line tools (`migrate`, `import`…) do not claim it.
+pub fn claim_sqlite_file(config: &Config) -> Result<Option<std::fs::File>, String> {
+    let crate::db::DatabaseUrl::Sqlite(path) = &config.database_url else {
+        return Ok(None);
+    };
+    let lock_path = {
+        let mut p = path.clone().into_os_string();
+        p.push(".serve-lock");
+        std::path::PathBuf::from(p)
+    };
+    let mut file = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
+    claim(&file).map_err(|e| {
+        let holder = std::fs::read_to_string(&lock_path).unwrap_or_default();
+        let holder = holder.trim();
+        if e.kind() == std::io::ErrorKind::WouldBlock {
+            format!(
+                "another Sidak server{} is serving the SQLite database {}: one server per SQLite file. \
+                 To run several servers, use PostgreSQL (DATABASE_URL=postgres://…)",
+                if holder.is_empty() { String::new() } else { format!(" (process {holder})") },
+                path.display()
+            )
+        } else {
+            format!("cannot lock {}: {e}", lock_path.display())
+        }
+    })?;
+    use std::io::{Seek, Write};
+    let _ = file.set_len(0);
+    let _ = file.seek(std::io::SeekFrom::Start(0));
+    let _ = write!(file, "{}", std::process::id());
+    Ok(Some(file))
+}
+
+#[cfg(unix)]
+fn claim(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `flock` on a descriptor this function's caller keeps open; it only takes or
+    // refuses an advisory lock.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(unix))]
+fn claim(_file: &std::fs::File) -> std::io::Result<()> {
+    Ok(())
+}
+
 /// The JWT secret: from the configuration, else (development) from `<data_dir>/jwt_secret`,
 /// generated on first use with file mode 0600 so that tokens survive a restart.
 pub fn jwt_secret(config: &Config) -> Result<Vec<u8>, String> {
@@ -158,15 +218,25 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
     }
     drop(conn);
     let pool = build_pool(manager, config.db_pool_size)?;
+    let shared = config.database_url.backend_name() == "postgres";
     let state = AppState {
-        pool,
+        pool: pool.clone(),
         jwt: JwtKeys::new(&secret, config.access_token_ttl),
         hasher: PasswordHasher::new(config.hash_concurrency)?,
-        throttle: LoginThrottle::new(config.throttle.clone()),
-        evidence: crate::storage::ContentStore::open(&config.data_dir)
-            .map_err(|e| format!("cannot prepare the evidence folder: {e}"))?,
+        // On PostgreSQL every server on the database shares the limits; a SQLite file has
+        // one server, which keeps them in memory.
+        throttle: if shared {
+            LoginThrottle::shared(config.throttle.clone(), pool.clone())
+        } else {
+            LoginThrottle::new(config.throttle.clone())
+        },
+        evidence: crate::storage::EvidenceStore::open(&config.evidence, &config.data_dir)?,
         metrics: crate::metrics::Metrics::new().map_err(|e| format!("metrics: {e}"))?,
-        key_limiter: crate::auth::api_key::KeyLimiter::new(config.api_key_rate_per_minute),
+        key_limiter: if shared {
+            crate::auth::api_key::KeyLimiter::shared(config.api_key_rate_per_minute, pool.clone())
+        } else {
+            crate::auth::api_key::KeyLimiter::new(config.api_key_rate_per_minute)
+        },
         writes: crate::db::group::GroupCommit::default(),
         reference: Default::default(),
         config: Arc::new(config),
@@ -201,6 +271,7 @@ impl Application {
         let server = serve(prepared.state, listener)?;
         tracing::info!(
             address = %config.bind, port, database = %config.database_url.redacted(),
+            evidence = %config.evidence.describe(),
             "sidak is serving"
         );
         Ok(Application {
@@ -264,6 +335,12 @@ pub fn serve(state: AppState, listener: TcpListener) -> Result<Server, String> {
     let route_table = Data::new(RouteTable::from_openapi(&spec));
     let cors_origins = state.config.cors_origins.clone();
     let state = Data::new(state);
+    crate::service::periodic::start(
+        state.pool.clone(),
+        state.evidence.clone(),
+        state.config.evidence_gc_interval,
+        state.config.evidence_gc_grace,
+    );
     let server = HttpServer::new(move || {
         App::new()
             .into_utoipa_app()

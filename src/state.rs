@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::auth::{JwtKeys, LoginThrottle, PasswordHasher};
 use crate::config::Config;
 use crate::db::DbPool;
-use crate::storage::ContentStore;
+use crate::storage::EvidenceStore;
 
 pub struct AppState {
     pub pool: DbPool,
@@ -13,7 +13,7 @@ pub struct AppState {
     pub jwt: JwtKeys,
     pub hasher: PasswordHasher,
     pub throttle: LoginThrottle,
-    pub evidence: ContentStore,
+    pub evidence: EvidenceStore,
     pub metrics: crate::metrics::Metrics,
     /// Requests per minute for each API key.
     pub key_limiter: crate::auth::api_key::KeyLimiter,

@@ -139,28 +139,61 @@ pub fn looks_like_key(credential: &str) -> bool {
     credential.starts_with(PREFIX)
 }
 
-/// Requests per minute for each key, enforced in this process.
-pub struct KeyLimiter {
-    limiter:
-        Option<RateLimiter<Uuid, governor::state::keyed::HashMapStateStore<Uuid>, DefaultClock>>,
+/// Requests per minute for each key: counted in this process (SQLite: one server per
+/// database), or in the database for every server on it (PostgreSQL, `db::shared_limits`).
+pub enum KeyLimiter {
+    Off,
+    Memory(RateLimiter<Uuid, governor::state::keyed::HashMapStateStore<Uuid>, DefaultClock>),
+    Shared {
+        pool: crate::db::DbPool,
+        per_minute: u32,
+    },
 }
 
 impl KeyLimiter {
     /// `per_minute == 0` turns the limit off.
     pub fn new(per_minute: u32) -> Self {
-        KeyLimiter {
-            limiter: NonZeroU32::new(per_minute)
-                .map(|n| RateLimiter::hashmap(Quota::per_minute(n))),
+        match NonZeroU32::new(per_minute) {
+            None => KeyLimiter::Off,
+            Some(n) => KeyLimiter::Memory(RateLimiter::hashmap(Quota::per_minute(n))),
         }
     }
 
-    /// `Err(wait)` when the key has used its quota.
-    pub fn check(&self, key: Uuid) -> Result<(), Duration> {
-        match &self.limiter {
-            None => Ok(()),
-            Some(l) => l
+    /// The allowance kept in the database.
+    pub fn shared(per_minute: u32, pool: crate::db::DbPool) -> Self {
+        if per_minute == 0 {
+            KeyLimiter::Off
+        } else {
+            KeyLimiter::Shared { pool, per_minute }
+        }
+    }
+
+    /// `Ok(Err(wait))` when the key has used its quota; `Err` when the shared allowance
+    /// could not be read.
+    pub async fn check(&self, key: Uuid) -> Result<Result<(), Duration>, String> {
+        match self {
+            KeyLimiter::Off => Ok(Ok(())),
+            KeyLimiter::Memory(l) => Ok(l
                 .check_key(&key)
-                .map_err(|not_until| not_until.wait_time_from(l.clock().now())),
+                .map_err(|not_until| not_until.wait_time_from(l.clock().now()))),
+            KeyLimiter::Shared { pool, per_minute } => {
+                let (pool, per_minute) = (pool.clone(), *per_minute);
+                let wait = tokio::task::spawn_blocking(move || {
+                    let mut conn = pool.get().map_err(|e| e.to_string())?;
+                    crate::db::shared_limits::admit_key_request(
+                        &mut conn,
+                        &key.to_string(),
+                        per_minute,
+                    )
+                    .map_err(|e| e.to_string())
+                })
+                .await
+                .map_err(|e| e.to_string())??;
+                Ok(match wait {
+                    None => Ok(()),
+                    Some(ms) => Err(Duration::from_millis(u64::try_from(ms).unwrap_or(1))),
+                })
+            }
         }
     }
 }
@@ -228,15 +261,19 @@ mod tests {
         assert!(a.secret.starts_with(&a.shown) && a.shown.len() == SHOWN_CHARS);
     }
 
-    #[test]
-    fn limiter_refuses_past_the_quota_per_key() {
+    #[tokio::test]
+    async fn limiter_refuses_past_the_quota_per_key() {
         let l = KeyLimiter::new(2);
         let (k1, k2) = (Uuid::new_v4(), Uuid::new_v4());
-        assert!(l.check(k1).is_ok());
-        assert!(l.check(k1).is_ok());
-        let wait = l.check(k1).expect_err("third request in a minute");
+        assert_eq!(l.check(k1).await, Ok(Ok(())));
+        assert_eq!(l.check(k1).await, Ok(Ok(())));
+        let wait = l
+            .check(k1)
+            .await
+            .expect("in memory")
+            .expect_err("third request in a minute");
         assert!(wait > Duration::from_secs(1) && wait <= Duration::from_secs(60));
-        assert!(l.check(k2).is_ok());
-        assert!(KeyLimiter::new(0).check(k1).is_ok());
+        assert_eq!(l.check(k2).await, Ok(Ok(())));
+        assert_eq!(KeyLimiter::new(0).check(k1).await, Ok(Ok(())));
     }
 }

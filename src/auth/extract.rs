@@ -141,7 +141,12 @@ async fn key_caller(state: &AppState, secret: String, path: &str) -> Result<Auth
             ))
         }
     }
-    if let Err(wait) = state.key_limiter.check(row.id.0) {
+    let allowed = state
+        .key_limiter
+        .check(row.id.0)
+        .await
+        .map_err(|e| ApiError::ServiceUnavailable(format!("the API key allowance: {e}")))?;
+    if let Err(wait) = allowed {
         return Err(ApiError::TooManyRequests {
             detail: "This API key has used its requests for the minute; retry later.".into(),
             retry_after_secs: wait.as_secs().saturating_add(1),

@@ -688,6 +688,29 @@ pub fn recount(conn: &mut DbConnection, inspection: DbUuid) -> QueryResult<()> {
     Ok(())
 }
 
+/// Which of these hashes some evidence record points at.
+pub fn shas_in_use(
+    conn: &mut DbConnection,
+    shas: &[String],
+) -> QueryResult<std::collections::HashSet<String>> {
+    Ok(evidence::table
+        .filter(evidence::sha256.eq_any(shas))
+        .select(evidence::sha256)
+        .distinct()
+        .load::<String>(conn)?
+        .into_iter()
+        .collect())
+}
+
+/// Every hash an evidence record points at, once each, in order.
+pub fn stored_shas(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
+    evidence::table
+        .select(evidence::sha256)
+        .distinct()
+        .order(evidence::sha256)
+        .load(conn)
+}
+
 /// Whether any evidence record points at these bytes.
 pub fn sha_in_use(conn: &mut DbConnection, sha256: &str) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(

@@ -8,8 +8,10 @@
 
 pub mod deferred;
 pub mod group;
+pub mod leases;
 pub mod pool;
 pub mod schema;
+pub mod shared_limits;
 pub mod tx;
 pub mod types;
 pub mod unnest;

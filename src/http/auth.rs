@@ -6,6 +6,7 @@ use actix_web::{get, post, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::auth::throttle::Refused;
 use crate::auth::{refresh, AuthUser};
 use crate::db::users::{self as user_db, UserRow};
 use crate::db::DbUuid;
@@ -107,9 +108,14 @@ pub async fn login(
     let account = rules::username_key(&username);
     let address = client_ip(&req, &state.config.trusted_proxies);
     // Counted before it is verified: a burst of guesses gets no more than a slow series.
-    let attempt = match state.throttle.begin(&account, &address) {
+    let attempt = match state.throttle.begin(&account, &address).await {
         Ok(attempt) => attempt,
-        Err(retry_after_secs) => {
+        Err(Refused::Unavailable(e)) => {
+            return Err(ApiError::ServiceUnavailable(format!(
+                "the login records could not be read: {e}"
+            )))
+        }
+        Err(Refused::Wait(retry_after_secs)) => {
             state
                 .metrics
                 .login_failures
@@ -134,7 +140,7 @@ pub async fn login(
             Ok(user) => user,
             Err(e) => {
                 // Nothing was guessed: the database did not answer.
-                attempt.release();
+                attempt.release().await;
                 return Err(e);
             }
         }
@@ -149,7 +155,7 @@ pub async fn login(
         {
             Ok(verified) => verified,
             Err(e) => {
-                attempt.release();
+                attempt.release().await;
                 return Err(e);
             }
         }
@@ -157,7 +163,7 @@ pub async fn login(
 
     match user {
         Some(user) if verified && user.active => {
-            attempt.succeeded();
+            attempt.succeeded().await;
             let ttl = state.config.refresh_token_ttl;
             let (user, token) = super::run(&state.pool, move |conn| {
                 let token = auth_service::start_session(conn, &user, ttl, &address, &ctx)?;
@@ -167,7 +173,7 @@ pub async fn login(
             token_response(&state, user, token)
         }
         user => {
-            attempt.failed();
+            attempt.failed().await;
             state
                 .metrics
                 .login_failures
@@ -293,15 +299,22 @@ pub async fn change_password(
     let account = rules::username_key(&caller.username);
     let address = client_ip(&req, &state.config.trusted_proxies);
     // The current password is a guess like a login's: reserved before it is verified.
-    let attempt = state
-        .throttle
-        .begin(&account, &address)
-        .map_err(|retry_after_secs| ApiError::TooManyRequests {
-            detail: "Too many failed password attempts; try again later.".into(),
-            retry_after_secs,
-        })?;
+    let attempt =
+        state
+            .throttle
+            .begin(&account, &address)
+            .await
+            .map_err(|refused| match refused {
+                Refused::Wait(retry_after_secs) => ApiError::TooManyRequests {
+                    detail: "Too many failed password attempts; try again later.".into(),
+                    retry_after_secs,
+                },
+                Refused::Unavailable(e) => ApiError::ServiceUnavailable(format!(
+                    "the login records could not be read: {e}"
+                )),
+            })?;
     if let Err(e) = rules::validate_password("new_password", &new_password, &caller.username) {
-        attempt.release();
+        attempt.release().await;
         return Err(ApiError::Validation(vec![e]));
     }
     let uid = DbUuid(caller.id);
@@ -317,16 +330,16 @@ pub async fn change_password(
     }
     .await;
     match checked {
-        Ok(true) => attempt.succeeded(),
+        Ok(true) => attempt.succeeded().await,
         Ok(false) => {
-            attempt.failed();
+            attempt.failed().await;
             return Err(ApiError::Validation(vec![FieldError::new(
                 "current_password",
                 "is not the current password",
             )]));
         }
         Err(e) => {
-            attempt.release();
+            attempt.release().await;
             return Err(e);
         }
     }

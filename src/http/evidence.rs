@@ -85,7 +85,7 @@ fn multipart_error(what: &str, e: actix_multipart::MultipartError) -> ApiError {
 #[schema(value_type = String, format = Binary)]
 pub struct PhotoBytes(Vec<u8>);
 
-/// Removes the temporary file unless it was moved into place.
+/// Removes the temporary file of an upload when the request is done with it.
 struct TempFile(Option<std::path::PathBuf>);
 
 impl Drop for TempFile {
@@ -312,23 +312,17 @@ pub async fn upload_evidence(
     if let Some(existing) = replay {
         return Ok(HttpResponse::Ok().json(EvidenceOut::from(existing)));
     }
-    // The bytes are made durable before the record that points at them.
-    let store = state.evidence.clone();
+    // The bytes are made durable before the record that points at them; the temporary
+    // file stays until the record has committed and the bytes are seen in the store.
     let temp_path = temp
         .0
-        .take()
+        .clone()
         .ok_or_else(|| ApiError::internal("temporary file missing"))?;
-    let sha = file.sha256.clone();
-    let commit =
-        actix_web::web::block(move || store.commit(&temp_path, &sha).map_err(|e| (e, temp_path)))
-            .await?;
-    let created_file = match commit {
-        Ok(created) => created,
-        Err((e, leftover)) => {
-            let _ = std::fs::remove_file(leftover);
-            return Err(ApiError::internal(format!("storing evidence: {e}")));
-        }
-    };
+    let created_file = state
+        .evidence
+        .store(&temp_path, &file.sha256)
+        .await
+        .map_err(|e| ApiError::internal(format!("storing evidence: {e}")))?;
     let sha = file.sha256.clone();
     let photo = service::StoredPhoto {
         sha256: file.sha256.clone(),
@@ -344,17 +338,18 @@ pub async fn upload_evidence(
         Err(e) => {
             // Refused after all (a concurrent change): drop the bytes if they are ours alone.
             if created_file {
-                let (store, pool, sha) = (state.evidence.clone(), state.pool.clone(), sha.clone());
-                let _ = super::run(&pool, move |conn| {
-                    let used = idb::sha_in_use(conn, &sha)?;
-                    store.discard(&sha, used);
-                    Ok(())
-                })
-                .await;
+                let (pool, check) = (state.pool.clone(), sha.clone());
+                let used = super::run(&pool, move |conn| Ok(idb::sha_in_use(conn, &check)?)).await;
+                if let Ok(false) = used {
+                    let _ = state.evidence.delete(&sha).await;
+                }
             }
             return Err(e);
         }
     };
+    if let Err(e) = state.evidence.ensure(&temp_path, &sha).await {
+        tracing::error!(sha256 = %sha, error = %e, "could not confirm stored evidence bytes");
+    }
     if created == Created::New {
         state.metrics.count("evidence", 1);
     }
@@ -408,13 +403,9 @@ pub async fn evidence_content(
     if conditional::none_match(&req, &etag) {
         return Ok(conditional::not_modified(etag));
     }
-    let path = state
-        .evidence
-        .path_for(&row.sha256)
-        .ok_or_else(|| ApiError::internal("stored hash is malformed"))?;
-    let file = actix_files::NamedFile::open_async(&path)
-        .await
-        .map_err(|e| ApiError::internal(format!("evidence file {}: {e}", row.sha256)))?;
+    let download = state.evidence.get(&row.sha256).await.map_err(|e| {
+        ApiError::internal(format!("evidence bytes {} unreadable: {e}", row.sha256))
+    })?;
     // A client that asks for nothing but `application/octet-stream` gets the bytes so
     // labelled (generated clients that handle only that type); everyone else the image type.
     let mime: mime::Mime = if accepts_only(&req, "application/octet-stream") {
@@ -427,18 +418,28 @@ pub async fn evidence_content(
         storage::WEBP => "webp",
         _ => "jpg",
     };
-    let mut resp = file
-        .set_content_type(mime)
-        .use_etag(false)
-        .use_last_modified(false)
-        .set_content_disposition(header::ContentDisposition {
-            disposition: header::DispositionType::Inline,
-            parameters: vec![header::DispositionParam::Filename(format!(
-                "{}.{ext}",
-                row.id
-            ))],
-        })
-        .into_response(&req);
+    let disposition = header::ContentDisposition {
+        disposition: header::DispositionType::Inline,
+        parameters: vec![header::DispositionParam::Filename(format!(
+            "{}.{ext}",
+            row.id
+        ))],
+    };
+    let mut resp = match download {
+        storage::Download::File(path) => actix_files::NamedFile::open_async(&path)
+            .await
+            .map_err(|e| ApiError::internal(format!("evidence file {}: {e}", row.sha256)))?
+            .set_content_type(mime)
+            .use_etag(false)
+            .use_last_modified(false)
+            .set_content_disposition(disposition)
+            .into_response(&req),
+        storage::Download::Stream { size, body } => HttpResponse::Ok()
+            .content_type(mime)
+            .insert_header((header::CONTENT_DISPOSITION, disposition))
+            .no_chunking(size)
+            .streaming(body),
+    };
     if let Ok(v) = header::HeaderValue::from_str(&etag.to_string()) {
         resp.headers_mut().insert(header::ETAG, v);
     }

@@ -21,6 +21,9 @@ pub struct Readiness {
     pub status: String,
     /// `sqlite` or `postgres`.
     pub database: String,
+    /// Where photos are stored: `local` or `s3`.
+    #[schema(example = "local")]
+    pub evidence: String,
 }
 
 /// The OpenAPI document as served at `/openapi.yaml`.
@@ -39,13 +42,14 @@ pub async fn healthz() -> HttpResponse {
 
 /// Readiness.
 ///
-/// The database answers a query; `503` when it does not.
+/// The database answers a query and the photo store answers a listing; `503` when either
+/// does not.
 #[utoipa::path(
     tag = "operations",
     security(()),
     responses(
         (status = 200, description = "Ready", body = Readiness),
-        (status = 503, description = "The database does not answer", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database or the photo store does not answer", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/readyz")]
@@ -61,9 +65,19 @@ pub async fn readyz(state: Data<AppState>) -> ApiResult<HttpResponse> {
         ApiError::Internal(m) => ApiError::ServiceUnavailable(m),
         other => other,
     })?;
+    state
+        .evidence
+        .check()
+        .await
+        .map_err(|e| ApiError::ServiceUnavailable(format!("readiness: {e}")))?;
+    let evidence = match state.evidence.location() {
+        crate::storage::EvidenceLocation::Local(_) => "local",
+        crate::storage::EvidenceLocation::S3 { .. } => "s3",
+    };
     Ok(HttpResponse::Ok().json(Readiness {
         status: "ok".into(),
         database: backend.into(),
+        evidence: evidence.into(),
     }))
 }
 

@@ -9,11 +9,13 @@ mod context;
 pub mod dashboards;
 pub mod demo;
 pub mod evidence;
+pub mod evidence_store;
 pub mod followups;
 pub mod import;
 pub mod inspections;
 pub mod officials;
 pub mod opds;
+pub mod periodic;
 pub mod reference_cache;
 pub mod users;
 

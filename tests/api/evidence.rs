@@ -4,15 +4,26 @@ use reqwest::multipart::{Form, Part};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::both_backends;
-use crate::helpers::{assert_problem, Backend};
+use crate::every_store;
+use crate::helpers::{assert_problem, store_settings, Backend, Store};
 use crate::inspections::Field;
 
-both_backends!(
+every_store!(
     photos_are_checked_stored_and_served,
     evidence_follows_its_report,
     evidence_window_closes
 );
+
+/// A field on `backend` whose photos go to `store`, with `extra` settings.
+async fn field(backend: Backend, store: Store, extra: &[(&str, &str)]) -> Field {
+    let settings = store_settings(store).await;
+    let mut all: Vec<(&str, &str)> = settings
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    all.extend_from_slice(extra);
+    Field::with(backend, &all).await
+}
 
 pub fn jpeg(fill: u8, len: usize) -> Vec<u8> {
     let mut v = vec![
@@ -84,8 +95,8 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-async fn photos_are_checked_stored_and_served(backend: Backend) {
-    let f = Field::new(backend).await;
+async fn photos_are_checked_stored_and_served(backend: Backend, store: Store) {
+    let f = field(backend, store, &[]).await;
     let body = f.report();
     let report = body["id"].as_str().unwrap().to_string();
     f.post_report(&f.inspector, &body).await;
@@ -140,17 +151,24 @@ async fn photos_are_checked_stored_and_served(backend: Backend) {
         assert_eq!(resp.bytes().await.unwrap().to_vec(), bytes);
     }
 
-    // The client's file name never reaches the disk: files are named by their hash.
-    let stored = files_under(&f.app.data_dir().join("evidence"));
+    // The client's file name never reaches the store: objects are named by their hash,
+    // and the upload's temporary files are gone.
+    let stored = f.app.stored_objects().await;
     assert_eq!(stored.len(), 3, "{stored:?}");
-    for p in &stored {
-        let name = p.file_name().unwrap().to_string_lossy().to_string();
-        assert_eq!(name.len(), 64, "{p:?}");
-    }
+    let files = files_under(&f.app.data_dir());
     assert!(
-        !f.app.data_dir().join("x.jpg").exists()
-            && !f.app.data_dir().parent().unwrap().join("x.jpg").exists()
+        files
+            .iter()
+            .all(|p| !p.to_string_lossy().contains("x.jpg")
+                && !p.to_string_lossy().ends_with(".part")),
+        "{files:?}"
     );
+    let local = files_under(&f.app.data_dir().join("evidence"))
+        .into_iter()
+        .filter(|p| !p.starts_with(f.app.data_dir().join("evidence").join("tmp")))
+        .count();
+    assert_eq!(local, if store == Store::Local { 3 } else { 0 });
+    assert!(!f.app.data_dir().parent().unwrap().join("x.jpg").exists());
 
     // Same id, other bytes → 409.
     let id = uuid::Uuid::new_v4();
@@ -296,11 +314,11 @@ async fn photos_are_checked_stored_and_served(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r["evidence"].as_array().unwrap().len(), 4);
-    assert_eq!(files_under(&f.app.data_dir().join("evidence")).len(), 4);
+    assert_eq!(f.app.stored_objects().await.len(), 4);
 }
 
-async fn evidence_follows_its_report(backend: Backend) {
-    let f = Field::new(backend).await;
+async fn evidence_follows_its_report(backend: Backend, store: Store) {
+    let f = field(backend, store, &[]).await;
     let body = f.report();
     let report = body["id"].as_str().unwrap().to_string();
     f.post_report(&f.inspector, &body).await;
@@ -412,8 +430,8 @@ async fn evidence_follows_its_report(backend: Backend) {
     }
 }
 
-async fn evidence_window_closes(backend: Backend) {
-    let f = Field::with(backend, &[("SIDAK_EVIDENCE_WINDOW_DAYS", "0")]).await;
+async fn evidence_window_closes(backend: Backend, store: Store) {
+    let f = field(backend, store, &[("SIDAK_EVIDENCE_WINDOW_DAYS", "0")]).await;
     let body = f.report();
     let report = body["id"].as_str().unwrap().to_string();
     f.post_report(&f.inspector, &body).await;
@@ -457,4 +475,186 @@ async fn evidence_window_closes(backend: Backend) {
         .status(),
         200
     );
+}
+
+every_store!(the_store_is_kept);
+
+/// Large photos, a second server on the same store, collecting objects no record points
+/// at, and copying every photo to another store.
+async fn the_store_is_kept(backend: Backend, store: Store) {
+    let f = field(backend, store, &[]).await;
+    let body = f.report();
+    let report = body["id"].as_str().unwrap().to_string();
+    f.post_report(&f.inspector, &body).await;
+    // One photo larger than an S3 part (a multipart upload there), one small.
+    let large = jpeg(11, 6 * 1024 * 1024 + 12345);
+    let small = jpeg(12, 4000);
+    let mut urls = Vec::new();
+    for bytes in [&large, &small] {
+        let resp = upload(&f, &f.inspector, &report, bytes.clone(), "p.jpg", None).await;
+        assert_eq!(resp.status(), 201);
+        let ev: Value = resp.json().await.unwrap();
+        urls.push((
+            ev["content_url"].as_str().unwrap().to_string(),
+            bytes.clone(),
+        ));
+    }
+    let download = |app: &crate::helpers::TestApp, url: String| {
+        let (client, url, token) = (app.client.clone(), app.url(&url), f.inspector.clone());
+        async move {
+            let resp = client.get(url).bearer_auth(token).send().await.unwrap();
+            assert_eq!(resp.status(), 200);
+            resp.bytes().await.unwrap().to_vec()
+        }
+    };
+    // Another server on the same database and store serves them byte for byte.
+    let other = f.app.sibling(&[]).await;
+    for (url, bytes) in &urls {
+        assert!(download(&other, url.clone()).await == *bytes, "{url}");
+    }
+    let ready: Value = other.get("/readyz", None).await.json().await.unwrap();
+    assert_eq!(
+        ready["evidence"],
+        if store == Store::S3 { "s3" } else { "local" }
+    );
+    let mut referenced = vec![sha(&large), sha(&small)];
+    referenced.sort();
+    assert_eq!(f.app.stored_objects().await, referenced);
+
+    // An object no record points at (an upload refused after its bytes were stored, or a
+    // record never written): kept while young, collected after the grace period.
+    let orphan = jpeg(13, 2000);
+    let temp = f.app.data_dir().join("orphan.part");
+    std::fs::write(&temp, &orphan).unwrap();
+    assert!(f
+        .app
+        .evidence_store()
+        .store(&temp, &sha(&orphan))
+        .await
+        .unwrap());
+    assert_eq!(f.app.stored_objects().await.len(), 3);
+    let out = f.app.cli(&["evidence", "gc"], &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(f.app.stored_objects().await.len(), 3, "young: kept");
+    let out = f
+        .app
+        .cli(&["evidence", "gc", "--grace-hours", "0", "--dry-run"], &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("would remove {}", sha(&orphan)))
+    );
+    assert_eq!(
+        f.app.stored_objects().await.len(),
+        3,
+        "a dry run removes nothing"
+    );
+    let out = f.app.cli(&["evidence", "gc", "--grace-hours", "0"], &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        f.app.stored_objects().await,
+        referenced,
+        "only the orphan went"
+    );
+
+    // Every photo copied to another store: to S3 from files (when an endpoint is there),
+    // to files from S3; then a server on the new store serves them.
+    let target: Vec<(String, String)> = if store == Store::Local && crate::helpers::s3_enabled() {
+        store_settings(Store::S3).await
+    } else {
+        vec![(
+            "SIDAK_EVIDENCE_URL".to_string(),
+            f.app.data_dir().join("moved").display().to_string(),
+        )]
+    };
+    let target_url = target[0].1.clone();
+    // The target's S3 settings, for the command (the server's are the source's).
+    let target_env: Vec<(&str, &str)> = target[1..]
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let out = f
+        .app
+        .cli(&["evidence", "migrate", "--to", &target_url], &target_env);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        text.contains("2 photos: 2 copied, 0 in the target already, 0 failed"),
+        "{text}"
+    );
+    let out = f
+        .app
+        .cli(&["evidence", "migrate", "--to", &target_url], &target_env);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        text.contains("2 photos: 0 copied, 2 in the target already"),
+        "{text}"
+    );
+    let changes: Vec<(&str, Option<&str>)> = target
+        .iter()
+        .map(|(k, v)| (k.as_str(), Some(v.as_str())))
+        .collect();
+    let moved = f.app.sibling(&changes).await;
+    for (url, bytes) in &urls {
+        assert!(download(&moved, url.clone()).await == *bytes, "{url}");
+    }
+    assert_eq!(moved.stored_objects().await, referenced);
+
+    // Damaged bytes in the source are found, named, and not copied.
+    let damaged = jpeg(14, 4000);
+    let temp = f.app.data_dir().join("damaged.part");
+    std::fs::write(&temp, &damaged).unwrap();
+    match store {
+        Store::Local => {
+            let path = f
+                .app
+                .data_dir()
+                .join("evidence")
+                .join(&sha(&small)[0..2])
+                .join(&sha(&small)[2..4])
+                .join(sha(&small));
+            std::fs::write(path, &damaged).unwrap();
+        }
+        Store::S3 => {
+            f.app
+                .evidence_store()
+                .store(&temp, &sha(&small))
+                .await
+                .unwrap();
+        }
+    }
+    let elsewhere = f.app.data_dir().join("elsewhere").display().to_string();
+    let out = f.app.cli(&["evidence", "migrate", "--to", &elsewhere], &[]);
+    assert!(!out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        err.contains(&sha(&small)) && err.contains("damaged"),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 copied"));
+
+    // A server collects such objects itself, on a timer: an orphan goes, records stay.
+    let orphan = jpeg(15, 2000);
+    let temp = f.app.data_dir().join("orphan2.part");
+    std::fs::write(&temp, &orphan).unwrap();
+    f.app
+        .evidence_store()
+        .store(&temp, &sha(&orphan))
+        .await
+        .unwrap();
+    let _collector = f
+        .app
+        .sibling(&[
+            ("SIDAK_EVIDENCE_GC_INTERVAL_SECONDS", Some("1")),
+            ("SIDAK_EVIDENCE_GC_GRACE_HOURS", Some("0")),
+        ])
+        .await;
+    let mut left = Vec::new();
+    for _ in 0..100 {
+        left = f.app.stored_objects().await;
+        if !left.contains(&sha(&orphan)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, referenced, "the orphan collected, the photos kept");
 }

@@ -45,6 +45,113 @@ macro_rules! both_backends {
     };
 }
 
+/// Where a test's photos are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    /// Files under the data directory (the default).
+    Local,
+    /// A prefix of its own in a bucket of the S3 endpoint `SIDAK_TEST_S3_ENDPOINT`.
+    S3,
+}
+
+/// Declares an async test `fn name(backend: Backend, store: Store)` as four tests:
+/// `name::sqlite` and `name::postgres` with local files, `name::s3::sqlite` and
+/// `name::s3::postgres` with an S3 bucket (skipped, with a note, when
+/// `SIDAK_TEST_S3_ENDPOINT` is not set; failing when `SIDAK_TEST_REQUIRE_S3=1`).
+#[macro_export]
+macro_rules! every_store {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Backend::Sqlite, $crate::helpers::Store::Local).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if $crate::helpers::postgres_enabled() {
+                        super::$name($crate::helpers::Backend::Postgres, $crate::helpers::Store::Local).await
+                    }
+                }
+                mod s3 {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn sqlite() {
+                        if $crate::helpers::s3_enabled() {
+                            super::super::$name($crate::helpers::Backend::Sqlite, $crate::helpers::Store::S3).await
+                        }
+                    }
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn postgres() {
+                        if $crate::helpers::postgres_enabled() && $crate::helpers::s3_enabled() {
+                            super::super::$name($crate::helpers::Backend::Postgres, $crate::helpers::Store::S3).await
+                        }
+                    }
+                }
+            }
+        )*
+    };
+}
+
+pub fn s3_enabled() -> bool {
+    let set = std::env::var("SIDAK_TEST_S3_ENDPOINT").is_ok_and(|v| !v.is_empty());
+    if !set {
+        assert!(
+            std::env::var("SIDAK_TEST_REQUIRE_S3").as_deref() != Ok("1"),
+            "SIDAK_TEST_REQUIRE_S3=1 but SIDAK_TEST_S3_ENDPOINT is not set"
+        );
+        eprintln!("SIDAK_TEST_S3_ENDPOINT not set: S3 variant skipped");
+    }
+    set
+}
+
+pub const TEST_BUCKET: &str = "sidak-test";
+
+/// The settings of a store: for S3 a new prefix in the test bucket (made if missing), with
+/// the endpoint's address and test credentials by their standard names.
+pub async fn store_settings(store: Store) -> Vec<(String, String)> {
+    match store {
+        Store::Local => Vec::new(),
+        Store::S3 => {
+            let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+            s3_settings(&format!("s3://{TEST_BUCKET}/{prefix}")).await
+        }
+    }
+}
+
+/// `SIDAK_EVIDENCE_URL` = `url` (an `s3://` one) and the S3 endpoint's settings; the bucket
+/// is made if missing.
+pub async fn s3_settings(url: &str) -> Vec<(String, String)> {
+    let endpoint = std::env::var("SIDAK_TEST_S3_ENDPOINT").expect("SIDAK_TEST_S3_ENDPOINT");
+    let endpoint = endpoint.trim_end_matches('/').to_string();
+    let bucket = url
+        .strip_prefix("s3://")
+        .and_then(|r| r.split('/').next())
+        .expect("an s3:// URL");
+    // The test endpoint takes an unsigned request to make a bucket; it answers 200, or 409
+    // when the bucket is there already.
+    let made = Client::new()
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .expect("the S3 endpoint answers");
+    assert!(
+        made.status().is_success() || made.status() == 409,
+        "making bucket {bucket}: {}",
+        made.status()
+    );
+    [
+        ("SIDAK_EVIDENCE_URL", url.to_string()),
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_ALLOW_HTTP", "true".to_string()),
+        ("AWS_ACCESS_KEY_ID", "test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+        ("AWS_REGION", "us-east-1".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
 pub fn postgres_enabled() -> bool {
     let set = std::env::var("SIDAK_TEST_POSTGRES_URL").is_ok_and(|v| !v.is_empty());
     if !set {
@@ -298,6 +405,49 @@ impl TestApp {
 
     pub fn data_dir(&self) -> PathBuf {
         self.storage.dir.clone()
+    }
+
+    /// Runs the `sidak` binary with this app's settings as its environment, `changes`
+    /// applied (an empty value removes a setting).
+    pub fn cli(&self, args: &[&str], changes: &[(&str, &str)]) -> std::process::Output {
+        let mut env = self.settings.clone();
+        for (k, v) in changes {
+            if v.is_empty() {
+                env.remove(*k);
+            } else {
+                env.insert(k.to_string(), v.to_string());
+            }
+        }
+        std::process::Command::new(env!("CARGO_BIN_EXE_sidak"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(env)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("the sidak binary runs")
+    }
+
+    /// The photo store this app was configured with.
+    pub fn evidence_store(&self) -> sidak::storage::EvidenceStore {
+        let config =
+            Config::from_lookup(|k| self.settings.get(k).cloned()).expect("test configuration");
+        sidak::storage::EvidenceStore::open(&config.evidence, &self.data_dir().join("inspect"))
+            .expect("evidence store")
+    }
+
+    /// The hashes of every object in the photo store, sorted.
+    pub async fn stored_objects(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .evidence_store()
+            .list()
+            .await
+            .expect("list the store")
+            .into_iter()
+            .map(|o| o.sha256)
+            .collect();
+        out.sort();
+        out
     }
 
     pub fn database_url(&self) -> String {

@@ -20,6 +20,7 @@ mod inspections;
 mod ops;
 mod positions;
 mod reference;
+mod replicas;
 mod sync;
 mod tokens;
 mod users;

@@ -1,0 +1,1 @@
+DROP INDEX evidence_sha256_idx;

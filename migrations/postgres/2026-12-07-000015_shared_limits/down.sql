@@ -1,0 +1,2 @@
+DROP TABLE api_key_rate;
+DROP TABLE login_throttle;
