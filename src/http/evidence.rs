@@ -318,11 +318,18 @@ pub async fn upload_evidence(
         .0
         .clone()
         .ok_or_else(|| ApiError::internal("temporary file missing"))?;
-    let created_file = state
+    // The store not answering is the server's trouble, not the photo's: `503`, and the
+    // phone sends it again.
+    state
         .evidence
         .store(&temp_path, &file.sha256)
         .await
-        .map_err(|e| ApiError::internal(format!("storing evidence: {e}")))?;
+        .map_err(|e| {
+            tracing::error!(error = %e, "storing evidence bytes failed");
+            ApiError::ServiceUnavailable(
+                "The photo store did not take the photo; send it again.".into(),
+            )
+        })?;
     let sha = file.sha256.clone();
     let photo = service::StoredPhoto {
         sha256: file.sha256.clone(),
@@ -333,20 +340,11 @@ pub async fn upload_evidence(
         service::add_evidence(conn, &caller, inspection, &input, &photo, &ctx)
     })
     .await;
-    let (created, row) = match result {
-        Ok(ok) => ok,
-        Err(e) => {
-            // Refused after all (a concurrent change): drop the bytes if they are ours alone.
-            if created_file {
-                let (pool, check) = (state.pool.clone(), sha.clone());
-                let used = super::run(&pool, move |conn| Ok(idb::sha_in_use(conn, &check)?)).await;
-                if let Ok(false) = used {
-                    let _ = state.evidence.delete(&sha).await;
-                }
-            }
-            return Err(e);
-        }
-    };
+    // Refused after all (a concurrent change): the stored bytes are left to the collection
+    // (`sidak evidence gc`, and the periodic one), which removes them once no record points
+    // at them and they are old: removing them here could take the bytes of another upload
+    // of the same photo committing at this moment.
+    let (created, row) = result?;
     if let Err(e) = state.evidence.ensure(&temp_path, &sha).await {
         tracing::error!(sha256 = %sha, error = %e, "could not confirm stored evidence bytes");
     }
@@ -404,7 +402,16 @@ pub async fn evidence_content(
         return Ok(conditional::not_modified(etag));
     }
     let download = state.evidence.get(&row.sha256).await.map_err(|e| {
-        ApiError::internal(format!("evidence bytes {} unreadable: {e}", row.sha256))
+        if e.kind() == std::io::ErrorKind::NotFound {
+            // A record without its bytes: never meant to happen, so it is the server's error.
+            ApiError::internal(format!(
+                "evidence bytes {} are not in the store",
+                row.sha256
+            ))
+        } else {
+            tracing::error!(sha256 = %row.sha256, error = %e, "reading evidence bytes failed");
+            ApiError::ServiceUnavailable("The photo store did not answer; try again.".into())
+        }
     })?;
     // A client that asks for nothing but `application/octet-stream` gets the bytes so
     // labelled (generated clients that handle only that type); everyone else the image type.

@@ -13,6 +13,10 @@
 //!   the bytes are there and stores them again if not ([`EvidenceStore::ensure`]);
 //! - a key is made from a validated hash only (`ab/cd/<sha256>`), never from a client's
 //!   file name.
+//!
+//! The bucket is reached through the `object_store` crate; the folder through `local.rs`,
+//! not `object_store`'s `LocalFileSystem`, which renames its files into place without
+//! `fsync` (a power cut could then lose a photo whose record had committed).
 
 pub mod image;
 pub mod local;
