@@ -1,7 +1,9 @@
 //! Photo bytes in an S3-compatible bucket, through the `object_store` crate: keys
 //! `[<prefix>/]ab/cd/<sha256>`. Uploads of up to [`PART_SIZE`] go in one `PUT`, larger
-//! ones as a multipart upload read from the temporary file a part at a time (a part is the
-//! most of a photo held in memory); downloads are streamed.
+//! ones as a multipart upload read from the temporary file a part at a time (one part being
+//! sent while the next fills: two parts are the most of a photo held in memory); downloads
+//! are streamed. However many uploads arrive at once, the bytes they hold in memory stay
+//! within [`MEMORY_BUDGET_MIB`]: an upload waits for its share before it reads its file.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,10 +20,14 @@ use super::{io_err, valid_sha, Download, StoredObject};
 /// S3's smallest part (but the last) of a multipart upload; also the largest single `PUT`.
 pub const PART_SIZE: usize = 5 * 1024 * 1024;
 
+/// MiB of photo bytes all uploads to the bucket may hold in memory at once.
+pub const MEMORY_BUDGET_MIB: u32 = 40;
+
 #[derive(Clone)]
 pub struct ObjectStoreFront {
     store: Arc<dyn ObjectStore>,
     prefix: String,
+    budget: Arc<tokio::sync::Semaphore>,
 }
 
 fn not_found(e: &object_store::Error) -> bool {
@@ -50,6 +56,7 @@ impl ObjectStoreFront {
         Ok(ObjectStoreFront {
             store: Arc::new(store),
             prefix: prefix.to_string(),
+            budget: Arc::new(tokio::sync::Semaphore::new(MEMORY_BUDGET_MIB as usize)),
         })
     }
 
@@ -67,6 +74,13 @@ impl ObjectStoreFront {
         let existed = self.modified(sha256).await?.is_some();
         let mut file = tokio::fs::File::open(temp).await?;
         let size = file.metadata().await?.len();
+        // The memory this upload holds: the whole photo in one `PUT`, or two parts.
+        let held = size.min(2 * PART_SIZE as u64).div_ceil(1024 * 1024).max(1);
+        let _share = self
+            .budget
+            .acquire_many(u32::try_from(held).unwrap_or(MEMORY_BUDGET_MIB))
+            .await
+            .map_err(io_err)?;
         if size <= PART_SIZE as u64 {
             let mut bytes = Vec::with_capacity(size as usize);
             file.read_to_end(&mut bytes).await?;
@@ -84,8 +98,8 @@ impl ObjectStoreFront {
                     if n == 0 {
                         break Ok(());
                     }
-                    // At most two parts in flight: the memory an upload holds stays bounded.
-                    writer.wait_for_capacity(2).await.map_err(io_err)?;
+                    // One part in flight while the next fills.
+                    writer.wait_for_capacity(1).await.map_err(io_err)?;
                     writer.write(&buf[..n]);
                 }
             }
