@@ -185,6 +185,17 @@ fn io_err(e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(e.to_string())
 }
 
+/// Runs `f` on the local store on the blocking pool (its file operations block).
+async fn blocking<T: Send + 'static>(
+    store: &LocalStore,
+    f: impl FnOnce(&LocalStore) -> std::io::Result<T> + Send + 'static,
+) -> std::io::Result<T> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || f(&store))
+        .await
+        .map_err(io_err)?
+}
+
 impl EvidenceStore {
     /// Opens the store (for S3, builds the client; nothing is asked of the server yet:
     /// [`EvidenceStore::check`] does). Temporary files of uploads go under `<data_dir>`
@@ -241,10 +252,8 @@ impl EvidenceStore {
         }
         match &self.backend {
             Backend::Local(l) => {
-                let (l, temp, sha) = (l.clone(), temp.to_path_buf(), sha256.to_string());
-                tokio::task::spawn_blocking(move || l.store(&temp, &sha))
-                    .await
-                    .map_err(io_err)?
+                let (temp, sha) = (temp.to_path_buf(), sha256.to_string());
+                blocking(l, move |l| l.store(&temp, &sha)).await
             }
             Backend::Object(o) => o.store(temp, sha256).await,
         }
@@ -275,10 +284,8 @@ impl EvidenceStore {
         }
         match &self.backend {
             Backend::Local(l) => {
-                let (l, sha) = (l.clone(), sha256.to_string());
-                tokio::task::spawn_blocking(move || l.modified(&sha))
-                    .await
-                    .map_err(io_err)?
+                let sha = sha256.to_string();
+                blocking(l, move |l| l.modified(&sha)).await
             }
             Backend::Object(o) => o.modified(sha256).await,
         }
@@ -304,10 +311,8 @@ impl EvidenceStore {
         }
         match &self.backend {
             Backend::Local(l) => {
-                let (l, sha) = (l.clone(), sha256.to_string());
-                tokio::task::spawn_blocking(move || l.delete(&sha))
-                    .await
-                    .map_err(io_err)?
+                let sha = sha256.to_string();
+                blocking(l, move |l| l.delete(&sha)).await
             }
             Backend::Object(o) => o.delete(sha256).await,
         }
@@ -316,12 +321,7 @@ impl EvidenceStore {
     /// Every object in the store named by a hash.
     pub async fn list(&self) -> std::io::Result<Vec<StoredObject>> {
         match &self.backend {
-            Backend::Local(l) => {
-                let l = l.clone();
-                tokio::task::spawn_blocking(move || l.list())
-                    .await
-                    .map_err(io_err)?
-            }
+            Backend::Local(l) => blocking(l, LocalStore::list).await,
             Backend::Object(o) => o.list().await,
         }
     }
@@ -329,13 +329,9 @@ impl EvidenceStore {
     /// Whether the store answers (`/readyz`): the folder can be read, or the bucket listed.
     pub async fn check(&self) -> Result<(), String> {
         match &self.backend {
-            Backend::Local(l) => {
-                let root = l.root().to_path_buf();
-                tokio::task::spawn_blocking(move || std::fs::read_dir(&root).map(|_| ()))
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .map_err(|e| format!("evidence folder: {e}"))
-            }
+            Backend::Local(l) => blocking(l, |l| std::fs::read_dir(l.root()).map(|_| ()))
+                .await
+                .map_err(|e| format!("evidence folder: {e}")),
             Backend::Object(o) => o.check().await,
         }
     }
