@@ -108,7 +108,7 @@ const SHARED: &[(&str, &str, &str)] = &[
     ("ValidationFailed", "422", "The request is well-formed but a field is invalid; `errors` names each"),
     ("ClientError", "4XX", "The request is malformed (a query string with control characters, say)"),
     ("InternalError", "500", "Unexpected server error; nothing internal is disclosed, the request id identifies it in the log"),
-    ("ServiceUnavailable", "503", "The database is busy (a write conflict outlasted the server's retries, or no connection was free in time). Nothing was changed: send the same request again after `Retry-After` seconds; a replayed create is recognised by its id"),
+    ("ServiceUnavailable", "503", "The database is busy (a write conflict outlasted the server's retries, or no connection was free in time), or the photo store did not answer. Nothing was changed: send the same request again after `Retry-After` seconds; a replayed create is recognised by its id"),
 ];
 
 fn problem_response(name: &str, description: &str) -> Response {
