@@ -230,7 +230,10 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
         } else {
             LoginThrottle::new(config.throttle.clone())
         },
-        evidence: crate::storage::EvidenceStore::open(&config.evidence, &config.data_dir)?,
+        evidence: crate::storage::EvidenceStore::open_for_server(
+            &config.evidence,
+            &config.data_dir,
+        )?,
         metrics: crate::metrics::Metrics::new().map_err(|e| format!("metrics: {e}"))?,
         key_limiter: if shared {
             crate::auth::api_key::KeyLimiter::shared(config.api_key_rate_per_minute, pool.clone())

@@ -2,7 +2,7 @@
 //! temporary file that is fsynced and linked into place (with the folder entry fsynced), so a
 //! file is either complete under its hash or absent. The client's file name is never used
 //! in a path. The temporary files live in `<root>/tmp` (same file system, so linking is
-//! atomic) and are removed at start-up when a crash left them behind.
+//! atomic); the server removes those a crash left behind when it starts.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -15,16 +15,9 @@ pub struct LocalStore {
 }
 
 impl LocalStore {
-    /// Creates the folders and removes temporary files a crash may have left behind.
+    /// Creates the folders.
     pub fn open(root: PathBuf) -> std::io::Result<Self> {
-        let tmp = root.join("tmp");
-        std::fs::create_dir_all(&tmp)?;
-        for entry in std::fs::read_dir(&tmp)? {
-            let entry = entry?;
-            if entry.file_type()?.is_file() {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
+        std::fs::create_dir_all(root.join("tmp"))?;
         Ok(LocalStore { root })
     }
 

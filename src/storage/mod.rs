@@ -197,10 +197,23 @@ async fn blocking<T: Send + 'static>(
 }
 
 impl EvidenceStore {
+    /// Opens the store for the server, which also removes the temporary files of uploads a
+    /// crash left behind (only the server uploads; the command line's tools open the store
+    /// with [`EvidenceStore::open`], which leaves a running server's uploads alone).
+    pub fn open_for_server(
+        location: &EvidenceLocation,
+        data_dir: &Path,
+    ) -> Result<EvidenceStore, String> {
+        let store = Self::open(location, data_dir)?;
+        clear_temp(&store.temp_dir)
+            .map_err(|e| format!("cannot clear {}: {e}", store.temp_dir.display()))?;
+        Ok(store)
+    }
+
     /// Opens the store (for S3, builds the client; nothing is asked of the server yet:
     /// [`EvidenceStore::check`] does). Temporary files of uploads go under `<data_dir>`
     /// for an object store, and inside the folder for a local one (so that linking a file
-    /// into place is atomic); leftovers of a crash are removed.
+    /// into place is atomic).
     pub fn open(location: &EvidenceLocation, data_dir: &Path) -> Result<EvidenceStore, String> {
         let (backend, temp_dir) = match location {
             EvidenceLocation::Local(root) => {
@@ -219,9 +232,6 @@ impl EvidenceStore {
                 let temp = data_dir.join("evidence-uploads");
                 std::fs::create_dir_all(&temp).map_err(|e| {
                     format!("cannot prepare the upload folder {}: {e}", temp.display())
-                })?;
-                clear_temp(&temp).map_err(|e| {
-                    format!("cannot clear the upload folder {}: {e}", temp.display())
                 })?;
                 (Backend::Object(front), temp)
             }

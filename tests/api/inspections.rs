@@ -291,19 +291,25 @@ async fn reports_racing_a_deactivation_are_stored_only_before_it(backend: Backen
     let f = Field::new(backend).await;
     let opd_path = format!("/api/v1/opds/{}", f.opd);
     let (mut stored, mut refused) = (0, 0);
-    // The deactivation lands 1 ms to 200 ms after the reports are sent: on a busy machine
-    // the early rounds may find every report refused and the late ones every report stored.
-    for delay in [1u64, 8, 40, 200] {
+    // The deactivation is sent from 20 ms before the reports to 200 ms after them, so that
+    // over the rounds both outcomes occur however busy the machine is (one run under load
+    // found every report stored when the deactivation only ever came after them).
+    for offset in [-20i64, -2, 1, 8, 40, 200] {
         let resp = f
             .app
             .patch(&opd_path, Some(&f.admin), &json!({"active": true}))
             .await;
         assert_eq!(resp.status(), 200);
         let bodies: Vec<Value> = (0..16).map(|_| f.report()).collect();
-        let posts =
-            futures_util::future::join_all(bodies.iter().map(|b| f.post_report(&f.inspector, b)));
+        let later =
+            |ms: i64| tokio::time::sleep(std::time::Duration::from_millis(ms.max(0) as u64));
+        let posts = async {
+            later(-offset).await;
+            futures_util::future::join_all(bodies.iter().map(|b| f.post_report(&f.inspector, b)))
+                .await
+        };
         let deactivate = async {
-            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+            later(offset).await;
             f.app
                 .patch(&opd_path, Some(&f.admin), &json!({"active": false}))
                 .await
