@@ -4,6 +4,7 @@
 pub mod access;
 pub mod api_keys;
 pub mod auth;
+pub mod backup;
 pub mod calendar;
 mod context;
 pub mod dashboards;

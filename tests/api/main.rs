@@ -8,6 +8,7 @@ mod api_keys;
 mod audit;
 mod auth;
 mod authz;
+mod backup;
 mod concurrency;
 mod dashboards;
 mod discipline;
