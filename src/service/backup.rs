@@ -514,17 +514,29 @@ pub async fn restore(
             ))
         }
     }
-    // The photos, each stored through the configured store (a folder or a bucket).
+    // The photos, each copied to an upload's temporary file of the configured store (a
+    // folder or a bucket) and stored from there: never linked to the snapshot's own file,
+    // which may sit on another disk and must stay the snapshot's.
     let mut photos = 0;
     for f in manifest
         .files
         .iter()
         .filter(|f| f.path.starts_with("evidence/"))
     {
-        store
-            .store(&snapshot.join(&f.path), &f.sha256)
-            .await
-            .map_err(|e| format!("restoring photo {}: {e}", f.sha256))?;
+        let temp = store.temp_path();
+        let stored = async {
+            std::fs::copy(snapshot.join(&f.path), &temp).map_err(|e| e.to_string())?;
+            std::fs::File::open(&temp)
+                .and_then(|t| t.sync_all())
+                .map_err(|e| e.to_string())?;
+            store
+                .store(&temp, &f.sha256)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        .await;
+        let _ = std::fs::remove_file(&temp);
+        stored.map_err(|e| format!("restoring photo {}: {e}", f.sha256))?;
         photos += 1;
     }
     // The restored database: migrated to this version, and its chain as recorded.

@@ -163,22 +163,38 @@ async fn a_backup_taken_while_reports_arrive_restores(backend: Backend) {
     let chain: Value = serde_json::from_slice(&chain).unwrap();
     assert_eq!(chain["ok"], true, "{chain}");
 
+    // The restored photos are the store's own files, not the snapshot's: damaging the
+    // snapshot below leaves them as they are.
+    let (first_id, first_photo) = all
+        .iter()
+        .find(|(id, _)| before.contains(id))
+        .map(|(id, p)| (id.clone(), p.clone().unwrap()))
+        .unwrap();
+
     // A damaged file is found and named.
     let manifest: Value =
         serde_json::from_slice(&std::fs::read(sealed[0].join("manifest.json")).unwrap()).unwrap();
-    let photo_path = manifest["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["path"].as_str().unwrap().to_string())
-        .find(|p| p.starts_with("evidence/"))
-        .unwrap();
-    std::fs::write(sealed[0].join(&photo_path), b"not the photo").unwrap();
+    for entry in manifest["files"].as_array().unwrap() {
+        let path = entry["path"].as_str().unwrap();
+        if path.starts_with("evidence/") {
+            std::fs::write(sealed[0].join(path), b"not the photo").unwrap();
+        }
+    }
     let out = f.app.cli(&["backup", "verify", &snapshot], &[]);
     assert!(!out.status.success());
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains(&photo_path),
+        String::from_utf8_lossy(&out.stderr).contains("evidence/"),
         "{out:?}"
+    );
+    let (_, there) = get(&restored, format!("/api/v1/inspections/{first_id}")).await;
+    let there: Value = serde_json::from_slice(&there).unwrap();
+    let url = there["evidence"][0]["content_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        get(&restored, url).await.1 == first_photo,
+        "a restored photo changed with the snapshot"
     );
 
     // A backup killed midway leaves no sealed snapshot, and its folder is refused.
