@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::db::{audit, DbConnection};
-use crate::storage::{Download, EvidenceStore};
+use crate::storage::EvidenceStore;
 
 pub const MANIFEST: &str = "manifest.json";
 const FORMAT: &str = "sidak-backup/1";
@@ -137,54 +137,40 @@ fn photo_path(sha256: &str) -> String {
 
 /// Copies the photo `sha256` from `store` to `target`, checking its hash on the way.
 async fn copy_photo(store: &EvidenceStore, sha256: &str, target: &Path) -> Result<u64, String> {
-    use futures_util::StreamExt;
     if let Some(dir) = target.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    let mut out =
-        std::fs::File::create(target).map_err(|e| format!("{}: {e}", target.display()))?;
-    let mut hasher = Sha256::new();
-    let mut size = 0u64;
-    let mut write = |chunk: &[u8]| -> Result<(), String> {
-        hasher.update(chunk);
-        size += chunk.len() as u64;
-        out.write_all(chunk)
-            .map_err(|e| format!("{}: {e}", target.display()))
-    };
-    match store
-        .get(sha256)
+    let (got, size) = store
+        .read_into(sha256, Some(target))
         .await
-        .map_err(|e| format!("photo {sha256} is not readable in the store: {e}"))?
-    {
-        Download::File(path) => {
-            let mut file = std::fs::File::open(&path)
-                .map_err(|e| format!("photo {sha256} is not readable in the store: {e}"))?;
-            let mut buf = vec![0u8; 256 * 1024];
-            loop {
-                let n = file
-                    .read(&mut buf)
-                    .map_err(|e| format!("photo {sha256}: {e}"))?;
-                if n == 0 {
-                    break;
-                }
-                write(&buf[..n])?;
-            }
-        }
-        Download::Stream { mut body, .. } => {
-            while let Some(chunk) = body.next().await {
-                write(&chunk.map_err(|e| format!("photo {sha256}: {e}"))?)?;
-            }
-        }
-    }
-    let got = hex::encode(hasher.finalize());
+        .map_err(|e| format!("photo {sha256} could not be copied from the store: {e}"))?;
     if got != sha256 {
         return Err(format!(
             "photo {sha256} is damaged in the store (its bytes hash to {got})"
         ));
     }
-    out.sync_all()
-        .map_err(|e| format!("{}: {e}", target.display()))?;
     Ok(size)
+}
+
+/// Runs one of PostgreSQL's client tools; its error output when it fails.
+fn pg_tool(cmd: &mut std::process::Command, what: &str) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| {
+        format!(
+            "{what} could not be run ({e}): install PostgreSQL's client tools (the server's major \
+             version or newer); without them, back the database up with `pg_dump --format=custom` \
+             and the photos with `sidak evidence migrate --to DIR`"
+        )
+    })?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
 }
 
 #[derive(QueryableByName)]
@@ -203,26 +189,15 @@ fn pg_dump_in_snapshot(
     let snap = diesel::sql_query("SELECT pg_export_snapshot() AS id")
         .get_result::<Snapshot>(conn)
         .map_err(|e| format!("exporting a snapshot: {e}"))?;
-    let out = std::process::Command::new("pg_dump")
-        .arg("--format=custom")
-        .arg("--no-owner")
-        .arg(format!("--snapshot={}", snap.id))
-        .arg(format!("--file={}", target.display()))
-        .arg(url)
-        .output()
-        .map_err(|e| {
-            format!(
-                "pg_dump could not be run ({e}): install PostgreSQL's client tools (the server's \
-                 major version or newer), or back the database up with `pg_dump --format=custom` \
-                 and the photos with `sidak evidence migrate --to DIR`"
-            )
-        })?;
-    if !out.status.success() {
-        return Err(format!(
-            "pg_dump failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
+    pg_tool(
+        std::process::Command::new("pg_dump")
+            .arg("--format=custom")
+            .arg("--no-owner")
+            .arg(format!("--snapshot={}", snap.id))
+            .arg(format!("--file={}", target.display()))
+            .arg(url),
+        "pg_dump",
+    )?;
     figures(conn)
 }
 
@@ -400,19 +375,13 @@ pub fn verify(snapshot: &Path) -> Result<Manifest, String> {
         let _ = std::fs::remove_file(&scratch);
         checked?;
     } else {
-        let out = std::process::Command::new("pg_restore")
-            .arg("--list")
-            .arg(snapshot.join(PG_FILE))
-            .output()
-            .map_err(|e| {
-                format!("pg_restore could not be run ({e}): install PostgreSQL's client tools")
-            })?;
-        if !out.status.success() {
-            return Err(format!(
-                "{PG_FILE} is not a readable archive: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
+        pg_tool(
+            std::process::Command::new("pg_restore")
+                .arg("--list")
+                .arg(snapshot.join(PG_FILE)),
+            "pg_restore --list",
+        )
+        .map_err(|e| format!("{PG_FILE} is not a readable archive: {e}"))?;
     }
     Ok(manifest)
 }
@@ -494,19 +463,11 @@ pub async fn restore(
             if tables > 0 {
                 cmd.arg("--clean").arg("--if-exists");
             }
-            let out = cmd
-                .arg(format!("--dbname={url}"))
-                .arg(snapshot.join(PG_FILE))
-                .output()
-                .map_err(|e| {
-                    format!("pg_restore could not be run ({e}): install PostgreSQL's client tools")
-                })?;
-            if !out.status.success() {
-                return Err(format!(
-                    "pg_restore failed: {}",
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ));
-            }
+            pg_tool(
+                cmd.arg(format!("--dbname={url}"))
+                    .arg(snapshot.join(PG_FILE)),
+                "pg_restore",
+            )?;
         }
         (_, kind) => {
             return Err(format!(

@@ -4,13 +4,9 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use futures_util::StreamExt;
-use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
-
 use crate::db::inspections as idb;
 use crate::db::{DbConnection, DbPool};
-use crate::storage::{Download, EvidenceStore};
+use crate::storage::EvidenceStore;
 
 /// Runs `f` on a pooled connection on the blocking pool.
 async fn with_db<T: Send + 'static>(
@@ -41,89 +37,16 @@ pub struct MigrateReport {
     pub failed: Vec<(String, String)>,
 }
 
-/// Reads the stored bytes and returns their SHA-256 and size.
-async fn digest(store: &EvidenceStore, sha256: &str) -> std::io::Result<(String, u64)> {
-    let mut hasher = Sha256::new();
-    let mut size = 0u64;
-    match store.get(sha256).await? {
-        Download::File(path) => {
-            use tokio::io::AsyncReadExt;
-            let mut file = tokio::fs::File::open(&path).await?;
-            let mut buf = vec![0u8; 256 * 1024];
-            loop {
-                let n = file.read(&mut buf).await?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
-                size += n as u64;
-            }
-        }
-        Download::Stream { mut body, .. } => {
-            while let Some(chunk) = body.next().await {
-                let chunk = chunk?;
-                hasher.update(&chunk);
-                size += chunk.len() as u64;
-            }
-        }
-    }
-    Ok((hex::encode(hasher.finalize()), size))
-}
-
 /// Copies the bytes from `from` into a temporary file, checking their hash on the way.
 async fn fetch(from: &EvidenceStore, sha256: &str, temp: &Path) -> Result<(), String> {
-    let mut out = tokio::fs::File::create(temp)
-        .await
-        .map_err(|e| format!("temporary file: {e}"))?;
-    let mut hasher = Sha256::new();
-    let source = from
-        .get(sha256)
+    let (got, _) = from
+        .read_into(sha256, Some(temp))
         .await
         .map_err(|e| format!("not readable in the source: {e}"))?;
-    let mut body = match source {
-        Download::Stream { body, .. } => body,
-        Download::File(path) => {
-            let file = tokio::fs::File::open(&path)
-                .await
-                .map_err(|e| format!("not readable in the source: {e}"))?;
-            file_stream(file)
-        }
-    };
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| format!("reading the source: {e}"))?;
-        hasher.update(&chunk);
-        out.write_all(&chunk)
-            .await
-            .map_err(|e| format!("temporary file: {e}"))?;
-    }
-    out.sync_all()
-        .await
-        .map_err(|e| format!("temporary file: {e}"))?;
-    let got = hex::encode(hasher.finalize());
     if got != sha256 {
         return Err(format!("damaged in the source: its bytes hash to {got}"));
     }
     Ok(())
-}
-
-/// A file as a stream of chunks (what a local store gives), without another crate.
-fn file_stream(
-    file: tokio::fs::File,
-) -> futures_util::stream::BoxStream<'static, std::io::Result<bytes::Bytes>> {
-    use tokio::io::AsyncReadExt;
-    futures_util::stream::unfold(Some(file), |state| async move {
-        let mut file = state?;
-        let mut buf = vec![0u8; 256 * 1024];
-        match file.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok(bytes::Bytes::from(buf)), Some(file)))
-            }
-            Err(e) => Some((Err(e), None)),
-        }
-    })
-    .boxed()
 }
 
 /// Copies every photo a record points at from `from` to `to`, and reads each back from `to`
@@ -143,7 +66,7 @@ pub async fn migrate(
     };
     for (i, sha) in shas.iter().enumerate() {
         let outcome: Result<bool, String> = async {
-            if let Ok((got, _)) = digest(to, sha).await {
+            if let Ok((got, _)) = to.read_into(sha, None).await {
                 if &got == sha {
                     return Ok(false);
                 }
@@ -154,7 +77,8 @@ pub async fn migrate(
                 to.store(&temp, sha)
                     .await
                     .map_err(|e| format!("storing in the target: {e}"))?;
-                let (got, _) = digest(to, sha)
+                let (got, _) = to
+                    .read_into(sha, None)
                     .await
                     .map_err(|e| format!("reading back from the target: {e}"))?;
                 if &got != sha {

@@ -314,6 +314,40 @@ impl EvidenceStore {
         }
     }
 
+    /// Streams the stored bytes into the file `out` (fsynced) when one is given, and returns
+    /// their SHA-256 and size: what copying a photo elsewhere and checking it both need.
+    pub async fn read_into(
+        &self,
+        sha256: &str,
+        out: Option<&Path>,
+    ) -> std::io::Result<(String, u64)> {
+        use futures_util::StreamExt;
+        use sha2::Digest;
+        use tokio::io::AsyncWriteExt;
+        let mut body = match self.get(sha256).await? {
+            Download::Stream { body, .. } => body,
+            Download::File(path) => file_stream(tokio::fs::File::open(&path).await?),
+        };
+        let mut file = match out {
+            Some(p) => Some(tokio::fs::File::create(p).await?),
+            None => None,
+        };
+        let mut hasher = sha2::Sha256::new();
+        let mut size = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk?;
+            hasher.update(&chunk);
+            size += chunk.len() as u64;
+            if let Some(f) = file.as_mut() {
+                f.write_all(&chunk).await?;
+            }
+        }
+        if let Some(f) = file {
+            f.sync_all().await?;
+        }
+        Ok((hex::encode(hasher.finalize()), size))
+    }
+
     /// Removes the bytes (absent is fine).
     pub async fn delete(&self, sha256: &str) -> std::io::Result<()> {
         if !valid_sha(sha256) {
@@ -353,6 +387,27 @@ pub fn valid_sha(sha256: &str) -> bool {
         && sha256
             .bytes()
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+/// A file as a stream of chunks, like the bucket's downloads.
+fn file_stream(
+    file: tokio::fs::File,
+) -> futures_util::stream::BoxStream<'static, std::io::Result<bytes::Bytes>> {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncReadExt;
+    futures_util::stream::unfold(Some(file), |state| async move {
+        let mut file = state?;
+        let mut buf = vec![0u8; 256 * 1024];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(bytes::Bytes::from(buf)), Some(file)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    })
+    .boxed()
 }
 
 fn clear_temp(dir: &Path) -> std::io::Result<()> {
