@@ -9,8 +9,10 @@ COPY migrations ./migrations
 RUN cargo build --release --locked
 
 FROM debian:bookworm-slim
+# pg_dump and pg_restore for `sidak backup` / `sidak restore` on PostgreSQL (major version 15,
+# the compose file's database).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates \
+    && apt-get install -y --no-install-recommends ca-certificates postgresql-client \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home-dir /var/lib/sidak --create-home sidak
 COPY --from=build /src/target/release/sidak /usr/local/bin/sidak

@@ -20,19 +20,25 @@ is killed with SIGKILL at random moments and restarted. At the end:
   to a photo record (with `--s3`: every object under the run's prefix in the bucket, and no
   upload left in `evidence-uploads`).
 
+With --backup, the data the crashes left is then backed up while the server runs
+(`sidak backup`), the snapshot verified, restored into a new data directory (and, on
+PostgreSQL, a new database) and served on the next port, where every check above is run
+again.
+
     cargo build --release
     python3 scripts/crash-test.py                      # SQLite, 5 kills
     python3 scripts/crash-test.py --kills 30 --writers 8
     python3 scripts/crash-test.py --postgres postgres://postgres@127.0.0.1:5432/sidak_crash
     python3 scripts/crash-test.py --s3 http://127.0.0.1:18500   # photos in an S3 bucket
+    python3 scripts/crash-test.py --backup             # then back up, restore and check again
 
 Exit status 0 only when every check holds.
 """
 import argparse, datetime, hashlib, json, os, random, shutil, sqlite3, subprocess, sys, tempfile, threading, time
 import uuid
 
-from harness import (ROOT, NoAnswer, Server, drop_postgres, get_json, multipart, png, report_differences,
-                     request, s3_keys, s3_settings, server_env)
+from harness import (ROOT, NoAnswer, Server, drop_postgres, get_json, multipart, png, recreate_postgres,
+                     report_differences, request, s3_keys, s3_settings, server_env)
 
 PASSWORD = "crash-password-for-all-users"
 S3_BUCKET = "sidak-crash"
@@ -171,6 +177,44 @@ def verify(args, token, ledger, data, backend):
     return failures, findings
 
 
+def backup_and_restore(args, env, data, token, ledger, backend):
+    """Backs the data up while the server runs, verifies the snapshot, restores it into a
+    new data directory (and database), serves it on the next port and checks it as the
+    original was checked."""
+    backups = os.path.join(data, "backups")
+    out = subprocess.run([args.binary, "backup", "--to", backups], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    snapshot = out.split(": ", 1)[0]
+    subprocess.run([args.binary, "backup", "verify", snapshot], env=env, check=True, stdout=subprocess.DEVNULL)
+    restored = os.path.join(data, "restored")
+    renv = dict(env, SIDAK_DATA_DIR=restored, SIDAK_BIND=f"127.0.0.1:{args.port + 1}")
+    rargs = argparse.Namespace(**vars(args))
+    rargs.port = args.port + 1
+    if args.postgres:
+        rargs.postgres = args.postgres + "_restored"
+        recreate_postgres(rargs.postgres)
+        renv["DATABASE_URL"] = rargs.postgres
+    else:
+        renv.pop("DATABASE_URL", None)
+    if args.s3:
+        rargs.s3_prefix = args.s3_prefix + "-restored"
+        renv.update(s3_settings(args.s3, S3_BUCKET, rargs.s3_prefix))
+    os.makedirs(restored, exist_ok=True)
+    summary = subprocess.run([args.binary, "restore", "--from", snapshot], env=renv, check=True,
+                             capture_output=True, text=True).stdout.strip()
+    server = Server(rargs, renv, restored)
+    try:
+        server.start()
+        failures, _ = verify(rargs, token, ledger, restored, backend)
+    finally:
+        server.stop()
+        server.log.close()
+    if rargs.postgres != args.postgres:
+        drop_postgres(rargs.postgres)
+    print(f"{backend}: {summary}", flush=True)
+    return [f"after backup and restore: {f}" for f in failures]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release", "sidak"))
@@ -182,6 +226,8 @@ def main():
     ap.add_argument("--max-interval", type=float, default=2.0, help="longest run between kills, seconds")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--s3", default=None, help="photos in a bucket of this S3-compatible endpoint")
+    ap.add_argument("--backup", action="store_true",
+                    help="then back up the data, restore it elsewhere and check the restored copy")
     args = ap.parse_args()
     args.s3_prefix = f"crash-{uuid.uuid4().hex}"
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
@@ -248,6 +294,8 @@ def main():
         server.start()
         found, findings = verify(args, admin, ledger, data, backend)
         failures += found
+        if args.backup and not failures:
+            failures += backup_and_restore(args, env, data, admin, ledger, backend)
         server.stop()
         if not args.postgres:
             db = sqlite3.connect(os.path.join(data, "sidak.db"))

@@ -59,13 +59,18 @@ pub enum Command {
         seed: u64,
     },
     /// Take a consistent snapshot of the database and every photo it points at, with a
-    /// manifest, into a new folder under `--to` (while the server runs); `backup verify`
-    /// checks one.
+    /// manifest (while the server runs), into `--to` (default `SIDAK_BACKUP_TO`, else
+    /// `<data>/backups`); `backup verify` checks one; `backup list` lists them.
     #[command(args_conflicts_with_subcommands = true)]
     Backup {
-        /// The folder that receives the snapshot folder `sidak-<UTC time>`.
+        /// A folder, or `s3://bucket[/prefix]` (with the `AWS_*` settings), that receives the
+        /// snapshot `sidak-<UTC time>`.
         #[arg(long)]
-        to: Option<std::path::PathBuf>,
+        to: Option<String>,
+        /// After the backup, keep only the newest N snapshots there (and remove what killed
+        /// backups left); without it, nothing is removed.
+        #[arg(long)]
+        keep: Option<usize>,
         #[command(subcommand)]
         what: Option<BackupCommand>,
     },
@@ -73,8 +78,9 @@ pub enum Command {
     /// the database, then every photo into the configured store; ends with the audit chain
     /// verified.
     Restore {
+        /// The snapshot: its folder, or `s3://bucket[/prefix]/sidak-<time>`.
         #[arg(long)]
-        from: std::path::PathBuf,
+        from: String,
         /// The data directory to restore into (default: `SIDAK_DATA_DIR`).
         #[arg(long)]
         data_dir: Option<std::path::PathBuf>,
@@ -110,9 +116,16 @@ pub enum RollupsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum BackupCommand {
-    /// Re-hash every file of a snapshot against its manifest and check the audit chain of
-    /// its database up to the recorded head; exits non-zero when anything differs.
-    Verify { snapshot: std::path::PathBuf },
+    /// Re-hash every file of a snapshot (its folder, or `s3://bucket[/prefix]/sidak-<time>`,
+    /// downloaded first) against its manifest and check the audit chain of its database up
+    /// to the recorded head; exits non-zero when anything differs.
+    Verify { snapshot: String },
+    /// The snapshots in `--to` (default `SIDAK_BACKUP_TO`), newest first; unfinished ones
+    /// are marked so.
+    List {
+        #[arg(long)]
+        to: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -245,10 +258,10 @@ pub fn run(cli: Cli) -> Result<(), String> {
                     .map_err(|e| format!("server error: {e}"))
             })
         }
-        Command::Backup { to, what } => {
+        Command::Backup { to, keep, what } => {
             let config = Config::from_env()?;
             crate::telemetry::init(config.log_format);
-            backup_command(&config, to, what)
+            backup_command(&config, to, keep, what)
         }
         Command::Restore {
             from,
@@ -542,18 +555,42 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("cannot start the runtime: {e}"))
 }
 
+/// Reads a setting from the environment (the S3 settings of a backup target).
+fn env_setting(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Where a backup goes: `--to`, else `SIDAK_BACKUP_TO`, else `<data>/backups`.
+fn backup_target(
+    config: &Config,
+    to: Option<&str>,
+) -> Result<crate::service::backup::BackupTarget, String> {
+    let location = match to {
+        Some(to) => crate::storage::EvidenceLocation::parse_setting(
+            "--to",
+            Some(to),
+            &config.data_dir.join("backups"),
+            &env_setting,
+        )?,
+        None => config.backup_to.clone(),
+    };
+    crate::service::backup::BackupTarget::open(&location)
+}
+
 fn backup_command(
     config: &Config,
-    to: Option<std::path::PathBuf>,
+    to: Option<String>,
+    keep: Option<usize>,
     what: Option<BackupCommand>,
 ) -> Result<(), String> {
     use crate::service::backup;
-    match (to, what) {
-        (_, Some(BackupCommand::Verify { snapshot })) => {
-            let m = backup::verify(&snapshot)?;
+    let staging = config.data_dir.join("backup-staging");
+    match what {
+        Some(BackupCommand::Verify { snapshot }) => {
+            let (target, name) = backup::BackupTarget::for_snapshot(&snapshot, &env_setting)?;
+            let m = runtime()?.block_on(backup::verify(&target, &name, &staging))?;
             println!(
-                "{}: ok ({} database of {}, schema {}, {} files, audit chain to seq {})",
-                snapshot.display(),
+                "{snapshot}: ok ({} database of {}, schema {}, {} files, audit chain to seq {})",
                 m.database,
                 m.created_at,
                 m.schema_version,
@@ -562,36 +599,62 @@ fn backup_command(
             );
             Ok(())
         }
-        (Some(to), None) => {
-            let mut conn = open_migrated(config)?;
+        Some(BackupCommand::List { to }) => {
+            let target = backup_target(config, to.as_deref())?;
+            for listed in runtime()?.block_on(target.list())? {
+                let state = if listed.sealed { "" } else { "  (unfinished)" };
+                println!("{}{state}", target.locate(&listed.name));
+            }
+            Ok(())
+        }
+        None => {
+            let target = backup_target(config, to.as_deref())?;
+            drop(open_migrated(config)?);
+            let pool = db::pool::build_pool(
+                ConnectionManager::new(config.database_url.clone(), config.sqlite_synchronous),
+                1,
+            )?;
             let store = crate::storage::EvidenceStore::open(&config.evidence, &config.data_dir)?;
-            let (path, m) = runtime()?.block_on(backup::create(
-                &mut conn,
-                &config.database_url,
-                &store,
-                &to,
-            ))?;
+            let holder = format!("command:{}", crate::service::periodic::holder());
+            let rt = runtime()?;
+            let taken = rt.block_on(async {
+                let id = backup::record_start(&pool, None, "command", holder).await?;
+                let taken =
+                    backup::create(&pool, &config.database_url, &store, &target, &staging).await;
+                if let Some(id) = id {
+                    backup::record_finish(&pool, id, &taken).await;
+                }
+                taken
+            })?;
+            if let Some(keep) = keep {
+                let pruned = rt.block_on(target.prune(keep.max(1), &staging))?;
+                for name in pruned.snapshots.iter().chain(&pruned.unfinished) {
+                    println!("removed {}", target.locate(name));
+                }
+            }
+            let m = &taken.manifest;
             println!(
-                "{}: {} reports, {} findings, {} photos, audit chain to seq {}",
-                path.display(),
+                "{}: {} reports, {} findings, {} photos, {} bytes, audit chain to seq {}",
+                taken.location,
                 m.counts.get("inspections").copied().unwrap_or(0),
                 m.counts.get("findings").copied().unwrap_or(0),
                 m.files.len() - 1,
+                taken.bytes,
                 m.audit_head.seq
             );
             Ok(())
         }
-        (None, None) => {
-            Err("say where: `sidak backup --to DIR`, or `sidak backup verify SNAPSHOT`".into())
-        }
     }
 }
 
-fn restore_command(config: &Config, from: &std::path::Path, force: bool) -> Result<(), String> {
+fn restore_command(config: &Config, from: &str, force: bool) -> Result<(), String> {
     startup::prepare_directories(config)?;
     let store = crate::storage::EvidenceStore::open(&config.evidence, &config.data_dir)?;
+    let (target, name) = crate::service::backup::BackupTarget::for_snapshot(from, &env_setting)?;
     let restored = runtime()?.block_on(crate::service::backup::restore(
-        from,
+        &target,
+        &name,
+        &config.data_dir.join("backup-staging"),
         &config.database_url,
         config.sqlite_synchronous,
         &store,
@@ -599,8 +662,7 @@ fn restore_command(config: &Config, from: &std::path::Path, force: bool) -> Resu
     ))?;
     let m = &restored.manifest;
     println!(
-        "restored {} ({} database, schema {}): {} reports, {} findings, {} photos into {}; audit chain verified to seq {}",
-        from.display(),
+        "restored {from} ({} database, schema {}): {} reports, {} findings, {} photos into {}; audit chain verified to seq {}",
         m.database,
         m.schema_version,
         m.counts.get("inspections").copied().unwrap_or(0),

@@ -92,6 +92,12 @@ pub struct Config {
     pub evidence_gc_interval: Duration,
     /// How old such an object must be to be collected.
     pub evidence_gc_grace: Duration,
+    /// When scheduled backups run (`SIDAK_BACKUP_SCHEDULE`; none when unset).
+    pub backup_schedule: Option<crate::service::backup::Schedule>,
+    /// Where backups go (`SIDAK_BACKUP_TO`, default `<data>/backups`): a folder or a bucket.
+    pub backup_to: crate::storage::EvidenceLocation,
+    /// How many scheduled backups to keep (`SIDAK_BACKUP_KEEP`; 0: all).
+    pub backup_keep: usize,
     pub follow_ups: FollowUpConfig,
     /// A request body that sends nothing for this long is abandoned (`408`, connection closed).
     pub body_idle_timeout: Duration,
@@ -290,6 +296,16 @@ impl Config {
                 })
                 .collect::<Result<_, _>>()?,
         };
+        let backup_schedule = get("SIDAK_BACKUP_SCHEDULE")
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| crate::service::backup::Schedule::parse(&s))
+            .transpose()?;
+        let backup_to = crate::storage::EvidenceLocation::parse_setting(
+            "SIDAK_BACKUP_TO",
+            get("SIDAK_BACKUP_TO").as_deref(),
+            &data_dir.join("backups"),
+            &get,
+        )?;
         let evidence = crate::storage::EvidenceLocation::parse(
             get("SIDAK_EVIDENCE_URL").as_deref(),
             &data_dir,
@@ -348,6 +364,9 @@ impl Config {
                 u64::from(num(&get, "SIDAK_EVIDENCE_GC_GRACE_HOURS", 24, 0)?) * 3600,
             ),
             evidence,
+            backup_schedule,
+            backup_to,
+            backup_keep: num(&get, "SIDAK_BACKUP_KEEP", 7, 0)? as usize,
             follow_ups: follow_up_config(&get)?,
             body_idle_timeout: Duration::from_secs(u64::from(num(
                 &get,

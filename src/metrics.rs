@@ -21,6 +21,12 @@ pub struct Metrics {
     pub grouped_batches: prometheus::IntCounter,
     /// Batches whose first attempt failed and that were written again, report by report.
     pub grouped_redone: prometheus::IntCounter,
+    /// The last backup any server of the database took (`db::backups`), set when scraped.
+    backup_last_end: IntGauge,
+    backup_last_ok: IntGauge,
+    backup_last_success_end: IntGauge,
+    backup_last_success_bytes: IntGauge,
+    backup_last_success_seconds: IntGauge,
 }
 
 impl Metrics {
@@ -99,6 +105,31 @@ impl Metrics {
         )?;
         registry.register(Box::new(grouped_batches.clone()))?;
         registry.register(Box::new(grouped_redone.clone()))?;
+        let backup_gauge = |name: &str, help: &str| -> Result<IntGauge, prometheus::Error> {
+            let g = IntGauge::new(name, help)?;
+            registry.register(Box::new(g.clone()))?;
+            Ok(g)
+        };
+        let backup_last_end = backup_gauge(
+            "backup_last_end_timestamp_seconds",
+            "When the last backup (scheduled or by `sidak backup`) ended, in seconds since 1970; 0 when none has",
+        )?;
+        let backup_last_ok = backup_gauge(
+            "backup_last_ok",
+            "1 when the last backup succeeded, 0 when it failed or none has run",
+        )?;
+        let backup_last_success_end = backup_gauge(
+            "backup_last_success_timestamp_seconds",
+            "When the last successful backup ended, in seconds since 1970; 0 when none has",
+        )?;
+        let backup_last_success_bytes = backup_gauge(
+            "backup_last_success_bytes",
+            "The bytes of the last successful backup (database and photos)",
+        )?;
+        let backup_last_success_seconds = backup_gauge(
+            "backup_last_success_duration_seconds",
+            "How long the last successful backup took",
+        )?;
         Ok(Metrics {
             registry,
             requests,
@@ -113,6 +144,11 @@ impl Metrics {
             grouped_writes,
             grouped_batches,
             grouped_redone,
+            backup_last_end,
+            backup_last_ok,
+            backup_last_success_end,
+            backup_last_success_bytes,
+            backup_last_success_seconds,
         })
     }
 
@@ -137,6 +173,24 @@ impl Metrics {
 
     pub fn count(&self, kind: &str, n: u64) {
         self.written.with_label_values(&[kind]).inc_by(n);
+    }
+
+    /// Sets the backup gauges from the record of backups.
+    pub fn set_backups(&self, backups: &crate::db::backups::LastBackups) {
+        let last = backups.last.as_ref();
+        self.backup_last_end
+            .set(last.and_then(|r| r.finished_at).unwrap_or(0) / 1000);
+        self.backup_last_ok
+            .set(i64::from(last.is_some_and(|r| r.outcome == "ok")));
+        let ok = backups.last_ok.as_ref();
+        self.backup_last_success_end
+            .set(ok.and_then(|r| r.finished_at).unwrap_or(0) / 1000);
+        self.backup_last_success_bytes
+            .set(ok.and_then(|r| r.bytes).unwrap_or(0));
+        self.backup_last_success_seconds.set(
+            ok.and_then(|r| r.finished_at.map(|end| (end - r.started_at) / 1000))
+                .unwrap_or(0),
+        );
     }
 
     pub fn render(&self) -> String {

@@ -69,7 +69,7 @@ pub fn claim_sqlite_file(config: &Config) -> Result<Option<std::fs::File>, Strin
         .truncate(false)
         .open(&lock_path)
         .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
-    claim(&file).map_err(|e| {
+    crate::storage::try_lock(&file).map_err(|e| {
         let holder = std::fs::read_to_string(&lock_path).unwrap_or_default();
         let holder = holder.trim();
         if e.kind() == std::io::ErrorKind::WouldBlock {
@@ -88,24 +88,6 @@ pub fn claim_sqlite_file(config: &Config) -> Result<Option<std::fs::File>, Strin
     let _ = file.seek(std::io::SeekFrom::Start(0));
     let _ = write!(file, "{}", std::process::id());
     Ok(Some(file))
-}
-
-#[cfg(unix)]
-fn claim(file: &std::fs::File) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: `flock` on a descriptor this function's caller keeps open; it only takes or
-    // refuses an advisory lock.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
-#[cfg(not(unix))]
-fn claim(_file: &std::fs::File) -> std::io::Result<()> {
-    Ok(())
 }
 
 /// The JWT secret: from the configuration, else (development) from `<data_dir>/jwt_secret`,
@@ -344,6 +326,18 @@ pub fn serve(state: AppState, listener: TcpListener) -> Result<Server, String> {
         state.config.evidence_gc_interval,
         state.config.evidence_gc_grace,
     );
+    if let Some(schedule) = &state.config.backup_schedule {
+        crate::service::periodic::start_backups(crate::service::periodic::BackupJob {
+            pool: state.pool.clone(),
+            database_url: state.config.database_url.clone(),
+            evidence: state.evidence.clone(),
+            schedule: schedule.clone(),
+            timezone: state.config.timezone,
+            target: state.config.backup_to.clone(),
+            keep: state.config.backup_keep,
+            staging: state.config.data_dir.join("backup-staging"),
+        });
+    }
     let server = HttpServer::new(move || {
         App::new()
             .into_utoipa_app()

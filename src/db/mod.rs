@@ -6,6 +6,7 @@
 //! under the one write lock — the lock order, and the retry of transient conflicts, are
 //! documented there.
 
+pub mod backups;
 pub mod deferred;
 pub mod group;
 pub mod leases;

@@ -409,3 +409,19 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    backup_runs (id) {
+        id -> BigInt,
+        slot -> Nullable<Text>,
+        trigger -> Text,
+        holder -> Text,
+        started_at -> BigInt,
+        finished_at -> Nullable<BigInt>,
+        outcome -> Text,
+        location -> Nullable<Text>,
+        files -> Nullable<BigInt>,
+        bytes -> Nullable<BigInt>,
+        error -> Nullable<Text>,
+    }
+}

@@ -24,6 +24,35 @@ pub struct Readiness {
     /// Where photos are stored: `local` or `s3`.
     #[schema(example = "local")]
     pub evidence: String,
+    /// Backups: the schedule, the next scheduled time, and the last backup taken by any
+    /// server of this database (scheduled or by `sidak backup`).
+    pub backup: BackupReadiness,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BackupReadiness {
+    /// `SIDAK_BACKUP_SCHEDULE` as read (`daily 02:00`, `every 6h`); absent when backups
+    /// are not scheduled.
+    #[schema(example = "daily 02:00")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// The next scheduled time (UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the last backup ended (UTC); absent when none ever ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// How the last backup ended: `ok` or `failed` (the reason is in the server's log).
+    #[schema(example = "ok")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_outcome: Option<String>,
+    /// When the last successful backup ended (UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_success_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn ms_to_time(ms: Option<i64>) -> Option<chrono::DateTime<chrono::Utc>> {
+    ms.and_then(chrono::DateTime::from_timestamp_millis)
 }
 
 /// The OpenAPI document as served at `/openapi.yaml`.
@@ -54,11 +83,13 @@ pub async fn healthz() -> HttpResponse {
 )]
 #[get("/readyz")]
 pub async fn readyz(state: Data<AppState>) -> ApiResult<HttpResponse> {
-    let backend = super::run(&state.pool, |conn| {
+    let (backend, backups) = super::run(&state.pool, |conn| {
         diesel::sql_query("SELECT 1")
             .execute(conn)
             .map_err(|e| ApiError::ServiceUnavailable(format!("readiness query failed: {e}")))?;
-        Ok(conn.backend_name())
+        let backups = crate::db::backups::last(conn)
+            .map_err(|e| ApiError::ServiceUnavailable(format!("readiness query failed: {e}")))?;
+        Ok((conn.backend_name(), backups))
     })
     .await
     .map_err(|e| match e {
@@ -74,10 +105,18 @@ pub async fn readyz(state: Data<AppState>) -> ApiResult<HttpResponse> {
         crate::storage::EvidenceLocation::Local(_) => "local",
         crate::storage::EvidenceLocation::S3 { .. } => "s3",
     };
+    let schedule = state.config.backup_schedule.as_ref();
     Ok(HttpResponse::Ok().json(Readiness {
         status: "ok".into(),
         database: backend.into(),
         evidence: evidence.into(),
+        backup: BackupReadiness {
+            schedule: schedule.map(|s| s.to_string()),
+            next_at: schedule.map(|s| s.next_after(chrono::Utc::now(), state.config.timezone)),
+            last_at: ms_to_time(backups.last.as_ref().and_then(|r| r.finished_at)),
+            last_outcome: backups.last.as_ref().map(|r| r.outcome.clone()),
+            last_success_at: ms_to_time(backups.last_ok.as_ref().and_then(|r| r.finished_at)),
+        },
     }))
 }
 
@@ -140,6 +179,11 @@ pub async fn metrics(
         .metrics
         .blocking_running
         .set(crate::http::BLOCKING_RUNNING.load(Relaxed));
+    let backups = super::run(&state.pool, |conn| {
+        crate::db::backups::last(conn).map_err(ApiError::from)
+    })
+    .await?;
+    state.metrics.set_backups(&backups);
     let m = &state.metrics;
     for (counter, total) in [
         (&m.grouped_writes, &crate::db::group::JOBS),

@@ -4,15 +4,17 @@
 //! one of them does it, and another takes over when that one is gone.
 //!
 //! Today: collecting photo objects no record points at (`SIDAK_EVIDENCE_GC_INTERVAL_SECONDS`,
-//! after `SIDAK_EVIDENCE_GC_GRACE_HOURS`).
+//! after `SIDAK_EVIDENCE_GC_GRACE_HOURS`), and scheduled backups (`SIDAK_BACKUP_SCHEDULE`),
+//! each scheduled time also claimed in the database so that it is taken once.
 
 use std::time::Duration;
 
 use crate::db::{leases, write_tx, DbPool};
+use crate::service::backup::{BackupTarget, Schedule};
 use crate::storage::EvidenceStore;
 
 /// Who this process is, in the leases it holds.
-fn holder() -> String {
+pub fn holder() -> String {
     static HOLDER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     HOLDER
         .get_or_init(|| {
@@ -24,6 +26,17 @@ fn holder() -> String {
             )
         })
         .clone()
+}
+
+/// Gives up the lease `name` if this process holds it.
+async fn release(pool: &DbPool, name: &'static str) {
+    let me = holder();
+    let pool = pool.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        let mut conn = pool.get().map_err(|e| e.to_string())?;
+        write_tx(&mut conn, |c| leases::release(c, name, &me)).map_err(|e| e.to_string())
+    })
+    .await;
 }
 
 /// Takes or renews the lease `name` for `ttl`; `false` when another server holds it.
@@ -77,4 +90,100 @@ pub fn start(pool: DbPool, evidence: EvidenceStore, every: Duration, grace: Dura
             }
         }
     });
+}
+
+/// What scheduled backups need.
+pub struct BackupJob {
+    pub pool: DbPool,
+    pub database_url: crate::db::DatabaseUrl,
+    pub evidence: EvidenceStore,
+    pub schedule: Schedule,
+    pub timezone: chrono_tz::Tz,
+    pub target: crate::storage::EvidenceLocation,
+    pub keep: usize,
+    /// Where a backup to a bucket is assembled (`<data>/backup-staging`).
+    pub staging: std::path::PathBuf,
+}
+
+/// The backup lease is held this long and renewed every [`BACKUP_LEASE_RENEW`] while a
+/// backup runs: a server that dies mid-backup frees it within minutes.
+const BACKUP_LEASE: Duration = Duration::from_secs(300);
+const BACKUP_LEASE_RENEW: Duration = Duration::from_secs(60);
+
+/// Starts scheduled backups: at each scheduled time, the server that takes the `backup`
+/// lease and claims that time in the database takes the backup, records it, and removes
+/// the snapshots beyond the newest `keep`.
+pub fn start_backups(job: BackupJob) {
+    tokio::spawn(async move {
+        let target = match BackupTarget::open(&job.target) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %e, "scheduled backups are off: the backup target cannot be opened");
+                return;
+            }
+        };
+        tracing::info!(schedule = %job.schedule, to = %target.describe(), keep = job.keep, "scheduled backups");
+        loop {
+            let now = chrono::Utc::now();
+            let slot = job.schedule.next_after(now, job.timezone);
+            let wait = (slot - now).to_std().unwrap_or_default();
+            tokio::time::sleep(wait).await;
+            scheduled_backup(&job, &target, slot).await;
+        }
+    });
+}
+
+async fn scheduled_backup(
+    job: &BackupJob,
+    target: &BackupTarget,
+    slot: chrono::DateTime<chrono::Utc>,
+) {
+    if !lease(&job.pool, "backup", BACKUP_LEASE).await {
+        tracing::info!(%slot, "a backup runs on another server");
+        return;
+    }
+    let renew = {
+        let pool = job.pool.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(BACKUP_LEASE_RENEW).await;
+                lease(&pool, "backup", BACKUP_LEASE).await;
+            }
+        })
+    };
+    let slot_name = slot.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let me = holder();
+    let claimed =
+        crate::service::backup::record_start(&job.pool, Some(slot_name.clone()), "schedule", me)
+            .await;
+    match claimed {
+        Ok(Some(id)) => {
+            let taken = crate::service::backup::create(
+                &job.pool,
+                &job.database_url,
+                &job.evidence,
+                target,
+                &job.staging,
+            )
+            .await;
+            crate::service::backup::record_finish(&job.pool, id, &taken).await;
+            match &taken {
+                Ok(t) => {
+                    tracing::info!(slot = %slot_name, location = %t.location, files = t.manifest.files.len(), bytes = t.bytes, "scheduled backup taken");
+                    match target.prune(job.keep, &job.staging).await {
+                        Ok(p) if !p.snapshots.is_empty() || !p.unfinished.is_empty() => {
+                            tracing::info!(removed = ?p.snapshots, unfinished = ?p.unfinished, keep = job.keep, "old backups removed");
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "removing old backups failed"),
+                    }
+                }
+                Err(e) => tracing::error!(slot = %slot_name, error = %e, "scheduled backup failed"),
+            }
+        }
+        Ok(None) => tracing::info!(slot = %slot_name, "this scheduled backup was taken already"),
+        Err(e) => tracing::warn!(error = %e, "could not record the scheduled backup"),
+    }
+    renew.abort();
+    release(&job.pool, "backup").await;
 }

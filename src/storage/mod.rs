@@ -43,6 +43,27 @@ pub const S3_SETTINGS: &[&str] = &[
     "AWS_VIRTUAL_HOSTED_STYLE_REQUEST",
 ];
 
+/// Takes an exclusive advisory lock (`flock`) on `file` (a file or a folder) without waiting:
+/// `WouldBlock` when another open file holds it. The kernel releases it when the file is
+/// closed, however the process ends.
+#[cfg(unix)]
+pub fn try_lock(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `flock` on a descriptor the caller keeps open; it only takes or refuses an
+    // advisory lock.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(unix))]
+pub fn try_lock(_file: &std::fs::File) -> std::io::Result<()> {
+    Ok(())
+}
+
 /// Where the store is, as configured (`SIDAK_EVIDENCE_URL`).
 #[derive(Clone, PartialEq, Eq)]
 pub enum EvidenceLocation {
@@ -80,9 +101,20 @@ impl EvidenceLocation {
         data_dir: &Path,
         get: &impl Fn(&str) -> Option<String>,
     ) -> Result<EvidenceLocation, String> {
+        Self::parse_setting("SIDAK_EVIDENCE_URL", url, &data_dir.join("evidence"), get)
+    }
+
+    /// A folder or bucket as the setting `name` gives it (a path, `file:///…` or
+    /// `s3://bucket[/prefix]`); `None` is `default`. Also where backups go.
+    pub fn parse_setting(
+        name: &str,
+        url: Option<&str>,
+        default: &Path,
+        get: &impl Fn(&str) -> Option<String>,
+    ) -> Result<EvidenceLocation, String> {
         let url = url.map(str::trim).filter(|u| !u.is_empty());
         let Some(url) = url else {
-            return Ok(EvidenceLocation::Local(data_dir.join("evidence")));
+            return Ok(EvidenceLocation::Local(default.to_path_buf()));
         };
         if let Some(rest) = url.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
@@ -92,7 +124,7 @@ impl EvidenceLocation {
                 });
             if !valid_bucket {
                 return Err(format!(
-                    "SIDAK_EVIDENCE_URL `{url}`: `{bucket}` is not an S3 bucket name (3-63 lowercase letters, digits, `-` and `.`)"
+                    "{name} `{url}`: `{bucket}` is not an S3 bucket name (3-63 lowercase letters, digits, `-` and `.`)"
                 ));
             }
             let prefix = prefix.trim_matches('/').to_string();
@@ -101,7 +133,7 @@ impl EvidenceLocation {
                 .any(|part| part == "." || part == ".." || (part.is_empty() && !prefix.is_empty()))
             {
                 return Err(format!(
-                    "SIDAK_EVIDENCE_URL `{url}`: the prefix may not hold empty, `.` or `..` parts"
+                    "{name} `{url}`: the prefix may not hold empty, `.` or `..` parts"
                 ));
             }
             let settings = S3_SETTINGS
@@ -117,14 +149,14 @@ impl EvidenceLocation {
         if let Some(path) = url.strip_prefix("file://") {
             if !path.starts_with('/') {
                 return Err(format!(
-                    "SIDAK_EVIDENCE_URL `{url}`: a file URL needs an absolute path (`file:///srv/sidak/evidence`)"
+                    "{name} `{url}`: a file URL needs an absolute path (`file:///srv/sidak/evidence`)"
                 ));
             }
             return Ok(EvidenceLocation::Local(PathBuf::from(path)));
         }
         if url.contains("://") {
             return Err(format!(
-                "SIDAK_EVIDENCE_URL `{url}`: only a path, `file:///…` or `s3://bucket[/prefix]`"
+                "{name} `{url}`: only a path, `file:///…` or `s3://bucket[/prefix]`"
             ));
         }
         Ok(EvidenceLocation::Local(PathBuf::from(url)))

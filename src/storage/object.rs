@@ -60,21 +60,35 @@ impl ObjectStoreFront {
         })
     }
 
-    fn key(&self, sha256: &str) -> Key {
-        let tail = format!("{}/{}/{sha256}", &sha256[0..2], &sha256[2..4]);
+    /// The key of `rel` under the prefix.
+    fn at(&self, rel: &str) -> Key {
         if self.prefix.is_empty() {
-            Key::from(tail)
+            Key::from(rel)
         } else {
-            Key::from(format!("{}/{tail}", self.prefix))
+            Key::from(format!("{}/{rel}", self.prefix))
         }
     }
 
+    fn key(&self, sha256: &str) -> Key {
+        self.at(&format!("{}/{}/{sha256}", &sha256[0..2], &sha256[2..4]))
+    }
+
     pub async fn store(&self, temp: &Path, sha256: &str) -> std::io::Result<bool> {
-        let key = self.key(sha256);
         let existed = self.modified(sha256).await?.is_some();
+        self.put_key(&self.key(sha256), temp).await?;
+        Ok(!existed)
+    }
+
+    /// Uploads the file `file` as `rel` (under the prefix); returns once the store has
+    /// answered that it holds it.
+    pub async fn put_file(&self, rel: &str, file: &Path) -> std::io::Result<()> {
+        self.put_key(&self.at(rel), file).await
+    }
+
+    async fn put_key(&self, key: &Key, temp: &Path) -> std::io::Result<()> {
         let mut file = tokio::fs::File::open(temp).await?;
         let size = file.metadata().await?.len();
-        // The memory this upload holds: the whole photo in one `PUT`, or two parts.
+        // The memory this upload holds: the whole file in one `PUT`, or two parts.
         let held = size.min(2 * PART_SIZE as u64).div_ceil(1024 * 1024).max(1);
         let _share = self
             .budget
@@ -85,11 +99,11 @@ impl ObjectStoreFront {
             let mut bytes = Vec::with_capacity(size as usize);
             file.read_to_end(&mut bytes).await?;
             self.store
-                .put(&key, PutPayload::from(bytes))
+                .put(key, PutPayload::from(bytes))
                 .await
                 .map_err(io_err)?;
         } else {
-            let upload = self.store.put_multipart(&key).await.map_err(io_err)?;
+            let upload = self.store.put_multipart(key).await.map_err(io_err)?;
             let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
             let mut buf = vec![0u8; 256 * 1024];
             let copied: std::io::Result<()> = async {
@@ -114,7 +128,129 @@ impl ObjectStoreFront {
                 }
             }
         }
-        Ok(!existed)
+        Ok(())
+    }
+
+    /// Uploads `bytes` as `rel`.
+    pub async fn put_bytes(&self, rel: &str, bytes: Vec<u8>) -> std::io::Result<()> {
+        self.store
+            .put(&self.at(rel), PutPayload::from(bytes))
+            .await
+            .map(|_| ())
+            .map_err(io_err)
+    }
+
+    /// The bytes of `rel`; `None` when there is no such object.
+    pub async fn get_bytes(&self, rel: &str) -> std::io::Result<Option<bytes::Bytes>> {
+        match self.store.get(&self.at(rel)).await {
+            Ok(found) => Ok(Some(found.bytes().await.map_err(io_err)?)),
+            Err(e) if not_found(&e) => Ok(None),
+            Err(e) => Err(io_err(e)),
+        }
+    }
+
+    /// Streams `rel` into the new file `target` (fsynced); its size.
+    pub async fn get_file(&self, rel: &str, target: &Path) -> std::io::Result<u64> {
+        use tokio::io::AsyncWriteExt;
+        let found = self.store.get(&self.at(rel)).await.map_err(|e| {
+            if not_found(&e) {
+                std::io::Error::new(std::io::ErrorKind::NotFound, format!("{rel} is missing"))
+            } else {
+                io_err(e)
+            }
+        })?;
+        let mut out = tokio::fs::File::create(target).await?;
+        let mut body = found.into_stream();
+        let mut size = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(io_err)?;
+            size += chunk.len() as u64;
+            out.write_all(&chunk).await?;
+        }
+        out.sync_all().await?;
+        Ok(size)
+    }
+
+    /// The size of `rel`; `None` when there is no such object.
+    pub async fn size_of(&self, rel: &str) -> std::io::Result<Option<u64>> {
+        match self.store.head(&self.at(rel)).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(e) if not_found(&e) => Ok(None),
+            Err(e) => Err(io_err(e)),
+        }
+    }
+
+    /// Every object under `rel_prefix` (a folder under the prefix, or all when empty):
+    /// its path relative to the prefix, size and time.
+    pub async fn list_under(
+        &self,
+        rel_prefix: &str,
+    ) -> std::io::Result<Vec<(String, u64, SystemTime)>> {
+        let root = (!self.prefix.is_empty()).then(|| Key::from(self.prefix.as_str()));
+        let under = if rel_prefix.is_empty() {
+            root.clone()
+        } else {
+            Some(self.at(rel_prefix))
+        };
+        let strip = root.map(|r| format!("{}/", r.as_ref())).unwrap_or_default();
+        let mut stream = self.store.list(under.as_ref());
+        let mut out = Vec::new();
+        while let Some(meta) = stream.next().await {
+            let meta = meta.map_err(io_err)?;
+            let full = meta.location.as_ref();
+            let rel = full
+                .strip_prefix(strip.as_str())
+                .unwrap_or(full)
+                .to_string();
+            out.push((rel, meta.size, meta.last_modified.into()));
+        }
+        Ok(out)
+    }
+
+    /// The names of the folders right under `rel_prefix` (under the prefix).
+    pub async fn list_folders(&self, rel_prefix: &str) -> std::io::Result<Vec<String>> {
+        let under = if rel_prefix.is_empty() {
+            (!self.prefix.is_empty()).then(|| Key::from(self.prefix.as_str()))
+        } else {
+            Some(self.at(rel_prefix))
+        };
+        let listed = self
+            .store
+            .list_with_delimiter(under.as_ref())
+            .await
+            .map_err(io_err)?;
+        Ok(listed
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().map(str::to_string))
+            .collect())
+    }
+
+    /// Removes every object under the folder `rel_prefix` (in batches where the store
+    /// allows).
+    pub async fn delete_under(&self, rel_prefix: &str) -> std::io::Result<()> {
+        let under = self.at(rel_prefix);
+        let locations = self
+            .store
+            .list(Some(&under))
+            .map_ok(|meta| meta.location)
+            .boxed();
+        let mut results = self.store.delete_stream(locations);
+        while let Some(result) = results.next().await {
+            match result {
+                Err(e) if !not_found(&e) => return Err(io_err(e)),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes `rel` (nothing when it is not there).
+    pub async fn delete_at(&self, rel: &str) -> std::io::Result<()> {
+        match self.store.delete(&self.at(rel)).await {
+            Err(e) if !not_found(&e) => Err(io_err(e)),
+            _ => Ok(()),
+        }
     }
 
     pub async fn modified(&self, sha256: &str) -> std::io::Result<Option<SystemTime>> {

@@ -11,10 +11,14 @@ use serde_json::Value;
 
 use crate::both_backends;
 use crate::evidence::{jpeg, upload};
-use crate::helpers::{Backend, EmptyDatabase};
+use crate::helpers::{s3_enabled, s3_settings, Backend, EmptyDatabase, TEST_BUCKET};
 use crate::inspections::Field;
 
-both_backends!(a_backup_taken_while_reports_arrive_restores);
+both_backends!(
+    a_backup_taken_while_reports_arrive_restores,
+    scheduled_backups_run_once_per_time_and_keep_the_newest,
+    backups_go_to_a_bucket_and_come_back
+);
 
 /// Acknowledged reports (id, and the photo's bytes when its upload was acknowledged too).
 type Acked = Arc<Mutex<Vec<(String, Option<Vec<u8>>)>>>;
@@ -234,5 +238,251 @@ async fn a_backup_taken_while_reports_arrive_restores(backend: Backend) {
         String::from_utf8_lossy(&out.stderr).contains("unfinished"),
         "{out:?}"
     );
+    let killed = killed_to.display().to_string();
+    let listed = f.app.cli(&["backup", "list", "--to", &killed], &[]);
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains("(unfinished)"),
+        "{listed:?}"
+    );
+    // The next backup with --keep removes what the killed one left.
+    let out = f.app.cli(&["backup", "--to", &killed, "--keep", "1"], &[]);
+    assert!(out.status.success(), "{out:?}");
+    let left = snapshots(&killed_to);
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(!left[0].to_string_lossy().ends_with(".partial"), "{left:?}");
+    drop(empty_pg);
+}
+
+/// Every backup the database records.
+fn backup_runs(url: &str) -> Vec<sidak::db::backups::BackupRun> {
+    use diesel::prelude::*;
+    use sidak::db::schema::backup_runs::dsl::*;
+    let mut conn = sidak::db::ConnectionManager::new(
+        sidak::db::DatabaseUrl::parse(url).unwrap(),
+        sidak::db::SqliteSynchronous::Full,
+    )
+    .establish()
+    .unwrap();
+    backup_runs
+        .order(id)
+        .select(sidak::db::backups::BackupRun::as_select())
+        .load(&mut conn)
+        .unwrap()
+}
+
+/// Scheduled backups: at every scheduled time one backup is taken however many servers
+/// share the database (two on PostgreSQL), the newest `SIDAK_BACKUP_KEEP` are kept, and the
+/// last one shows on `/readyz` and `/metrics`.
+async fn scheduled_backups_run_once_per_time_and_keep_the_newest(backend: Backend) {
+    let f = Field::with(
+        backend,
+        &[
+            ("SIDAK_BACKUP_SCHEDULE", "every 1s"),
+            ("SIDAK_BACKUP_KEEP", "2"),
+        ],
+    )
+    .await;
+    let body = f.report();
+    assert_eq!(f.post_report(&f.inspector, &body).await.status(), 201);
+    let id = body["id"].as_str().unwrap().to_string();
+    let photo = jpeg(7, 4000);
+    let up = upload(&f, &f.inspector, &id, photo, "p.jpg", None).await;
+    assert_eq!(up.status(), 201);
+    // A second server on the same PostgreSQL database wakes at the same times.
+    let second = match backend {
+        Backend::Postgres => Some(f.app.sibling(&[]).await),
+        Backend::Sqlite => None,
+    };
+    let started = std::time::Instant::now();
+    tokio::time::sleep(Duration::from_millis(5500)).await;
+    let runs = backup_runs(&f.app.database_url());
+    let elapsed = started.elapsed().as_secs() + 2;
+    let scheduled: Vec<_> = runs.iter().filter(|r| r.trigger == "schedule").collect();
+    assert!(scheduled.len() >= 3, "{runs:?}");
+    assert!(
+        scheduled.len() as u64 <= elapsed,
+        "more backups than scheduled times: {runs:?}"
+    );
+    let finished: Vec<_> = scheduled
+        .iter()
+        .filter(|r| r.outcome != "running")
+        .collect();
+    assert!(finished.iter().all(|r| r.outcome == "ok"), "{runs:?}");
+    let slots: HashSet<_> = scheduled.iter().map(|r| r.slot.clone()).collect();
+    assert_eq!(slots.len(), scheduled.len(), "a time taken twice: {runs:?}");
+    if second.is_some() {
+        let holders: HashSet<_> = scheduled.iter().map(|r| r.holder.clone()).collect();
+        assert!(holders.len() <= 2, "{runs:?}");
+    }
+    let locations: HashSet<_> = finished.iter().map(|r| r.location.clone()).collect();
+    assert_eq!(locations.len(), finished.len(), "{runs:?}");
+
+    // The newest two are kept; the newest verifies and holds the report and its photo.
+    let backups = f.app.data_dir().join("backups");
+    let sealed: Vec<_> = snapshots(&backups)
+        .into_iter()
+        .filter(|p| !p.to_string_lossy().ends_with(".partial"))
+        .collect();
+    assert!(
+        (1..=3).contains(&sealed.len()),
+        "SIDAK_BACKUP_KEEP=2 (a third while one is being sealed): {sealed:?}"
+    );
+    let newest = sealed.last().unwrap().display().to_string();
+    let out = f.app.cli(&["backup", "verify", &newest], &[]);
+    assert!(out.status.success(), "{out:?}");
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(sealed.last().unwrap().join("manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["counts"]["inspections"], 1);
+    assert_eq!(manifest["files"].as_array().unwrap().len(), 2);
+
+    for app in std::iter::once(&f.app).chain(second.as_ref()) {
+        let ready: Value = app.get("/readyz", None).await.json().await.unwrap();
+        let backup = &ready["backup"];
+        assert_eq!(backup["schedule"], "every 1s", "{ready}");
+        assert_eq!(backup["last_outcome"], "ok", "{ready}");
+        let last: chrono::DateTime<chrono::Utc> =
+            backup["last_success_at"].as_str().unwrap().parse().unwrap();
+        assert!(
+            chrono::Utc::now() - last < chrono::Duration::seconds(10),
+            "{ready}"
+        );
+        assert!(backup["next_at"].is_string(), "{ready}");
+        let metrics = app
+            .get("/metrics", Some(&f.admin))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(metrics.contains("sidak_backup_last_ok 1"), "{metrics}");
+        let end = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("sidak_backup_last_success_timestamp_seconds "))
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .unwrap();
+        assert!(
+            (chrono::Utc::now().timestamp() - end).abs() < 10,
+            "{metrics}"
+        );
+    }
+}
+
+/// A backup to a bucket: taken, listed, verified (downloaded and re-hashed), restored into a
+/// new data directory with the report and photo as they were; a folder in the bucket without
+/// a manifest (a backup that died) is named unfinished and refused.
+async fn backups_go_to_a_bucket_and_come_back(backend: Backend) {
+    if !s3_enabled() {
+        return;
+    }
+    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+    let s3 = s3_settings(&format!("s3://{TEST_BUCKET}/{prefix}/photos")).await;
+    let s3_ref: Vec<(&str, &str)> = s3.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let f = Field::with(backend, &s3_ref).await;
+    let body = f.report();
+    assert_eq!(f.post_report(&f.inspector, &body).await.status(), 201);
+    let id = body["id"].as_str().unwrap().to_string();
+    // Above one part of a multipart upload.
+    let photo = jpeg(9, 6 * 1024 * 1024);
+    let up = upload(&f, &f.inspector, &id, photo.clone(), "p.jpg", None).await;
+    assert_eq!(up.status(), 201);
+
+    let to = format!("s3://{TEST_BUCKET}/{prefix}/backups");
+    let app = &f.app;
+    let out = tokio::task::block_in_place(|| app.cli(&["backup", "--to", &to], &[]));
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let snapshot = stdout.split(": ").next().unwrap().to_string();
+    assert!(snapshot.starts_with(&format!("{to}/sidak-")), "{stdout}");
+    // Nothing of it stays in the data directory.
+    let staging = f.app.data_dir().join("backup-staging");
+    assert!(snapshots(&staging).is_empty(), "{:?}", snapshots(&staging));
+
+    // A second one with --keep 1 leaves one; a dead backup's folder is unfinished.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let out = tokio::task::block_in_place(|| app.cli(&["backup", "--to", &to, "--keep", "1"], &[]));
+    assert!(out.status.success(), "{out:?}");
+    let store = sidak::storage::ObjectStoreFront::s3(
+        TEST_BUCKET,
+        &format!("{prefix}/backups"),
+        &s3.iter()
+            .filter(|(k, _)| k.starts_with("AWS_"))
+            .cloned()
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let dead = "sidak-20200101T000000.000Z";
+    let db_file = std::env::temp_dir().join(format!("sidak-dead-{prefix}"));
+    std::fs::write(&db_file, b"half a database").unwrap();
+    store
+        .put_file(&format!("{dead}/sidak.db"), &db_file)
+        .await
+        .unwrap();
+    let _ = std::fs::remove_file(&db_file);
+    let listed = f.app.cli(&["backup", "list", "--to", &to], &[]);
+    let listed = String::from_utf8_lossy(&listed.stdout).to_string();
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 2, "{listed}");
+    assert!(lines[0].starts_with(&format!("{to}/sidak-")) && !lines[0].contains("unfinished"));
+    assert_eq!(lines[1], format!("{to}/{dead}  (unfinished)"), "{listed}");
+    let out = f
+        .app
+        .cli(&["backup", "verify", &format!("{to}/{dead}")], &[]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unfinished"),
+        "{out:?}"
+    );
+    let newest = lines[0].to_string();
+    let out = tokio::task::block_in_place(|| app.cli(&["backup", "verify", &newest], &[]));
+    assert!(out.status.success(), "{out:?}");
+
+    // Restored into a new data directory, its photos into a new prefix.
+    let target = f.app.data_dir().join("restored");
+    let empty_pg = (backend == Backend::Postgres).then(|| EmptyDatabase::new(backend));
+    let url = match &empty_pg {
+        Some(db) => db.url.clone(),
+        None => format!("sqlite://{}", target.join("sidak.db").display()),
+    };
+    let target_dir = target.display().to_string();
+    let photos = format!("s3://{TEST_BUCKET}/{prefix}/restored-photos");
+    let place = [
+        ("DATABASE_URL", url.as_str()),
+        ("SIDAK_DATA_DIR", target_dir.as_str()),
+        ("SIDAK_EVIDENCE_URL", photos.as_str()),
+    ];
+    let out = tokio::task::block_in_place(|| app.cli(&["restore", "--from", &newest], &place));
+    assert!(out.status.success(), "{out:?}");
+    assert!(snapshots(&target.join("backup-staging")).is_empty());
+    let restored = f
+        .app
+        .sibling(&[
+            ("DATABASE_URL", Some(&url)),
+            ("SIDAK_DATA_DIR", Some(&target_dir)),
+            ("SIDAK_EVIDENCE_URL", Some(&photos)),
+        ])
+        .await;
+    let there: Value = restored
+        .get(&format!("/api/v1/inspections/{id}"), Some(&f.admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let here: Value = f
+        .app
+        .get(&format!("/api/v1/inspections/{id}"), Some(&f.admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(there, here);
+    let content = there["evidence"][0]["content_url"].as_str().unwrap();
+    let bytes = restored
+        .get(content, Some(&f.admin))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert!(bytes.as_ref() == photo.as_slice(), "the photo differs");
     drop(empty_pg);
 }
