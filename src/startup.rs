@@ -333,7 +333,7 @@ pub fn serve(state: AppState, listener: TcpListener) -> Result<Server, String> {
             evidence: state.evidence.clone(),
             schedule: schedule.clone(),
             timezone: state.config.timezone,
-            target: state.config.backup_to.clone(),
+            target: crate::service::backup::BackupTarget::open(&state.config.backup_to)?,
             keep: state.config.backup_keep,
             staging: state.config.data_dir.join("backup-staging"),
         });

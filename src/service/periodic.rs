@@ -99,7 +99,7 @@ pub struct BackupJob {
     pub evidence: EvidenceStore,
     pub schedule: Schedule,
     pub timezone: chrono_tz::Tz,
-    pub target: crate::storage::EvidenceLocation,
+    pub target: BackupTarget,
     pub keep: usize,
     /// Where a backup to a bucket is assembled (`<data>/backup-staging`).
     pub staging: std::path::PathBuf,
@@ -115,20 +115,14 @@ const BACKUP_LEASE_RENEW: Duration = Duration::from_secs(60);
 /// the snapshots beyond the newest `keep`.
 pub fn start_backups(job: BackupJob) {
     tokio::spawn(async move {
-        let target = match BackupTarget::open(&job.target) {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::error!(error = %e, "scheduled backups are off: the backup target cannot be opened");
-                return;
-            }
-        };
+        let target = &job.target;
         tracing::info!(schedule = %job.schedule, to = %target.describe(), keep = job.keep, "scheduled backups");
         loop {
             let now = chrono::Utc::now();
             let slot = job.schedule.next_after(now, job.timezone);
             let wait = (slot - now).to_std().unwrap_or_default();
             tokio::time::sleep(wait).await;
-            scheduled_backup(&job, &target, slot).await;
+            scheduled_backup(&job, target, slot).await;
         }
     });
 }

@@ -17,6 +17,7 @@ use crate::inspections::Field;
 both_backends!(
     a_backup_taken_while_reports_arrive_restores,
     scheduled_backups_run_once_per_time_and_keep_the_newest,
+    a_failed_backup_shows_and_leaves_nothing,
     backups_go_to_a_bucket_and_come_back
 );
 
@@ -485,4 +486,70 @@ async fn backups_go_to_a_bucket_and_come_back(backend: Backend) {
         .unwrap();
     assert!(bytes.as_ref() == photo.as_slice(), "the photo differs");
     drop(empty_pg);
+}
+
+/// A backup that cannot finish (a photo the database points at is gone from the store) is
+/// recorded as failed, shows so on `/readyz` and `/metrics`, names the photo, and leaves
+/// nothing in the target.
+async fn a_failed_backup_shows_and_leaves_nothing(backend: Backend) {
+    let f = Field::with(backend, &[("SIDAK_BACKUP_SCHEDULE", "every 1s")]).await;
+    let body = f.report();
+    assert_eq!(f.post_report(&f.inspector, &body).await.status(), 201);
+    let id = body["id"].as_str().unwrap().to_string();
+    let up = upload(&f, &f.inspector, &id, jpeg(3, 5000), "p.jpg", None).await;
+    assert_eq!(up.status(), 201);
+    let sha = up.json::<Value>().await.unwrap()["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    f.app.evidence_store().delete(&sha).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    let runs = backup_runs(&f.app.database_url());
+    let finished: Vec<_> = runs.iter().filter(|r| r.outcome != "running").collect();
+    assert!(!finished.is_empty(), "{runs:?}");
+    for run in &finished {
+        assert_eq!(run.outcome, "failed", "{runs:?}");
+        assert!(
+            run.error.as_deref().unwrap_or("").contains(&sha),
+            "{runs:?}"
+        );
+        assert_eq!(run.location, None);
+    }
+    let ready: Value = f.app.get("/readyz", None).await.json().await.unwrap();
+    assert_eq!(
+        ready["status"], "ok",
+        "a failed backup does not make the server unready"
+    );
+    assert_eq!(ready["backup"]["last_outcome"], "failed", "{ready}");
+    assert!(ready["backup"].get("last_success_at").is_none(), "{ready}");
+    let metrics = f
+        .app
+        .get("/metrics", Some(&f.admin))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("sidak_backup_last_ok 0"), "{metrics}");
+    assert!(
+        metrics.contains("sidak_backup_last_success_timestamp_seconds 0"),
+        "{metrics}"
+    );
+    // Nothing left behind, by the scheduled ones or by the command.
+    let backups = f.app.data_dir().join("backups");
+    let out = f.app.cli(&["backup"], &[]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&sha),
+        "{out:?}"
+    );
+    let left: Vec<_> = snapshots(&backups)
+        .into_iter()
+        .filter(|p| {
+            // One may be being written by the schedule right now.
+            p.file_name()
+                .is_some_and(|n| !n.to_string_lossy().ends_with(".partial"))
+        })
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
