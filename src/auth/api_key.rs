@@ -27,17 +27,17 @@ crate::domain::vocab::vocabulary!(
     Scope {
         /// `GET /api/v1/dashboard/*` and the OPD list and detail (their labels). Every key's
         /// default.
-        Dashboards => "dashboards",
+        Dashboards => "dashboards" ["Dasbor", "Dashboards"],
         /// Officials (names, NIPs, placements, records) and `GET /api/v1/sync`. Supervisor keys.
-        OfficialsRead => "officials:read",
+        OfficialsRead => "officials:read" ["Baca data pegawai", "Read officials"],
         /// Reports, their findings and photos. Supervisor keys.
-        ReportsRead => "reports:read",
+        ReportsRead => "reports:read" ["Baca laporan", "Read reports"],
         /// Follow-ups and their history. Supervisor keys.
-        FollowUpsRead => "follow-ups:read",
+        FollowUpsRead => "follow-ups:read" ["Baca tindak lanjut", "Read follow-ups"],
         /// The audit trail (with login addresses). Supervisor keys.
-        AuditRead => "audit:read",
+        AuditRead => "audit:read" ["Baca jejak audit", "Read the audit trail"],
         /// `GET /metrics`. Supervisor keys.
-        Metrics => "metrics",
+        Metrics => "metrics" ["Metrik", "Metrics"],
     }
 );
 

@@ -32,18 +32,18 @@ vocabulary!(
     /// The offender's position as the competence table reads it: the kind of position, and
     /// for a functional position its grade.
     Post {
-        Jpt => "jpt",
-        Administrator => "administrator",
-        Pengawas => "pengawas",
-        Pelaksana => "pelaksana",
-        AhliUtama => "ahli_utama",
-        AhliMadya => "ahli_madya",
-        AhliMuda => "ahli_muda",
-        AhliPertama => "ahli_pertama",
-        Penyelia => "penyelia",
-        Mahir => "mahir",
-        Terampil => "terampil",
-        Pemula => "pemula",
+        Jpt => "jpt" ["Jabatan Pimpinan Tinggi", "Senior executive post"],
+        Administrator => "administrator" ["Administrator", "Administrator"],
+        Pengawas => "pengawas" ["Pengawas", "Supervisor post"],
+        Pelaksana => "pelaksana" ["Pelaksana", "Staff"],
+        AhliUtama => "ahli_utama" ["Fungsional Ahli Utama", "Functional, principal expert"],
+        AhliMadya => "ahli_madya" ["Fungsional Ahli Madya", "Functional, senior expert"],
+        AhliMuda => "ahli_muda" ["Fungsional Ahli Muda", "Functional, expert"],
+        AhliPertama => "ahli_pertama" ["Fungsional Ahli Pertama", "Functional, junior expert"],
+        Penyelia => "penyelia" ["Fungsional Penyelia", "Functional, supervisor grade"],
+        Mahir => "mahir" ["Fungsional Mahir", "Functional, advanced"],
+        Terampil => "terampil" ["Fungsional Terampil", "Functional, skilled"],
+        Pemula => "pemula" ["Fungsional Pemula", "Functional, beginner"],
     }
 );
 
@@ -73,12 +73,12 @@ impl Post {
 vocabulary!(
     /// An official competent to impose a sanction.
     Authority {
-        Presiden => "presiden",
-        Ppk => "ppk",
-        SekretarisDaerah => "sekretaris_daerah",
-        KepalaOpd => "kepala_opd",
-        PejabatAdministrator => "pejabat_administrator",
-        PejabatPengawas => "pejabat_pengawas",
+        Presiden => "presiden" ["Presiden", "The President"],
+        Ppk => "ppk" ["Pejabat Pembina Kepegawaian", "Personnel authority (mayor)"],
+        SekretarisDaerah => "sekretaris_daerah" ["Sekretaris Daerah", "Regional secretary"],
+        KepalaOpd => "kepala_opd" ["Kepala OPD", "Head of the work unit"],
+        PejabatAdministrator => "pejabat_administrator" ["Pejabat Administrator", "Administrator official"],
+        PejabatPengawas => "pejabat_pengawas" ["Pejabat Pengawas", "Supervising official"],
     }
 );
 

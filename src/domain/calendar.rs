@@ -24,9 +24,9 @@ vocabulary!(
     /// `every_day` (shift units: any day may be a rostered working day, public holidays
     /// included).
     WorkWeek {
-        MonFri => "mon_fri",
-        MonSat => "mon_sat",
-        EveryDay => "every_day",
+        MonFri => "mon_fri" ["Senin–Jumat", "Monday–Friday"],
+        MonSat => "mon_sat" ["Senin–Sabtu", "Monday–Saturday"],
+        EveryDay => "every_day" ["Setiap hari (sif)", "Every day (shifts)"],
     }
 );
 
@@ -34,9 +34,9 @@ vocabulary!(
     /// What kind of day off: a national holiday, a collective leave day of the SKB, or a
     /// regional holiday set by the city.
     HolidayKind {
-        LiburNasional => "libur_nasional",
-        CutiBersama => "cuti_bersama",
-        LiburDaerah => "libur_daerah",
+        LiburNasional => "libur_nasional" ["Libur nasional", "National holiday"],
+        CutiBersama => "cuti_bersama" ["Cuti bersama", "Collective leave"],
+        LiburDaerah => "libur_daerah" ["Libur daerah", "Regional holiday"],
     }
 );
 

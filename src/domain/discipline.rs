@@ -21,10 +21,10 @@ use super::vocab::vocabulary;
 vocabulary!(
     /// The level of a discipline sanction (PP 94/2021 Pasal 8), or none.
     Level {
-        None => "none",
-        Ringan => "ringan",
-        Sedang => "sedang",
-        Berat => "berat",
+        None => "none" ["Tidak ada", "None"],
+        Ringan => "ringan" ["Ringan", "Light"],
+        Sedang => "sedang" ["Sedang", "Moderate"],
+        Berat => "berat" ["Berat", "Severe"],
     }
 );
 
@@ -32,20 +32,20 @@ vocabulary!(
     /// A discipline sanction by its code, or `none` (no sanction imposed). PNS sanctions are
     /// those of PP 94/2021 Pasal 8; PPPK have their own catalogue (see [`SANCTIONS`]).
     SanctionCode {
-        None => "none",
-        TeguranLisan => "teguran_lisan",
-        TeguranTertulis => "teguran_tertulis",
-        PernyataanTidakPuas => "pernyataan_tidak_puas",
-        PotongTukin25Persen6Bulan => "potong_tukin_25_6_bulan",
-        PotongTukin25Persen9Bulan => "potong_tukin_25_9_bulan",
-        PotongTukin25Persen12Bulan => "potong_tukin_25_12_bulan",
-        PenurunanJabatan => "penurunan_jabatan",
-        PembebasanJabatan => "pembebasan_jabatan",
-        Pemberhentian => "pemberhentian",
-        TundaKgb1Tahun => "tunda_kgb_1_tahun",
-        TurunGolongan1Tahun => "turun_golongan_1_tahun",
-        PhpkDenganHormat => "phpk_dengan_hormat_tidak_atas_permintaan_sendiri",
-        PhpkTidakDenganHormat => "phpk_tidak_dengan_hormat",
+        None => "none" ["Tidak dijatuhi hukuman disiplin", "No sanction"],
+        TeguranLisan => "teguran_lisan" ["Teguran lisan", "Oral reprimand"],
+        TeguranTertulis => "teguran_tertulis" ["Teguran tertulis", "Written reprimand"],
+        PernyataanTidakPuas => "pernyataan_tidak_puas" ["Pernyataan tidak puas secara tertulis", "Written statement of dissatisfaction"],
+        PotongTukin25Persen6Bulan => "potong_tukin_25_6_bulan" ["Pemotongan tunjangan kinerja sebesar 25% selama 6 bulan", "Performance allowance cut 25% for 6 months"],
+        PotongTukin25Persen9Bulan => "potong_tukin_25_9_bulan" ["Pemotongan tunjangan kinerja sebesar 25% selama 9 bulan", "Performance allowance cut 25% for 9 months"],
+        PotongTukin25Persen12Bulan => "potong_tukin_25_12_bulan" ["Pemotongan tunjangan kinerja sebesar 25% selama 12 bulan", "Performance allowance cut 25% for 12 months"],
+        PenurunanJabatan => "penurunan_jabatan" ["Penurunan jabatan setingkat lebih rendah selama 12 bulan", "Demotion by one level for 12 months"],
+        PembebasanJabatan => "pembebasan_jabatan" ["Pembebasan dari jabatannya menjadi jabatan pelaksana selama 12 bulan", "Release from post to staff for 12 months"],
+        Pemberhentian => "pemberhentian" ["Pemberhentian dengan hormat tidak atas permintaan sendiri sebagai PNS", "Honourable dismissal not at own request"],
+        TundaKgb1Tahun => "tunda_kgb_1_tahun" ["Penundaan kenaikan gaji berkala selama 1 tahun", "Periodic pay rise deferred for 1 year"],
+        TurunGolongan1Tahun => "turun_golongan_1_tahun" ["Penurunan golongan setingkat lebih rendah selama 1 tahun", "Grade lowered by one for 1 year"],
+        PhpkDenganHormat => "phpk_dengan_hormat_tidak_atas_permintaan_sendiri" ["Pemutusan hubungan perjanjian kerja dengan hormat tidak atas permintaan sendiri", "Honourable termination of the work agreement not at own request"],
+        PhpkTidakDenganHormat => "phpk_tidak_dengan_hormat" ["Pemutusan hubungan perjanjian kerja tidak dengan hormat", "Dishonourable termination of the work agreement"],
     }
 );
 
@@ -68,7 +68,8 @@ impl Applies {
     }
 }
 
-/// A sanction: code, level, whom it applies to and the Indonesian label.
+/// A sanction: code, level, whom it applies to and the Indonesian label (the
+/// vocabulary's, [`SanctionCode::label`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sanction {
     pub code: SanctionCode,
@@ -77,12 +78,12 @@ pub struct Sanction {
     pub label: &'static str,
 }
 
-const fn s(code: SanctionCode, level: Level, applies: Applies, label: &'static str) -> Sanction {
+const fn s(code: SanctionCode, level: Level, applies: Applies) -> Sanction {
     Sanction {
         code,
         level,
         applies,
-        label,
+        label: code.label().id,
     }
 }
 
@@ -97,75 +98,20 @@ pub const SANCTIONS: [Sanction; 14] = {
     use Level as L;
     use SanctionCode as C;
     [
-        s(C::None, L::None, Both, "Tidak dijatuhi hukuman disiplin"),
-        s(C::TeguranLisan, L::Ringan, Both, "Teguran lisan"),
-        s(C::TeguranTertulis, L::Ringan, Both, "Teguran tertulis"),
-        s(
-            C::PernyataanTidakPuas,
-            L::Ringan,
-            Both,
-            "Pernyataan tidak puas secara tertulis",
-        ),
-        s(
-            C::PotongTukin25Persen6Bulan,
-            L::Sedang,
-            Pns,
-            "Pemotongan tunjangan kinerja sebesar 25% selama 6 bulan",
-        ),
-        s(
-            C::PotongTukin25Persen9Bulan,
-            L::Sedang,
-            Pns,
-            "Pemotongan tunjangan kinerja sebesar 25% selama 9 bulan",
-        ),
-        s(
-            C::PotongTukin25Persen12Bulan,
-            L::Sedang,
-            Pns,
-            "Pemotongan tunjangan kinerja sebesar 25% selama 12 bulan",
-        ),
-        s(
-            C::PenurunanJabatan,
-            L::Berat,
-            Pns,
-            "Penurunan jabatan setingkat lebih rendah selama 12 bulan",
-        ),
-        s(
-            C::PembebasanJabatan,
-            L::Berat,
-            Pns,
-            "Pembebasan dari jabatannya menjadi jabatan pelaksana selama 12 bulan",
-        ),
-        s(
-            C::Pemberhentian,
-            L::Berat,
-            Pns,
-            "Pemberhentian dengan hormat tidak atas permintaan sendiri sebagai PNS",
-        ),
-        s(
-            C::TundaKgb1Tahun,
-            L::Sedang,
-            Pppk,
-            "Penundaan kenaikan gaji berkala selama 1 tahun",
-        ),
-        s(
-            C::TurunGolongan1Tahun,
-            L::Sedang,
-            Pppk,
-            "Penurunan golongan setingkat lebih rendah selama 1 tahun",
-        ),
-        s(
-            C::PhpkDenganHormat,
-            L::Berat,
-            Pppk,
-            "Pemutusan hubungan perjanjian kerja dengan hormat tidak atas permintaan sendiri",
-        ),
-        s(
-            C::PhpkTidakDenganHormat,
-            L::Berat,
-            Pppk,
-            "Pemutusan hubungan perjanjian kerja tidak dengan hormat",
-        ),
+        s(C::None, L::None, Both),
+        s(C::TeguranLisan, L::Ringan, Both),
+        s(C::TeguranTertulis, L::Ringan, Both),
+        s(C::PernyataanTidakPuas, L::Ringan, Both),
+        s(C::PotongTukin25Persen6Bulan, L::Sedang, Pns),
+        s(C::PotongTukin25Persen9Bulan, L::Sedang, Pns),
+        s(C::PotongTukin25Persen12Bulan, L::Sedang, Pns),
+        s(C::PenurunanJabatan, L::Berat, Pns),
+        s(C::PembebasanJabatan, L::Berat, Pns),
+        s(C::Pemberhentian, L::Berat, Pns),
+        s(C::TundaKgb1Tahun, L::Sedang, Pppk),
+        s(C::TurunGolongan1Tahun, L::Sedang, Pppk),
+        s(C::PhpkDenganHormat, L::Berat, Pppk),
+        s(C::PhpkTidakDenganHormat, L::Berat, Pppk),
     ]
 };
 

@@ -5,11 +5,11 @@ use super::vocab::vocabulary;
 vocabulary!(
     /// Follow-up states.
     FollowUpStatus {
-        Open => "open",
-        InReview => "in_review",
-        Decided => "decided",
-        Closed => "closed",
-        Dismissed => "dismissed",
+        Open => "open" ["Terbuka", "Open"],
+        InReview => "in_review" ["Sedang ditinjau", "In review"],
+        Decided => "decided" ["Diputuskan", "Decided"],
+        Closed => "closed" ["Selesai", "Closed"],
+        Dismissed => "dismissed" ["Dihentikan", "Dismissed"],
     }
 );
 
@@ -22,13 +22,13 @@ impl FollowUpStatus {
 vocabulary!(
     /// What a reviewer does to a follow-up.
     Action {
-        Assign => "assign",
-        StartReview => "start_review",
-        Decide => "decide",
-        Dismiss => "dismiss",
-        Reopen => "reopen",
-        Close => "close",
-        Comment => "comment",
+        Assign => "assign" ["Tugaskan", "Assign"],
+        StartReview => "start_review" ["Mulai tinjauan", "Start review"],
+        Decide => "decide" ["Putuskan", "Decide"],
+        Dismiss => "dismiss" ["Hentikan", "Dismiss"],
+        Reopen => "reopen" ["Buka kembali", "Reopen"],
+        Close => "close" ["Tutup", "Close"],
+        Comment => "comment" ["Komentar", "Comment"],
     }
 );
 
@@ -36,15 +36,15 @@ vocabulary!(
     /// What an entry of a follow-up's history records: its raising, findings attached
     /// later, or an action.
     HistoryAction {
-        Raise => "raise",
-        AttachFindings => "attach_findings",
-        Assign => "assign",
-        StartReview => "start_review",
-        Decide => "decide",
-        Dismiss => "dismiss",
-        Reopen => "reopen",
-        Close => "close",
-        Comment => "comment",
+        Raise => "raise" ["Diajukan", "Raised"],
+        AttachFindings => "attach_findings" ["Temuan ditambahkan", "Findings attached"],
+        Assign => "assign" ["Ditugaskan", "Assigned"],
+        StartReview => "start_review" ["Tinjauan dimulai", "Review started"],
+        Decide => "decide" ["Diputuskan", "Decided"],
+        Dismiss => "dismiss" ["Dihentikan", "Dismissed"],
+        Reopen => "reopen" ["Dibuka kembali", "Reopened"],
+        Close => "close" ["Ditutup", "Closed"],
+        Comment => "comment" ["Komentar", "Comment"],
     }
 );
 
@@ -65,8 +65,8 @@ impl From<Action> for HistoryAction {
 vocabulary!(
     /// Who raised a follow-up: a person (`manual`) or the flag rules on submission (`auto`).
     FollowUpSource {
-        Manual => "manual",
-        Auto => "auto",
+        Manual => "manual" ["Manual", "Manual"],
+        Auto => "auto" ["Otomatis", "Automatic"],
     }
 );
 

@@ -15,51 +15,51 @@ use super::vocab::vocabulary;
 vocabulary!(
     /// Where an official was when the inspection checked.
     AttendanceStatus {
-        Present => "present",
-        Late => "late",
-        LeftEarly => "left_early",
-        AbsentUnexcused => "absent_unexcused",
-        Leave => "leave",
-        Sick => "sick",
-        OfficialDuty => "official_duty",
+        Present => "present" ["Hadir", "Present"],
+        Late => "late" ["Terlambat", "Late"],
+        LeftEarly => "left_early" ["Pulang sebelum waktunya", "Left early"],
+        AbsentUnexcused => "absent_unexcused" ["Tanpa keterangan", "Absent without leave"],
+        Leave => "leave" ["Cuti", "On leave"],
+        Sick => "sick" ["Sakit", "Sick"],
+        OfficialDuty => "official_duty" ["Dinas luar", "Official duty"],
     }
 );
 
 vocabulary!(
     /// What kind of thing a finding is.
     FindingCategory {
-        Absence => "absence",
-        Lateness => "lateness",
-        Idle => "idle",
-        PoorService => "poor_service",
-        Facility => "facility",
-        Administrative => "administrative",
-        Integrity => "integrity",
-        Other => "other",
+        Absence => "absence" ["Ketidakhadiran", "Absence"],
+        Lateness => "lateness" ["Keterlambatan", "Lateness"],
+        Idle => "idle" ["Tidak bekerja", "Idle"],
+        PoorService => "poor_service" ["Pelayanan buruk", "Poor service"],
+        Facility => "facility" ["Sarana dan prasarana", "Facility"],
+        Administrative => "administrative" ["Administrasi", "Administrative"],
+        Integrity => "integrity" ["Integritas", "Integrity"],
+        Other => "other" ["Lainnya", "Other"],
     }
 );
 
 vocabulary!(
     Severity {
-        Low => "low",
-        Medium => "medium",
-        High => "high",
-        Critical => "critical",
+        Low => "low" ["Rendah", "Low"],
+        Medium => "medium" ["Sedang", "Medium"],
+        High => "high" ["Tinggi", "High"],
+        Critical => "critical" ["Kritis", "Critical"],
     }
 );
 
 vocabulary!(
     /// Where a finding came from: written in the report, or derived from an attendance row.
     FindingSource {
-        Report => "report",
-        Attendance => "attendance",
+        Report => "report" ["Laporan", "Report"],
+        Attendance => "attendance" ["Daftar hadir", "Attendance"],
     }
 );
 
 vocabulary!(
     InspectionStatus {
-        Draft => "draft",
-        Submitted => "submitted",
+        Draft => "draft" ["Draf", "Draft"],
+        Submitted => "submitted" ["Terkirim", "Submitted"],
     }
 );
 

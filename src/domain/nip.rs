@@ -14,15 +14,15 @@ use chrono::{Datelike, NaiveDate};
 vocabulary!(
     /// PNS (civil servant) or PPPK (government employee on contract).
     EmploymentType {
-        Pns => "pns",
-        Pppk => "pppk",
+        Pns => "pns" ["PNS", "Civil servant (PNS)"],
+        Pppk => "pppk" ["PPPK", "Contract civil servant (PPPK)"],
     }
 );
 
 vocabulary!(
     Gender {
-        Male => "male",
-        Female => "female",
+        Male => "male" ["Laki-laki", "Male"],
+        Female => "female" ["Perempuan", "Female"],
     }
 );
 

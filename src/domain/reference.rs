@@ -6,13 +6,13 @@ use crate::error::FieldError;
 vocabulary!(
     /// Kind of government work unit.
     OpdKind {
-        Sekretariat => "sekretariat",
-        Dinas => "dinas",
-        Badan => "badan",
-        Inspektorat => "inspektorat",
-        Kecamatan => "kecamatan",
-        Kelurahan => "kelurahan",
-        Other => "other",
+        Sekretariat => "sekretariat" ["Sekretariat", "Secretariat"],
+        Dinas => "dinas" ["Dinas", "Agency (dinas)"],
+        Badan => "badan" ["Badan", "Board (badan)"],
+        Inspektorat => "inspektorat" ["Inspektorat", "Inspectorate"],
+        Kecamatan => "kecamatan" ["Kecamatan", "District"],
+        Kelurahan => "kelurahan" ["Kelurahan", "Urban village"],
+        Other => "other" ["Lainnya", "Other"],
     }
 );
 
@@ -20,11 +20,11 @@ vocabulary!(
     /// Kind of position (jabatan): JPT (eselon II), administrator (III), pengawas (IV),
     /// fungsional, pelaksana.
     PositionKind {
-        Jpt => "jpt",
-        Administrator => "administrator",
-        Pengawas => "pengawas",
-        Fungsional => "fungsional",
-        Pelaksana => "pelaksana",
+        Jpt => "jpt" ["Jabatan Pimpinan Tinggi", "Senior executive"],
+        Administrator => "administrator" ["Administrator", "Administrator"],
+        Pengawas => "pengawas" ["Pengawas", "Supervisor"],
+        Fungsional => "fungsional" ["Fungsional", "Functional"],
+        Pelaksana => "pelaksana" ["Pelaksana", "Staff"],
     }
 );
 
@@ -32,14 +32,14 @@ vocabulary!(
     /// The grade (jenjang) of a functional position (jabatan fungsional): the expert grades
     /// (keahlian) and the skilled ones (keterampilan).
     JfGrade {
-        AhliUtama => "ahli_utama",
-        AhliMadya => "ahli_madya",
-        AhliMuda => "ahli_muda",
-        AhliPertama => "ahli_pertama",
-        Penyelia => "penyelia",
-        Mahir => "mahir",
-        Terampil => "terampil",
-        Pemula => "pemula",
+        AhliUtama => "ahli_utama" ["Ahli Utama", "Principal expert"],
+        AhliMadya => "ahli_madya" ["Ahli Madya", "Senior expert"],
+        AhliMuda => "ahli_muda" ["Ahli Muda", "Expert"],
+        AhliPertama => "ahli_pertama" ["Ahli Pertama", "Junior expert"],
+        Penyelia => "penyelia" ["Penyelia", "Supervisor grade"],
+        Mahir => "mahir" ["Mahir", "Advanced"],
+        Terampil => "terampil" ["Terampil", "Skilled"],
+        Pemula => "pemula" ["Pemula", "Beginner"],
     }
 );
 
@@ -47,8 +47,8 @@ vocabulary!(
     /// An acting post held beside the definitive one: `plt` (pelaksana tugas, a vacant post)
     /// or `plh` (pelaksana harian, the holder is away for a while).
     ActingKind {
-        Plt => "plt",
-        Plh => "plh",
+        Plt => "plt" ["Pelaksana Tugas (Plt.)", "Acting (Plt.)"],
+        Plh => "plh" ["Pelaksana Harian (Plh.)", "Daily acting (Plh.)"],
     }
 );
 

@@ -6,10 +6,10 @@ use crate::error::FieldError;
 vocabulary!(
     /// What an account may do.
     Role {
-        Admin => "admin",
-        Supervisor => "supervisor",
-        Inspector => "inspector",
-        Viewer => "viewer",
+        Admin => "admin" ["Admin", "Admin"],
+        Supervisor => "supervisor" ["Supervisor", "Supervisor"],
+        Inspector => "inspector" ["Inspektur", "Inspector"],
+        Viewer => "viewer" ["Pemantau", "Viewer"],
     }
 );
 

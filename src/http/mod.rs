@@ -13,6 +13,7 @@ pub mod extract;
 pub mod fallback;
 pub mod followups;
 pub mod inspections;
+pub mod meta;
 pub mod middleware;
 pub mod officials;
 pub mod opds;

@@ -31,23 +31,18 @@ pub struct Readiness {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BackupReadiness {
-    /// `SIDAK_BACKUP_SCHEDULE` as read (`daily 02:00`, `every 6h`); absent when backups
+    /// `SIDAK_BACKUP_SCHEDULE` as read (`daily 02:00`, `every 6h`); null when backups
     /// are not scheduled.
     #[schema(example = "daily 02:00")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule: Option<String>,
     /// The next scheduled time (UTC).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub next_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// When the last backup ended (UTC); absent when none ever ended.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// When the last backup ended (UTC); null when none ever ended.
     pub last_at: Option<chrono::DateTime<chrono::Utc>>,
     /// How the last backup ended: `ok` or `failed` (the reason is in the server's log).
     #[schema(example = "ok")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_outcome: Option<String>,
     /// When the last successful backup ended (UTC).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_success_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 

@@ -3,8 +3,8 @@
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::{
-    api_keys, audit, auth, calendar, dashboards, evidence, followups, inspections, officials, opds,
-    ops, sync, users,
+    api_keys, audit, auth, calendar, dashboards, evidence, followups, inspections, meta, officials,
+    opds, ops, sync, users,
 };
 
 /// Every documented route. Registering through `utoipa_actix_web` puts each handler's
@@ -14,6 +14,7 @@ pub fn register(cfg: &mut ServiceConfig) {
         .service(ops::readyz)
         .service(ops::openapi_yaml)
         .service(ops::metrics)
+        .service(meta::meta)
         .service(auth::login)
         .service(auth::refresh_tokens)
         .service(auth::logout)

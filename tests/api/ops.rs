@@ -6,7 +6,11 @@ use serde_json::Value;
 use crate::both_backends;
 use crate::helpers::{Backend, TestApp};
 
-both_backends!(health_readiness_and_docs, metrics_have_bounded_labels);
+both_backends!(
+    health_readiness_and_docs,
+    metrics_have_bounded_labels,
+    labels_for_every_vocabulary
+);
 
 async fn health_readiness_and_docs(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -20,6 +24,18 @@ async fn health_readiness_and_docs(backend: Backend) {
         Backend::Postgres => "postgres",
     };
     assert_eq!(ready["database"], expected);
+    // Every field the spec requires is there, null when it has no value yet (no schedule,
+    // no backup taken): generated clients read the object without special cases.
+    let backup = ready["backup"].as_object().unwrap();
+    for key in [
+        "schedule",
+        "next_at",
+        "last_at",
+        "last_outcome",
+        "last_success_at",
+    ] {
+        assert_eq!(backup.get(key), Some(&Value::Null), "readyz backup.{key}");
+    }
 
     let spec = app.get("/openapi.yaml", None).await;
     assert_eq!(spec.status(), 200);
@@ -263,6 +279,7 @@ fn the_document_reads_cleanly_for_generated_clients() {
     assert_eq!(
         public,
         [
+            "get /api/v1/meta",
             "get /healthz",
             "get /openapi.yaml",
             "get /readyz",
@@ -342,4 +359,75 @@ fn the_document_reads_cleanly_for_generated_clients() {
         form["properties"]["meta"]["$ref"],
         "#/components/schemas/EvidenceMeta"
     );
+}
+
+/// `GET /api/v1/meta`: every code the spec declares for the vocabularies it serves has an
+/// Indonesian and an English label; the answer is cacheable and public.
+async fn labels_for_every_vocabulary(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let resp = app.get("/api/v1/meta", None).await;
+    assert_eq!(resp.status(), 200);
+    let etag = resp.headers()["etag"].to_str().unwrap().to_string();
+    let meta: Value = resp.json().await.unwrap();
+    assert_eq!(
+        meta["attendance_status"]["late"],
+        serde_json::json!({"id": "Terlambat", "en": "Late"})
+    );
+    assert_eq!(
+        meta["follow_up_status"]["in_review"]["id"],
+        "Sedang ditinjau"
+    );
+    assert_eq!(
+        meta["sanction"]["teguran_lisan"],
+        serde_json::json!({"id": "Teguran lisan", "en": "Oral reprimand"})
+    );
+    // Every label is filled in, in both languages.
+    let vocabularies = meta.as_object().unwrap();
+    assert!(vocabularies.len() >= 20, "{vocabularies:?}");
+    for (name, codes) in vocabularies {
+        let codes = codes.as_object().unwrap();
+        assert!(!codes.is_empty(), "{name}");
+        for (code, label) in codes {
+            for lang in ["id", "en"] {
+                let text = label[lang].as_str().unwrap_or_default();
+                assert!(!text.trim().is_empty(), "{name}.{code}.{lang}");
+            }
+        }
+    }
+    // The codes are exactly the spec's enums for the same fields.
+    let spec: Value = serde_json::to_value(sidak::openapi::document()).unwrap();
+    let schemas = &spec["components"]["schemas"];
+    for (vocabulary, schema) in [
+        ("attendance_status", "AttendanceStatus"),
+        ("finding_category", "FindingCategory"),
+        ("severity", "Severity"),
+        ("follow_up_status", "FollowUpStatus"),
+        ("sanction", "SanctionCode"),
+        ("position_kind", "PositionKind"),
+        ("role", "Role"),
+    ] {
+        let mut declared: Vec<&str> = schemas[schema]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{schema} has no enum"))
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        declared.sort_unstable();
+        let labelled: Vec<&str> = vocabularies[vocabulary]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(labelled, declared, "{vocabulary}");
+    }
+    // Conditional reads.
+    let again = app
+        .client
+        .get(app.url("/api/v1/meta"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
 }
