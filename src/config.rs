@@ -107,6 +107,9 @@ pub struct Config {
     pub api_key_rate_per_minute: u32,
     /// `Cache-Control: private, max-age=<this>` on dashboard answers.
     pub dashboard_max_age_seconds: u32,
+    /// The address people reach the server at (`SIDAK_PUBLIC_URL`); when it is `https://…`
+    /// the console's session cookie is `Secure`.
+    pub public_url: Option<String>,
 }
 
 /// Flag rules and the discipline recommendation's settings.
@@ -377,8 +380,23 @@ impl Config {
             cors_origins: cors_origins(get("SIDAK_CORS_ORIGINS").as_deref())?,
             api_key_rate_per_minute: num(&get, "SIDAK_API_KEY_RATE_PER_MINUTE", 600, 0)?,
             dashboard_max_age_seconds: num(&get, "SIDAK_DASHBOARD_MAX_AGE_SECONDS", 60, 0)?,
+            public_url: public_url(get("SIDAK_PUBLIC_URL").as_deref())?,
         })
     }
+}
+
+/// `http://…` or `https://…`, without a trailing slash.
+fn public_url(value: Option<&str>) -> Result<Option<String>, String> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let lower = value.to_ascii_lowercase();
+    if !(lower.starts_with("https://") || lower.starts_with("http://")) {
+        return Err(format!(
+            "SIDAK_PUBLIC_URL: `{value}` must start with https:// or http://"
+        ));
+    }
+    Ok(Some(value.trim_end_matches('/').to_string()))
 }
 
 /// Exact origins (`scheme://host[:port]`), comma-separated. `*` is refused: the dashboard

@@ -1,6 +1,6 @@
 //! Sidak: the backend of the surprise-inspection (sidak) teams of Indonesian local
 //! governments. The map (`ARCHITECTURE.md` has the rest):
-//! `http` handlers → `service` use cases → `db` queries (one transaction helper, `db::tx`);
+//! `http` handlers (and `console`, the web pages) → `service` use cases → `db` queries (one transaction helper, `db::tx`);
 //! `domain` holds the rules without I/O, `auth` who the caller is, `storage` photo bytes;
 //! `config`, `startup`, `error` (one error type, problem+json), `cli` the command line.
 //! A layer calls only those below it. `README.md` says how to run it; `openapi.yaml` is the API.
@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub(crate) mod console;
 pub mod db;
 pub mod domain;
 pub mod error;

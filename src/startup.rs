@@ -353,6 +353,7 @@ pub fn serve(state: AppState, listener: TcpListener) -> Result<Server, String> {
             }))
             .configure(crate::http::routes::register)
             .into_app()
+            .configure(crate::console::register)
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec.clone()))
             .default_service(web::to(fallback::fallback))
             .wrap(from_fn(crate::http::middleware::around))

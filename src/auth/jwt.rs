@@ -10,6 +10,9 @@ use uuid::Uuid;
 pub const ISSUER: &str = "sidak";
 pub const AUDIENCE: &str = "sidak-api";
 pub const ACCESS_TYPE: &str = "access";
+/// The web console's session cookie: refused as an access token, and an access token is
+/// refused as a cookie.
+pub const CONSOLE_TYPE: &str = "console";
 /// Clock skew tolerated on `exp` and `nbf`.
 pub const LEEWAY_SECS: u64 = 5;
 
@@ -77,6 +80,36 @@ impl JwtKeys {
         self.sign(&claims).map(|t| (t, self.ttl.as_secs()))
     }
 
+    /// Issues the console's session cookie value for `session`, valid for `ttl`. Its `jti`
+    /// is the session's CSRF token (see `console::session`).
+    pub fn issue_console(
+        &self,
+        user_id: Uuid,
+        role: &str,
+        session: Uuid,
+        ttl: Duration,
+    ) -> Result<(String, Claims), String> {
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = Claims {
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            sub: user_id.to_string(),
+            exp: now + ttl.as_secs(),
+            nbf: now,
+            iat: now,
+            jti: crate::auth::refresh::generate(),
+            role: role.into(),
+            typ: CONSOLE_TYPE.into(),
+            sid: session.to_string(),
+        };
+        self.sign(&claims).map(|t| (t, claims))
+    }
+
+    /// Validates a console cookie as [`JwtKeys::verify`] does an access token.
+    pub fn verify_console(&self, token: &str) -> Result<Claims, String> {
+        self.verify_typed(token, CONSOLE_TYPE)
+    }
+
     pub fn sign(&self, claims: &Claims) -> Result<String, String> {
         encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
             .map_err(|e| format!("signing a token failed: {e}"))
@@ -84,11 +117,15 @@ impl JwtKeys {
 
     /// Validates signature, algorithm, issuer, audience, times and type.
     pub fn verify(&self, token: &str) -> Result<Claims, String> {
+        self.verify_typed(token, ACCESS_TYPE)
+    }
+
+    fn verify_typed(&self, token: &str, typ: &str) -> Result<Claims, String> {
         let data =
             decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| e.to_string())?;
         let claims = data.claims;
-        if claims.typ != ACCESS_TYPE {
-            return Err("not an access token".into());
+        if claims.typ != typ {
+            return Err(format!("not a {typ} token"));
         }
         if claims.iat > jsonwebtoken::get_current_timestamp() + LEEWAY_SECS {
             return Err("issued in the future".into());

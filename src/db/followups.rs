@@ -356,17 +356,20 @@ pub struct ListFilter {
     /// Open or in review, due before this local date.
     pub overdue_before: Option<NaiveDate>,
     pub raised_by: Option<DbUuid>,
+    pub assignee_id: Option<DbUuid>,
     pub before: Option<(NaiveDateTime, DbUuid)>,
     pub limit: i64,
 }
 
-/// Newest first; `limit + 1` rows.
-pub fn list(conn: &mut DbConnection, f: &ListFilter) -> QueryResult<Vec<FollowUpRow>> {
-    let mut q = follow_ups::table
-        .select(FollowUpRow::as_select())
-        .into_boxed();
-    if let Some(s) = &f.status {
-        q = q.filter(follow_ups::status.eq(*s));
+/// The follow-ups `f` selects, whatever their status when `with_status` is false (for the
+/// counts per status), without its page bounds.
+fn filtered<'a>(
+    f: &ListFilter,
+    with_status: bool,
+) -> follow_ups::BoxedQuery<'a, super::MultiBackend> {
+    let mut q = follow_ups::table.into_boxed::<super::MultiBackend>();
+    if let Some(s) = f.status.filter(|_| with_status) {
+        q = q.filter(follow_ups::status.eq(s));
     }
     if let Some(o) = f.official_id {
         q = q.filter(follow_ups::official_id.eq(o));
@@ -389,6 +392,15 @@ pub fn list(conn: &mut DbConnection, f: &ListFilter) -> QueryResult<Vec<FollowUp
     if let Some(me) = f.raised_by {
         q = q.filter(follow_ups::raised_by.eq(me));
     }
+    if let Some(a) = f.assignee_id {
+        q = q.filter(follow_ups::assignee_id.eq(a));
+    }
+    q
+}
+
+/// Newest first; `limit + 1` rows.
+pub fn list(conn: &mut DbConnection, f: &ListFilter) -> QueryResult<Vec<FollowUpRow>> {
+    let mut q = filtered(f, true).select(FollowUpRow::as_select());
     if let Some((at, id)) = f.before {
         q = q.filter(
             follow_ups::created_at
@@ -399,4 +411,22 @@ pub fn list(conn: &mut DbConnection, f: &ListFilter) -> QueryResult<Vec<FollowUp
     q.order((follow_ups::created_at.desc(), follow_ups::id.desc()))
         .limit(f.limit + 1)
         .load(conn)
+}
+
+/// How many follow-ups `f` selects in each status (its own status filter, cursor and limit
+/// left aside).
+pub fn count_by_status(
+    conn: &mut DbConnection,
+    f: &ListFilter,
+) -> QueryResult<Vec<(FollowUpStatus, i64)>> {
+    FollowUpStatus::ALL
+        .iter()
+        .map(|s| {
+            filtered(f, false)
+                .filter(follow_ups::status.eq(*s))
+                .count()
+                .get_result::<i64>(conn)
+                .map(|n| (*s, n))
+        })
+        .collect()
 }

@@ -105,8 +105,23 @@ pub async fn login(
     body: Json<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
     let LoginRequest { username, password } = body.0;
+    let (user, token) = authenticate(&req, &state, ctx, username, password).await?;
+    token_response(&state, user, token)
+}
+
+/// A login by username and password, for the API and the console alike: throttled per
+/// account and per address, audited, and on success a new login session (the record that
+/// access tokens and console cookies name, so that logout, a password change or a
+/// deactivation ends them).
+pub async fn authenticate(
+    req: &HttpRequest,
+    state: &Data<AppState>,
+    ctx: Ctx,
+    username: String,
+    password: String,
+) -> ApiResult<(UserRow, auth_service::SessionToken)> {
     let account = rules::username_key(&username);
-    let address = client_ip(&req, &state.config.trusted_proxies);
+    let address = client_ip(req, &state.config.trusted_proxies);
     // Counted before it is verified: a burst of guesses gets no more than a slow series.
     let attempt = match state.throttle.begin(&account, &address).await {
         Ok(attempt) => attempt,
@@ -165,12 +180,11 @@ pub async fn login(
         Some(user) if verified && user.active => {
             attempt.succeeded().await;
             let ttl = state.config.refresh_token_ttl;
-            let (user, token) = super::run(&state.pool, move |conn| {
+            super::run(&state.pool, move |conn| {
                 let token = auth_service::start_session(conn, &user, ttl, &address, &ctx)?;
                 Ok((user, token))
             })
-            .await?;
-            token_response(&state, user, token)
+            .await
         }
         user => {
             attempt.failed().await;

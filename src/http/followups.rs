@@ -21,7 +21,7 @@ use crate::http::inspections::FindingOut;
 use crate::http::paging::{check_limit, decode_time_cursor, encode_time_cursor, Page};
 use crate::service::followups::{self as service, ActionInput, RaiseInput};
 use crate::service::Created;
-use crate::service::Ctx;
+use crate::service::{Caller, Ctx};
 use crate::state::AppState;
 
 const READERS: [Role; 3] = [Role::Inspector, Role::Supervisor, Role::Admin];
@@ -89,6 +89,8 @@ pub struct FollowUpListQuery {
     /// The official's current OPD.
     pub opd_id: Option<Uuid>,
     pub official_id: Option<Uuid>,
+    /// Only those assigned to this supervisor.
+    pub assignee_id: Option<Uuid>,
     /// Only open or in-review follow-ups past their due date (local).
     pub overdue: Option<bool>,
     #[param(minimum = 1, maximum = 200)]
@@ -226,9 +228,10 @@ fn to_ref(o: refdb::OfficialWithCurrent) -> OfficialRef {
     }
 }
 
-async fn load_full(
+/// A follow-up as `caller` may read it, with everything the API and the console show.
+pub async fn load_full(
     state: &Data<AppState>,
-    caller: AuthUser,
+    caller: Caller,
     ctx: Ctx,
     id: DbUuid,
 ) -> ApiResult<FollowUp> {
@@ -290,7 +293,7 @@ pub async fn raise(
     if created == Created::New {
         state.metrics.count("follow_ups", 1);
     }
-    let f = load_full(&state, caller, ctx, id).await?;
+    let f = load_full(&state, caller.caller, ctx, id).await?;
     let status = if created == Created::New {
         actix_web::http::StatusCode::CREATED
     } else {
@@ -318,20 +321,41 @@ pub async fn list(
     caller: AuthUser,
     query: Query<FollowUpListQuery>,
 ) -> ApiResult<HttpResponse> {
+    let page = list_page(&state, &caller, query.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// The list as `caller` may read it: the filter of the query, newest first, one page.
+pub fn list_filter(
+    state: &AppState,
+    caller: &Caller,
+    q: &FollowUpListQuery,
+) -> ApiResult<fdb::ListFilter> {
     caller.require(&READERS)?;
-    let q = query.into_inner();
     let limit = check_limit(q.limit)?;
     let today = crate::domain::dates::today(state.config.timezone);
     let before = q.cursor.as_deref().map(decode_time_cursor).transpose()?;
-    let filter = fdb::ListFilter {
+    Ok(fdb::ListFilter {
         status: q.status,
         official_id: q.official_id.map(DbUuid),
         opd_id: q.opd_id.map(DbUuid),
         overdue_before: q.overdue.unwrap_or(false).then_some(today),
         raised_by: (caller.role == Role::Inspector).then_some(DbUuid(caller.id)),
+        assignee_id: q.assignee_id.map(DbUuid),
         before,
         limit,
-    };
+    })
+}
+
+/// One page of follow-ups for `caller`.
+pub async fn list_page(
+    state: &Data<AppState>,
+    caller: &Caller,
+    q: FollowUpListQuery,
+) -> ApiResult<Page<FollowUpSummary>> {
+    let filter = list_filter(state, caller, &q)?;
+    let limit = filter.limit;
+    let today = crate::domain::dates::today(state.config.timezone);
     let rows = super::run(&state.pool, move |conn| {
         let rows = fdb::list(conn, &filter)?;
         let ids: Vec<DbUuid> = rows.iter().map(|r| r.official_id).collect();
@@ -352,12 +376,12 @@ pub async fn list(
         Ok(out)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(Page::from_rows(
+    Ok(Page::from_rows(
         rows,
         limit,
         |(row, _)| encode_time_cursor(row.created_at, row.id),
         |(row, official)| summary(row, official, today),
-    )))
+    ))
 }
 
 /// Read a follow-up.
@@ -382,7 +406,7 @@ pub async fn get_one(
     id: Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     caller.require(&READERS)?;
-    let f = load_full(&state, caller, ctx, DbUuid(id.into_inner())).await?;
+    let f = load_full(&state, caller.caller, ctx, DbUuid(id.into_inner())).await?;
     Ok(with_etag(actix_web::http::StatusCode::OK, f))
 }
 
@@ -416,7 +440,6 @@ pub async fn act(
     id: Path<Uuid>,
     body: Json<ActionRequest>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(&READERS)?;
     let b = body.0;
     let input = ActionInput {
         action: b.action,
@@ -428,14 +451,35 @@ pub async fn act(
         decree_date: b.decree_date,
     };
     let if_match = if_match_version(&req);
-    let id = DbUuid(id.into_inner());
+    let f = act_on(
+        &state,
+        caller.caller,
+        ctx,
+        DbUuid(id.into_inner()),
+        input,
+        if_match,
+    )
+    .await?;
+    Ok(with_etag(actix_web::http::StatusCode::OK, f))
+}
+
+/// Takes `input` on the follow-up `id` for `caller` (based on the version `if_match` when
+/// given) and reads it back as it now stands.
+pub async fn act_on(
+    state: &Data<AppState>,
+    caller: Caller,
+    ctx: Ctx,
+    id: DbUuid,
+    input: ActionInput,
+    if_match: Option<i64>,
+) -> ApiResult<FollowUp> {
+    caller.require(&READERS)?;
     let (who, run_ctx) = (caller.clone(), ctx.clone());
     super::run(&state.pool, move |conn| {
         service::act(conn, &who, id, &input, if_match, &run_ctx)
     })
     .await?;
-    let f = load_full(&state, caller, ctx, id).await?;
-    Ok(with_etag(actix_web::http::StatusCode::OK, f))
+    load_full(state, caller, ctx, id).await
 }
 
 /// What a supervisor reads before deciding.

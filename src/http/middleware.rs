@@ -257,6 +257,7 @@ pub async fn around(
     let method = req.method().clone();
     let path = req.path().to_string();
     let is_api = path.starts_with("/api/");
+    let is_page = crate::console::is_console_path(&path);
     let span =
         tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
 
@@ -297,7 +298,13 @@ pub async fn around(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with(PROBLEM_JSON));
-    if status.as_u16() >= 400 && !is_problem {
+    // The console's pages answer their errors as pages.
+    let is_html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if status.as_u16() >= 400 && !is_problem && !(is_page && is_html) {
         let kept: Vec<(HeaderName, HeaderValue)> = res
             .headers()
             .iter()
@@ -329,8 +336,14 @@ pub async fn around(
         HeaderValue::from_static("no-referrer"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    if is_api && !headers.contains_key(header::CACHE_CONTROL) {
+    if (is_api || is_page) && !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if is_page {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(crate::console::CSP),
+        );
     }
 
     let elapsed = started.elapsed().as_secs_f64();

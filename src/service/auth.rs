@@ -162,6 +162,30 @@ pub fn logout(
     })
 }
 
+/// Ends the login session `session` of `user` (the console's logout, which holds the
+/// session rather than a refresh token).
+pub fn end_session(
+    conn: &mut DbConnection,
+    user: Uuid,
+    session: DbUuid,
+    ctx: &Ctx,
+) -> Result<(), ApiError> {
+    write_tx(conn, |conn| {
+        let revoked = users::revoke_family(conn, session)?;
+        audit::append(
+            conn,
+            ctx.audit(
+                Some(user),
+                "auth.logout",
+                "user",
+                Some(user.to_string()),
+                json!({ "tokens_revoked": revoked, "via": "console" }),
+            ),
+        )?;
+        Ok(())
+    })
+}
+
 /// Sets the user's own new password (already hashed) and ends all their sessions.
 pub fn change_password(
     conn: &mut DbConnection,

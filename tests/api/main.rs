@@ -10,6 +10,7 @@ mod auth;
 mod authz;
 mod backup;
 mod concurrency;
+mod console;
 mod dashboards;
 mod discipline;
 mod errors;
