@@ -110,6 +110,8 @@ pub struct Config {
     /// The address people reach the server at (`SIDAK_PUBLIC_URL`); when it is `https://…`
     /// the console's session cookie is `Secure`.
     pub public_url: Option<String>,
+    /// Seconds between the console wall screen's refreshes.
+    pub wall_refresh_seconds: u32,
 }
 
 /// Flag rules and the discipline recommendation's settings.
@@ -381,6 +383,7 @@ impl Config {
             api_key_rate_per_minute: num(&get, "SIDAK_API_KEY_RATE_PER_MINUTE", 600, 0)?,
             dashboard_max_age_seconds: num(&get, "SIDAK_DASHBOARD_MAX_AGE_SECONDS", 60, 0)?,
             public_url: public_url(get("SIDAK_PUBLIC_URL").as_deref())?,
+            wall_refresh_seconds: num(&get, "SIDAK_WALL_REFRESH_SECONDS", 30, 1)?,
         })
     }
 }

@@ -278,9 +278,6 @@ pub async fn beranda(
     ok(page(Shell::new("Beranda", "/app/", Some(&user)), body))
 }
 
-/// Seconds between the wall screen's refreshes.
-pub const WALL_REFRESH_SECONDS: u32 = 30;
-
 /// The wall screen: this month's figures and the ranking, large, refreshing itself. It
 /// answers `If-None-Match` with `304` while nothing changed.
 pub async fn layar(
@@ -318,7 +315,7 @@ pub async fn layar(
     let etag = tag.to_string();
     let mut shell = Shell::new("Layar", "/app/layar", Some(&user));
     shell.body_class = Some("wall");
-    shell.refresh = Some(WALL_REFRESH_SECONDS);
+    shell.refresh = Some(state.config.wall_refresh_seconds);
     shell.etag = Some(&etag);
     let mut resp: HttpResponse = html_response(StatusCode::OK, page(shell, content));
     resp.headers_mut().insert(

@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 mod authz;
 mod backup;
+mod browser;
 mod concurrency;
 mod console;
 mod dashboards;
