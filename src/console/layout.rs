@@ -27,6 +27,11 @@ const NAV: &[NavItem] = &[
         roles: &[Role::Admin, Role::Supervisor],
     },
     NavItem {
+        href: "/app/laporan",
+        label: "Laporan",
+        roles: &[Role::Admin, Role::Supervisor, Role::Inspector],
+    },
+    NavItem {
         href: "/app/layar",
         label: "Layar",
         roles: &[Role::Admin, Role::Supervisor, Role::Viewer],

@@ -205,11 +205,33 @@ pub async fn queue(
 /// What the detail page shows besides the follow-up.
 struct Extra {
     names: HashMap<Uuid, String>,
+    /// The photos of the follow-up's findings, by finding.
+    photos: HashMap<Uuid, Vec<crate::http::inspections::EvidenceOut>>,
     opd_names: HashMap<Uuid, String>,
     supervisors: Vec<(Uuid, String)>,
 }
 
-async fn extra(state: &AppState, f: &FollowUp) -> Result<Extra, ApiError> {
+async fn extra(
+    state: &AppState,
+    caller: &crate::service::Caller,
+    f: &FollowUp,
+) -> Result<Extra, ApiError> {
+    // The photos, through the report loader (which checks the caller may read the report).
+    let mut reports: Vec<Uuid> = f.findings.iter().map(|t| t.inspection_id).collect();
+    reports.sort_unstable();
+    reports.dedup();
+    let wanted: std::collections::HashSet<Uuid> = f.findings.iter().map(|t| t.id).collect();
+    let mut photos: HashMap<Uuid, Vec<crate::http::inspections::EvidenceOut>> = HashMap::new();
+    for r in reports {
+        let report = crate::http::inspections::Inspection::from(
+            crate::http::inspections::full(state, caller.clone(), DbUuid(r)).await?,
+        );
+        for e in report.evidence {
+            if let Some(t) = e.finding_id.filter(|t| wanted.contains(t)) {
+                photos.entry(t).or_default().push(e);
+            }
+        }
+    }
     let mut ids: Vec<Uuid> = f.history.iter().map(|h| h.actor_id).collect();
     ids.extend(f.history.iter().filter_map(|h| h.assignee_id));
     ids.extend(f.summary.assignee_id);
@@ -234,6 +256,7 @@ async fn extra(state: &AppState, f: &FollowUp) -> Result<Extra, ApiError> {
         .collect();
         Ok(Extra {
             names,
+            photos,
             opd_names,
             supervisors,
         })
@@ -351,7 +374,8 @@ fn detail_page(
                                  @if let Some(k) = t.official_position_kind { br; span.muted { (k.label_id()) } }
                                  @if let Some(a) = &t.official_acting { br; span.muted { (a.kind.label_id()) } } }
                             td { @match t.official_opd_id { Some(o) => (opd(o)), None => "–" } }
-                            td { (t.description) }
+                            td { (t.description)
+                                 (super::laporan::photos(&x.photos.get(&t.id).map(|v| v.iter().collect::<Vec<_>>()).unwrap_or_default(), tz)) }
                         }
                     }
                 }
@@ -432,7 +456,7 @@ pub async fn detail(
     user.require(&REVIEWERS)?;
     let tz = ctx.tz();
     let f = api::load_full(&state, user.caller.clone(), ctx, DbUuid(id.into_inner())).await?;
-    let x = extra(&state, &f).await?;
+    let x = extra(&state, &user.caller, &f).await?;
     let title = format!("Tindak lanjut {}", f.summary.official.full_name);
     ok(page(
         Shell::new(&title, "/app/tindak-lanjut", Some(&user)),
@@ -510,7 +534,7 @@ pub async fn act(
         ) => {
             // The page as it stands now, with what went wrong.
             let f = api::load_full(&state, user.caller.clone(), ctx, id).await?;
-            let x = extra(&state, &f).await?;
+            let x = extra(&state, &user.caller, &f).await?;
             let (status, title, detail) = explain(&e);
             let text = match detail {
                 Some(d) => format!("{title} {d}"),

@@ -24,7 +24,7 @@ use crate::http::middleware::BodyBudget;
 use crate::service::access;
 use crate::service::evidence::{self as service, EvidenceInput};
 use crate::service::Created;
-use crate::service::Ctx;
+use crate::service::{Caller, Ctx};
 use crate::state::AppState;
 use crate::storage;
 
@@ -389,8 +389,19 @@ pub async fn evidence_content(
     caller: AuthUser,
     id: Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
+    photo(&req, &state, caller.caller, id.into_inner()).await
+}
+
+/// The bytes of the photo `id` as `caller` may read them (the API and the console): its
+/// report must be visible to the caller; `If-None-Match` on its SHA-256.
+pub async fn photo(
+    req: &HttpRequest,
+    state: &Data<AppState>,
+    caller: Caller,
+    id: Uuid,
+) -> ApiResult<HttpResponse> {
     caller.require(&[Role::Inspector, Role::Supervisor, Role::Admin])?;
-    let id = DbUuid(id.into_inner());
+    let id = DbUuid(id);
     let row = super::run(&state.pool, move |conn| {
         let ev = idb::find_evidence(conn, id)?.ok_or(ApiError::NotFound)?;
         access::load_visible(conn, &caller, ev.inspection_id)?;
@@ -398,7 +409,7 @@ pub async fn evidence_content(
     })
     .await?;
     let etag = header::EntityTag::new_strong(row.sha256.clone());
-    if conditional::none_match(&req, &etag) {
+    if conditional::none_match(req, &etag) {
         return Ok(conditional::not_modified(etag));
     }
     let download = state.evidence.get(&row.sha256).await.map_err(|e| {
@@ -415,7 +426,7 @@ pub async fn evidence_content(
     })?;
     // A client that asks for nothing but `application/octet-stream` gets the bytes so
     // labelled (generated clients that handle only that type); everyone else the image type.
-    let mime: mime::Mime = if accepts_only(&req, "application/octet-stream") {
+    let mime: mime::Mime = if accepts_only(req, "application/octet-stream") {
         mime::APPLICATION_OCTET_STREAM
     } else {
         row.content_type.parse().map_err(ApiError::internal)?
@@ -440,7 +451,7 @@ pub async fn evidence_content(
             .use_etag(false)
             .use_last_modified(false)
             .set_content_disposition(disposition)
-            .into_response(&req),
+            .into_response(req),
         storage::Download::Stream { size, body } => HttpResponse::Ok()
             .content_type(mime)
             .insert_header((header::CONTENT_DISPOSITION, disposition))

@@ -515,10 +515,22 @@ pub async fn record(
     id: Path<Uuid>,
     query: Query<RecordQuery>,
 ) -> ApiResult<HttpResponse> {
+    let out = load_record(&state, &caller, ctx, id.into_inner(), query.year).await?;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// An official's record for `year` (default this year) as `caller` may read it.
+pub async fn load_record(
+    state: &AppState,
+    caller: &Caller,
+    ctx: Ctx,
+    id: Uuid,
+    year: Option<i32>,
+) -> ApiResult<OfficialRecord> {
     caller.require(&[Role::Supervisor, Role::Admin])?;
     let tz = ctx.tz();
     let today = ctx.today();
-    let year = query.year.unwrap_or(today.year());
+    let year = year.unwrap_or(today.year());
     use crate::domain::dates::{EARLIEST_YEAR, LATEST_YEAR};
     if !(EARLIEST_YEAR..=LATEST_YEAR).contains(&year) {
         return Err(ApiError::invalid(
@@ -526,8 +538,8 @@ pub async fn record(
             format!("must be between {EARLIEST_YEAR} and {LATEST_YEAR}"),
         ));
     }
-    let id = DbUuid(id.into_inner());
-    let out = super::run(&state.pool, move |conn| {
+    let id = DbUuid(id);
+    super::run(&state.pool, move |conn| {
         let official = official_ref(conn, id)?;
         let (from, to) = crate::domain::dates::year_bounds(year, tz);
         let findings = fdb::official_findings(conn, id, from, to)?;
@@ -545,8 +557,7 @@ pub async fn record(
             recommendation,
         })
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(out))
+    .await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -20,7 +20,7 @@ use crate::http::conditional::{if_match_version, with_version};
 use crate::http::extract::Json;
 use crate::http::paging::{check_limit, decode_time_cursor, encode_time_cursor, Page};
 use crate::service::inspections::{self as service, Created, FullReport, ReportPatch};
-use crate::service::Ctx;
+use crate::service::{Caller, Ctx};
 use crate::state::AppState;
 
 /// Reports may be large: 500 attendance rows and 200 findings.
@@ -460,7 +460,8 @@ fn report_response(status: actix_web::http::StatusCode, report: FullReport) -> H
 const AUTHORS: [Role; 2] = [Role::Inspector, Role::Admin];
 const READERS: [Role; 3] = [Role::Inspector, Role::Supervisor, Role::Admin];
 
-async fn full(state: &AppState, caller: AuthUser, id: DbUuid) -> ApiResult<FullReport> {
+/// A report as `caller` may read it (someone else's draft is `404` to an inspector).
+pub async fn full(state: &AppState, caller: Caller, id: DbUuid) -> ApiResult<FullReport> {
     super::run(&state.pool, move |conn| {
         let row = crate::service::access::load_visible(conn, &caller, id)?;
         service::load_full(conn, row)
@@ -585,8 +586,18 @@ pub async fn list_inspections(
     caller: AuthUser,
     query: Query<InspectionListQuery>,
 ) -> ApiResult<HttpResponse> {
+    let page = list_page(&state, &caller, query.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// One page of reports as `caller` may list them (an inspector: their own and submitted
+/// ones), newest first.
+pub async fn list_page(
+    state: &AppState,
+    caller: &Caller,
+    q: InspectionListQuery,
+) -> ApiResult<Page<InspectionSummary>> {
     caller.require(&READERS)?;
-    let q = query.into_inner();
     let limit = check_limit(q.limit)?;
     let tz = state.config.timezone;
     let local_start = |d: NaiveDate| crate::domain::dates::day_start(d, tz);
@@ -612,7 +623,7 @@ pub async fn list_inspections(
     })
     .await?;
     let rows: Vec<_> = rows.into_iter().zip(labels).collect();
-    Ok(HttpResponse::Ok().json(Page::from_rows(
+    Ok(Page::from_rows(
         rows,
         limit,
         |(row, _)| encode_time_cursor(row.started_at, row.id),
@@ -621,7 +632,7 @@ pub async fn list_inspections(
             findings_count: row.findings_count,
             head: head(row, opd, who),
         },
-    )))
+    ))
 }
 
 /// Read a report.
@@ -643,7 +654,7 @@ pub async fn get_inspection(
     id: Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     caller.require(&READERS)?;
-    let report = full(&state, caller, DbUuid(id.into_inner())).await?;
+    let report = full(&state, caller.caller, DbUuid(id.into_inner())).await?;
     Ok(report_response(actix_web::http::StatusCode::OK, report))
 }
 
@@ -693,7 +704,7 @@ pub async fn update_inspection(
         service::patch(conn, &who, id, &patch, expected, &ctx)
     })
     .await?;
-    let report = full(&state, caller, id).await?;
+    let report = full(&state, caller.caller, id).await?;
     Ok(report_response(actix_web::http::StatusCode::OK, report))
 }
 
@@ -760,6 +771,6 @@ pub async fn submit_inspection(
         service::submit(conn, &who, id, &ctx)
     })
     .await?;
-    let report = full(&state, caller, id).await?;
+    let report = full(&state, caller.caller, id).await?;
     Ok(report_response(actix_web::http::StatusCode::OK, report))
 }

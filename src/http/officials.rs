@@ -274,7 +274,9 @@ pub async fn list_officials(
     )))
 }
 
-async fn load_full(
+/// An official with every placement and acting post, and its version (the roles that may
+/// read it are the caller's to check).
+pub async fn load_full(
     state: &AppState,
     ctx: &Ctx,
     id: DbUuid,

@@ -15,6 +15,7 @@ use crate::helpers::{Backend, TestApp, PASSWORD};
 use crate::inspections::Field;
 
 both_backends!(
+    reports_photos_and_an_officials_record,
     login_session_and_csrf,
     a_supervisor_decides_a_follow_up_on_its_page,
     a_viewer_sees_no_names_or_nips,
@@ -518,4 +519,97 @@ async fn the_wall_screen_changes_only_with_the_data(backend: Backend) {
 
 fn as_refs(v: &[(String, String)]) -> Vec<(&str, &str)> {
     v.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect()
+}
+
+async fn reports_photos_and_an_officials_record(backend: Backend) {
+    let f = Field::new(backend).await;
+    // A submitted report with a photo, and another inspector's draft.
+    let mut body = f.report();
+    body["submit"] = json!(true);
+    assert_eq!(f.post_report(&f.inspector, &body).await.status(), 201);
+    let report = body["id"].as_str().unwrap().to_string();
+    let photo = crate::evidence::jpeg(7, 4000);
+    let up = crate::evidence::upload(&f, &f.inspector, &report, photo.clone(), "p.jpg", None).await;
+    assert_eq!(up.status(), 201);
+    let photo_id = up.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let draft = f.report();
+    assert_eq!(
+        f.post_report(&f.other_inspector, &draft).await.status(),
+        201
+    );
+    let draft_id = draft["id"].as_str().unwrap().to_string();
+
+    f.app.create_user(&f.admin, "budi", "supervisor").await;
+    let mut b = Browser::new(&f.app);
+    assert_eq!(b.login("budi", PASSWORD).await.status(), 303);
+    let (status, list) = b.get_html("/app/laporan").await;
+    assert_eq!(status, 200);
+    assert!(list.contains(&format!("/app/laporan/{report}")), "{list}");
+    let (status, page) = b.get_html(&format!("/app/laporan/{report}")).await;
+    assert_eq!(status, 200);
+    // The attendance names the officials; the place is judged against the geofence.
+    let official: Value = f
+        .app
+        .get(
+            &format!("/api/v1/officials/{}", f.officials[2]),
+            Some(&f.admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let nip = official["nip"].as_str().unwrap();
+    assert!(page.contains(nip), "{page}");
+    assert!(page.contains("di dalam geofence"), "{page}");
+    assert!(page.contains(&format!("/app/foto/{photo_id}")), "{page}");
+    let bytes = b.get(&format!("/app/foto/{photo_id}")).await;
+    assert_eq!(bytes.status(), 200);
+    assert_eq!(bytes.bytes().await.unwrap().to_vec(), photo);
+    // The official's record: placements, findings, the recommendation.
+    let (status, record) = b
+        .get_html(&format!("/app/pegawai/{}", f.officials[2]))
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        record.contains(nip) && record.contains("Riwayat jabatan"),
+        "{record}"
+    );
+    assert!(
+        record.contains(&format!("/app/laporan/{report}")),
+        "{record}"
+    );
+
+    // An inspector sees their own reports only; another's draft does not exist for them.
+    f.app.create_user(&f.admin, "ina", "inspector").await;
+    let mut ina = Browser::new(&f.app);
+    assert_eq!(ina.login("ina", PASSWORD).await.status(), 303);
+    let (status, mine) = ina.get_html("/app/laporan").await;
+    assert_eq!(status, 200);
+    assert!(!mine.contains(&format!("/app/laporan/{report}")) && !mine.contains(&draft_id));
+    assert_eq!(
+        ina.get(&format!("/app/laporan/{draft_id}")).await.status(),
+        404
+    );
+    assert_eq!(
+        ina.get(&format!("/app/pegawai/{}", f.officials[2]))
+            .await
+            .status(),
+        403
+    );
+
+    // A viewer gets no report, no photo, no record.
+    f.app.create_user(&f.admin, "layar-tv", "viewer").await;
+    let mut tv = Browser::new(&f.app);
+    assert_eq!(tv.login("layar-tv", PASSWORD).await.status(), 303);
+    for path in [
+        "/app/laporan".to_string(),
+        format!("/app/laporan/{report}"),
+        format!("/app/foto/{photo_id}"),
+        format!("/app/pegawai/{}", f.officials[2]),
+    ] {
+        assert_eq!(tv.get(&path).await.status(), 403, "{path}");
+    }
 }
