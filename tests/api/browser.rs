@@ -61,8 +61,8 @@ impl Driver {
             std::env::var("SIDAK_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
-            // The decision's confirmation dialog is answered yes.
-            "unhandledPromptBehavior": "accept",
+            // A dialog nobody expects fails the next command.
+            "unhandledPromptBehavior": "ignore",
             "goog:chromeOptions": {"binary": binary, "args": [
                 "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--window-size=1280,900", "--lang=id-ID", "--no-first-run"]}
@@ -94,6 +94,13 @@ impl Driver {
         };
         let resp = req.send().await.expect("chromedriver answers");
         let v: Value = resp.json().await.expect("WebDriver JSON");
+        // Every command must succeed (a click that lands on nothing is a failure).
+        if let Some(error) = v["value"]["error"].as_str() {
+            panic!(
+                "WebDriver {method} {path}: {error}: {}",
+                v["value"]["message"]
+            );
+        }
         v["value"].clone()
     }
 
@@ -266,14 +273,15 @@ async fn the_console_works_in_a_real_browser(backend: Backend) {
     )
     .await;
     d.script("document.querySelector(\"form:has(input[value=decide]) select[name=sanction]\").value = 'teguran_tertulis';").await;
-    let sent = d
-        .script(
-            "window.confirm = function () { return true; }; \
-             var f = document.querySelector('form:has(input[value=decide])'); \
-             var ok = f.reportValidity(); f.requestSubmit(); return ok;",
-        )
+    d.click("form:has(input[value=decide]) button[type=submit]")
         .await;
-    assert_eq!(sent, json!(true), "the decision form is complete");
+    // The page asks before a decision; the answer is yes.
+    let asked = d.call("GET", "/alert/text", None).await;
+    assert!(
+        asked.as_str().is_some_and(|q| q.starts_with("Putuskan")),
+        "{asked}"
+    );
+    d.call("POST", "/alert/accept", None).await;
     let page = d
         .wait_for("“Diputuskan di peramban”", Duration::from_secs(10))
         .await;
@@ -290,6 +298,24 @@ async fn the_console_works_in_a_real_browser(backend: Backend) {
         .unwrap();
     assert_eq!(api["status"], "decided", "{api}");
     assert_eq!(api["sanction"], "teguran_tertulis");
+    // The reports, one report, the official's record.
+    d.click("nav a[href='/app/laporan']").await;
+    d.wait_for("<h1>Laporan</h1>", Duration::from_secs(10))
+        .await;
+    if shots {
+        d.photograph("laporan").await;
+    }
+    d.click("table tbody a[href^='/app/laporan/']").await;
+    d.wait_for("Daftar hadir", Duration::from_secs(10)).await;
+    if shots {
+        d.photograph("laporan-detail").await;
+    }
+    let official = api["official"]["id"].as_str().unwrap();
+    d.goto(&format!("{base}/app/pegawai/{official}")).await;
+    d.wait_for("Riwayat jabatan", Duration::from_secs(10)).await;
+    if shots {
+        d.photograph("pegawai").await;
+    }
     d.logout().await;
     if shots {
         d.photograph("masuk").await;
