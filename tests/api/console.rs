@@ -15,6 +15,7 @@ use crate::helpers::{Backend, TestApp, PASSWORD};
 use crate::inspections::Field;
 
 both_backends!(
+    the_login_form_is_throttled_like_the_api,
     reports_photos_and_an_officials_record,
     login_session_and_csrf,
     a_supervisor_decides_a_follow_up_on_its_page,
@@ -273,6 +274,21 @@ async fn login_session_and_csrf(backend: Backend) {
         .await;
     assert!(changed.status().is_success(), "{}", changed.status());
     assert_eq!(b.get("/app/").await.status(), 303);
+
+    // A deactivation by an admin ends it too.
+    let sari = app.create_user(&admin, "sari", "supervisor").await;
+    let mut s2 = Browser::new(&app);
+    assert_eq!(s2.login("sari", PASSWORD).await.status(), 303);
+    assert_eq!(s2.get("/app/").await.status(), 200);
+    let off = app
+        .patch(
+            &format!("/api/v1/users/{sari}"),
+            Some(&admin),
+            &json!({"active": false}),
+        )
+        .await;
+    assert_eq!(off.status(), 200);
+    assert_eq!(s2.get("/app/").await.status(), 303);
 
     // Static files: fingerprinted, kept for a year.
     let css = b.get("/app/static/app.css").await;
@@ -612,4 +628,30 @@ async fn reports_photos_and_an_officials_record(backend: Backend) {
     ] {
         assert_eq!(tv.get(&path).await.status(), 403, "{path}");
     }
+}
+
+/// The form counts failures with the API: after the account's allowance, both answer `429`
+/// with `Retry-After`, and the right password does not get through meanwhile.
+async fn the_login_form_is_throttled_like_the_api(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("SIDAK_LOGIN_MAX_FAILURES", "3")]).await;
+    let admin = app.admin_token().await;
+    app.create_user(&admin, "budi", "supervisor").await;
+    let mut b = Browser::new(&app);
+    for _ in 0..3 {
+        assert_eq!(b.login("budi", "salah-sekali-123").await.status(), 401);
+    }
+    let held = b.login("budi", PASSWORD).await;
+    assert_eq!(held.status(), 429);
+    assert!(held.headers().contains_key("retry-after"));
+    assert!(held
+        .text()
+        .await
+        .unwrap()
+        .contains("Terlalu banyak percobaan"));
+    assert!(!b.has_cookie("sidak_sesi"));
+    assert_eq!(
+        app.login("budi", PASSWORD).await.status(),
+        429,
+        "the API counts them too"
+    );
 }
