@@ -198,12 +198,7 @@ pub async fn list(
                 @if page_rows.items.is_empty() { tr { td colspan="7" { "Tidak ada laporan yang cocok." } } }
             }
         } }
-        nav.pager aria-label="Halaman" {
-            @if cursor.is_some() { a href=(keep("")) { "« Halaman pertama" } }
-            @if let Some(next) = &page_rows.next_cursor {
-                a href=(keep(&format!("halaman={}", session::urlencode(next)))) { "Berikutnya »" }
-            }
-        }
+        (layout::pager(keep, cursor.is_none(), page_rows.next_cursor.as_deref()))
     };
     ok(page(
         Shell::new("Laporan", "/app/laporan", Some(&user)),
@@ -294,7 +289,7 @@ pub async fn detail(
         section.card aria-labelledby="hadir" {
             h2 id="hadir" { "Daftar hadir (" (report.attendance.len()) ")" }
             div.table-wrap { table {
-                thead { tr { th scope="col" { "Pegawai" } th scope="col" { "Jabatan saat itu" } th scope="col" { "Keterangan" } th scope="col" { "Catatan" } } }
+                (layout::head(&["Pegawai", "Jabatan saat itu", "Keterangan", "Catatan"]))
                 tbody {
                     @for a in &report.attendance {
                         tr {

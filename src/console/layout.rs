@@ -162,3 +162,21 @@ pub fn badge(label: &str, class: &str) -> Markup {
 pub fn notice(kind: &str, text: &str) -> Markup {
     html! { div class={ "notice " (kind) } role=(if kind == "error" { "alert" } else { "status" }) { (text) } }
 }
+
+/// A table's header row: one column header per label.
+pub fn head(columns: &[&str]) -> Markup {
+    html! { thead { tr { @for c in columns { th scope="col" { (c) } } } } }
+}
+
+/// The links under a paged list: back to the first page (when not on it) and on to the
+/// next (`cursor`), each the list's address `at` with its filters and `halaman`.
+pub fn pager(at: impl Fn(&str) -> String, on_first: bool, next: Option<&str>) -> Markup {
+    html! {
+        nav.pager aria-label="Halaman" {
+            @if !on_first { a href=(at("")) { "« Halaman pertama" } }
+            @if let Some(next) = next {
+                a href=(at(&format!("halaman={}", super::session::urlencode(next)))) { "Berikutnya »" }
+            }
+        }
+    }
+}

@@ -67,7 +67,7 @@ pub async fn detail(
         section.card aria-labelledby="mutasi" {
             h2 id="mutasi" { "Riwayat jabatan (mutasi)" }
             div.table-wrap { table {
-                thead { tr { th scope="col" { "Mulai" } th scope="col" { "Sampai" } th scope="col" { "OPD" } th scope="col" { "Jabatan" } } }
+                (layout::head(&["Mulai", "Sampai", "OPD", "Jabatan"]))
                 tbody {
                     @for a in official.assignments.iter().rev() {
                         tr {
@@ -107,7 +107,7 @@ pub async fn detail(
         section.card aria-labelledby="temuan" {
             h2 id="temuan" { "Temuan " (record.year) " (" (record.findings.len()) ")" }
             div.table-wrap { table {
-                thead { tr { th scope="col" { "Waktu" } th scope="col" { "Kategori" } th scope="col" { "Tingkat" } th scope="col" { "Jabatan saat itu" } th scope="col" { "Uraian" } } }
+                (layout::head(&["Waktu", "Kategori", "Tingkat", "Jabatan saat itu", "Uraian"]))
                 tbody {
                     @for t in &record.findings {
                         tr {

@@ -167,13 +167,7 @@ pub async fn queue(
         }
         div.table-wrap { table {
             caption { "Antrean tindak lanjut, terbaru lebih dulu" }
-            thead { tr {
-                th scope="col" { "Pegawai" }
-                th scope="col" { "OPD" }
-                th scope="col" { "Status" }
-                th scope="col" { "Tenggat" }
-                th scope="col" { "Alasan" }
-            } }
+            (layout::head(&["Pegawai", "OPD", "Status", "Tenggat", "Alasan"]))
             tbody {
                 @for f in &page_rows.items {
                     tr {
@@ -189,12 +183,7 @@ pub async fn queue(
                 }
             }
         } }
-        nav.pager aria-label="Halaman" {
-            @if cursor.is_some() { a href=(keep("")) { "« Halaman pertama" } }
-            @if let Some(next) = &page_rows.next_cursor {
-                a href=(keep(&format!("halaman={}", session::urlencode(next)))) { "Berikutnya »" }
-            }
-        }
+        (layout::pager(keep, cursor.is_none(), page_rows.next_cursor.as_deref()))
     };
     ok(page(
         Shell::new("Tindak lanjut", "/app/tindak-lanjut", Some(&user)),
@@ -356,14 +345,7 @@ fn detail_page(
         section.card aria-labelledby="temuan" {
             h2 id="temuan" { "Temuan (" (f.findings.len()) ")" }
             div.table-wrap { table {
-                thead { tr {
-                    th scope="col" { "Waktu" }
-                    th scope="col" { "Kategori" }
-                    th scope="col" { "Tingkat" }
-                    th scope="col" { "Jabatan saat itu" }
-                    th scope="col" { "OPD saat itu" }
-                    th scope="col" { "Uraian" }
-                } }
+                (layout::head(&["Waktu", "Kategori", "Tingkat", "Jabatan saat itu", "OPD saat itu", "Uraian"]))
                 tbody {
                     @for t in &f.findings {
                         tr {

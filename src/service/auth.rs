@@ -145,17 +145,7 @@ pub fn logout(
     write_tx(conn, |conn| {
         if let Some(row) = users::find_refresh_token(conn, presented)? {
             if row.user_id.0 == user {
-                let revoked = users::revoke_family(conn, row.family_id)?;
-                audit::append(
-                    conn,
-                    ctx.audit(
-                        Some(user),
-                        "auth.logout",
-                        "user",
-                        Some(user.to_string()),
-                        json!({ "tokens_revoked": revoked }),
-                    ),
-                )?;
+                end_family(conn, user, row.family_id, "api", ctx)?;
             }
         }
         Ok(())
@@ -170,20 +160,30 @@ pub fn end_session(
     session: DbUuid,
     ctx: &Ctx,
 ) -> Result<(), ApiError> {
-    write_tx(conn, |conn| {
-        let revoked = users::revoke_family(conn, session)?;
-        audit::append(
-            conn,
-            ctx.audit(
-                Some(user),
-                "auth.logout",
-                "user",
-                Some(user.to_string()),
-                json!({ "tokens_revoked": revoked, "via": "console" }),
-            ),
-        )?;
-        Ok(())
-    })
+    write_tx(conn, |conn| end_family(conn, user, session, "console", ctx))
+}
+
+/// Revokes the login session `family` of `user` with its audit entry (`via`: `api` or
+/// `console`), inside the caller's transaction.
+fn end_family(
+    conn: &mut DbConnection,
+    user: Uuid,
+    family: DbUuid,
+    via: &str,
+    ctx: &Ctx,
+) -> Result<(), ApiError> {
+    let revoked = users::revoke_family(conn, family)?;
+    audit::append(
+        conn,
+        ctx.audit(
+            Some(user),
+            "auth.logout",
+            "user",
+            Some(user.to_string()),
+            json!({ "tokens_revoked": revoked, "via": via }),
+        ),
+    )?;
+    Ok(())
 }
 
 /// Sets the user's own new password (already hashed) and ends all their sessions.

@@ -289,13 +289,7 @@ async fn the_console_works_in_a_real_browser(backend: Backend) {
         page.contains("Diputuskan di peramban") && page.contains("Teguran tertulis"),
         "{page}"
     );
-    let api: Value = f
-        .app
-        .get(&format!("/api/v1/follow-ups/{id}"), Some(&f.admin))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let api = crate::console::api_json(&f, &format!("/api/v1/follow-ups/{id}")).await;
     assert_eq!(api["status"], "decided", "{api}");
     assert_eq!(api["sanction"], "teguran_tertulis");
     // The reports, one report, the official's record.
@@ -322,24 +316,7 @@ async fn the_console_works_in_a_real_browser(backend: Backend) {
     }
 
     // The viewer: no name, no NIP, anywhere it can go.
-    let officials: Value = f
-        .app
-        .get("/api/v1/officials?limit=200", Some(&f.admin))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let people: Vec<(String, String)> = officials["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| {
-            (
-                o["full_name"].as_str().unwrap().into(),
-                o["nip"].as_str().unwrap().into(),
-            )
-        })
-        .collect();
+    let people = crate::console::names_and_nips(&f).await;
     d.login(base, "layar-tv").await;
     for page in ["/app/", "/app/layar"] {
         d.goto(&format!("{base}{page}")).await;

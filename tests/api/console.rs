@@ -304,24 +304,13 @@ async fn follow_up_of(f: &Field) -> (String, Value) {
     let mut body = f.report();
     body["submit"] = json!(true);
     assert_eq!(f.post_report(&f.inspector, &body).await.status(), 201);
-    let items: Value = f
-        .app
-        .get(
-            &format!("/api/v1/follow-ups?official_id={}", f.officials[2]),
-            Some(&f.admin),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let items: Value = api_json(
+        f,
+        &format!("/api/v1/follow-ups?official_id={}", f.officials[2]),
+    )
+    .await;
     let id = items["items"][0]["id"].as_str().unwrap().to_string();
-    let full: Value = f
-        .app
-        .get(&format!("/api/v1/follow-ups/{id}"), Some(&f.admin))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let full: Value = api_json(f, &format!("/api/v1/follow-ups/{id}")).await;
     (id, full)
 }
 
@@ -369,13 +358,7 @@ async fn a_supervisor_decides_a_follow_up_on_its_page(backend: Backend) {
     let no_token = decide(String::new(), version.clone());
     let resp = b.post(&path, &as_refs(&no_token)[1..]).await;
     assert_eq!(resp.status(), 403);
-    let now: Value = f
-        .app
-        .get(&format!("/api/v1/follow-ups/{id}"), Some(&f.admin))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let now: Value = api_json(&f, &format!("/api/v1/follow-ups/{id}")).await;
     assert_eq!(now["version"], before["version"]);
     assert_eq!(now["status"], "open");
 
@@ -396,13 +379,7 @@ async fn a_supervisor_decides_a_follow_up_on_its_page(backend: Backend) {
     assert_eq!(stale.status(), 412);
     let text = stale.text().await.unwrap();
     assert!(text.contains("telah diubah orang lain"), "{text}");
-    let now: Value = f
-        .app
-        .get(&format!("/api/v1/follow-ups/{id}"), Some(&f.admin))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let now: Value = api_json(&f, &format!("/api/v1/follow-ups/{id}")).await;
     assert_eq!(now["status"], "in_review");
     assert!(now["sanction"].is_null());
 
@@ -419,13 +396,7 @@ async fn a_supervisor_decides_a_follow_up_on_its_page(backend: Backend) {
         page.contains("Tersimpan.") && page.contains("Diputuskan di konsol"),
         "{page}"
     );
-    let now: Value = f
-        .app
-        .get(&format!("/api/v1/follow-ups/{id}"), Some(&f.admin))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let now: Value = api_json(&f, &format!("/api/v1/follow-ups/{id}")).await;
     assert_eq!(now["status"], "decided");
     assert_eq!(now["sanction"], "teguran_lisan");
     let last = now["history"].as_array().unwrap().last().unwrap().clone();
@@ -453,24 +424,7 @@ async fn a_viewer_sees_no_names_or_nips(backend: Backend) {
     f.app.create_user(&f.admin, "layar-tv", "viewer").await;
     let mut b = Browser::new(&f.app);
     assert_eq!(b.login("layar-tv", PASSWORD).await.status(), 303);
-    let officials: Value = f
-        .app
-        .get("/api/v1/officials?limit=200", Some(&f.admin))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let people: Vec<(String, String)> = officials["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| {
-            (
-                o["full_name"].as_str().unwrap().to_string(),
-                o["nip"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let people = names_and_nips(&f).await;
     assert!(people.len() >= 4);
     for path in ["/app/", "/app/layar"] {
         let (status, page) = b.get_html(path).await;
@@ -567,16 +521,7 @@ async fn reports_photos_and_an_officials_record(backend: Backend) {
     let (status, page) = b.get_html(&format!("/app/laporan/{report}")).await;
     assert_eq!(status, 200);
     // The attendance names the officials; the place is judged against the geofence.
-    let official: Value = f
-        .app
-        .get(
-            &format!("/api/v1/officials/{}", f.officials[2]),
-            Some(&f.admin),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let official: Value = api_json(&f, &format!("/api/v1/officials/{}", f.officials[2])).await;
     let nip = official["nip"].as_str().unwrap();
     assert!(page.contains(nip), "{page}");
     assert!(page.contains("di dalam geofence"), "{page}");
@@ -654,4 +599,27 @@ async fn the_login_form_is_throttled_like_the_api(backend: Backend) {
         429,
         "the API counts them too"
     );
+}
+
+/// Every official's name and NIP, as an admin reads them.
+pub async fn names_and_nips(f: &Field) -> Vec<(String, String)> {
+    let officials = api_json(f, "/api/v1/officials?limit=200").await;
+    officials["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["full_name"].as_str().unwrap().to_string(),
+                o["nip"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// A JSON answer of the API, read as the admin.
+pub async fn api_json(f: &Field, path: &str) -> Value {
+    let resp = f.app.get(path, Some(&f.admin)).await;
+    assert_eq!(resp.status(), 200, "{path}");
+    resp.json().await.unwrap()
 }
