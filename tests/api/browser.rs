@@ -263,6 +263,21 @@ async fn the_console_works_in_a_real_browser(backend: Backend) {
     if shots {
         d.photograph("tindak-lanjut-detail").await;
     }
+    // A POST that did not come from the page's form (no CSRF token) changes nothing.
+    let forged = d
+        .script(&format!(
+            "var x = new XMLHttpRequest(); x.open('POST', '/app/tindak-lanjut/{id}', false); \
+             x.setRequestHeader('Content-Type', 'application/x-www-form-urlencoded'); \
+             x.send('action=comment&note=palsu'); return x.status;"
+        ))
+        .await;
+    assert_eq!(forged, json!(403));
+    let unchanged = crate::console::api_json(&f, &format!("/api/v1/follow-ups/{id}")).await;
+    assert_eq!(
+        unchanged["history"].as_array().unwrap().len(),
+        1,
+        "{unchanged}"
+    );
     // Under review first, then decided.
     d.click("form:has(input[value=start_review]) button[type=submit]")
         .await;

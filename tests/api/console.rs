@@ -15,6 +15,7 @@ use crate::helpers::{Backend, TestApp, PASSWORD};
 use crate::inspections::Field;
 
 both_backends!(
+    cookies_are_secure_behind_https,
     the_login_form_is_throttled_like_the_api,
     reports_photos_and_an_officials_record,
     login_session_and_csrf,
@@ -622,4 +623,38 @@ pub async fn api_json(f: &Field, path: &str) -> Value {
     let resp = f.app.get(path, Some(&f.admin)).await;
     assert_eq!(resp.status(), 200, "{path}");
     resp.json().await.unwrap()
+}
+
+/// With an https public address the cookies are `Secure`.
+async fn cookies_are_secure_behind_https(backend: Backend) {
+    let app = TestApp::spawn_with(
+        backend,
+        &[("SIDAK_PUBLIC_URL", "https://sidak.serangkota.go.id")],
+    )
+    .await;
+    let admin = app.admin_token().await;
+    app.create_user(&admin, "budi", "supervisor").await;
+    let mut b = Browser::new(&app);
+    let form = b.get("/app/masuk").await;
+    let set: Vec<String> = form
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert!(set.iter().all(|c| c.contains("Secure")), "{set:?}");
+    let ok = b.login("budi", PASSWORD).await;
+    assert_eq!(ok.status(), 303);
+    let session: Vec<String> = ok
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .filter(|c| c.starts_with("sidak_sesi="))
+        .collect();
+    assert_eq!(session.len(), 1);
+    assert!(
+        session[0].contains("Secure") && session[0].contains("HttpOnly"),
+        "{session:?}"
+    );
 }
