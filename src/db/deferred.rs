@@ -2,12 +2,12 @@
 //!
 //! A batch's first attempt ([`super::group`]) runs its reports one after the other in one
 //! transaction with no savepoints. The rows they add — reports, attendance, findings, the
-//! findings' attachments to follow-ups, history entries and audit entries — are held here
-//! instead of being written report by report, and what they add to the dashboards'
-//! counters is summed here. [`super::tx`] writes them (parents first, one multi-row
-//! statement per table on PostgreSQL) after the last report and before `COMMIT`, so they
-//! are committed with the batch or not at all. What the reports ask of the database is
-//! asked once per batch too: whether any of them is stored already (with the reference
+//! findings' attachments to follow-ups, history entries, audit entries and webhook events
+//! ([`super::outbox`]) — are held here instead of being written report by report, and what
+//! they add to the dashboards' counters is summed here. [`super::tx`] writes them (parents
+//! first, one multi-row statement per table on PostgreSQL) after the last report and before
+//! `COMMIT`, so they are committed with the batch or not at all. What the reports ask of the
+//! database is asked once per batch too: whether any of them is stored already (with the reference
 //! data's version), and each official's open follow-up. Sixteen reports cost a handful of
 //! statements instead of a hundred round trips.
 //!
@@ -49,6 +49,7 @@ use super::inspections::{AttendanceRow, FindingRow, InspectionRow};
 use super::rollups::{self, COUNTER_COUNT};
 use super::schema::{
     attendance, audit_log, findings, follow_up_events, follow_up_findings, inspections,
+    webhook_events,
 };
 use super::{DbConnection, DbUuid};
 use crate::domain::followup::FollowUpStatus;
@@ -62,6 +63,7 @@ pub(super) struct Held {
     pub(super) attachments: Vec<Attachment>,
     pub(super) events: Vec<EventRow>,
     pub(super) audit: Vec<AuditRow>,
+    pub(super) outbox: Vec<super::outbox::NewEvent>,
     /// What was added to each (day, OPD)'s counters ([`super::rollups`]).
     counters: BTreeMap<(NaiveDate, String), [i64; COUNTER_COUNT]>,
     /// What was added to each (day, official)'s findings.
@@ -78,6 +80,7 @@ impl Held {
             && self.attachments.is_empty()
             && self.events.is_empty()
             && self.audit.is_empty()
+            && self.outbox.is_empty()
             && self.counters.is_empty()
             && self.officials.is_empty()
             && !self.bump
@@ -318,6 +321,7 @@ pub fn flush(conn: &mut DbConnection) -> QueryResult<()> {
     super::insert_rows!(conn, follow_up_findings::table, held.attachments);
     super::insert_rows!(conn, follow_up_events::table, held.events);
     super::insert_rows!(conn, audit_log::table, held.audit);
+    super::insert_rows!(conn, webhook_events::table, held.outbox);
     for ((day, opd), c) in held.counters {
         if c.iter().any(|n| *n != 0) {
             rollups::write_counters(conn, day, &opd, c)?;

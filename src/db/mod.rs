@@ -10,6 +10,7 @@ pub mod backups;
 pub mod deferred;
 pub mod group;
 pub mod leases;
+pub mod outbox;
 pub mod pool;
 pub mod schema;
 pub mod shared_limits;

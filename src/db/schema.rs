@@ -425,3 +425,14 @@ diesel::table! {
         error -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    webhook_events (seq) {
+        seq -> BigInt,
+        id -> Text,
+        event_type -> Text,
+        subject_id -> Text,
+        occurred_at -> BigInt,
+        payload -> Text,
+    }
+}

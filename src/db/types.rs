@@ -152,6 +152,7 @@ vocabulary_columns!(
     crate::domain::discipline::SanctionCode,
     crate::domain::calendar::WorkWeek,
     crate::domain::calendar::HolidayKind,
+    crate::domain::events::EventType,
 );
 
 #[cfg(test)]

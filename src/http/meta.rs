@@ -16,6 +16,7 @@ use crate::auth::api_key::Scope;
 use crate::domain::authority::{Authority, Post};
 use crate::domain::calendar::{HolidayKind, WorkWeek};
 use crate::domain::discipline::{Level, SanctionCode};
+use crate::domain::events::EventType;
 use crate::domain::followup::{Action, FollowUpSource, FollowUpStatus, HistoryAction};
 use crate::domain::inspection::{
     AttendanceStatus, FindingCategory, FindingSource, InspectionStatus, Severity,
@@ -105,6 +106,9 @@ pub struct Meta {
     /// An API key's `scopes`.
     #[schema(value_type = BTreeMap<String, Label>)]
     pub api_key_scope: Labels,
+    /// A webhook event's `type`.
+    #[schema(value_type = BTreeMap<String, Label>)]
+    pub webhook_event_type: Labels,
 }
 
 impl Meta {
@@ -133,6 +137,7 @@ impl Meta {
             gender: labels::<Gender>(),
             role: labels::<Role>(),
             api_key_scope: labels::<Scope>(),
+            webhook_event_type: labels::<EventType>(),
         }
     }
 }

@@ -77,6 +77,7 @@ pub fn add_evidence(
             created_at: now(),
         };
         idb::insert_evidence(conn, &new)?;
+        crate::db::outbox::append_all(conn, &[crate::service::events::evidence_added(&new)])?;
         audit::append(
             conn,
             ctx.audit(

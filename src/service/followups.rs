@@ -87,6 +87,7 @@ pub struct FlagWrites<'a> {
     attachments: Vec<fdb::Attachment>,
     events: Vec<EventRow>,
     audit: Vec<audit::AuditEntry<'a>>,
+    outbox: Vec<crate::db::outbox::NewEvent>,
 }
 
 impl<'a> FlagWrites<'a> {
@@ -95,12 +96,18 @@ impl<'a> FlagWrites<'a> {
         self.audit.push(entry);
     }
 
+    /// A webhook event to append with the rest.
+    pub fn event(&mut self, event: crate::db::outbox::NewEvent) {
+        self.outbox.push(event);
+    }
+
     /// Follow-ups first: the attachments and history entries refer to them.
     pub fn write(self, conn: &mut DbConnection) -> Result<(), ApiError> {
         fdb::insert_many(conn, &self.follow_ups)?;
         fdb::attach_new_many(conn, &self.attachments)?;
         fdb::insert_events(conn, &self.events)?;
         audit::append_all(conn, self.audit)?;
+        crate::db::outbox::append_all(conn, &self.outbox)?;
         Ok(())
     }
 }
@@ -197,6 +204,12 @@ fn raise_or_attach<'a>(
         "follow_up.raise",
         row.id,
         json!({"official_id": official.to_string(), "findings": findings.len(), "source": source}),
+    ));
+    let official_row = crate::db::reference::find_official(conn, official)?;
+    writes.outbox.push(crate::service::events::follow_up_raised(
+        &row,
+        Some((&official_row.official.nip, &official_row.official.full_name)),
+        findings,
     ));
     let id = row.id;
     writes.follow_ups.push(row);
@@ -615,6 +628,11 @@ pub fn act(
             ));
         }
         fdb::insert_event(conn, &ev)?;
+        if let Some(event) =
+            crate::service::events::follow_up_action(input.action, &row, caller.id, note.as_deref())
+        {
+            crate::db::outbox::append_all(conn, &[event])?;
+        }
         audit::append(
             conn,
             audit_entry(

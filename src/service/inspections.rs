@@ -671,6 +671,11 @@ fn on_submitted<'a>(
 ) -> Result<(), ApiError> {
     crate::db::rollups::on_submit_rows(conn, row, attendance, findings, ctx.tz())?;
     let flagged = auto_flag(conn, row, findings, actor, ctx, &mut writes)?;
+    writes.event(crate::service::events::inspection_submitted(
+        row,
+        attendance.len(),
+        findings.len(),
+    ));
     writes.audit(audit_entry(
         ctx,
         actor,

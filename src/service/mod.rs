@@ -9,6 +9,7 @@ pub mod calendar;
 mod context;
 pub mod dashboards;
 pub mod demo;
+pub mod events;
 pub mod evidence;
 pub mod evidence_store;
 pub mod followups;

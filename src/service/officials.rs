@@ -396,6 +396,29 @@ pub fn apply_update(
                 effective_from,
             },
         )?;
+        let from = json!({
+            "opd_id": assignment.opd_id.to_string(),
+            "opd_code": current.current.opd_code,
+            "position_title": assignment.position_title,
+            "position_kind": assignment.position_kind,
+            "effective_from": assignment.effective_from.to_string(),
+        });
+        let to = json!({
+            "opd_id": opd_id.to_string(),
+            "position_title": title,
+            "position_kind": position_kind,
+            "effective_from": effective_from.to_string(),
+        });
+        crate::db::outbox::append_all(
+            conn,
+            &[crate::service::events::official_transferred(
+                official.id,
+                &official.nip,
+                &full_name,
+                from,
+                to,
+            )],
+        )?;
     } else if fills_grade {
         refdb::set_jf_grade(conn, assignment.id, jf_grade)?;
     }

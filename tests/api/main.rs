@@ -27,3 +27,4 @@ mod replicas;
 mod sync;
 mod tokens;
 mod users;
+mod webhooks;

@@ -1,0 +1,259 @@
+//! Webhook events: written in the transaction of the change they describe (the outbox), one
+//! per change, none for a refused or replayed request, in commit order under concurrency.
+
+use std::collections::HashSet;
+
+use serde_json::{json, Value};
+
+use crate::both_backends;
+use crate::helpers::Backend;
+use crate::inspections::Field;
+
+both_backends!(
+    changes_write_their_events,
+    refused_and_replayed_requests_write_none,
+    concurrent_submissions_write_one_event_each_in_order,
+);
+
+/// An event as stored: seq, type, subject, the parsed body, its id.
+pub type Stored = (i64, String, String, Value, String);
+
+/// Every event the database holds, in `seq` order.
+pub fn events(url: &str) -> Vec<Stored> {
+    use diesel::prelude::*;
+    use sidak::db::schema::webhook_events::dsl::*;
+    let mut conn = sidak::db::ConnectionManager::new(
+        sidak::db::DatabaseUrl::parse(url).unwrap(),
+        sidak::db::SqliteSynchronous::Full,
+    )
+    .establish()
+    .unwrap();
+    webhook_events
+        .order(seq)
+        .select(sidak::db::outbox::Event::as_select())
+        .load(&mut conn)
+        .unwrap()
+        .into_iter()
+        .map(|e| {
+            let body: Value = serde_json::from_str(&e.payload).unwrap();
+            assert_eq!(body["type"], e.event_type.as_str());
+            (
+                e.seq,
+                e.event_type.as_str().to_string(),
+                e.subject_id,
+                body,
+                e.id,
+            )
+        })
+        .collect()
+}
+
+fn types(all: &[Stored]) -> Vec<&str> {
+    all.iter().map(|e| e.1.as_str()).collect()
+}
+
+async fn changes_write_their_events(backend: Backend) {
+    let f = Field::new(backend).await;
+    let url = f.app.database_url();
+    // A draft is not an event.
+    let body = f.report();
+    assert_eq!(f.post_report(&f.inspector, &body).await.status(), 201);
+    assert!(events(&url).is_empty());
+    // Its submission is, and so is each follow-up the flag rules raise.
+    let id = body["id"].as_str().unwrap();
+    let sub = f
+        .app
+        .post(
+            &format!("/api/v1/inspections/{id}/submit"),
+            Some(&f.inspector),
+            &json!({}),
+        )
+        .await;
+    assert!(sub.status().is_success());
+    let all = events(&url);
+    assert_eq!(
+        types(&all),
+        [
+            "follow_up.raised",
+            "follow_up.raised",
+            "inspection.submitted"
+        ],
+        "{all:?}"
+    );
+    let submitted = &all[2].3["data"];
+    assert_eq!(submitted["inspection_id"], id);
+    assert_eq!(
+        submitted["attendance_count"],
+        body["attendance"].as_array().unwrap().len()
+    );
+    let raised: Vec<&Value> = all[..2].iter().map(|e| &e.3["data"]).collect();
+    let flagged: HashSet<&str> = raised
+        .iter()
+        .map(|d| d["official_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        flagged,
+        HashSet::from([f.officials[2].as_str(), f.officials[3].as_str()])
+    );
+    for d in &raised {
+        assert_eq!(d["source"], "auto");
+        assert_eq!(d["official_nip"].as_str().unwrap().len(), 18, "{d}");
+        assert!(!d["finding_ids"].as_array().unwrap().is_empty());
+    }
+    // Ids are unique.
+    let ids: HashSet<&str> = all.iter().map(|e| e.4.as_str()).collect();
+    assert_eq!(ids.len(), all.len());
+
+    // Review: start (no event), assign, decide.
+    let follow_up = raised[0]["follow_up_id"].as_str().unwrap().to_string();
+    let act = |body: Value| {
+        let path = format!("/api/v1/follow-ups/{follow_up}/actions");
+        let app = &f.app;
+        let admin = f.admin.clone();
+        async move { app.post(&path, Some(&admin), &body).await }
+    };
+    assert_eq!(act(json!({"action": "start_review"})).await.status(), 200);
+    let admin_id: Value = f
+        .app
+        .get("/api/v1/me", Some(&f.admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let assigned = act(json!({"action": "assign", "assignee_id": admin_id["id"]})).await;
+    assert_eq!(assigned.status(), 200);
+    let decided =
+        act(json!({"action": "decide", "sanction": "teguran_lisan", "note": "Hadir kembali"}))
+            .await;
+    assert_eq!(decided.status(), 200);
+    let all = events(&url);
+    assert_eq!(
+        types(&all[3..]),
+        ["follow_up.assigned", "follow_up.decided"]
+    );
+    let d = &all[4].3["data"];
+    assert_eq!(d["follow_up_id"], follow_up.as_str());
+    assert_eq!(d["sanction"], "teguran_lisan");
+    assert_eq!(d["sanction_label"], "Teguran lisan");
+    assert_eq!(d["note"], "Hadir kembali");
+    assert_eq!(all[4].2, follow_up);
+
+    // A photo, and a transfer.
+    let up = crate::evidence::upload(
+        &f,
+        &f.inspector,
+        id,
+        crate::evidence::jpeg(1, 900),
+        "a.jpg",
+        None,
+    )
+    .await;
+    assert_eq!(up.status(), 201);
+    let photo: Value = up.json().await.unwrap();
+    let other_opd: Value = f
+        .app
+        .post(
+            "/api/v1/opds",
+            Some(&f.admin),
+            &json!({"code": "DISDIK", "name": "Dinas Pendidikan", "kind": "dinas"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let moved = f
+        .app
+        .patch(
+            &format!("/api/v1/officials/{}", f.officials[0]),
+            Some(&f.admin),
+            &json!({"opd_id": other_opd["id"], "position_title": "Pengelola Data", "position_kind": "pelaksana"}),
+        )
+        .await;
+    assert_eq!(moved.status(), 200, "{:?}", moved.text().await);
+    let all = events(&url);
+    assert_eq!(types(&all[5..]), ["evidence.added", "official.transferred"]);
+    assert_eq!(all[5].3["data"]["evidence_id"], photo["id"]);
+    assert_eq!(all[5].3["data"]["sha256"], photo["sha256"]);
+    let t = &all[6].3["data"];
+    assert_eq!(t["official_id"], f.officials[0].as_str());
+    assert_eq!(t["from"]["opd_id"], f.opd.as_str());
+    assert_eq!(t["to"]["opd_id"], other_opd["id"]);
+    // seq only grows.
+    assert!(all.windows(2).all(|w| w[0].0 < w[1].0));
+}
+
+async fn refused_and_replayed_requests_write_none(backend: Backend) {
+    let f = Field::new(backend).await;
+    let url = f.app.database_url();
+    let mut body = f.report();
+    body["submit"] = json!(true);
+    assert_eq!(f.post_report(&f.inspector, &body).await.status(), 201);
+    let before = events(&url).len();
+    assert_eq!(before, 3);
+    // The same report again (the phone retrying): recognised, nothing new.
+    assert_eq!(f.post_report(&f.inspector, &body).await.status(), 200);
+    assert_eq!(events(&url).len(), before);
+    // A decision the state does not allow (an open follow-up cannot be decided), and one
+    // without its note: refused, no event.
+    let all = events(&url);
+    let follow_up = all[0].3["data"]["follow_up_id"].as_str().unwrap();
+    let path = format!("/api/v1/follow-ups/{follow_up}/actions");
+    let refused = f
+        .app
+        .post(
+            &path,
+            Some(&f.admin),
+            &json!({"action": "decide", "sanction": "teguran_lisan", "note": "x"}),
+        )
+        .await;
+    assert_eq!(refused.status(), 409);
+    let no_note = f
+        .app
+        .post(&path, Some(&f.admin), &json!({"action": "dismiss"}))
+        .await;
+    assert_eq!(no_note.status(), 422);
+    // A stale If-Match.
+    let stale = f
+        .app
+        .client
+        .post(f.app.url(&path))
+        .bearer_auth(&f.admin)
+        .header("if-match", "\"999\"")
+        .json(&json!({"action": "dismiss", "note": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 412);
+    assert_eq!(events(&url).len(), before);
+}
+
+async fn concurrent_submissions_write_one_event_each_in_order(backend: Backend) {
+    let f = Field::new(backend).await;
+    let url = f.app.database_url();
+    let mut bodies = Vec::new();
+    for _ in 0..24 {
+        let mut b = f.report();
+        b["submit"] = json!(true);
+        bodies.push(b);
+    }
+    let posts = bodies.iter().map(|b| f.post_report(&f.inspector, b));
+    for resp in futures_util::future::join_all(posts).await {
+        assert_eq!(resp.status(), 201);
+    }
+    let all = events(&url);
+    let submitted: Vec<&str> = all
+        .iter()
+        .filter(|e| e.1 == "inspection.submitted")
+        .map(|e| e.2.as_str())
+        .collect();
+    assert_eq!(submitted.len(), 24, "one event per report");
+    let distinct: HashSet<&str> = submitted.iter().copied().collect();
+    let expected: HashSet<&str> = bodies.iter().map(|b| b["id"].as_str().unwrap()).collect();
+    assert_eq!(distinct, expected);
+    // The follow-ups raised: one per flagged official, later absences attached to them.
+    assert_eq!(all.iter().filter(|e| e.1 == "follow_up.raised").count(), 2);
+    let seqs: Vec<i64> = all.iter().map(|e| e.0).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    let ids: HashSet<&str> = all.iter().map(|e| e.4.as_str()).collect();
+    assert_eq!(ids.len(), all.len());
+}
