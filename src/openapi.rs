@@ -46,6 +46,7 @@ a sanction code), never remove or rename one. A client must accept a value it do
         (name = "follow-ups", description = "Flags on officials, the supervisors' review and the PP 94/2021 recommendation"),
         (name = "dashboards", description = "Aggregates for dashboards, from rollups; JSON or CSV"),
         (name = "audit", description = "The append-only, hash-chained audit trail"),
+        (name = "webhooks", description = "Subscriptions to Sidak's events, delivered signed per the Standard Webhooks specification (admin only)"),
         (name = "operations", description = "Health, readiness, this document"),
     )
 )]

@@ -221,6 +221,7 @@ pub mod calendar;
 pub mod followups;
 pub mod inspections;
 pub mod users;
+pub mod webhooks;
 
 pub mod reference;
 pub mod rollups;

@@ -22,6 +22,7 @@ pub mod paging;
 pub mod routes;
 pub mod sync;
 pub mod users;
+pub mod webhooks;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 

@@ -4,7 +4,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::{
     api_keys, audit, auth, calendar, dashboards, evidence, followups, inspections, meta, officials,
-    opds, ops, sync, users,
+    opds, ops, sync, users, webhooks,
 };
 
 /// Every documented route. Registering through `utoipa_actix_web` puts each handler's
@@ -62,5 +62,11 @@ pub fn register(cfg: &mut ServiceConfig) {
         .service(dashboards::summary)
         .service(dashboards::opds)
         .service(dashboards::trends)
-        .service(dashboards::officials);
+        .service(dashboards::officials)
+        .service(webhooks::create_webhook)
+        .service(webhooks::list_webhooks)
+        .service(webhooks::get_webhook)
+        .service(webhooks::update_webhook)
+        .service(webhooks::rotate_webhook_secret)
+        .service(webhooks::delete_webhook);
 }

@@ -20,6 +20,7 @@ pub mod opds;
 pub mod periodic;
 pub mod reference_cache;
 pub mod users;
+pub mod webhooks;
 
 use serde_json::{json, Map, Value};
 

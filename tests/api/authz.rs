@@ -89,6 +89,12 @@ const MATRIX: &[(&str, &str, [u16; 9])] = &[
     ("GET",    "/api/v1/dashboard/opds",                   [200,  200,  200,  200,  200,  200,  200,  200,  401]),
     ("GET",    "/api/v1/dashboard/trends",                 [200,  200,  200,  200,  200,  200,  200,  200,  401]),
     ("GET",    "/api/v1/dashboard/officials",              [200,  200,  403,  403,  403,  200,  200,  403,  401]),
+    ("POST",   "/api/v1/webhooks",                         [201,  403,  403,  403,  403,  403,  403,  403,  401]),
+    ("GET",    "/api/v1/webhooks",                         [200,  403,  403,  403,  403,  403,  403,  403,  401]),
+    ("GET",    "/api/v1/webhooks/{id}",                    [200,  403,  403,  403,  403,  403,  403,  403,  401]),
+    ("PATCH",  "/api/v1/webhooks/{id}",                    [200,  403,  403,  403,  403,  403,  403,  403,  401]),
+    ("POST",   "/api/v1/webhooks/{id}/secret",             [200,  403,  403,  403,  403,  403,  403,  403,  401]),
+    ("DELETE", "/api/v1/webhooks/{id}",                    [204,  403,  403,  403,  403,  403,  403,  403,  401]),
     // Last: it changes each caller's password.
     ("POST",   "/api/v1/me/password",                      [204,  204,  204,  204,  204,  403,  403,  403,  401]),
 ];
@@ -223,6 +229,25 @@ impl World {
             ("DELETE", "/api/v1/api-keys/{id}") => {
                 let (id, _) = crate::api_keys::create_key(app, &self.f.admin, "viewer").await;
                 concrete = path.replace("{id}", &id);
+            }
+            ("POST", "/api/v1/webhooks") => {
+                body = Some(json!({"url": format!("https://penerima.example/{n}"),
+                                   "event_types": ["follow_up.raised"]}))
+            }
+            (_, "/api/v1/webhooks/{id}") | (_, "/api/v1/webhooks/{id}/secret") => {
+                let created = app
+                    .post(
+                        "/api/v1/webhooks",
+                        Some(&self.f.admin),
+                        &json!({"url": "https://penerima.example/x", "event_types": ["follow_up.decided"]}),
+                    )
+                    .await;
+                assert_eq!(created.status(), 201);
+                let id: Value = created.json().await.unwrap();
+                concrete = path.replace("{id}", id["id"].as_str().unwrap());
+                if method == "PATCH" {
+                    body = Some(json!({"active": false}));
+                }
             }
             ("PATCH", "/api/v1/users/{id}") => {
                 concrete = format!("/api/v1/users/{}", self.user_id);

@@ -10,6 +10,7 @@ use crate::helpers::Backend;
 use crate::inspections::Field;
 
 both_backends!(
+    subscriptions_are_managed_by_admins_and_audited,
     changes_write_their_events,
     refused_and_replayed_requests_write_none,
     concurrent_submissions_write_one_event_each_in_order,
@@ -256,4 +257,156 @@ async fn concurrent_submissions_write_one_event_each_in_order(backend: Backend) 
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
     let ids: HashSet<&str> = all.iter().map(|e| e.4.as_str()).collect();
     assert_eq!(ids.len(), all.len());
+}
+
+async fn subscriptions_are_managed_by_admins_and_audited(backend: Backend) {
+    let f = Field::new(backend).await;
+    let app = &f.app;
+    // Made with a secret shown once.
+    let made = app
+        .post(
+            "/api/v1/webhooks",
+            Some(&f.admin),
+            &json!({"url": "https://bkpsdm.serangkota.go.id/hooks/sidak",
+                    "event_types": ["follow_up.raised", "follow_up.decided", "follow_up.raised"],
+                    "description": "Sistem BKPSDM"}),
+        )
+        .await;
+    assert_eq!(made.status(), 201);
+    let location = made.headers()["location"].to_str().unwrap().to_string();
+    let made: Value = made.json().await.unwrap();
+    let secret = made["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_"), "{made}");
+    assert_eq!(made["active"], true);
+    assert_eq!(
+        made["event_types"],
+        json!(["follow_up.decided", "follow_up.raised"])
+    );
+    let id = made["id"].as_str().unwrap().to_string();
+    assert_eq!(location, format!("/api/v1/webhooks/{id}"));
+    let read: Value = app
+        .get(&location, Some(&f.admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(read.get("secret").is_none(), "{read}");
+    let listed: Value = app
+        .get("/api/v1/webhooks", Some(&f.admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    assert!(!listed.to_string().contains(&secret));
+
+    // Bad input: 422 naming the field, nothing stored.
+    for (body, field) in [
+        (
+            json!({"url": "ftp://x.example/", "event_types": ["follow_up.raised"]}),
+            "url",
+        ),
+        (
+            json!({"url": "https://user:pw@x.example/", "event_types": ["follow_up.raised"]}),
+            "url",
+        ),
+        (
+            json!({"url": "https://x.example/", "event_types": []}),
+            "event_types",
+        ),
+        (
+            json!({"url": "not a url", "event_types": ["follow_up.raised"]}),
+            "url",
+        ),
+        (
+            json!({"url": "https://x.example/", "event_types": vec!["evidence.added"; 10]}),
+            "event_types",
+        ),
+    ] {
+        let resp = app.post("/api/v1/webhooks", Some(&f.admin), &body).await;
+        let problem = crate::helpers::assert_problem(resp, 422).await;
+        assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+    }
+    let unknown = app
+        .post(
+            "/api/v1/webhooks",
+            Some(&f.admin),
+            &json!({"url": "https://x.example/", "event_types": ["report.deleted"]}),
+        )
+        .await;
+    assert_eq!(unknown.status(), 422);
+    let listed: Value = app
+        .get("/api/v1/webhooks", Some(&f.admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+
+    // Changed in part; rotated with a grace period; the secret is new each time.
+    let patched = app
+        .patch(
+            &location,
+            Some(&f.admin),
+            &json!({"active": false, "description": ""}),
+        )
+        .await;
+    assert_eq!(patched.status(), 200);
+    let patched: Value = patched.json().await.unwrap();
+    assert_eq!(patched["active"], false);
+    assert!(patched["description"].is_null());
+    assert_eq!(patched["url"], made["url"]);
+    let rotated = app
+        .post(&format!("{location}/secret"), Some(&f.admin), &json!({}))
+        .await;
+    assert_eq!(rotated.status(), 200);
+    let rotated: Value = rotated.json().await.unwrap();
+    let new_secret = rotated["secret"].as_str().unwrap();
+    assert!(new_secret.starts_with("whsec_") && new_secret != secret);
+    let until = chrono::DateTime::parse_from_rfc3339(
+        rotated["previous_secret_valid_until"].as_str().unwrap(),
+    )
+    .unwrap();
+    let hours = (until.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_minutes();
+    assert!((23 * 60..=24 * 60).contains(&hours), "{hours}");
+
+    // Not for anyone else.
+    let supervisor = app.token_for_role(&f.admin, "supervisor").await;
+    assert_eq!(
+        app.get("/api/v1/webhooks", Some(&supervisor))
+            .await
+            .status(),
+        403
+    );
+
+    // Deleted; every change audited without a secret.
+    assert_eq!(
+        app.request(reqwest::Method::DELETE, &location, Some(&f.admin), None)
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(app.get(&location, Some(&f.admin)).await.status(), 404);
+    let audit: Value = app
+        .get("/api/v1/audit?entity=webhook&limit=50", Some(&f.admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let text = audit.to_string();
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "webhook.create",
+        "webhook.update",
+        "webhook.rotate_secret",
+        "webhook.delete",
+    ] {
+        assert!(actions.contains(&a), "{actions:?}");
+    }
+    assert!(!text.contains("whsec_"), "{text}");
 }
