@@ -150,6 +150,11 @@ impl ResponseError for PageError {
 
 pub type PageResult = Result<HttpResponse, PageError>;
 
+/// The console's "not found" page (an unknown `/app/…` address, or an id that is not one).
+pub fn not_found_page() -> HttpResponse {
+    PageError::Api(ApiError::NotFound).error_response()
+}
+
 pub fn html_response(status: StatusCode, body: Markup) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")

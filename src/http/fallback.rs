@@ -1,5 +1,5 @@
 //! What answers a request no route took: `405` (with `Allow`) for a documented path with the
-//! wrong method, `404` for an unknown path. The documented route table it consults is app
+//! wrong method, `404` for an unknown path (a page, under the console's `/app/`). The documented route table it consults is app
 //! data of its own.
 
 use actix_web::http::header;
@@ -82,6 +82,9 @@ fn split(path: &str) -> impl Iterator<Item = &str> {
 /// The default service: `405` for a documented path, `404` otherwise.
 pub async fn fallback(req: HttpRequest, routes: web::Data<RouteTable>) -> HttpResponse {
     let path = req.path();
+    if crate::console::is_console_path(path) {
+        return crate::console::not_found_page();
+    }
     let methods = (routes.literal_methods(path)).or_else(|| routes.allowed_methods(path));
     match methods {
         Some(methods) => method_not_allowed(&methods),
@@ -92,6 +95,10 @@ pub async fn fallback(req: HttpRequest, routes: web::Data<RouteTable>) -> HttpRe
 /// A path parameter that does not parse (`PATCH /api/v1/opds/import` reaching
 /// `PATCH /api/v1/opds/{id}`): `405` when the path is a documented fixed path, else `404`.
 pub fn path_rejected(req: &HttpRequest) -> actix_web::Error {
+    if crate::console::is_console_path(req.path()) {
+        let page = crate::console::not_found_page();
+        return actix_web::error::InternalError::from_response("path parameter", page).into();
+    }
     let literal = req
         .app_data::<web::Data<RouteTable>>()
         .and_then(|routes| routes.literal_methods(req.path()));

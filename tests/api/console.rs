@@ -322,6 +322,17 @@ async fn a_supervisor_decides_a_follow_up_on_its_page(backend: Backend) {
     let mut b = Browser::new(&f.app);
     assert_eq!(b.login("budi", PASSWORD).await.status(), 303);
 
+    // Unknown console addresses are pages too.
+    for path in ["/app/tidak-ada", "/app/tindak-lanjut/bukan-id"] {
+        let resp = b.get(path).await;
+        assert_eq!(resp.status(), 404, "{path}");
+        assert!(resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        assert!(resp.text().await.unwrap().contains("Data tidak ditemukan."));
+    }
+
     // The queue lists it, with the official's NIP.
     let (status, queue) = b.get_html("/app/tindak-lanjut?status=open").await;
     assert_eq!(status, 200);
