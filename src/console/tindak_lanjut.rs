@@ -54,25 +54,18 @@ fn opt_uuid(field: &str, v: Option<&str>) -> Result<Option<Uuid>, ApiError> {
     }
 }
 
-/// Names of users by id (for the history and the assignee).
+/// Names of users by id (for the history and the assignee), in one query.
 fn user_names(
     conn: &mut db::DbConnection,
     ids: impl IntoIterator<Item = Uuid>,
 ) -> Result<HashMap<Uuid, String>, ApiError> {
-    let mut out = HashMap::new();
-    for id in ids {
-        if out.contains_key(&id) {
-            continue;
-        }
-        match db::users::find(conn, DbUuid(id)) {
-            Ok(u) => {
-                out.insert(id, u.full_name);
-            }
-            Err(diesel::result::Error::NotFound) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(out)
+    let mut ids: Vec<DbUuid> = ids.into_iter().map(DbUuid).collect();
+    ids.sort_unstable_by_key(|i| i.0);
+    ids.dedup();
+    Ok(db::users::names_of(conn, &ids)?
+        .into_iter()
+        .map(|(id, name)| (id.0, name))
+        .collect())
 }
 
 fn status_badge(s: FollowUpStatus) -> Markup {

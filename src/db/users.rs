@@ -74,6 +74,14 @@ pub fn find_in_session(
         .first(conn)
 }
 
+/// The full names of the users among `ids` (unknown ids are left out).
+pub fn names_of(conn: &mut DbConnection, ids: &[DbUuid]) -> QueryResult<Vec<(DbUuid, String)>> {
+    users::table
+        .filter(users::id.eq_any(ids))
+        .select((users::id, users::full_name))
+        .load(conn)
+}
+
 pub fn find_by_username(conn: &mut DbConnection, username: &str) -> QueryResult<Option<UserRow>> {
     users::table
         .filter(users::username_key.eq(crate::domain::user::username_key(username)))
