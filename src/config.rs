@@ -112,6 +112,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Seconds between the console wall screen's refreshes.
     pub wall_refresh_seconds: u32,
+    /// How webhook deliveries are made (`SIDAK_WEBHOOK_*`).
+    pub webhooks: crate::service::deliveries::Settings,
 }
 
 /// Flag rules and the discipline recommendation's settings.
@@ -384,6 +386,7 @@ impl Config {
             dashboard_max_age_seconds: num(&get, "SIDAK_DASHBOARD_MAX_AGE_SECONDS", 60, 0)?,
             public_url: public_url(get("SIDAK_PUBLIC_URL").as_deref())?,
             wall_refresh_seconds: num(&get, "SIDAK_WALL_REFRESH_SECONDS", 30, 1)?,
+            webhooks: webhook_settings(&get)?,
         })
     }
 }
@@ -426,6 +429,41 @@ fn cors_origins(value: Option<&str>) -> Result<Vec<String>, String> {
             }
         })
         .collect()
+}
+
+/// `SIDAK_WEBHOOK_*`.
+fn webhook_settings(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<crate::service::deliveries::Settings, String> {
+    use crate::service::deliveries::{parse_schedule, Settings, DEFAULT_RETRIES};
+    let retries = get("SIDAK_WEBHOOK_RETRY_SCHEDULE").unwrap_or_else(|| DEFAULT_RETRIES.into());
+    let allow_private = match get("SIDAK_WEBHOOK_ALLOW_PRIVATE")
+        .map(|v| v.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("" | "false" | "0" | "no") => false,
+        Some("true" | "1" | "yes") => true,
+        Some(other) => {
+            return Err(format!(
+                "SIDAK_WEBHOOK_ALLOW_PRIVATE `{other}` must be true or false"
+            ))
+        }
+    };
+    Ok(Settings {
+        poll: Duration::from_millis(u64::from(num(get, "SIDAK_WEBHOOK_POLL_MS", 1000, 10)?)),
+        timeout: secs(
+            get,
+            "SIDAK_WEBHOOK_TIMEOUT_SECONDS",
+            Duration::from_secs(10),
+        )?,
+        retries: parse_schedule(&retries)
+            .map_err(|e| format!("SIDAK_WEBHOOK_RETRY_SCHEDULE `{retries}`: {e}"))?,
+        allow_private,
+        disable_after: Duration::from_secs(
+            u64::from(num(get, "SIDAK_WEBHOOK_DISABLE_AFTER_HOURS", 72, 1)?) * 3600,
+        ),
+        concurrency: num(get, "SIDAK_WEBHOOK_CONCURRENCY", 8, 1)? as usize,
+    })
 }
 
 fn num(

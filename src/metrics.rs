@@ -27,6 +27,12 @@ pub struct Metrics {
     backup_last_success_end: IntGauge,
     backup_last_success_bytes: IntGauge,
     backup_last_success_seconds: IntGauge,
+    /// Webhook attempts this process made, by how they ended.
+    pub webhook_attempts: IntCounterVec,
+    /// Pending deliveries of active subscriptions, and how old the oldest undelivered
+    /// event is, read from the database when scraped.
+    webhook_backlog: IntGauge,
+    webhook_oldest_age: IntGauge,
 }
 
 impl Metrics {
@@ -130,7 +136,27 @@ impl Metrics {
             "backup_last_success_duration_seconds",
             "How long the last successful backup took",
         )?;
+        let webhook_attempts = IntCounterVec::new(
+            Opts::new(
+                "webhook_deliveries_total",
+                "Webhook delivery attempts by this server: delivered (2xx), retried (to be tried \
+                 again) and failed (given up or refused by the receiver)",
+            ),
+            &["outcome"],
+        )?;
+        registry.register(Box::new(webhook_attempts.clone()))?;
+        let webhook_backlog = backup_gauge(
+            "webhook_backlog",
+            "Webhook deliveries waiting to be sent or retried (active subscriptions)",
+        )?;
+        let webhook_oldest_age = backup_gauge(
+            "webhook_oldest_undelivered_seconds",
+            "How long ago the oldest event not yet delivered happened; 0 when none waits",
+        )?;
         Ok(Metrics {
+            webhook_attempts,
+            webhook_backlog,
+            webhook_oldest_age,
             registry,
             requests,
             latency,
@@ -190,6 +216,16 @@ impl Metrics {
         self.backup_last_success_seconds.set(
             ok.and_then(|r| r.finished_at.map(|end| (end - r.started_at) / 1000))
                 .unwrap_or(0),
+        );
+    }
+
+    /// Sets the webhook gauges from the database's backlog.
+    pub fn set_webhooks(&self, backlog: &crate::db::deliveries::Backlog, now_ms: i64) {
+        self.webhook_backlog.set(backlog.pending);
+        self.webhook_oldest_age.set(
+            backlog
+                .oldest_occurred_at
+                .map_or(0, |t| (now_ms - t).max(0) / 1000),
         );
     }
 

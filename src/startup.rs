@@ -326,6 +326,12 @@ pub fn serve(state: AppState, listener: TcpListener) -> Result<Server, String> {
         state.config.evidence_gc_interval,
         state.config.evidence_gc_grace,
     );
+    crate::service::deliveries::start(
+        state.pool.clone(),
+        state.config.webhooks.clone(),
+        state.config.timezone,
+        state.metrics.webhook_attempts.clone(),
+    );
     if let Some(schedule) = &state.config.backup_schedule {
         crate::service::periodic::start_backups(crate::service::periodic::BackupJob {
             pool: state.pool.clone(),

@@ -8,6 +8,7 @@
 
 pub mod backups;
 pub mod deferred;
+pub mod deliveries;
 pub mod group;
 pub mod leases;
 pub mod outbox;

@@ -450,5 +450,44 @@ diesel::table! {
         created_by -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        failing_since -> Nullable<BigInt>,
+        disabled_at -> Nullable<BigInt>,
+        disabled_reason -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        webhook_id -> Text,
+        event_seq -> BigInt,
+        status -> Text,
+        attempts -> Integer,
+        created_at -> BigInt,
+        next_attempt_at -> Nullable<BigInt>,
+        last_attempt_at -> Nullable<BigInt>,
+        delivered_at -> Nullable<BigInt>,
+        response_status -> Nullable<Integer>,
+        response_body -> Nullable<Text>,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    webhook_fanout (name) {
+        name -> Text,
+        seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_overdue (follow_up_id, due_date) {
+        follow_up_id -> Text,
+        due_date -> Date,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
+diesel::joinable!(webhook_deliveries -> webhook_events (event_seq));
+diesel::allow_tables_to_appear_in_same_query!(webhook_deliveries, webhooks, webhook_events);
+diesel::allow_tables_to_appear_in_same_query!(follow_ups, webhook_overdue);

@@ -153,6 +153,7 @@ vocabulary_columns!(
     crate::domain::calendar::WorkWeek,
     crate::domain::calendar::HolidayKind,
     crate::domain::events::EventType,
+    crate::domain::events::DeliveryStatus,
 );
 
 #[cfg(test)]

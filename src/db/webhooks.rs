@@ -21,6 +21,11 @@ pub struct WebhookRow {
     pub created_by: Option<DbUuid>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The first failed attempt since the last success (milliseconds since 1970).
+    pub failing_since: Option<i64>,
+    /// When, and why, the delivery worker deactivated it.
+    pub disabled_at: Option<i64>,
+    pub disabled_reason: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &WebhookRow) -> QueryResult<()> {

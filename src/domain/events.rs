@@ -21,3 +21,16 @@ vocabulary!(
         EvidenceAdded => "evidence.added" ["Foto bukti ditambahkan", "Evidence added"],
     }
 );
+
+vocabulary!(
+    /// Where a webhook delivery stands.
+    DeliveryStatus {
+        /// Not yet accepted by the receiver; `next_attempt_at` says when it is tried.
+        Pending => "pending" ["Menunggu", "Pending"],
+        /// The receiver answered 2xx.
+        Delivered => "delivered" ["Terkirim", "Delivered"],
+        /// The retries ran out, or the receiver refused it (a 4xx other than 429, or a
+        /// redirect elsewhere); it can be sent again by hand.
+        Failed => "failed" ["Gagal", "Failed"],
+    }
+);

@@ -16,7 +16,7 @@ use crate::auth::api_key::Scope;
 use crate::domain::authority::{Authority, Post};
 use crate::domain::calendar::{HolidayKind, WorkWeek};
 use crate::domain::discipline::{Level, SanctionCode};
-use crate::domain::events::EventType;
+use crate::domain::events::{DeliveryStatus, EventType};
 use crate::domain::followup::{Action, FollowUpSource, FollowUpStatus, HistoryAction};
 use crate::domain::inspection::{
     AttendanceStatus, FindingCategory, FindingSource, InspectionStatus, Severity,
@@ -109,6 +109,9 @@ pub struct Meta {
     /// A webhook event's `type`.
     #[schema(value_type = BTreeMap<String, Label>)]
     pub webhook_event_type: Labels,
+    /// A webhook delivery's `status`.
+    #[schema(value_type = BTreeMap<String, Label>)]
+    pub webhook_delivery_status: Labels,
 }
 
 impl Meta {
@@ -138,6 +141,7 @@ impl Meta {
             role: labels::<Role>(),
             api_key_scope: labels::<Scope>(),
             webhook_event_type: labels::<EventType>(),
+            webhook_delivery_status: labels::<DeliveryStatus>(),
         }
     }
 }

@@ -174,11 +174,17 @@ pub async fn metrics(
         .metrics
         .blocking_running
         .set(crate::http::BLOCKING_RUNNING.load(Relaxed));
-    let backups = super::run(&state.pool, |conn| {
-        crate::db::backups::last(conn).map_err(ApiError::from)
+    let (backups, backlog) = super::run(&state.pool, |conn| {
+        Ok((
+            crate::db::backups::last(conn)?,
+            crate::db::deliveries::backlog(conn)?,
+        ))
     })
     .await?;
     state.metrics.set_backups(&backups);
+    state
+        .metrics
+        .set_webhooks(&backlog, chrono::Utc::now().timestamp_millis());
     let m = &state.metrics;
     for (counter, total) in [
         (&m.grouped_writes, &crate::db::group::JOBS),

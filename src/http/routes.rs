@@ -68,5 +68,7 @@ pub fn register(cfg: &mut ServiceConfig) {
         .service(webhooks::get_webhook)
         .service(webhooks::update_webhook)
         .service(webhooks::rotate_webhook_secret)
-        .service(webhooks::delete_webhook);
+        .service(webhooks::delete_webhook)
+        .service(webhooks::list_webhook_deliveries)
+        .service(webhooks::redeliver_webhook_delivery);
 }

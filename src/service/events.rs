@@ -69,6 +69,21 @@ fn follow_up_data(row: &FollowUpRow) -> serde_json::Map<String, Value> {
     }
 }
 
+/// `follow_up.overdue`: an open or in-review follow-up whose due date passed before `today`
+/// (local date).
+pub fn follow_up_overdue(row: &FollowUpRow, today: chrono::NaiveDate) -> NewEvent {
+    let mut data = follow_up_data(row);
+    data.insert(
+        "days_overdue".into(),
+        json!((today - row.due_date).num_days()),
+    );
+    data.insert(
+        "assignee_id".into(),
+        json!(row.assignee_id.map(|a| a.to_string())),
+    );
+    new(EventType::FollowUpOverdue, row.id, Value::Object(data))
+}
+
 /// `follow_up.raised`: with the official's NIP and name and the findings behind it.
 pub fn follow_up_raised(
     row: &FollowUpRow,

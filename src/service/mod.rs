@@ -8,6 +8,7 @@ pub mod backup;
 pub mod calendar;
 mod context;
 pub mod dashboards;
+pub mod deliveries;
 pub mod demo;
 pub mod events;
 pub mod evidence;

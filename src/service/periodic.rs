@@ -41,7 +41,12 @@ async fn release(pool: &DbPool, name: &'static str) {
 
 /// Takes or renews the lease `name` for `ttl`; `false` when another server holds it.
 async fn lease(pool: &DbPool, name: &'static str, ttl: Duration) -> bool {
-    let me = holder();
+    lease_as(pool, name, holder(), ttl).await
+}
+
+/// [`lease`] for a holder of the caller's naming (work that several servers in one process
+/// must not share, as in tests).
+pub(crate) async fn lease_as(pool: &DbPool, name: &'static str, me: String, ttl: Duration) -> bool {
     let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
     let pool = pool.clone();
     let taken = tokio::task::spawn_blocking(move || {

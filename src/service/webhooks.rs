@@ -117,7 +117,7 @@ fn description(d: &Option<String>) -> Option<String> {
 /// The audit entry's view of a subscription (never its secrets).
 fn audited(row: &WebhookRow) -> serde_json::Value {
     json!({ "url": row.url, "event_types": row.event_types, "active": row.active,
-            "description": row.description })
+            "description": row.description, "disabled_reason": row.disabled_reason })
 }
 
 /// Creates a subscription; returns it with its secret (shown once).
@@ -147,6 +147,9 @@ pub fn create(
         created_by: Some(DbUuid(actor)),
         created_at: at,
         updated_at: at,
+        failing_since: None,
+        disabled_at: None,
+        disabled_reason: None,
     };
     write_tx(conn, |conn| {
         store::insert(conn, &row)?;
@@ -187,6 +190,13 @@ pub fn update(
             row.description = description(&settings.description);
         }
         if let Some(a) = settings.active {
+            // Turning it on again starts afresh: the failing streak and the reason it was
+            // turned off are forgotten (they stay in the audit log).
+            if a && !row.active {
+                row.failing_since = None;
+                row.disabled_at = None;
+                row.disabled_reason = None;
+            }
             row.active = a;
         }
         row.updated_at = now();
@@ -244,5 +254,39 @@ pub fn delete(conn: &mut DbConnection, id: DbUuid, actor: Uuid, ctx: &Ctx) -> Re
             ),
         )?;
         Ok(())
+    })
+}
+
+/// Sends a delivery again: pending, due now, with a fresh set of retries (audited). Refused
+/// while the subscription is inactive: nothing would be sent.
+pub fn redeliver(
+    conn: &mut DbConnection,
+    webhook: DbUuid,
+    delivery: DbUuid,
+    actor: Uuid,
+    ctx: &Ctx,
+) -> Result<crate::db::deliveries::Logged, ApiError> {
+    use crate::db::deliveries;
+    write_tx(conn, |conn| {
+        let hook = store::find(conn, webhook)?.ok_or(ApiError::NotFound)?;
+        let before = deliveries::find(conn, webhook, delivery)?.ok_or(ApiError::NotFound)?;
+        if !hook.active {
+            return Err(ApiError::Conflict(
+                "the subscription is inactive: turn it on (PATCH active: true) first".into(),
+            ));
+        }
+        deliveries::resend(conn, delivery, chrono::Utc::now().timestamp_millis())?;
+        audit::append(
+            conn,
+            ctx.audit(
+                Some(actor),
+                "webhook.redeliver",
+                "webhook",
+                Some(webhook.to_string()),
+                json!({ "delivery_id": delivery.to_string(), "event_id": before.event_id,
+                        "status_before": before.delivery.status.as_str() }),
+            ),
+        )?;
+        deliveries::find(conn, webhook, delivery)?.ok_or(ApiError::NotFound)
     })
 }

@@ -95,6 +95,9 @@ const MATRIX: &[(&str, &str, [u16; 9])] = &[
     ("PATCH",  "/api/v1/webhooks/{id}",                    [200,  403,  403,  403,  403,  403,  403,  403,  401]),
     ("POST",   "/api/v1/webhooks/{id}/secret",             [200,  403,  403,  403,  403,  403,  403,  403,  401]),
     ("DELETE", "/api/v1/webhooks/{id}",                    [204,  403,  403,  403,  403,  403,  403,  403,  401]),
+    ("GET",    "/api/v1/webhooks/{id}/deliveries",         [200,  403,  403,  403,  403,  403,  403,  403,  401]),
+    ("POST",   "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+                                                           [202,  403,  403,  403,  403,  403,  403,  403,  401]),
     // Last: it changes each caller's password.
     ("POST",   "/api/v1/me/password",                      [204,  204,  204,  204,  204,  403,  403,  403,  401]),
 ];
@@ -191,6 +194,41 @@ impl World {
         report["findings"][0]["id"].as_str().unwrap().to_string()
     }
 
+    /// A subscription and one of its deliveries (made by the delivery worker from a report
+    /// submitted for it).
+    async fn delivery(&self) -> (String, String) {
+        let app = &self.f.app;
+        let created = app
+            .post(
+                "/api/v1/webhooks",
+                Some(&self.f.admin),
+                &json!({"url": "https://penerima.example/x", "event_types": ["inspection.submitted"]}),
+            )
+            .await;
+        assert_eq!(created.status(), 201);
+        let hook = created.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        self.submitted_finding().await;
+        for _ in 0..200 {
+            let log: Value = app
+                .get(
+                    &format!("/api/v1/webhooks/{hook}/deliveries"),
+                    Some(&self.f.admin),
+                )
+                .await
+                .json()
+                .await
+                .unwrap();
+            if let Some(id) = log["items"][0]["id"].as_str() {
+                return (hook, id.to_string());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no delivery was made");
+    }
+
     /// Sends the column's caller a request valid for the operation; returns the status.
     async fn call(&self, method: &str, path: &str, col: usize) -> u16 {
         let app = &self.f.app;
@@ -234,7 +272,15 @@ impl World {
                 body = Some(json!({"url": format!("https://penerima.example/{n}"),
                                    "event_types": ["follow_up.raised"]}))
             }
-            (_, "/api/v1/webhooks/{id}") | (_, "/api/v1/webhooks/{id}/secret") => {
+            ("POST", "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver") => {
+                let (hook, delivery) = self.delivery().await;
+                concrete = path
+                    .replace("{id}", &hook)
+                    .replace("{delivery_id}", &delivery);
+            }
+            (_, "/api/v1/webhooks/{id}")
+            | (_, "/api/v1/webhooks/{id}/secret")
+            | (_, "/api/v1/webhooks/{id}/deliveries") => {
                 let created = app
                     .post(
                         "/api/v1/webhooks",

@@ -273,8 +273,19 @@ impl EmptyDatabase {
     /// `sidak serve` (the built binary) on this database at `port`, its log in
     /// [`EmptyDatabase::server_log`] (a file, not a pipe nobody may read).
     pub fn server(&self, port: u16) -> std::process::Child {
-        let log = std::fs::File::create(self.server_log(port)).expect("server log");
+        self.server_with(port, &[])
+    }
+
+    /// [`EmptyDatabase::server`] with more settings; its log is appended to, so a restart
+    /// keeps the first run's.
+    pub fn server_with(&self, port: u16, extra: &[(&str, &str)]) -> std::process::Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.server_log(port))
+            .expect("server log");
         std::process::Command::new(env!("CARGO_BIN_EXE_sidak"))
+            .envs(extra.iter().copied())
             .arg("serve")
             .env("DATABASE_URL", &self.url)
             .env("SIDAK_DATA_DIR", &self.dir)

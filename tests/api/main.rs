@@ -13,6 +13,7 @@ mod browser;
 mod concurrency;
 mod console;
 mod dashboards;
+mod deliveries;
 mod discipline;
 mod errors;
 mod evidence;
