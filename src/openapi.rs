@@ -46,7 +46,7 @@ a sanction code), never remove or rename one. A client must accept a value it do
         (name = "follow-ups", description = "Flags on officials, the supervisors' review and the PP 94/2021 recommendation"),
         (name = "dashboards", description = "Aggregates for dashboards, from rollups; JSON or CSV"),
         (name = "audit", description = "The append-only, hash-chained audit trail"),
-        (name = "webhooks", description = "Subscriptions to Sidak's events, delivered signed per the Standard Webhooks specification (admin only)"),
+        (name = "webhooks", description = "Subscriptions to Sidak's events, delivered signed per the Standard Webhooks specification (admin only). Deliveries are at least once — a retry or a resend after a server restart carries the same `webhook-id`, which receivers deduplicate on — and in no promised order. Timeouts, connection errors, 408, 429 and 5xx are retried after 5 s, 30 s, 2 min, 10 min, 1 h, 6 h and 24 h (or a longer `Retry-After`); a subscription with no success for three days is turned off with a reason."),
         (name = "operations", description = "Health, readiness, this document"),
     )
 )]

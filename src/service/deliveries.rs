@@ -476,40 +476,50 @@ pub fn raise_overdue(conn: &mut DbConnection, today: chrono::NaiveDate) -> Resul
     })
 }
 
-/// Records `outcome` of the attempt at `due` made at `at`, and the subscription's failing
-/// streak (deactivating it past `disable_after`).
+/// Records a round's attempts (each `outcome` of the attempt at `due` made at `at`) in one
+/// transaction, with each subscription's failing streak (turning it off past
+/// `disable_after`); returns where each delivery now stands.
 fn record(
     conn: &mut DbConnection,
     settings: &Settings,
-    due: &Due,
-    outcome: &Outcome,
-    at: i64,
-) -> Result<DeliveryStatus, ApiError> {
-    let next = next_state(&due.delivery, outcome, &settings.retries, at);
-    write_tx(conn, |conn| {
-        if !store::record(conn, due.delivery.id, &next)? {
-            return Ok::<_, ApiError>(());
+    sent: &[(Due, Outcome, i64)],
+) -> Result<Vec<DeliveryStatus>, ApiError> {
+    let next: Vec<Attempted> = sent
+        .iter()
+        .map(|(due, outcome, at)| next_state(&due.delivery, outcome, &settings.retries, *at))
+        .collect();
+    let turned_off = write_tx(conn, |conn| {
+        let mut turned_off = Vec::new();
+        for ((due, outcome, at), next) in sent.iter().zip(&next) {
+            // Sent again by hand, or its subscription deleted, meanwhile: nothing to record.
+            if !store::record(conn, due.delivery.id, next)? {
+                continue;
+            }
+            let reason = storable(
+                &format!(
+                    "no delivery has succeeded for {} hours; the last attempt: {}",
+                    settings.disable_after.as_secs() / 3600,
+                    outcome.error.as_deref().unwrap_or("failed")
+                ),
+                1000,
+            );
+            if store::note_outcome(
+                conn,
+                due.webhook.id,
+                outcome.verdict == Verdict::Delivered,
+                *at,
+                millis(settings.disable_after),
+                &reason,
+            )? {
+                turned_off.push((due.webhook.id, due.webhook.url.clone(), reason));
+            }
         }
-        let reason = format!(
-            "no delivery has succeeded for {} hours; the last attempt: {}",
-            settings.disable_after.as_secs() / 3600,
-            outcome.error.as_deref().unwrap_or("failed")
-        );
-        let disabled = store::note_outcome(
-            conn,
-            due.webhook.id,
-            outcome.verdict == Verdict::Delivered,
-            at,
-            millis(settings.disable_after),
-            &storable(&reason, 1000),
-        )?;
-        if disabled {
-            tracing::warn!(webhook = %due.webhook.id, url = %due.webhook.url, %reason,
-                "webhook subscription deactivated");
-        }
-        Ok(())
+        Ok::<_, ApiError>(turned_off)
     })?;
-    Ok(next.status)
+    for (id, url, reason) in turned_off {
+        tracing::warn!(webhook = %id, %url, %reason, "webhook subscription turned off");
+    }
+    Ok(next.into_iter().map(|n| n.status).collect())
 }
 
 /// Runs `f` on a pooled connection off the async threads.
@@ -524,6 +534,33 @@ async fn blocking<T: Send + 'static>(
     })
     .await
     .map_err(|e| e.to_string())?
+}
+
+/// At most `n` of `due` (oldest first), taking from each subscription in turn.
+fn take_fairly(due: Vec<Due>, n: usize) -> Vec<Due> {
+    let mut queues: Vec<(DbUuid, std::collections::VecDeque<Due>)> = Vec::new();
+    for d in due {
+        match queues.iter_mut().find(|(id, _)| *id == d.webhook.id) {
+            Some((_, q)) => q.push_back(d),
+            None => queues.push((d.webhook.id, std::collections::VecDeque::from([d]))),
+        }
+    }
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let before = out.len();
+        for (_, q) in queues.iter_mut() {
+            if out.len() == n {
+                break;
+            }
+            if let Some(d) = q.pop_front() {
+                out.push(d);
+            }
+        }
+        if out.len() == before {
+            break;
+        }
+    }
+    out
 }
 
 /// One round of work; `true` when more is waiting (a full batch was handled).
@@ -542,9 +579,12 @@ async fn round(
     }
     let read = blocking(pool, fan_out).await?;
     let batch = settings.concurrency.saturating_mul(2).max(1);
-    let limit = i64::try_from(batch).unwrap_or(16);
-    let due = blocking(pool, move |c| Ok(store::due(c, now_ms(), limit)?)).await?;
-    let full = due.len() == batch || read == FANOUT_BATCH as usize;
+    // Read further than one round sends, so that one subscription's backlog (a receiver
+    // that times out) does not take every place in the round.
+    let limit = i64::try_from(batch.saturating_mul(4)).unwrap_or(64);
+    let waiting = blocking(pool, move |c| Ok(store::due(c, now_ms(), limit)?)).await?;
+    let full = waiting.len() >= batch || read == FANOUT_BATCH as usize;
+    let due = take_fairly(waiting, batch);
     let sent: Vec<(Due, Outcome, i64)> = futures_util::stream::iter(due)
         .map(|d| async move {
             let outcome = attempt(client, settings, &d).await;
@@ -553,11 +593,16 @@ async fn round(
         .buffer_unordered(settings.concurrency.max(1))
         .collect()
         .await;
-    for (d, outcome, at) in sent {
+    for (d, outcome, _) in &sent {
         tracing::debug!(delivery = %d.delivery.id, event = %d.event_id, verdict = ?outcome.verdict,
             status = ?outcome.status, "webhook attempt");
-        let s = settings.clone();
-        let status = blocking(pool, move |c| record(c, &s, &d, &outcome, at)).await?;
+    }
+    if sent.is_empty() {
+        return Ok(full);
+    }
+    let s = settings.clone();
+    let statuses = blocking(pool, move |c| record(c, &s, &sent)).await?;
+    for status in statuses {
         let outcome = match status {
             DeliveryStatus::Delivered => "delivered",
             DeliveryStatus::Failed => "failed",
@@ -740,6 +785,50 @@ mod tests {
         assert_eq!(ok.status, DeliveryStatus::Delivered);
         assert_eq!(ok.delivered_at, Some(now));
         assert_eq!(ok.attempts, 4);
+    }
+
+    fn due(webhook: u128, seq: i64) -> Due {
+        let at = chrono::DateTime::UNIX_EPOCH.naive_utc();
+        Due {
+            delivery: DeliveryRow {
+                event_seq: seq,
+                ..row(0)
+            },
+            event_id: format!("evt_{seq}"),
+            payload: "{}".into(),
+            webhook: subscriptions::WebhookRow {
+                id: DbUuid(Uuid::from_u128(webhook)),
+                url: "https://penerima.example/".into(),
+                event_types: "inspection.submitted".into(),
+                description: None,
+                active: true,
+                secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+                previous_secret: None,
+                previous_valid_until: None,
+                created_by: None,
+                created_at: at,
+                updated_at: at,
+                failing_since: None,
+                disabled_at: None,
+                disabled_reason: None,
+            },
+        }
+    }
+
+    #[test]
+    fn a_round_takes_from_each_subscription_in_turn() {
+        // Subscription 1's backlog comes first in the database's order.
+        let waiting: Vec<Due> = (1..=6)
+            .map(|seq| due(1, seq))
+            .chain((7..=8).map(|seq| due(2, seq)))
+            .collect();
+        let taken: Vec<(u128, i64)> = take_fairly(waiting, 4)
+            .iter()
+            .map(|d| (d.webhook.id.0.as_u128(), d.delivery.event_seq))
+            .collect();
+        assert_eq!(taken, [(1, 1), (2, 7), (1, 2), (2, 8)]);
+        let all = take_fairly((1..=3).map(|seq| due(1, seq)).collect(), 10);
+        assert_eq!(all.len(), 3);
     }
 
     #[test]
