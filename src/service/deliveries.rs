@@ -488,25 +488,48 @@ fn record(
         .iter()
         .map(|(due, outcome, at)| next_state(&due.delivery, outcome, &settings.retries, *at))
         .collect();
+    // Each subscription's streak once per round: alive when any of its attempts succeeded,
+    // else failing with its last attempt's error.
+    let mut streaks: Vec<(&Due, bool, Option<&str>, i64)> = Vec::new();
+    for (due, outcome, at) in sent {
+        let ok = outcome.verdict == Verdict::Delivered;
+        match streaks
+            .iter_mut()
+            .find(|s| s.0.webhook.id == due.webhook.id)
+        {
+            Some(s) => {
+                s.1 |= ok;
+                s.2 = outcome.error.as_deref().or(s.2);
+                s.3 = s.3.max(*at);
+            }
+            None => streaks.push((due, ok, outcome.error.as_deref(), *at)),
+        }
+    }
     let turned_off = write_tx(conn, |conn| {
-        let mut turned_off = Vec::new();
-        for ((due, outcome, at), next) in sent.iter().zip(&next) {
+        let mut recorded = std::collections::HashSet::new();
+        for ((due, _, _), next) in sent.iter().zip(&next) {
             // Sent again by hand, or its subscription deleted, meanwhile: nothing to record.
-            if !store::record(conn, due.delivery.id, next)? {
+            if store::record(conn, due.delivery.id, next)? {
+                recorded.insert(due.webhook.id);
+            }
+        }
+        let mut turned_off = Vec::new();
+        for (due, ok, error, at) in &streaks {
+            if !recorded.contains(&due.webhook.id) {
                 continue;
             }
             let reason = storable(
                 &format!(
                     "no delivery has succeeded for {} hours; the last attempt: {}",
                     settings.disable_after.as_secs() / 3600,
-                    outcome.error.as_deref().unwrap_or("failed")
+                    error.unwrap_or("failed")
                 ),
                 1000,
             );
             if store::note_outcome(
                 conn,
                 due.webhook.id,
-                outcome.verdict == Verdict::Delivered,
+                *ok,
                 *at,
                 millis(settings.disable_after),
                 &reason,
