@@ -463,6 +463,9 @@ fn webhook_settings(
             u64::from(num(get, "SIDAK_WEBHOOK_DISABLE_AFTER_HOURS", 72, 1)?) * 3600,
         ),
         concurrency: num(get, "SIDAK_WEBHOOK_CONCURRENCY", 8, 1)? as usize,
+        retention: Duration::from_secs(
+            u64::from(num(get, "SIDAK_WEBHOOK_RETENTION_DAYS", 30, 1)?) * 86_400,
+        ),
     })
 }
 

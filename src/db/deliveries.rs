@@ -311,3 +311,38 @@ pub fn note_outcome(
     .execute(conn)?;
     Ok(disabled == 1)
 }
+
+/// What [`prune`] removed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub deliveries: usize,
+    pub events: usize,
+}
+
+/// Removes delivered and failed deliveries of events that happened before `before_ms`, and
+/// those events once no delivery of theirs is left and the worker has read past them.
+/// Pending deliveries, and their events, stay however old.
+pub fn prune(conn: &mut DbConnection, before_ms: i64) -> QueryResult<Pruned> {
+    super::tx::debug_assert_writing();
+    let last: Option<i64> = e::table
+        .filter(e::occurred_at.lt(before_ms))
+        .select(diesel::dsl::max(e::seq))
+        .first(conn)?;
+    let Some(last) = last else {
+        return Ok(Pruned::default());
+    };
+    let deliveries = diesel::delete(
+        d::table
+            .filter(d::event_seq.le(last))
+            .filter(d::status.ne(DeliveryStatus::Pending)),
+    )
+    .execute(conn)?;
+    let read = cursor(conn)?;
+    let events = diesel::delete(e::table.filter(e::seq.le(last.min(read))).filter(
+        diesel::dsl::not(diesel::dsl::exists(
+            d::table.filter(d::event_seq.eq(e::seq)),
+        )),
+    ))
+    .execute(conn)?;
+    Ok(Pruned { deliveries, events })
+}

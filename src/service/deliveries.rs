@@ -2,7 +2,8 @@
 //! lease, as other periodic work in [`super::periodic`]) and, every poll:
 //!
 //! 1. about once a minute, raises `follow_up.overdue` for each open or in-review follow-up
-//!    whose due date has passed (local time), once per follow-up and due date;
+//!    whose due date has passed (local time), once per follow-up and due date, and removes
+//!    finished deliveries and delivered events past [`Settings::retention`];
 //! 2. reads the outbox past its cursor and makes one pending delivery per event and active
 //!    subscription to its type, in one transaction with the cursor's move;
 //! 3. sends the deliveries that are due, a few at a time, signed per the Standard Webhooks
@@ -59,6 +60,9 @@ pub struct Settings {
     pub disable_after: Duration,
     /// Attempts in flight at once (`SIDAK_WEBHOOK_CONCURRENCY`, default 8).
     pub concurrency: usize,
+    /// Delivered and failed deliveries, and events none waits for, are removed this long
+    /// after the event (`SIDAK_WEBHOOK_RETENTION_DAYS`, default 30).
+    pub retention: Duration,
 }
 
 impl Default for Settings {
@@ -70,6 +74,7 @@ impl Default for Settings {
             allow_private: false,
             disable_after: Duration::from_secs(72 * 3600),
             concurrency: 8,
+            retention: Duration::from_secs(30 * 86_400),
         }
     }
 }
@@ -598,6 +603,15 @@ async fn round(
         let raised = blocking(pool, move |c| raise_overdue(c, today)).await?;
         if raised > 0 {
             tracing::info!(raised, "follow-ups fell overdue");
+        }
+        let before = now_ms().saturating_sub(millis(settings.retention));
+        let pruned = blocking(pool, move |c| Ok(write_tx(c, |c| store::prune(c, before))?)).await?;
+        if pruned != store::Pruned::default() {
+            tracing::info!(
+                deliveries = pruned.deliveries,
+                events = pruned.events,
+                "removed webhook deliveries and events past their retention"
+            );
         }
     }
     let read = blocking(pool, fan_out).await?;

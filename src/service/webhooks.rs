@@ -199,6 +199,10 @@ pub fn update(
             }
             row.active = a;
         }
+        // Nothing to change: nothing written, nothing audited.
+        if audited(&row) == audited(&before) {
+            return Ok(before);
+        }
         row.updated_at = now();
         store::update(conn, &row)?;
         audit::append(

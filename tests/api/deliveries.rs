@@ -22,6 +22,7 @@ both_backends!(
     a_delivery_interrupted_by_a_crash_is_sent_again_after_restart,
     an_overdue_follow_up_raises_its_event_once,
     the_readme_receiver_verifies_and_deduplicates,
+    old_events_and_finished_deliveries_are_removed,
 );
 
 /// Settings that make deliveries quick enough for a test, to a receiver on loopback.
@@ -922,4 +923,96 @@ async fn the_readme_receiver_verifies_and_deduplicates(backend: Backend) {
     assert_eq!(repeat.status(), 204);
     assert_eq!(lines(&out).len(), stored.len());
     let _ = std::fs::remove_file(&out);
+}
+
+/// Sets every stored event's time `days` days back.
+async fn age_events(database: String, days: i64) {
+    tokio::task::spawn_blocking(move || {
+        use diesel::prelude::*;
+        use sidak::db::schema::webhook_events::dsl::*;
+        let mut conn = sidak::db::ConnectionManager::new(
+            sidak::db::DatabaseUrl::parse(&database).unwrap(),
+            sidak::db::SqliteSynchronous::Full,
+        )
+        .establish()
+        .unwrap();
+        diesel::update(webhook_events)
+            .set(occurred_at.eq(occurred_at - days * 86_400_000))
+            .execute(&mut conn)
+            .unwrap();
+    })
+    .await
+    .unwrap();
+}
+
+async fn old_events_and_finished_deliveries_are_removed(backend: Backend) {
+    let f = Field::with(
+        backend,
+        &[
+            ("SIDAK_WEBHOOK_ALLOW_PRIVATE", "true"),
+            ("SIDAK_WEBHOOK_POLL_MS", "50"),
+            ("SIDAK_WEBHOOK_RETRY_SCHEDULE", "1h"),
+            ("SIDAK_WEBHOOK_RETENTION_DAYS", "1"),
+        ],
+    )
+    .await;
+    let ok = Receiver::start(&[]).await;
+    let down = Receiver::start(&[Answer::Status(503); 3]).await;
+    let types = ["inspection.submitted", "follow_up.raised"];
+    let (delivered, _) = subscribe(&f.app, &f.admin, &ok.url, &types).await;
+    let (waiting, _) = subscribe(&f.app, &f.admin, &down.url, &types).await;
+    submit(&f).await;
+    let database = f.app.database_url();
+    assert_eq!(crate::webhooks::events(&database).len(), 3);
+    assert_eq!(settled(&f.app, &f.admin, &delivered, 3, 20).await.len(), 3);
+    // The down receiver's deliveries wait an hour for their second attempt.
+    down.wait(20, |g| g.len() >= 3).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while deliveries(&f.app, &f.admin, &waiting)
+        .await
+        .iter()
+        .any(|d| d["attempts"] == 0)
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Two days old: the delivered ones go; the pending ones, and their events, stay.
+    age_events(database.clone(), 2).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !deliveries(&f.app, &f.admin, &delivered).await.is_empty()
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(deliveries(&f.app, &f.admin, &delivered).await.is_empty());
+    let pending = deliveries(&f.app, &f.admin, &waiting).await;
+    assert_eq!(pending.len(), 3);
+    assert!(pending
+        .iter()
+        .all(|d| d["status"] == "pending" && d["attempts"] == 1));
+    assert_eq!(crate::webhooks::events(&database).len(), 3);
+    // With the waiting subscription gone, its events go too; a new event stays.
+    let gone = f
+        .app
+        .request(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/webhooks/{waiting}"),
+            Some(&f.admin),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status(), 204);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !crate::webhooks::events(&database).is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(crate::webhooks::events(&database).is_empty());
+    submit(&f).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        crate::webhooks::events(&database).len(),
+        1,
+        "a recent event stays"
+    );
+    assert_eq!(settled(&f.app, &f.admin, &delivered, 1, 20).await.len(), 1);
 }

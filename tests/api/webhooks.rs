@@ -356,6 +356,15 @@ async fn subscriptions_are_managed_by_admins_and_audited(backend: Backend) {
     assert_eq!(patched["active"], false);
     assert!(patched["description"].is_null());
     assert_eq!(patched["url"], made["url"]);
+    // The same again changes nothing and writes no audit entry.
+    let entries = app.audit_count(&f.admin).await;
+    let same = app
+        .patch(&location, Some(&f.admin), &json!({"active": false}))
+        .await;
+    assert_eq!(same.status(), 200);
+    let same: Value = same.json().await.unwrap();
+    assert_eq!(same["updated_at"], patched["updated_at"]);
+    assert_eq!(app.audit_count(&f.admin).await, entries);
     let rotated = app
         .post(&format!("{location}/secret"), Some(&f.admin), &json!({}))
         .await;
