@@ -2,7 +2,6 @@
 
 use diesel::RunQueryDsl;
 use serde_json::{json, Value};
-use sidak::db::{ConnectionManager, DatabaseUrl, DbConnection, SqliteSynchronous};
 
 use crate::both_backends;
 use crate::helpers::{assert_problem, Backend, PASSWORD};
@@ -14,11 +13,7 @@ both_backends!(
     tampering_is_found_where_it_happened
 );
 
-fn connect(url: &str) -> DbConnection {
-    ConnectionManager::new(DatabaseUrl::parse(url).unwrap(), SqliteSynchronous::Full)
-        .establish()
-        .unwrap()
-}
+use crate::helpers::connect;
 
 fn exec(url: &str, sql: &str) -> Result<usize, diesel::result::Error> {
     let mut conn = connect(url);

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::both_backends;
-use crate::helpers::{postgres_enabled, token_of, Backend, EmptyDatabase, ADMIN_PASSWORD};
+use crate::helpers::{postgres_enabled, token_of, Backend, EmptyDatabase, Served, ADMIN_PASSWORD};
 use crate::inspections::Field;
 
 both_backends!(
@@ -467,12 +467,7 @@ async fn refusals_inactive_subscriptions_and_failing_endpoints(backend: Backend)
     tokio::task::spawn_blocking(move || {
         use diesel::prelude::*;
         use sidak::db::schema::webhooks::dsl::*;
-        let mut conn = sidak::db::ConnectionManager::new(
-            sidak::db::DatabaseUrl::parse(&database).unwrap(),
-            sidak::db::SqliteSynchronous::Full,
-        )
-        .establish()
-        .unwrap();
+        let mut conn = crate::helpers::connect(&database);
         diesel::update(webhooks.filter(id.eq(hook_id)))
             .set(failing_since.eq(Some(four_days_ago)))
             .execute(&mut conn)
@@ -580,46 +575,10 @@ async fn private_addresses_are_refused_unless_allowed(backend: Backend) {
     assert!(receiver.received().is_empty());
 }
 
-/// The server binary with webhooks on its own database; killed when dropped.
-struct Process {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl Process {
-    async fn start(db: &EmptyDatabase, port: u16) -> Process {
-        let child = db.server_with(port, QUICK);
-        let p = Process { child, port };
-        let client = reqwest::Client::new();
-        for _ in 0..600 {
-            let ready = client.get(p.url("/readyz")).send().await;
-            if ready.is_ok_and(|r| r.status() == 200) {
-                return p;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!(
-            "the server did not become ready: {}",
-            std::fs::read_to_string(db.server_log(port)).unwrap_or_default()
-        );
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn a_delivery_interrupted_by_a_crash_is_sent_again_after_restart(backend: Backend) {
     let db = EmptyDatabase::new(backend);
     let port = crate::helpers::free_port();
-    let mut server = Process::start(&db, port).await;
+    let server = Served::start(&db, port, QUICK).await;
     let client = reqwest::Client::new();
     let login: Value = client
         .post(server.url("/api/v1/auth/login"))
@@ -676,11 +635,10 @@ async fn a_delivery_interrupted_by_a_crash_is_sent_again_after_restart(backend: 
     // Sent, not yet answered: the server dies before it can record anything.
     let got = receiver.wait(30, |g| !g.is_empty()).await;
     assert_eq!(got.len(), 1);
-    let _ = server.child.kill();
-    let _ = server.child.wait();
+    drop(server);
     // Started again, it sends the same event again (once the dead server's lease has run
     // out), with the same id; this time it is accepted and recorded.
-    server = Process::start(&db, port).await;
+    let server = Served::start(&db, port, QUICK).await;
     let got = receiver.wait(60, |g| g.len() >= 2).await;
     assert_eq!(got.len(), 2, "sent again after the restart");
     assert_eq!(got[0].id(), got[1].id());
@@ -735,12 +693,7 @@ async fn an_overdue_follow_up_raises_its_event_once(backend: Backend) {
     tokio::task::spawn_blocking(move || {
         use diesel::prelude::*;
         use sidak::db::schema::follow_ups::dsl::*;
-        let mut conn = sidak::db::ConnectionManager::new(
-            sidak::db::DatabaseUrl::parse(&url).unwrap(),
-            sidak::db::SqliteSynchronous::Full,
-        )
-        .establish()
-        .unwrap();
+        let mut conn = crate::helpers::connect(&url);
         diesel::update(follow_ups.filter(id.eq(id_text)))
             .set(due_date.eq(due))
             .execute(&mut conn)
@@ -930,12 +883,7 @@ async fn age_events(database: String, days: i64) {
     tokio::task::spawn_blocking(move || {
         use diesel::prelude::*;
         use sidak::db::schema::webhook_events::dsl::*;
-        let mut conn = sidak::db::ConnectionManager::new(
-            sidak::db::DatabaseUrl::parse(&database).unwrap(),
-            sidak::db::SqliteSynchronous::Full,
-        )
-        .establish()
-        .unwrap();
+        let mut conn = crate::helpers::connect(&database);
         diesel::update(webhook_events)
             .set(occurred_at.eq(occurred_at - days * 86_400_000))
             .execute(&mut conn)

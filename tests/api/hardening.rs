@@ -44,42 +44,19 @@ fn rss_kib(pid: u32) -> u64 {
 
 /// The server binary on its own database, so that its memory can be read alone.
 struct Process {
-    child: std::process::Child,
-    port: u16,
+    server: crate::helpers::Served,
     _db: EmptyDatabase,
 }
 
 impl Process {
     async fn start(backend: Backend) -> Process {
         let db = EmptyDatabase::new(backend);
-        let port = crate::helpers::free_port();
-        let child = db.server(port);
-        // Owned at once, so that it is killed and reaped whatever happens next.
-        let server = Process {
-            child,
-            port,
-            _db: db,
-        };
-        let client = reqwest::Client::new();
-        for _ in 0..600 {
-            let ready = client.get(server.url("/readyz")).send().await;
-            if ready.is_ok_and(|r| r.status() == 200) {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the server did not become ready");
+        let server = crate::helpers::Served::start(&db, crate::helpers::free_port(), &[]).await;
+        Process { server, _db: db }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.server.url(path)
     }
 }
 
@@ -117,8 +94,8 @@ async fn a_chunked_upload_with_an_endless_part_header_is_cut_off(backend: Backen
         .unwrap();
     assert_eq!(resp.status(), 201);
 
-    let pid = server.child.id();
-    let port = server.port;
+    let pid = server.server.child.id();
+    let port = server.server.port;
     let before = rss_kib(pid);
     // 64 MiB, chunked (no Content-Length), inside a part header that never ends.
     let (status, peak) = tokio::task::spawn_blocking(move || {

@@ -301,6 +301,56 @@ impl EmptyDatabase {
     }
 }
 
+/// A connection of its own to the database at `url` (to look at or set up rows directly).
+pub fn connect(url: &str) -> sidak::db::DbConnection {
+    sidak::db::ConnectionManager::new(
+        sidak::db::DatabaseUrl::parse(url).expect("database URL"),
+        sidak::db::SqliteSynchronous::Full,
+    )
+    .establish()
+    .expect("database connection")
+}
+
+/// `sidak serve` as a process of its own (see [`EmptyDatabase::server_with`]), ready to
+/// answer; killed and reaped when dropped.
+pub struct Served {
+    pub child: std::process::Child,
+    pub port: u16,
+}
+
+impl Served {
+    pub async fn start(db: &EmptyDatabase, port: u16, extra: &[(&str, &str)]) -> Served {
+        // Owned at once, so that it is killed and reaped whatever happens next.
+        let served = Served {
+            child: db.server_with(port, extra),
+            port,
+        };
+        let client = reqwest::Client::new();
+        for _ in 0..600 {
+            let ready = client.get(served.url("/readyz")).send().await;
+            if ready.is_ok_and(|r| r.status() == 200) {
+                return served;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!(
+            "the server did not become ready: {}",
+            std::fs::read_to_string(db.server_log(port)).unwrap_or_default()
+        );
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

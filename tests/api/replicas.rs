@@ -3,9 +3,7 @@
 //! refused.
 
 use futures_util::future::join_all;
-use sidak::db::{
-    leases, write_tx, ConnectionManager, DatabaseUrl, DbConnection, SqliteSynchronous,
-};
+use sidak::db::{leases, write_tx, DbConnection};
 
 use crate::api_keys::create_key;
 use crate::both_backends;
@@ -13,11 +11,7 @@ use crate::helpers::{free_port, Backend, EmptyDatabase, TestApp, PASSWORD};
 
 both_backends!(several_servers_share_limits, one_server_holds_a_lease);
 
-fn connect(url: &str) -> DbConnection {
-    ConnectionManager::new(DatabaseUrl::parse(url).unwrap(), SqliteSynchronous::Full)
-        .establish()
-        .unwrap()
-}
+use crate::helpers::connect;
 
 /// Periodic work runs on one server at a time: whoever holds its lease, which one holder
 /// renews, nobody else takes while it runs, and anyone takes once it ran out or was given up.

@@ -23,12 +23,7 @@ pub type Stored = (i64, String, String, Value, String);
 pub fn events(url: &str) -> Vec<Stored> {
     use diesel::prelude::*;
     use sidak::db::schema::webhook_events::dsl::*;
-    let mut conn = sidak::db::ConnectionManager::new(
-        sidak::db::DatabaseUrl::parse(url).unwrap(),
-        sidak::db::SqliteSynchronous::Full,
-    )
-    .establish()
-    .unwrap();
+    let mut conn = crate::helpers::connect(url);
     webhook_events
         .order(seq)
         .select(sidak::db::outbox::Event::as_select())
