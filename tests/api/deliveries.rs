@@ -372,6 +372,27 @@ async fn deliveries_are_signed_and_retried_with_the_same_id_until_accepted(backe
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
     }
+    // After a rotation, deliveries verify with the new secret and, for the grace period,
+    // with the previous one.
+    let rotated: Value = f
+        .app
+        .post(
+            &format!("/api/v1/webhooks/{hook}/secret"),
+            Some(&f.admin),
+            &json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let new_secret = rotated["secret"].as_str().unwrap();
+    submit(&f).await;
+    let got = receiver.wait(30, |g| g.len() >= 6).await;
+    assert_eq!(got.len(), 6);
+    let latest = &got[5];
+    assert_eq!(latest.json()["type"], "inspection.submitted");
+    assert!(latest.verifies(new_secret) && latest.verifies(&secret));
+    assert_eq!(latest.headers["webhook-signature"].split(' ').count(), 2);
     // Not for anyone but admins.
     let supervisor = f.app.token_for_role(&f.admin, "supervisor").await;
     assert_eq!(
