@@ -474,7 +474,20 @@ pub fn raise_overdue(conn: &mut DbConnection, today: chrono::NaiveDate) -> Resul
         let mut events = Vec::with_capacity(due.len());
         for row in &due {
             store::mark_overdue(conn, row.id, row.due_date)?;
-            events.push(super::events::follow_up_overdue(row, today));
+            // Without a current placement the official may not be found that way: the
+            // event then goes without the NIP and name rather than not at all.
+            let official = match crate::db::reference::find_official(conn, row.official_id) {
+                Ok(o) => Some(o.official),
+                Err(diesel::result::Error::NotFound) => None,
+                Err(e) => return Err(e.into()),
+            };
+            events.push(super::events::follow_up_overdue(
+                row,
+                official
+                    .as_ref()
+                    .map(|o| (o.nip.as_str(), o.full_name.as_str())),
+                today,
+            ));
         }
         outbox::append_all(conn, &events)?;
         Ok(due.len())

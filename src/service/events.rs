@@ -70,9 +70,17 @@ fn follow_up_data(row: &FollowUpRow) -> serde_json::Map<String, Value> {
 }
 
 /// `follow_up.overdue`: an open or in-review follow-up whose due date passed before `today`
-/// (local date).
-pub fn follow_up_overdue(row: &FollowUpRow, today: chrono::NaiveDate) -> NewEvent {
+/// (local date), with the official's NIP and name.
+pub fn follow_up_overdue(
+    row: &FollowUpRow,
+    official: Option<(&str, &str)>,
+    today: chrono::NaiveDate,
+) -> NewEvent {
     let mut data = follow_up_data(row);
+    if let Some((nip, name)) = official {
+        data.insert("official_nip".into(), json!(nip));
+        data.insert("official_name".into(), json!(name));
+    }
     data.insert(
         "days_overdue".into(),
         json!((today - row.due_date).num_days()),

@@ -731,6 +731,8 @@ async fn an_overdue_follow_up_raises_its_event_once(backend: Backend) {
     assert_eq!(body["data"]["follow_up_id"], late.as_str());
     assert_eq!(body["data"]["due_date"], due.to_string());
     assert_eq!(body["data"]["days_overdue"], 2);
+    assert_eq!(body["data"]["official_nip"].as_str().unwrap().len(), 18);
+    assert!(body["data"]["official_name"].is_string());
     // Several more looks later, still once.
     tokio::time::sleep(Duration::from_secs(7)).await;
     assert_eq!(receiver.received().len(), 1);
