@@ -66,13 +66,14 @@ def main() -> None:
                 self.end_headers()
                 return
             event_id = self.headers["webhook-id"]
+            event = json.loads(body)
+            line = json.dumps({"id": event_id, "type": event["type"], "data": event["data"]})
+            # One thread per request: the check, the note and the line go together.
             with lock:
-                first = event_id not in seen
-                seen.add(event_id)
-            if first:
-                event = json.loads(body)
-                print(json.dumps({"id": event_id, "type": event["type"], "data": event["data"]}),
-                      flush=True)
+                if event_id not in seen:
+                    seen.add(event_id)
+                    sys.stdout.write(line + "\n")
+                    sys.stdout.flush()
             self.send_response(204)
             self.end_headers()
 
