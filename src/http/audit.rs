@@ -12,7 +12,7 @@ use crate::db::audit::{self, AuditRow, Verification};
 use crate::db::read_snapshot;
 use crate::domain::user::Role;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::http::paging::{check_limit, decode_cursor, encode_cursor, Page};
+use crate::http::paging::{check_limit, decode_seq_cursor, encode_seq_cursor, Page};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -92,13 +92,11 @@ pub async fn list(
     let limit = check_limit(q.limit)?;
     let tz = state.config.timezone;
     let local = |d: NaiveDate| Some(crate::domain::dates::day_start(d, tz));
-    let before_seq =
-        match q.cursor.as_deref() {
-            None => None,
-            Some(c) => Some(decode_cursor("cursor", c)?.parse::<i64>().map_err(|_| {
-                ApiError::invalid("cursor", "is not a cursor returned by this API")
-            })?),
-        };
+    let before_seq = q
+        .cursor
+        .as_deref()
+        .map(|c| decode_seq_cursor("cursor", c))
+        .transpose()?;
     let bounded = |field, d| {
         crate::domain::dates::check_opt(field, d).map_err(|e| ApiError::Validation(vec![e]))
     };
@@ -116,7 +114,7 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(Page::from_rows(
         rows,
         limit,
-        |r| encode_cursor(&r.seq.to_string()),
+        |r| encode_seq_cursor(r.seq),
         AuditEntryOut::from,
     )))
 }

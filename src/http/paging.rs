@@ -76,6 +76,20 @@ fn not_a_cursor(field: &str) -> ApiError {
     ApiError::invalid(field, "is not a cursor returned by this API")
 }
 
+/// A keyset cursor on a sequence number (audit entries, sync changes, webhook events).
+pub fn encode_seq_cursor(seq: i64) -> String {
+    encode_cursor(&seq.to_string())
+}
+
+/// The sequence number inside a cursor (never negative); `field` names the parameter.
+pub fn decode_seq_cursor(field: &str, cursor: &str) -> Result<i64, ApiError> {
+    decode_cursor(field, cursor)?
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| not_a_cursor(field))
+}
+
 const CURSOR_TIME: &str = "%Y-%m-%dT%H:%M:%S%.f";
 
 /// A keyset cursor on (time, id), for lists ordered newest first.
@@ -118,6 +132,17 @@ mod tests {
             Some("K-1")
         );
         assert!(decode_cursor("cursor", "not a cursor").is_err());
+        assert_eq!(
+            decode_seq_cursor("cursor", &encode_seq_cursor(42)).unwrap(),
+            42
+        );
+        for bad in [
+            encode_cursor("-1"),
+            encode_cursor("K-1"),
+            "not a cursor".into(),
+        ] {
+            assert!(decode_seq_cursor("cursor", &bad).is_err(), "{bad}");
+        }
         let at = chrono::DateTime::from_timestamp(1_767_225_600, 123_456_000)
             .map(|t| t.naive_utc())
             .unwrap_or_default();

@@ -10,7 +10,7 @@ use crate::db::{self, reference as refdb};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::officials::{Official, READERS};
 use crate::http::opds::Opd;
-use crate::http::paging::{decode_cursor, encode_cursor};
+use crate::http::paging::{decode_seq_cursor, encode_seq_cursor};
 use crate::state::AppState;
 
 pub const SYNC_DEFAULT_LIMIT: i64 = 500;
@@ -69,11 +69,7 @@ pub async fn sync(
     }
     let since = match query.since.as_deref() {
         None | Some("") => 0,
-        Some(c) => decode_cursor("since", c)?
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .ok_or_else(|| ApiError::invalid("since", "is not a cursor returned by this API"))?,
+        Some(c) => decode_seq_cursor("since", c)?,
     };
     let (opds, officials, has_more) = super::run(&state.pool, move |conn| {
         db::read_snapshot(conn, |conn| {
@@ -90,7 +86,7 @@ pub async fn sync(
     Ok(HttpResponse::Ok().json(SyncResponse {
         opds: opds.into_iter().map(Opd::from).collect(),
         officials: officials.into_iter().map(Official::new).collect(),
-        next_cursor: encode_cursor(&last.to_string()),
+        next_cursor: encode_seq_cursor(last),
         has_more,
     }))
 }

@@ -15,7 +15,7 @@ use crate::db::DbUuid;
 use crate::domain::events::{DeliveryStatus, EventType};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::Json;
-use crate::http::paging::{check_limit, decode_cursor, encode_cursor, Page};
+use crate::http::paging::{check_limit, decode_seq_cursor, encode_seq_cursor, Page};
 use crate::service::webhooks::{self as service, Settings};
 use crate::service::Ctx;
 use crate::state::AppState;
@@ -398,13 +398,11 @@ pub async fn list_webhook_deliveries(
     caller.require_admin()?;
     let q = query.into_inner();
     let limit = check_limit(q.limit)?;
-    let before =
-        match q.cursor.as_deref() {
-            None => None,
-            Some(c) => Some(decode_cursor("cursor", c)?.parse::<i64>().map_err(|_| {
-                ApiError::invalid("cursor", "is not a cursor returned by this API")
-            })?),
-        };
+    let before = q
+        .cursor
+        .as_deref()
+        .map(|c| decode_seq_cursor("cursor", c))
+        .transpose()?;
     let id = DbUuid(id.into_inner());
     let rows = super::run(&state.pool, move |conn| {
         crate::db::webhooks::find(conn, id)?.ok_or(ApiError::NotFound)?;
@@ -414,7 +412,7 @@ pub async fn list_webhook_deliveries(
     Ok(HttpResponse::Ok().json(Page::from_rows(
         rows,
         limit,
-        |r| encode_cursor(&r.delivery.event_seq.to_string()),
+        |r| encode_seq_cursor(r.delivery.event_seq),
         Delivery::from,
     )))
 }
